@@ -1,0 +1,34 @@
+# Flotilla: the two commands a newcomer needs are `make run` and `make test`.
+BUILD ?= build
+JOBS ?= 2
+ARGS ?=
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: all deps data build test run bench clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+data: deps
+	./scripts/fetch-mnist.sh data/mnist
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: deps data build
+	cd $(BUILD) && ctest --output-on-failure
+
+run: deps data build
+	./$(BUILD)/flotilla run $(ARGS)
+
+bench: deps data build
+	./$(BUILD)/bench/flotilla_bench $(ARGS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,189 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "default_config.hpp"
+
+namespace flotilla::app {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::string type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    case json::value_t::boolean:
+      return "true or false";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::object:
+      return "an object";
+    default:
+      return "null";
+  }
+}
+
+bool same_kind(const json& expected, const json& got) {
+  if (expected.is_number_float())
+    return got.is_number();
+  if (expected.is_number_integer())
+    return got.is_number_integer() ||
+           (got.is_number_float() && got.get<double>() == static_cast<double>(got.get<std::int64_t>()));
+  return expected.type() == got.type();
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t");
+  auto e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+json parse_scalar(const std::string& text) {
+  auto parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? json(text) : parsed;
+}
+
+} // namespace
+
+json default_config() {
+  return json::parse(default_config_json);
+}
+
+std::vector<std::string> dotted_keys(const json& config, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    auto key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it->is_object()) {
+      auto inner = dotted_keys(*it, key);
+      out.insert(out.end(), inner.begin(), inner.end());
+    } else {
+      out.push_back(key);
+    }
+  }
+  return out;
+}
+
+std::string closest_key(const std::string& key, const std::vector<std::string>& valid) {
+  std::string best;
+  auto best_d = std::string::npos;
+  for (const auto& candidate : valid) {
+    auto d = edit_distance(key, candidate);
+    if (d < best_d) {
+      best_d = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+void merge_into(json& base, const json& patch, const std::string& where) {
+  if (!patch.is_object())
+    throw config_error((where.empty() ? std::string("configuration") : where) +
+                       ": expected an object, got " + type_name(patch));
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    auto key = where.empty() ? it.key() : where + "." + it.key();
+    if (!base.contains(it.key())) {
+      throw config_error("unknown config key '" + key + "'; did you mean '" +
+                         closest_key(key, dotted_keys(default_config())) +
+                         "'? (`flotilla config` lists every key)");
+    }
+    auto& target = base[it.key()];
+    if (target.is_object()) {
+      merge_into(target, *it, key);
+    } else if (!same_kind(target, *it)) {
+      throw config_error("config key '" + key + "' must be " + type_name(target) + ", got " +
+                         it->dump());
+    } else {
+      target = target.is_number_integer() && it->is_number_float()
+                   ? json(static_cast<std::int64_t>(it->get<double>()))
+                   : *it;
+    }
+  }
+}
+
+void apply_override(json& config, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw config_error("override '" + assignment + "' is not of the form key=value (e.g. clients=8)");
+  auto key = trim(assignment.substr(0, eq));
+  auto text = trim(assignment.substr(eq + 1));
+  // Find the default value's type to read the text as that type.
+  const json* expected = &config;
+  std::stringstream parts(key);
+  std::string part;
+  while (std::getline(parts, part, '.')) {
+    if (!expected->is_object() || !expected->contains(part))
+      throw config_error("unknown config key '" + key + "'; did you mean '" +
+                         closest_key(key, dotted_keys(default_config())) +
+                         "'? (`flotilla config` lists every key)");
+    expected = &(*expected)[part];
+  }
+  json value;
+  if (expected->is_string()) {
+    value = text.size() >= 2 && text.front() == '"' ? parse_scalar(text) : json(text);
+  } else if (expected->is_array() && (text.empty() || text.front() != '[')) {
+    value = json::array();
+    std::stringstream items(text);
+    std::string item;
+    while (std::getline(items, item, ','))
+      if (!trim(item).empty())
+        value.push_back(parse_scalar(trim(item)));
+  } else {
+    value = parse_scalar(text);
+  }
+  // Rebuild the nested patch so merge_into does the type check once, in one place.
+  json patch = value;
+  std::vector<std::string> path;
+  std::stringstream again(key);
+  while (std::getline(again, part, '.'))
+    path.push_back(part);
+  for (auto it = path.rbegin(); it != path.rend(); ++it)
+    patch = json{{*it, patch}};
+  merge_into(config, patch);
+}
+
+json resolve_config(const std::string& file, const std::vector<std::string>& overrides) {
+  auto config = default_config();
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in)
+      throw config_error("config file '" + file + "' cannot be read (does it exist?)");
+    json patch;
+    try {
+      patch = json::parse(in);
+    } catch (const json::parse_error& e) {
+      throw config_error("config file '" + file + "' is not valid JSON: " + e.what());
+    }
+    merge_into(config, patch);
+  }
+  for (const auto& o : overrides)
+    apply_override(config, o);
+  return config;
+}
+
+} // namespace flotilla::app

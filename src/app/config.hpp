@@ -1,0 +1,37 @@
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace flotilla::app {
+
+/// A configuration file or override that cannot be used; the message names the key and what
+/// is allowed.
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// config/default.json as embedded at build time: every key with its default.
+nlohmann::json default_config();
+
+/// Merges `patch` into `base` (objects key by key, everything else replaced). Every key must
+/// exist in `base` with the same JSON type; `where` prefixes key names in errors.
+void merge_into(nlohmann::json& base, const nlohmann::json& patch, const std::string& where = "");
+
+/// Applies one `dotted.key=value` override. The value is read as JSON when it parses as JSON,
+/// as a string otherwise; lists may be given as JSON or comma-separated.
+void apply_override(nlohmann::json& config, const std::string& assignment);
+
+/// default <- file (when not empty) <- overrides, in that order (Hydra's habit).
+nlohmann::json resolve_config(const std::string& file, const std::vector<std::string>& overrides);
+
+/// Every leaf key of `config` in dotted form.
+std::vector<std::string> dotted_keys(const nlohmann::json& config, const std::string& prefix = "");
+
+/// The valid key closest to `key` by edit distance (for "did you mean" hints).
+std::string closest_key(const std::string& key, const std::vector<std::string>& valid);
+
+} // namespace flotilla::app

@@ -1,0 +1,37 @@
+#include "data/cifar.hpp"
+
+#include "data/data_error.hpp"
+#include "data/idx.hpp"
+
+namespace flotilla::data {
+
+image_set read_cifar10(const std::vector<std::string>& batch_paths) {
+  constexpr std::size_t side = 32;
+  constexpr std::size_t pixels = 3 * side * side;
+  constexpr std::size_t record = 1 + pixels;
+  image_set out;
+  out.channels = 3;
+  out.height = side;
+  out.width = side;
+  for (const auto& path : batch_paths) {
+    auto bytes = read_maybe_gzip(path);
+    if (bytes.empty() || bytes.size() % record != 0)
+      throw data_error(path + ": " + std::to_string(bytes.size()) +
+                       " bytes is not a whole number of 3,073-byte CIFAR-10 records; is this the "
+                       "binary version of CIFAR-10, complete?");
+    auto n = bytes.size() / record;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto label = bytes[i * record];
+      if (label > 9)
+        throw data_error(path + ": record " + std::to_string(i) + " has label " +
+                         std::to_string(label) + " (CIFAR-10 labels are 0-9)");
+      out.labels.push_back(label);
+      out.pixels.insert(out.pixels.end(), bytes.begin() + static_cast<long>(i * record + 1),
+                        bytes.begin() + static_cast<long>((i + 1) * record));
+    }
+    out.count += n;
+  }
+  return out;
+}
+
+} // namespace flotilla::data

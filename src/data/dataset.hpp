@@ -1,0 +1,59 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/image_set.hpp"
+
+namespace flotilla::data {
+
+/// One split (train or test) in memory: normalized float pixels, read-only once loaded.
+struct split {
+  std::size_t count = 0;
+  std::size_t channels = 1;
+  std::size_t height = 0;
+  std::size_t width = 0;
+  std::vector<float> pixels;      ///< count * sample_size(), normalized per channel
+  std::vector<std::int64_t> labels;
+  std::vector<float> background;  ///< normalized value of a black pixel, per channel
+
+  std::size_t sample_size() const { return channels * height * width; }
+  const float* sample(std::size_t i) const { return pixels.data() + i * sample_size(); }
+};
+
+/// A dataset loaded once per process and shared read-only by every client.
+struct dataset {
+  std::string name;
+  std::size_t num_classes = 10;
+  split train;
+  split test;
+  std::string fingerprint; ///< SHA-256 over both splits' raw bytes: nodes compare it
+};
+
+struct data_options {
+  std::string dataset = "mnist"; ///< mnist | fashion_mnist | cifar10
+  std::string root;              ///< empty: the dataset's default location
+  std::size_t train_limit = 0;   ///< use the first N training samples; 0 = all
+};
+
+/// The names load_dataset accepts.
+const std::vector<std::string>& dataset_names();
+
+/// Where a dataset is read from when data.root is empty.
+std::string default_root(const std::string& dataset);
+
+/// Loads a dataset by name. Throws data_error saying which file is missing or bad and how to
+/// get it.
+std::shared_ptr<const dataset> load_dataset(const data_options& options);
+
+/// Normalizes raw images with per-channel mean and standard deviation.
+split normalize(const image_set& raw, const std::vector<float>& mean, const std::vector<float>& std);
+
+/// Copies the samples `indices[0..n)` into `out` (n * sample_size floats) and their labels,
+/// remapping pixels through `pixel_map` when it is not empty (see rotation.hpp).
+void gather(const split& s, const std::uint32_t* indices, std::size_t n,
+            const std::vector<std::int32_t>& pixel_map, float* out, std::int64_t* labels);
+
+} // namespace flotilla::data

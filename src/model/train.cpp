@@ -1,0 +1,117 @@
+#include "model/train.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "model/model_error.hpp"
+
+namespace flotilla::model {
+
+namespace {
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Reusable buffers for one batch, wrapped as tensors without a copy.
+struct batch_buffer {
+  std::vector<float> pixels;
+  std::vector<std::int64_t> labels;
+
+  std::pair<torch::Tensor, torch::Tensor> fill(const data::split& data, const std::uint32_t* idx,
+                                               std::size_t n, const std::vector<std::int32_t>& map) {
+    pixels.resize(n * data.sample_size());
+    labels.resize(n);
+    data::gather(data, idx, n, map, pixels.data(), labels.data());
+    auto x = torch::from_blob(pixels.data(),
+                              {static_cast<long>(n), static_cast<long>(data.channels),
+                               static_cast<long>(data.height), static_cast<long>(data.width)});
+    auto y = torch::from_blob(labels.data(), {static_cast<long>(n)}, torch::kLong);
+    return {x, y};
+  }
+};
+
+} // namespace
+
+train_metrics train(torch::nn::Sequential& net, const data::split& data,
+                    const std::vector<std::uint32_t>& indices,
+                    const std::vector<std::int32_t>& pixel_map, const train_options& options,
+                    std::uint64_t seed) {
+  auto wall_start = std::chrono::steady_clock::now();
+  auto cpu_start = thread_cpu_seconds();
+  net->train();
+  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(options.lr)
+                                               .momentum(options.momentum)
+                                               .weight_decay(options.weight_decay));
+  std::vector<std::uint32_t> order = indices;
+  std::mt19937_64 rng(seed);
+  batch_buffer batch;
+  train_metrics out;
+  auto batch_size = std::max<std::size_t>(1, options.batch_size);
+  for (std::uint32_t epoch = 0; epoch < options.epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    double loss_sum = 0;
+    for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
+      auto n = std::min(batch_size, order.size() - begin);
+      auto [x, y] = batch.fill(data, order.data() + begin, n, pixel_map);
+      sgd.zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+      auto value = loss.item<double>();
+      if (!std::isfinite(value))
+        throw model_error("training diverged: loss is " + std::to_string(value) + " at epoch " +
+                          std::to_string(epoch + 1) + ", batch " +
+                          std::to_string(begin / batch_size + 1) + "; lower train.lr");
+      loss.backward();
+      sgd.step();
+      loss_sum += value * static_cast<double>(n);
+    }
+    out.loss = order.empty() ? 0 : loss_sum / static_cast<double>(order.size());
+    out.samples += order.size();
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  out.cpu_seconds = thread_cpu_seconds() - cpu_start;
+  return out;
+}
+
+eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
+                      const std::vector<std::uint32_t>& indices,
+                      const std::vector<std::int32_t>& pixel_map) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  std::vector<std::uint32_t> all;
+  const auto* idx = &indices;
+  if (indices.empty()) {
+    all.resize(data.count);
+    std::iota(all.begin(), all.end(), 0u);
+    idx = &all;
+  }
+  constexpr std::size_t batch_size = 500;
+  batch_buffer batch;
+  eval_metrics out;
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  for (std::size_t begin = 0; begin < idx->size(); begin += batch_size) {
+    auto n = std::min(batch_size, idx->size() - begin);
+    auto [x, y] = batch.fill(data, idx->data() + begin, n, pixel_map);
+    auto logits = net->forward(x);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+  }
+  out.samples = idx->size();
+  if (out.samples > 0) {
+    out.loss = loss_sum / static_cast<double>(out.samples);
+    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.samples);
+  }
+  return out;
+}
+
+} // namespace flotilla::model

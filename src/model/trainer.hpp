@@ -1,0 +1,57 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.hpp"
+#include "model/metrics.hpp"
+#include "model/model_spec.hpp"
+#include "model/train_options.hpp"
+
+namespace flotilla::model {
+
+/// Flat weights plus what the training that produced them measured.
+struct fit_outcome {
+  std::vector<float> weights;
+  train_metrics metrics;
+};
+
+/// One model instance that trains and evaluates flat weight buffers. Torch stays behind this
+/// facade so actors never include it. Not thread-safe: one trainer per thread.
+class trainer {
+public:
+  explicit trainer(const std::string& model_name);
+  ~trainer();
+  trainer(trainer&&) noexcept;
+  trainer& operator=(trainer&&) noexcept;
+
+  const model_spec& spec() const;
+
+  /// Loads `weights` (checked against the model), trains, returns the new weights.
+  fit_outcome fit(const std::vector<float>& weights, const data::split& data,
+                  const std::vector<std::uint32_t>& indices,
+                  const std::vector<std::int32_t>& pixel_map, const train_options& options,
+                  std::uint64_t seed);
+
+  eval_metrics evaluate(const std::vector<float>& weights, const data::split& data,
+                        const std::vector<std::uint32_t>& indices,
+                        const std::vector<std::int32_t>& pixel_map);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Deterministic initial weights for a model: the same (name, seed) gives the same buffer in
+/// every process.
+std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed);
+
+/// Saves flat weights as a TorchScript-loadable module archive (torch::save of the model).
+void save_model(const std::string& model_name, const std::vector<float>& weights,
+                const std::string& path);
+
+/// Limits torch to one intra-op thread per trainer; call once before any torch work.
+void configure_torch_threads(int threads);
+
+} // namespace flotilla::model

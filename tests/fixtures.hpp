@@ -1,0 +1,78 @@
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <zlib.h>
+
+namespace flotilla::test {
+
+/// A fresh directory under the system temp folder, removed with everything in it.
+class temp_dir {
+public:
+  temp_dir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / ("flotilla-test-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+private:
+  std::filesystem::path path_;
+};
+
+inline void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline void put_u32(std::vector<unsigned char>& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<unsigned char>(v >> shift));
+}
+
+/// An IDX image file of n images (rows x cols) whose pixels are (image + pixel) % 256.
+inline std::vector<unsigned char> idx_images(std::uint32_t n, std::uint32_t rows, std::uint32_t cols) {
+  std::vector<unsigned char> out;
+  put_u32(out, 0x803);
+  put_u32(out, n);
+  put_u32(out, rows);
+  put_u32(out, cols);
+  for (std::uint32_t i = 0; i < n; ++i)
+    for (std::uint32_t p = 0; p < rows * cols; ++p)
+      out.push_back(static_cast<unsigned char>((i + p) % 256));
+  return out;
+}
+
+/// An IDX label file of n labels, label i = i % 10.
+inline std::vector<unsigned char> idx_labels(std::uint32_t n) {
+  std::vector<unsigned char> out;
+  put_u32(out, 0x801);
+  put_u32(out, n);
+  for (std::uint32_t i = 0; i < n; ++i)
+    out.push_back(static_cast<unsigned char>(i % 10));
+  return out;
+}
+
+inline void write_gzip(const std::string& path, const std::vector<unsigned char>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+/// Where the real MNIST lives when `make data` has run (tests run from the source dir).
+inline bool have_mnist() {
+  return std::filesystem::exists("data/mnist/train-images-idx3-ubyte");
+}
+
+} // namespace flotilla::test

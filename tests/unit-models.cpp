@@ -1,0 +1,63 @@
+#include <doctest/doctest.h>
+
+#include <torch/torch.h>
+
+#include "model/model_error.hpp"
+#include "model/model_spec.hpp"
+#include "model/models.hpp"
+#include "model/trainer.hpp"
+#include "model/weights.hpp"
+
+using namespace flotilla;
+
+TEST_CASE("registered models have their documented sizes and output shapes") {
+  SUBCASE("cnn") {
+    auto net = model::make_model("cnn");
+    CHECK(model::parameter_count(*net) == 80202);
+    CHECK(net->forward(torch::zeros({3, 1, 28, 28})).sizes() == torch::IntArrayRef{3, 10});
+  }
+  SUBCASE("mcmahan_cnn is exactly McMahan et al.'s 1,663,370 parameters") {
+    auto net = model::make_model("mcmahan_cnn");
+    CHECK(model::parameter_count(*net) == 1663370);
+    CHECK(net->forward(torch::zeros({2, 1, 28, 28})).sizes() == torch::IntArrayRef{2, 10});
+  }
+  SUBCASE("cifar_cnn takes 32x32 RGB") {
+    auto spec = model::spec_of("cifar_cnn");
+    CHECK(spec.channels == 3);
+    CHECK(spec.height == 32);
+    auto net = model::make_model("cifar_cnn");
+    CHECK(net->forward(torch::zeros({2, 3, 32, 32})).sizes() == torch::IntArrayRef{2, 10});
+  }
+  CHECK_THROWS_WITH_AS(model::make_model("resnet"), "unknown model 'resnet' (known: cnn, mcmahan_cnn, cifar_cnn)",
+                       model::model_error);
+}
+
+TEST_CASE("flat weights round-trip through a model") {
+  auto a = model::make_model("cnn");
+  auto b = model::make_model("cnn");
+  auto flat = model::flatten(*a);
+  REQUIRE(flat.size() == 80202);
+  model::load_flat(*b, flat.data(), flat.size(), model::layout_id(*a));
+  CHECK(model::flatten(*b) == flat);
+  auto x = torch::randn({4, 1, 28, 28});
+  CHECK(torch::equal(a->forward(x), b->forward(x)));
+}
+
+TEST_CASE("a buffer for another model is refused") {
+  auto cnn = model::make_model("cnn");
+  auto big = model::flatten(*model::make_model("mcmahan_cnn"));
+  CHECK_THROWS_WITH_AS(model::load_flat(*cnn, big.data(), big.size()),
+                       "weight buffer has 1663370 floats but the model has 80202 parameters; it "
+                       "belongs to another model",
+                       model::model_error);
+  auto own = model::flatten(*cnn);
+  CHECK_THROWS_WITH_AS(model::load_flat(*cnn, own.data(), own.size(), /*layout=*/12345),
+                       "weight buffer layout does not match the model's parameter shapes; it belongs "
+                       "to another architecture of the same size",
+                       model::model_error);
+}
+
+TEST_CASE("initial weights depend only on the seed") {
+  CHECK(model::initial_weights("cnn", 3) == model::initial_weights("cnn", 3));
+  CHECK(model::initial_weights("cnn", 3) != model::initial_weights("cnn", 4));
+}

@@ -1,5 +1,7 @@
 #include "model/trainer.hpp"
 
+#include <dlfcn.h>
+
 #include <mutex>
 
 #include "model/models.hpp"
@@ -62,6 +64,11 @@ void save_model(const std::string& model_name, const std::vector<float>& weights
 
 void configure_torch_threads(int threads) {
   torch::set_num_threads(threads);
+  // libtorch's set_num_threads does not reach OpenBLAS's own pool; when OpenBLAS is the BLAS
+  // (install-deps.sh selects it), size its pool too, or every trainer spawns a thread per core.
+  using setter = void (*)(int);
+  if (auto f = reinterpret_cast<setter>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    f(threads);
 }
 
 } // namespace flotilla::model

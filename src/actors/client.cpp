@@ -1,0 +1,156 @@
+#include "actors/client.hpp"
+
+#include "actors/fan_out.hpp"
+#include "fl/aggregate.hpp"
+
+namespace flotilla::actors {
+
+namespace {
+
+// The handlers every client has, promoted or not.
+caf::message_handler client_handlers(client_actor* self) {
+  return {
+    [=](fit_atom, std::uint32_t round, const weight_blob& w) {
+      auto& st = self->state;
+      if (!st.first_fit)
+        st.first_fit = std::chrono::steady_clock::now();
+      auto rp = self->make_response_promise<fit_result>();
+      self->request(st.pool, caf::infinite, fit_atom::value, st.id, round, w)
+        .then(
+          [=](fit_result& r) mutable {
+            self->state.cpu_seconds += r.cpu_seconds;
+            rp.deliver(std::move(r));
+          },
+          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](evaluate_atom, const weight_blob& w) {
+      return self->delegate(self->state.pool, evaluate_atom::value, self->state.id, w);
+    },
+    [=](resources_atom) {
+      auto& st = self->state;
+      auto [cpu, mem] = st.ctx->host->sample();
+      double window = st.first_fit ? std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                                    *st.first_fit).count()
+                                   : 0.0;
+      return make_resource_report(st.id, *st.ctx, st.cpu_seconds, window, cpu, mem);
+    },
+    [=](member_atom, std::uint32_t cluster, const caf::actor& server) {
+      self->state.cluster = cluster;
+      self->state.server = server;
+      return cluster;
+    },
+  };
+}
+
+// Aggregator handlers of a promoted client: one cluster round = fit members, FedAvg in id
+// order, evaluate the new model on the members' local test splits.
+caf::message_handler server_handlers(client_actor* self) {
+  return {
+    [=](cluster_round_atom, std::uint32_t round) {
+      auto rp = self->make_response_promise<cluster_result>();
+      auto start = std::chrono::steady_clock::now();
+      const auto& spec = self->state.role->spec;
+      std::vector<peer> members;
+      for (std::size_t i = 0; i < spec.members.size(); ++i)
+        members.push_back({spec.member_ids[i], spec.members[i]});
+      auto expected = spec.expected_size;
+      // One message for all members: locally they share the buffer, no copy per member.
+      auto fit_msg = caf::make_message(fit_atom::value, round, self->state.role->model);
+      fan_out<fit_result>(
+        self, members, spec.timeout_s, [fit_msg](const peer&) { return fit_msg; },
+        [=](fan_in<fit_result>& fits) mutable {
+          auto& role = *self->state.role;
+          cluster_result res;
+          res.cluster = role.spec.cluster;
+          res.round = round;
+          res.server_id = self->state.id;
+          res.aggregator = self->address();
+          for (const auto& f : fits.failures) {
+            res.failed.push_back(f.id);
+            res.failure_reasons.push_back(f.reason);
+          }
+          res.clients = static_cast<std::uint32_t>(fits.results.size());
+          if (!fits.results.empty() && fits.results.size() >= quorum_of(members.size(), role.spec.quorum)) {
+            std::vector<fl::weighted_update> updates;
+            double loss = 0;
+            for (const auto& [id, r] : fits.results) {
+              updates.push_back({id, r.samples, &r.weights.values});
+              res.samples += r.samples;
+              loss += r.train_loss * static_cast<double>(r.samples);
+            }
+            res.train_loss = loss / static_cast<double>(std::max<std::uint64_t>(1, res.samples));
+            role.model.values = fl::fedavg(updates);
+            res.aggregated = true;
+          }
+          // Evaluate the (new or kept) cluster model where it is used: on members' splits.
+          std::vector<peer> answered;
+          for (const auto& m : members)
+            if (std::find(res.failed.begin(), res.failed.end(), m.id) == res.failed.end())
+              answered.push_back(m);
+          auto eval_msg = caf::make_message(evaluate_atom::value, role.model);
+          fan_out<eval_result>(
+            self, answered, role.spec.timeout_s, [eval_msg](const peer&) { return eval_msg; },
+            [=](fan_in<eval_result>& evals) mutable {
+              std::uint64_t n = 0;
+              double correct = 0;
+              for (const auto& [id, e] : evals.results) {
+                n += e.samples;
+                correct += e.accuracy * static_cast<double>(e.samples);
+              }
+              res.test_accuracy = n > 0 ? correct / static_cast<double>(n) : 0.0;
+              res.model = self->state.role->model;
+              res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+              rp.deliver(std::move(res));
+            });
+        },
+        [expected](const fit_result& r) { return fl::check_update(r.weights.values, expected); });
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+resource_report make_resource_report(std::uint32_t id, const node_context& ctx, double own_cpu_seconds,
+                                     double window_seconds, double host_cpu, double host_mem) {
+  resource_report r;
+  r.client_id = id;
+  r.host_cpu = host_cpu;
+  r.host_mem = host_mem;
+  r.own_cpu_seconds = own_cpu_seconds;
+  r.window_seconds = window_seconds;
+  r.host_cores = ctx.cores;
+  const auto& part = ctx.partitions.at(id);
+  auto samples = part.train.size() + part.test.size();
+  // data (normalized floats + label) + model + gradients + momentum buffer
+  r.own_bytes = samples * (ctx.data->train.sample_size() * sizeof(float) + sizeof(std::int64_t)) +
+                3 * ctx.model.parameters * sizeof(float);
+  double own_cpu = window_seconds > 0 ? 100.0 * own_cpu_seconds / (window_seconds * ctx.cores) : 0.0;
+  double own_mem = 100.0 * static_cast<double>(r.own_bytes) /
+                   static_cast<double>(std::max<std::uint64_t>(1, ctx.host->memory_total_bytes()));
+  const auto& profile = id < ctx.profiles.size() ? ctx.profiles[id] : client_profile{};
+  r.profiled = profile.active;
+  r.cpu = (profile.active ? profile.cpu : host_cpu) + own_cpu;
+  r.mem = (profile.active ? profile.mem : host_mem) + own_mem;
+  return r;
+}
+
+caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const node_context> ctx,
+                     caf::actor pool) {
+  self->state.id = id;
+  self->state.ctx = std::move(ctx);
+  self->state.pool = std::move(pool);
+  return client_handlers(self).or_else(caf::message_handler{
+    [=](promote_atom, const cluster_spec& spec, const weight_blob& model) {
+      self->state.role = server_role{spec, model};
+      self->state.cluster = spec.cluster;
+      self->state.server = caf::actor_cast<caf::actor>(self);
+      // Promotion in place: this same actor now also aggregates its cluster.
+      self->become(server_handlers(self).or_else(client_handlers(self)));
+      return self->state.id;
+    },
+  });
+}
+
+} // namespace flotilla::actors

@@ -1,0 +1,104 @@
+#pragma once
+// One request to many peers, collected into results and failures (Flower's two lists). Used by
+// the coordinator's rounds and by promoted cluster servers alike.
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace flotilla::actors {
+
+/// A participant: its client id and its actor (local or a remote proxy).
+struct peer {
+  std::uint32_t id = 0;
+  caf::actor handle;
+};
+
+/// A request that produced no usable result, and why.
+struct failure {
+  std::uint32_t id = 0;
+  std::string reason;
+};
+
+/// Results and failures of one fan-out, each sorted by client id.
+template <class Result>
+struct fan_in {
+  std::vector<std::pair<std::uint32_t, Result>> results;
+  std::vector<failure> failures;
+};
+
+inline caf::duration seconds(double s) {
+  return caf::duration{std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6))};
+}
+
+/// Sends `make(peer)` as a request to every peer with a deadline of `timeout_s`, and calls
+/// `done` exactly once when every request has answered, failed or timed out. `check` may
+/// turn a result into a failure (returning a reason); `on_each` sees every settled request
+/// (for progress). Results and failures are sorted by id so callers reduce deterministically.
+template <class Result, class Self>
+void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
+             std::function<caf::message(const peer&)> make,
+             std::function<void(fan_in<Result>&)> done,
+             std::function<std::string(const Result&)> check = {},
+             std::function<void()> on_each = {}) {
+  struct collector {
+    fan_in<Result> in;
+    std::size_t pending = 0;
+    std::function<void(fan_in<Result>&)> done;
+    std::function<void()> on_each;
+    void settle() {
+      if (on_each)
+        on_each();
+      if (--pending > 0)
+        return;
+      std::sort(in.results.begin(), in.results.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::sort(in.failures.begin(), in.failures.end(),
+                [](const failure& a, const failure& b) { return a.id < b.id; });
+      done(in);
+    }
+  };
+  auto state = std::make_shared<collector>();
+  state->pending = peers.size();
+  state->done = std::move(done);
+  state->on_each = std::move(on_each);
+  if (peers.empty()) {
+    state->done(state->in);
+    return;
+  }
+  for (const auto& p : peers) {
+    auto id = p.id;
+    if (!p.handle) {
+      state->in.failures.push_back({id, "no actor (its node is gone)"});
+      state->settle();
+      continue;
+    }
+    self->request(p.handle, seconds(timeout_s), make(p))
+      .then(
+        [state, id, check](Result& r) {
+          std::string reason = check ? check(r) : std::string{};
+          if (reason.empty())
+            state->in.results.emplace_back(id, std::move(r));
+          else
+            state->in.failures.push_back({id, reason});
+          state->settle();
+        },
+        [self, state, id](caf::error& err) {
+          state->in.failures.push_back({id, self->system().render(err)});
+          state->settle();
+        });
+  }
+}
+
+/// The number of answers a round needs: ceil(quorum * asked), at least one.
+inline std::size_t quorum_of(std::size_t asked, double quorum) {
+  auto need = static_cast<std::size_t>(std::ceil(quorum * static_cast<double>(asked) - 1e-9));
+  return std::max<std::size_t>(1, need);
+}
+
+} // namespace flotilla::actors

@@ -1,0 +1,46 @@
+#include "actors/node_context.hpp"
+
+#include <cmath>
+#include <thread>
+
+#include "data/rotation.hpp"
+
+namespace flotilla::actors {
+
+namespace {
+std::int64_t degree_key(double degrees) {
+  return std::llround(degrees * 1000);
+}
+} // namespace
+
+const std::vector<std::int32_t>& node_context::pixel_map(std::uint32_t id) const {
+  static const std::vector<std::int32_t> none;
+  if (id >= partitions.size())
+    return none;
+  auto it = rotation_maps.find(degree_key(partitions[id].rotation_degrees));
+  return it == rotation_maps.end() ? none : it->second;
+}
+
+std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::dataset> data,
+                                                std::uint32_t clients,
+                                                const data::partition_options& partition,
+                                                const std::string& model_name,
+                                                const model::train_options& train,
+                                                std::uint64_t seed) {
+  auto ctx = std::make_shared<node_context>();
+  ctx->seed = seed;
+  ctx->partitions = data::make_partitions(data->train.labels, data->num_classes, clients, partition, seed);
+  for (const auto& p : ctx->partitions) {
+    auto key = degree_key(p.rotation_degrees);
+    if (!ctx->rotation_maps.count(key))
+      ctx->rotation_maps[key] = data::rotation_map(data->train.height, data->train.width, p.rotation_degrees);
+  }
+  ctx->data = std::move(data);
+  ctx->model = model::spec_of(model_name);
+  ctx->train = train;
+  ctx->profiles.resize(clients);
+  ctx->cores = std::max(1u, std::thread::hardware_concurrency());
+  return ctx;
+}
+
+} // namespace flotilla::actors

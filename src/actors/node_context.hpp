@@ -1,0 +1,49 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.hpp"
+#include "data/partition.hpp"
+#include "fl/resources.hpp"
+#include "model/model_spec.hpp"
+#include "model/train_options.hpp"
+
+namespace flotilla::actors {
+
+/// A simulated device's standing load for one client (see app::device_profile).
+struct client_profile {
+  bool active = false;
+  double cpu = 0;
+  double mem = 0;
+};
+
+/// What every actor on one node shares read-only: the dataset loaded once, the partitions
+/// (computed identically on every node from config and seed), the model and training settings,
+/// and the host's resource monitor.
+struct node_context {
+  std::uint64_t seed = 0;
+  std::shared_ptr<const data::dataset> data;
+  std::vector<data::client_partition> partitions;
+  std::map<std::int64_t, std::vector<std::int32_t>> rotation_maps; ///< by whole degrees
+  model::model_spec model;
+  model::train_options train;
+  std::vector<client_profile> profiles; ///< by client id
+  std::shared_ptr<fl::host_monitor> host = std::make_shared<fl::host_monitor>();
+  std::uint32_t cores = 1;
+
+  /// The pixel map of client `id` (empty when its images are not rotated).
+  const std::vector<std::int32_t>& pixel_map(std::uint32_t id) const;
+};
+
+/// Builds the context: partitions the training set and precomputes rotation maps.
+std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::dataset> data,
+                                                std::uint32_t clients,
+                                                const data::partition_options& partition,
+                                                const std::string& model_name,
+                                                const model::train_options& train,
+                                                std::uint64_t seed);
+
+} // namespace flotilla::actors

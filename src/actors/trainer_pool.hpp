@@ -1,0 +1,23 @@
+#pragma once
+#include <caf/all.hpp>
+
+#include <memory>
+
+#include "actors/node_context.hpp"
+
+namespace flotilla::actors {
+
+/// Spawns a node's training pool: `trainers` detached workers (one OS thread and one model
+/// each, one torch thread each) behind a dispatcher that queues jobs and hands each to the
+/// next idle worker. N clients never mean N threads, and a worker busy training for seconds
+/// never blocks the scheduler threads that carry control messages.
+///
+/// Protocol: (fit_atom, client, round, weight_blob) -> fit_result;
+///           (evaluate_atom, client | test_set, weight_blob) -> eval_result.
+caf::actor spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+                              std::uint32_t trainers);
+
+/// The seed of client `id`'s shuffle in `round`: a pure function of the run seed.
+std::uint64_t training_seed(std::uint64_t run_seed, std::uint32_t client, std::uint32_t round);
+
+} // namespace flotilla::actors

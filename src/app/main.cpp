@@ -1,0 +1,123 @@
+// flotilla: clustered federated learning on CAF actors.
+//   flotilla run    [--config FILE] [key=value ...]   the whole workflow, in this process
+//   flotilla config [--config FILE] [key=value ...]   print the resolved configuration
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "actors/runtime.hpp"
+#include "app/config.hpp"
+#include "app/outputs.hpp"
+#include "app/run_recorder.hpp"
+#include "app/settings.hpp"
+#include "data/data_error.hpp"
+#include "data/partition.hpp"
+#include "model/model_error.hpp"
+#include "model/trainer.hpp"
+
+using namespace flotilla;
+
+namespace {
+
+const char* usage =
+  "usage: flotilla run    [--config FILE] [key=value ...]\n"
+  "       flotilla config [--config FILE] [key=value ...]\n"
+  "\n"
+  "  run     clustered federated learning on real data: initial FedAvg rounds, K-means on\n"
+  "          the clients' weights, a server per cluster, cluster rounds, evaluation.\n"
+  "          Results go to output.dir/<time>-<name>/ (or output.run_dir).\n"
+  "  config  print the resolved configuration (defaults <- FILE <- overrides).\n"
+  "\n"
+  "Keys are those of config/default.json, dotted: clients=16 partition.scheme=rotated.\n";
+
+struct command_line {
+  std::string command;
+  std::string config_file;
+  std::vector<std::string> overrides;
+};
+
+command_line parse(int argc, char** argv) {
+  command_line cl;
+  if (argc < 2)
+    throw app::config_error(std::string("no command given\n\n") + usage);
+  cl.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" || arg == "-c") {
+      if (i + 1 >= argc)
+        throw app::config_error("--config needs a file name");
+      cl.config_file = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      cl.config_file = arg.substr(9);
+    } else if (arg.rfind("--", 0) == 0) {
+      throw app::config_error("unknown option " + arg + "\n\n" + usage);
+    } else {
+      cl.overrides.push_back(arg);
+    }
+  }
+  return cl;
+}
+
+int run(const command_line& cl) {
+  auto start = std::chrono::steady_clock::now();
+  auto config = app::resolve_config(cl.config_file, cl.overrides);
+  auto s = app::settings_from(config);
+  model::configure_torch_threads(1);
+  auto dir = app::make_run_dir(s);
+  {
+    std::ofstream out(std::filesystem::path(dir) / "config.json");
+    out << config.dump(2) << '\n';
+  }
+  std::printf("flotilla: %s, %u clients, %s partition, model %s, k=%u -> %s\n", s.name.c_str(), s.clients,
+              s.partition.scheme.c_str(), s.model.c_str(), s.clustering.k, dir.c_str());
+  auto data = data::load_dataset(s.data);
+  std::printf("flotilla: %s loaded: %zu train / %zu test images\n", data->name.c_str(), data->train.count,
+              data->test.count);
+  auto recorder = std::make_shared<app::run_recorder>((std::filesystem::path(dir) / "metrics.jsonl").string(),
+                                                      s.output.progress);
+  auto report = actors::run_simulation(s, data, recorder);
+  report.warnings = recorder->warnings();
+  auto parts = data::make_partitions(data->train.labels, data->num_classes, s.clients, s.partition, s.seed);
+  double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  app::write_outputs(dir, s, report, parts, total);
+  std::ifstream in(std::filesystem::path(dir) / "summary.json");
+  auto summary = nlohmann::json::parse(in);
+  std::printf("%s\n  run directory: %s\n", app::summary_table(summary, report).c_str(), dir.c_str());
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc >= 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help"))) {
+      std::printf("%s", usage);
+      return 0;
+    }
+    auto cl = parse(argc, argv);
+    if (cl.command == "config") {
+      auto config = app::resolve_config(cl.config_file, cl.overrides);
+      app::settings_from(config); // validate ranges too
+      std::printf("%s\n", config.dump(2).c_str());
+      return 0;
+    }
+    if (cl.command == "run")
+      return run(cl);
+    throw app::config_error("unknown command '" + cl.command + "'\n\n" + usage);
+  } catch (const app::config_error& e) {
+    std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
+    return 2;
+  } catch (const data::data_error& e) {
+    std::fprintf(stderr, "flotilla: data error: %s\n", e.what());
+    return 3;
+  } catch (const model::model_error& e) {
+    std::fprintf(stderr, "flotilla: model error: %s\n", e.what());
+    return 4;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "flotilla: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,78 @@
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace flotilla::fl {
+
+constexpr std::uint32_t no_cluster = std::numeric_limits<std::uint32_t>::max();
+
+/// One line of metrics.jsonl: a round of the initial phase, or of one cluster.
+struct round_record {
+  std::string phase;                 ///< "initial" | "cluster"
+  std::uint32_t round = 0;
+  std::uint32_t cluster = no_cluster; ///< no_cluster in the initial phase
+  std::uint32_t clients = 0;         ///< updates aggregated
+  std::uint32_t failures = 0;
+  std::vector<std::uint32_t> failed;
+  std::vector<std::string> failure_reasons;
+  bool aggregated = true;            ///< false: quorum missed, model kept
+  double train_loss = 0;
+  double test_accuracy = 0;          ///< initial: global test set; cluster: members' local splits
+  double seconds = 0;
+};
+
+/// Who was scored how during server selection.
+struct client_score {
+  std::uint32_t client = 0;
+  double host_cpu = 0, host_mem = 0, own_cpu_seconds = 0, window_seconds = 0;
+  std::uint64_t own_bytes = 0;
+  bool profiled = false;
+  double cpu = 0, mem = 0;
+  double score() const { return cpu + mem; }
+};
+
+struct cluster_report {
+  std::uint32_t id = 0;
+  std::vector<std::uint32_t> members;
+  std::uint32_t server = 0;
+  std::uint64_t aggregator_actor = 0; ///< CAF actor id that aggregated (the promoted client)
+  std::uint32_t rounds_done = 0;
+  bool failed = false;
+  std::string failure;
+  std::uint64_t samples = 0;          ///< training samples of its members
+  double accuracy = 0;                ///< its model on the members' local test splits
+  std::vector<float> model;
+};
+
+/// Everything a finished run knows; written to summary.json, clusters.json and models/.
+struct run_report {
+  std::vector<float> initial_global;  ///< global model at the end of the initial phase
+  std::vector<float> global_model;    ///< sample-weighted mean of the cluster models
+  double global_accuracy = 0;         ///< global model on the test set
+  double initial_global_accuracy = 0; ///< initial global model on the test set
+  std::vector<double> personalized;   ///< per client: its cluster model on its local split (-1: none)
+  std::vector<double> initial_personalized; ///< per client: initial global model, same splits
+  std::vector<std::uint32_t> assignment;    ///< per client: its cluster (no_cluster: excluded)
+  std::vector<client_score> scores;
+  std::vector<cluster_report> clusters;
+  std::vector<round_record> rounds;
+  double initial_seconds = 0, clustering_seconds = 0, cluster_seconds = 0, evaluation_seconds = 0;
+  std::uint64_t samples_trained = 0;  ///< sample-passes of every training in the run
+  std::uint64_t bytes_moved = 0;      ///< weight bytes sent and received by the coordinator and servers
+  std::vector<std::string> warnings;
+};
+
+/// What the coordinator tells the outside world while it runs. Called from the coordinator's
+/// thread only.
+class run_observer {
+public:
+  virtual ~run_observer() = default;
+  virtual void on_phase(const std::string& phase, const std::string& detail) = 0;
+  virtual void on_progress(std::size_t done, std::size_t total) = 0;
+  virtual void on_round(const round_record& record) = 0;
+  virtual void on_warning(const std::string& text) = 0;
+};
+
+} // namespace flotilla::fl

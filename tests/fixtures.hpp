@@ -70,6 +70,14 @@ inline void write_gzip(const std::string& path, const std::vector<unsigned char>
   gzclose(f);
 }
 
+/// MNIST-named IDX files (train raw, test gzip) under `dir`, as load_dataset expects them.
+inline void write_mnist_like(const std::filesystem::path& dir, std::uint32_t train, std::uint32_t test_n) {
+  write_bytes((dir / "train-images-idx3-ubyte").string(), idx_images(train, 28, 28));
+  write_bytes((dir / "train-labels-idx1-ubyte").string(), idx_labels(train));
+  write_gzip((dir / "t10k-images-idx3-ubyte.gz").string(), idx_images(test_n, 28, 28));
+  write_gzip((dir / "t10k-labels-idx1-ubyte.gz").string(), idx_labels(test_n));
+}
+
 /// Where the real MNIST lives when `make data` has run (tests run from the source dir).
 inline bool have_mnist() {
   return std::filesystem::exists("data/mnist/train-images-idx3-ubyte");

@@ -9,18 +9,10 @@
 
 using namespace flotilla;
 
-namespace {
-void write_mnist_like(const test::temp_dir& dir, std::uint32_t train, std::uint32_t test_n) {
-  test::write_bytes(dir.file("train-images-idx3-ubyte"), test::idx_images(train, 28, 28));
-  test::write_bytes(dir.file("train-labels-idx1-ubyte"), test::idx_labels(train));
-  test::write_gzip(dir.file("t10k-images-idx3-ubyte.gz"), test::idx_images(test_n, 28, 28));
-  test::write_gzip(dir.file("t10k-labels-idx1-ubyte.gz"), test::idx_labels(test_n));
-}
-} // namespace
 
 TEST_CASE("mnist loads normalized from a root with raw or gzip files") {
   test::temp_dir dir;
-  write_mnist_like(dir, 30, 10);
+  test::write_mnist_like(dir.path(), 30, 10);
 
   auto ds = data::load_dataset({"mnist", dir.path().string(), 0});
 
@@ -36,7 +28,7 @@ TEST_CASE("mnist loads normalized from a root with raw or gzip files") {
 
 TEST_CASE("train_limit keeps the first samples and changes the fingerprint") {
   test::temp_dir dir;
-  write_mnist_like(dir, 30, 10);
+  test::write_mnist_like(dir.path(), 30, 10);
 
   auto all = data::load_dataset({"mnist", dir.path().string(), 0});
   auto some = data::load_dataset({"mnist", dir.path().string(), 12});
@@ -60,7 +52,7 @@ TEST_CASE("a missing dataset file says how to fetch it") {
 
 TEST_CASE("gather copies samples and applies a pixel map") {
   test::temp_dir dir;
-  write_mnist_like(dir, 4, 2);
+  test::write_mnist_like(dir.path(), 4, 2);
   auto ds = data::load_dataset({"mnist", dir.path().string(), 0});
   std::uint32_t idx[2] = {3, 1};
   std::vector<float> out(2 * 784);

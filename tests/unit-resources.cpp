@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
+
 #include "fl/resources.hpp"
 
 using namespace flotilla;
@@ -26,10 +28,16 @@ TEST_CASE("meminfo parsing gives psutil's percent") {
 }
 
 TEST_CASE("the live host reads are sane") {
-  fl::host_monitor host;
+  fl::host_monitor host(/*min_interval_s=*/0.05);
+  // Keep one core busy for 200 ms: the host must read clearly busy.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  volatile double sink = 0;
+  while (std::chrono::steady_clock::now() < until)
+    sink = sink + 1;
   auto [cpu, mem] = host.sample();
-  CHECK(cpu >= 0);
+  CHECK(cpu > 20);
   CHECK(cpu <= 100);
+  CHECK(host.sample().first == cpu); // within the interval: the same window
   CHECK(mem > 0);
   CHECK(mem < 100);
   CHECK(host.memory_total_bytes() > 0);

@@ -62,6 +62,7 @@ fl::run_report run_simulation(const app::settings& s, std::shared_ptr<const data
       if (!hdl)
         hdl = sys.spawn(client, id, std::shared_ptr<const node_context>(ctx), pool);
       clients.push_back({id, hdl});
+      report->client_actors.push_back(hdl.id());
     }
     // Detached: K-means and aggregation on its own thread never stall the scheduler.
     auto coord = sys.spawn<caf::detached>(coordinator, cc, clients, pool, observer, report);

@@ -79,6 +79,7 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
             {"members", c.members},
             {"server", c.server},
             {"aggregator_actor", c.aggregator_actor},
+            {"server_actor", c.server < r.client_actors.size() ? r.client_actors[c.server] : 0},
             {"scores", scores},
             {"rounds_done", c.rounds_done},
             {"samples", c.samples},

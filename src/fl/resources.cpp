@@ -76,19 +76,23 @@ std::string read_proc_file(const std::string& path) {
   return buf.str();
 }
 
-host_monitor::host_monitor() {
+host_monitor::host_monitor(double min_interval_s) : min_interval_s_(min_interval_s) {
   last_ = parse_proc_stat(read_proc_file("/proc/stat"));
+  last_time_ = std::chrono::steady_clock::now();
   total_bytes_ = parse_meminfo(read_proc_file("/proc/meminfo")).total_kb * 1024;
 }
 
 std::pair<double, double> host_monitor::sample() {
-  auto now = parse_proc_stat(read_proc_file("/proc/stat"));
-  auto mem = parse_meminfo(read_proc_file("/proc/meminfo"));
+  auto mem = memory_percent(parse_meminfo(read_proc_file("/proc/meminfo")));
   std::lock_guard<std::mutex> guard(mutex_);
-  double cpu = cpu_percent(last_, now);
-  if (now.total > last_.total)
+  auto t = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(t - last_time_).count() >= min_interval_s_) {
+    auto now = parse_proc_stat(read_proc_file("/proc/stat"));
+    last_cpu_ = cpu_percent(last_, now);
     last_ = now;
-  return {cpu, memory_percent(mem)};
+    last_time_ = t;
+  }
+  return {last_cpu_, mem};
 }
 
 namespace {

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -33,18 +34,23 @@ double memory_percent(const memory_info& m);
 /// Reads a whole /proc file.
 std::string read_proc_file(const std::string& path);
 
-/// Host CPU and memory load, measured from /proc over the interval since the previous call
-/// (or since construction): what every client on this host reports as its device load.
+/// Host CPU and memory load, measured from /proc: what every client on this host reports as
+/// its device's standing load. CPU% covers the interval since the previous measurement; calls
+/// within `min_interval_s` of it share that figure, so clients that report together see the
+/// same window (a fresh window of microseconds would read 0% or noise).
 class host_monitor {
 public:
-  host_monitor();
-  /// CPU percent since the previous sample, memory percent now. Thread-safe.
+  explicit host_monitor(double min_interval_s = 1.0);
+  /// (CPU percent, memory percent). Thread-safe.
   std::pair<double, double> sample();
   std::uint64_t memory_total_bytes() const { return total_bytes_; }
 
 private:
   std::mutex mutex_;
+  double min_interval_s_;
   cpu_times last_;
+  double last_cpu_ = 0;
+  std::chrono::steady_clock::time_point last_time_;
   std::uint64_t total_bytes_ = 0;
 };
 

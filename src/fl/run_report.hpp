@@ -55,6 +55,7 @@ struct run_report {
   std::vector<double> personalized;   ///< per client: its cluster model on its local split (-1: none)
   std::vector<double> initial_personalized; ///< per client: initial global model, same splits
   std::vector<std::uint32_t> assignment;    ///< per client: its cluster (no_cluster: excluded)
+  std::vector<std::uint64_t> client_actors; ///< per client: CAF actor id (audits promotion)
   std::vector<client_score> scores;
   std::vector<cluster_report> clusters;
   std::vector<round_record> rounds;

@@ -1,0 +1,162 @@
+// A whole run on real actor systems, on a small generated dataset.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "actors/protocol.hpp"
+#include "actors/runtime.hpp"
+#include "app/config.hpp"
+#include "app/settings.hpp"
+#include "common/sha256.hpp"
+#include "fixtures.hpp"
+#include "model/trainer.hpp"
+
+using namespace flotilla;
+
+namespace {
+
+// Observer that keeps what it is told, for assertions.
+struct recording_observer : fl::run_observer {
+  std::vector<fl::round_record> rounds;
+  std::vector<std::string> warnings, phases;
+  void on_phase(const std::string& p, const std::string&) override { phases.push_back(p); }
+  void on_progress(std::size_t, std::size_t) override {}
+  void on_round(const fl::round_record& r) override { rounds.push_back(r); }
+  void on_warning(const std::string& w) override { warnings.push_back(w); }
+};
+
+struct small_run {
+  test::temp_dir dir;
+  std::shared_ptr<const data::dataset> data;
+  small_run() {
+    test::write_mnist_like(dir.path(), 480, 100);
+    data = data::load_dataset({"mnist", dir.path().string(), 0});
+  }
+  app::settings settings(std::vector<std::string> overrides = {}) const {
+    std::vector<std::string> base{"clients=6", "clustering.k=2", "rounds.initial=1", "rounds.cluster=1",
+                                  "runtime.trainers=2", "runtime.scheduler_threads=2"};
+    base.insert(base.end(), overrides.begin(), overrides.end());
+    return app::settings_from(app::resolve_config("", base));
+  }
+};
+
+std::string sha_of(const std::vector<float>& w) {
+  return sha256_hex(w.data(), w.size() * sizeof(float));
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(small_run, "a small run goes through every phase and reports every client") {
+  auto observer = std::make_shared<recording_observer>();
+  auto report = actors::run_simulation(settings(), data, observer);
+
+  CHECK(observer->phases == std::vector<std::string>{"initial", "clustering", "selection", "cluster", "evaluation"});
+  // 1 initial round + 1 round for each of 2 clusters.
+  REQUIRE(report.rounds.size() == 3);
+  CHECK(report.rounds[0].phase == "initial");
+  CHECK(report.rounds[0].clients == 6);
+  CHECK(report.clusters.size() == 2);
+  std::size_t members = 0;
+  for (const auto& c : report.clusters) {
+    members += c.members.size();
+    CHECK(std::count(c.members.begin(), c.members.end(), c.server) == 1);
+    CHECK(c.rounds_done == 1);
+    CHECK_FALSE(c.failed);
+  }
+  CHECK(members == 6);
+  CHECK(report.scores.size() == 6);
+  CHECK(report.global_model.size() == 80202);
+  CHECK(report.global_accuracy >= 0);
+  CHECK(report.global_accuracy <= 1);
+  CHECK(std::all_of(report.personalized.begin(), report.personalized.end(), [](double a) { return a >= 0; }));
+  CHECK(observer->warnings.empty());
+}
+
+TEST_CASE_FIXTURE(small_run, "the cluster server's aggregation runs in the promoted client actor itself") {
+  auto report = actors::run_simulation(settings(), data, std::make_shared<recording_observer>());
+  REQUIRE(report.client_actors.size() == 6);
+  for (const auto& c : report.clusters) {
+    CAPTURE(c.id);
+    CHECK(c.aggregator_actor != 0);
+    CHECK(c.aggregator_actor == report.client_actors[c.server]);
+  }
+}
+
+TEST_CASE_FIXTURE(small_run, "the same seed gives the same global model, whatever the timing") {
+  auto a = actors::run_simulation(settings({"runtime.trainers=1"}), data, std::make_shared<recording_observer>());
+  auto b = actors::run_simulation(settings({"runtime.trainers=2"}), data, std::make_shared<recording_observer>());
+  auto c = actors::run_simulation(settings({"seed=7"}), data, std::make_shared<recording_observer>());
+  CHECK(sha_of(a.global_model) == sha_of(b.global_model));
+  CHECK(a.assignment == b.assignment);
+  CHECK(sha_of(a.global_model) != sha_of(c.global_model));
+}
+
+TEST_CASE_FIXTURE(small_run, "a client that fails or never answers is recorded and the run completes") {
+  auto observer = std::make_shared<recording_observer>();
+  // Client 1 answers every request with an error; client 4 never answers at all.
+  auto doubles = [](caf::actor_system& sys, std::uint32_t id) -> caf::actor {
+    if (id == 1)
+      return sys.spawn([]() -> caf::behavior {
+        return {[](actors::fit_atom, std::uint32_t, const actors::weight_blob&) -> caf::result<actors::fit_result> {
+                  return caf::make_error(caf::sec::runtime_error, std::string("injected failure"));
+                },
+                [](actors::evaluate_atom, const actors::weight_blob&) -> caf::result<actors::eval_result> {
+                  return caf::make_error(caf::sec::runtime_error, std::string("injected failure"));
+                }};
+      });
+    if (id == 4)
+      return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+        self->set_default_handler(caf::skip);
+        return {[](int) {}};
+      });
+    return {};
+  };
+  auto report = actors::run_simulation(settings({"rounds.timeout_s=1.5", "rounds.quorum=0.5"}), data,
+                                       observer, doubles);
+
+  REQUIRE(report.rounds.size() >= 1);
+  const auto& first = report.rounds[0];
+  CHECK(first.clients == 4);
+  CHECK(first.failures == 2);
+  CHECK(first.failed == std::vector<std::uint32_t>{1, 4});
+  CHECK(first.aggregated);
+  // Neither joins a cluster; the others are served and evaluated.
+  CHECK(report.assignment[1] == fl::no_cluster);
+  CHECK(report.assignment[4] == fl::no_cluster);
+  std::size_t members = 0;
+  for (const auto& c : report.clusters)
+    members += c.members.size();
+  CHECK(members == 4);
+  CHECK(report.personalized[0] >= 0);
+  CHECK(report.personalized[1] < 0);
+}
+
+TEST_CASE_FIXTURE(small_run, "a round below the quorum keeps the model and says so") {
+  auto observer = std::make_shared<recording_observer>();
+  // Only client 0 is real; the other five fail every request.
+  auto failing = [](caf::actor_system& sys, std::uint32_t id) -> caf::actor {
+    if (id == 0)
+      return {};
+    return sys.spawn([]() -> caf::behavior {
+      return {[](actors::fit_atom, std::uint32_t, const actors::weight_blob&) -> caf::result<actors::fit_result> {
+        return caf::make_error(caf::sec::runtime_error, std::string("down"));
+      }};
+    });
+  };
+  auto s = settings({"rounds.initial=2", "rounds.quorum=0.5"});
+  auto report = actors::run_simulation(s, data, observer, failing);
+
+  REQUIRE(report.rounds.size() >= 2);
+  CHECK_FALSE(report.rounds[0].aggregated);
+  CHECK(report.rounds[0].clients == 1);
+  CHECK(report.rounds[0].failures == 5);
+  CHECK(report.initial_global == model::initial_weights("cnn", s.seed));
+  auto said = [&](const std::string& text) {
+    return std::any_of(observer->warnings.begin(), observer->warnings.end(),
+                       [&](const std::string& w) { return w.find(text) != std::string::npos; });
+  };
+  CHECK(said("initial round 1: 1 of 6 clients answered, below the quorum; the global model is kept"));
+  CHECK(said("only 1 clients to cluster; k lowered to 1"));
+  REQUIRE(report.clusters.size() == 1);
+  CHECK(report.clusters[0].members == std::vector<std::uint32_t>{0});
+}

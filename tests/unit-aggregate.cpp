@@ -33,7 +33,7 @@ TEST_CASE("fedavg refuses what it cannot average") {
   std::vector<float> a{1, 2}, b{1, 2, 3};
   CHECK_THROWS_WITH_AS(fl::fedavg({}), "fedavg: no updates to aggregate", std::invalid_argument);
   CHECK_THROWS_WITH_AS(fl::fedavg({{0, 1, &a}, {4, 1, &b}}),
-                       "fedavg: update of client 4 has 3 weights, expected 2", std::invalid_argument);
+                       "fedavg: client 4: update has 3 weights, expected 2", std::invalid_argument);
   CHECK_THROWS_WITH_AS(fl::fedavg({{0, 0, &a}}), "fedavg: updates carry no samples",
                        std::invalid_argument);
 }
@@ -43,4 +43,37 @@ TEST_CASE("check_update catches wrong shapes and NaN") {
   CHECK(fl::check_update({1, 2}, 3) == "update has 2 weights, the model has 3");
   CHECK(fl::check_update({1, NAN, 3}, 3) == "update has a non-finite weight (nan) at index 1");
   CHECK(fl::check_update({1, 2, INFINITY}, 3) == "update has a non-finite weight (inf) at index 2");
+}
+
+TEST_CASE("the streaming accumulator gives the same bits in any order") {
+  std::vector<std::vector<float>> w;
+  for (int c = 0; c < 5; ++c) {
+    std::vector<float> v(257);
+    for (std::size_t i = 0; i < v.size(); ++i)
+      v[i] = std::cos(static_cast<float>(c * 300 + static_cast<int>(i))) * static_cast<float>(i + 1) * 1e-3f;
+    w.push_back(v);
+  }
+  fl::fedavg_accumulator a(257), b(257);
+  for (int c = 0; c < 5; ++c)
+    a.add(static_cast<std::uint64_t>(7 + c), w[static_cast<std::size_t>(c)]);
+  for (int c : {3, 0, 4, 2, 1})
+    b.add(static_cast<std::uint64_t>(7 + c), w[static_cast<std::size_t>(c)]);
+  CHECK(a.mean() == b.mean());
+  CHECK(a.count() == 5);
+  CHECK(a.samples() == 7 + 8 + 9 + 10 + 11);
+  // And it is the weighted mean to float precision.
+  double expect = 0;
+  for (int c = 0; c < 5; ++c)
+    expect += (7 + c) * static_cast<double>(w[static_cast<std::size_t>(c)][100]);
+  CHECK(a.mean()[100] == doctest::Approx(expect / 45).epsilon(1e-6));
+}
+
+TEST_CASE("the accumulator refuses weights it cannot sum exactly") {
+  fl::fedavg_accumulator acc(2);
+  CHECK_THROWS_WITH_AS(acc.add(1, {1.0f, 2e7f}),
+                       "fedavg: weight 20000000.000000 at index 1 is not finite or beyond +-1e6",
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(acc.mean(), "fedavg: no updates to aggregate", std::invalid_argument);
+  CHECK(fl::check_update({1, -2e6f}, 2) ==
+        "update has a weight of -2000000.000000 at index 1 (beyond +-1e6: a diverged model)");
 }

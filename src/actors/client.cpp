@@ -1,7 +1,7 @@
 #include "actors/client.hpp"
 
 #include "actors/fan_out.hpp"
-#include "fl/aggregate.hpp"
+#include "fl/round_aggregate.hpp"
 
 namespace flotilla::actors {
 
@@ -43,68 +43,67 @@ caf::message_handler client_handlers(client_actor* self) {
   };
 }
 
-// Aggregator handlers of a promoted client: one cluster round = fit members, FedAvg in id
-// order, evaluate the new model on the members' local test splits.
+// Aggregator handlers of a promoted client: one cluster round = fit (a sample of) members,
+// fold their updates into FedAvg as they arrive, evaluate the new model on the members'
+// local test splits.
 caf::message_handler server_handlers(client_actor* self) {
   return {
     [=](cluster_round_atom, std::uint32_t round) {
       auto rp = self->make_response_promise<cluster_result>();
       auto start = std::chrono::steady_clock::now();
       const auto& spec = self->state.role->spec;
-      std::vector<peer> members;
+      std::vector<peer> all, asked;
       for (std::size_t i = 0; i < spec.members.size(); ++i)
-        members.push_back({spec.member_ids[i], spec.members[i]});
-      auto expected = spec.expected_size;
+        all.push_back({spec.member_ids[i], spec.members[i]});
+      for (auto i : fl::sample_participants(all.size(), spec.fraction_fit, spec.seed * 1000003 + round))
+        asked.push_back(all[i]);
+      auto agg = std::make_shared<fl::round_aggregate>(spec.expected_size);
       // One message for all members: locally they share the buffer, no copy per member.
       auto fit_msg = caf::make_message(fit_atom::value, round, self->state.role->model);
-      fan_out<fit_result>(
-        self, members, spec.timeout_s, [fit_msg](const peer&) { return fit_msg; },
-        [=](fan_in<fit_result>& fits) mutable {
-          auto& role = *self->state.role;
-          cluster_result res;
-          res.cluster = role.spec.cluster;
-          res.round = round;
-          res.server_id = self->state.id;
-          res.aggregator = self->address();
-          for (const auto& f : fits.failures) {
-            res.failed.push_back(f.id);
-            res.failure_reasons.push_back(f.reason);
-          }
-          res.clients = static_cast<std::uint32_t>(fits.results.size());
-          if (!fits.results.empty() && fits.results.size() >= quorum_of(members.size(), role.spec.quorum)) {
-            std::vector<fl::weighted_update> updates;
-            double loss = 0;
-            for (const auto& [id, r] : fits.results) {
-              updates.push_back({id, r.samples, &r.weights.values});
-              res.samples += r.samples;
-              loss += r.train_loss * static_cast<double>(r.samples);
+      auto accept = [agg](std::uint32_t id, fit_result& r) {
+        return agg->accept(id, r.samples, r.train_loss, r.weights.values);
+      };
+      auto fitted = [=](fan_in<fit_result>& fits) mutable {
+        auto& role = *self->state.role;
+        cluster_result res;
+        res.cluster = role.spec.cluster;
+        res.round = round;
+        res.server_id = self->state.id;
+        res.aggregator = self->address();
+        for (const auto& f : fits.failures) {
+          res.failed.push_back(f.id);
+          res.failure_reasons.push_back(f.reason);
+        }
+        res.clients = static_cast<std::uint32_t>(agg->count());
+        res.samples = agg->samples();
+        if (agg->count() > 0 && agg->count() >= quorum_of(asked.size(), role.spec.quorum)) {
+          res.train_loss = agg->train_loss();
+          role.model.values = agg->mean();
+          res.aggregated = true;
+        }
+        // Evaluate the (new or kept) cluster model where it is used: on members' splits.
+        std::vector<peer> reachable;
+        for (const auto& m : all)
+          if (std::find(res.failed.begin(), res.failed.end(), m.id) == res.failed.end())
+            reachable.push_back(m);
+        auto eval_msg = caf::make_message(evaluate_atom::value, role.model);
+        fan_out<eval_result>(
+          self, reachable, role.spec.timeout_s, [eval_msg](const peer&) { return eval_msg; },
+          [=](fan_in<eval_result>& evals) mutable {
+            std::uint64_t n = 0;
+            double correct = 0;
+            for (const auto& [id, e] : evals.results) {
+              n += e.samples;
+              correct += e.accuracy * static_cast<double>(e.samples);
             }
-            res.train_loss = loss / static_cast<double>(std::max<std::uint64_t>(1, res.samples));
-            role.model.values = fl::fedavg(updates);
-            res.aggregated = true;
-          }
-          // Evaluate the (new or kept) cluster model where it is used: on members' splits.
-          std::vector<peer> answered;
-          for (const auto& m : members)
-            if (std::find(res.failed.begin(), res.failed.end(), m.id) == res.failed.end())
-              answered.push_back(m);
-          auto eval_msg = caf::make_message(evaluate_atom::value, role.model);
-          fan_out<eval_result>(
-            self, answered, role.spec.timeout_s, [eval_msg](const peer&) { return eval_msg; },
-            [=](fan_in<eval_result>& evals) mutable {
-              std::uint64_t n = 0;
-              double correct = 0;
-              for (const auto& [id, e] : evals.results) {
-                n += e.samples;
-                correct += e.accuracy * static_cast<double>(e.samples);
-              }
-              res.test_accuracy = n > 0 ? correct / static_cast<double>(n) : 0.0;
-              res.model = self->state.role->model;
-              res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-              rp.deliver(std::move(res));
-            });
-        },
-        [expected](const fit_result& r) { return fl::check_update(r.weights.values, expected); });
+            res.test_accuracy = n > 0 ? correct / static_cast<double>(n) : 0.0;
+            res.model = self->state.role->model;
+            res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            rp.deliver(std::move(res));
+          });
+      };
+      fan_out<fit_result>(self, asked, spec.timeout_s, [fit_msg](const peer&) { return fit_msg; }, fitted, accept,
+                          {}, /*keep=*/false);
       return rp;
     },
   };

@@ -28,7 +28,8 @@ struct failure {
 /// Results and failures of one fan-out, each sorted by client id.
 template <class Result>
 struct fan_in {
-  std::vector<std::pair<std::uint32_t, Result>> results;
+  std::vector<std::uint32_t> accepted;                  ///< ids whose result was accepted
+  std::vector<std::pair<std::uint32_t, Result>> results; ///< only when the fan-out keeps them
   std::vector<failure> failures;
 };
 
@@ -37,15 +38,16 @@ inline caf::duration seconds(double s) {
 }
 
 /// Sends `make(peer)` as a request to every peer with a deadline of `timeout_s`, and calls
-/// `done` exactly once when every request has answered, failed or timed out. `check` may
-/// turn a result into a failure (returning a reason); `on_each` sees every settled request
-/// (for progress). Results and failures are sorted by id so callers reduce deterministically.
+/// `done` exactly once when every request has answered, failed or timed out. `accept` sees
+/// each result as it arrives and may refuse it (returning a reason, recorded as a failure):
+/// aggregators consume results there, so with `keep == false` no result is held until the
+/// end. `on_each` sees every settled request (for progress). Lists are sorted by id.
 template <class Result, class Self>
 void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
              std::function<caf::message(const peer&)> make,
              std::function<void(fan_in<Result>&)> done,
-             std::function<std::string(const Result&)> check = {},
-             std::function<void()> on_each = {}) {
+             std::function<std::string(std::uint32_t, Result&)> accept = {},
+             std::function<void()> on_each = {}, bool keep = true) {
   struct collector {
     fan_in<Result> in;
     std::size_t pending = 0;
@@ -58,6 +60,7 @@ void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
         return;
       std::sort(in.results.begin(), in.results.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::sort(in.accepted.begin(), in.accepted.end());
       std::sort(in.failures.begin(), in.failures.end(),
                 [](const failure& a, const failure& b) { return a.id < b.id; });
       done(in);
@@ -80,12 +83,15 @@ void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
     }
     self->request(p.handle, seconds(timeout_s), make(p))
       .then(
-        [state, id, check](Result& r) {
-          std::string reason = check ? check(r) : std::string{};
-          if (reason.empty())
-            state->in.results.emplace_back(id, std::move(r));
-          else
+        [state, id, accept, keep](Result& r) {
+          std::string reason = accept ? accept(id, r) : std::string{};
+          if (reason.empty()) {
+            state->in.accepted.push_back(id);
+            if (keep)
+              state->in.results.emplace_back(id, std::move(r));
+          } else {
             state->in.failures.push_back({id, reason});
+          }
           state->settle();
         },
         [self, state, id](caf::error& err) {

@@ -125,13 +125,15 @@ struct cluster_spec {
   std::vector<caf::actor> members;       ///< same order as member_ids
   double timeout_s = 600;
   double quorum = 0.5;
+  double fraction_fit = 1.0;             ///< share of members asked per round
+  std::uint64_t seed = 0;                ///< for that sample
   std::uint64_t expected_size = 0;       ///< floats per update
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_spec& x) {
   return f(caf::meta::type_name("flotilla::cluster_spec"), x.cluster, x.member_ids, x.members,
-           x.timeout_s, x.quorum, x.expected_size);
+           x.timeout_s, x.quorum, x.fraction_fit, x.seed, x.expected_size);
 }
 
 /// One cluster round as its server reports it.

@@ -160,3 +160,38 @@ TEST_CASE_FIXTURE(small_run, "a round below the quorum keeps the model and says 
   REQUIRE(report.clusters.size() == 1);
   CHECK(report.clusters[0].members == std::vector<std::uint32_t>{0});
 }
+
+TEST_CASE("rotated MNIST: clusters recover the rotation groups for several seeds and group counts") {
+  if (!test::have_mnist()) {
+    MESSAGE("data/mnist missing: run `make data` (make test does)");
+    CHECK(test::have_mnist());
+    return;
+  }
+  auto data = data::load_dataset({"mnist", "data/mnist", 12000});
+  struct variant {
+    const char* seed;
+    std::uint32_t groups;
+  };
+  for (auto v : {variant{"seed=1", 2}, variant{"seed=5", 3}, variant{"seed=9", 4}}) {
+    auto g = std::to_string(v.groups);
+    auto s = app::settings_from(app::resolve_config(
+        "config/rotated_mnist.json",
+        {v.seed, "clients=" + std::to_string(2 * v.groups), "partition.groups=" + g, "clustering.k=" + g,
+         "rounds.initial=1", "rounds.cluster=1", "clustering.sketch_dim=0"}));
+    auto report = actors::run_simulation(s, data, std::make_shared<recording_observer>());
+    CAPTURE(v.seed);
+    CAPTURE(v.groups);
+    // Clients c and c + groups share group c % groups: same cluster exactly when same group.
+    for (std::uint32_t a = 0; a < s.clients; ++a)
+      for (std::uint32_t b = 0; b < s.clients; ++b)
+        CHECK((report.assignment[a] == report.assignment[b]) == (a % v.groups == b % v.groups));
+  }
+}
+
+TEST_CASE_FIXTURE(small_run, "clustering on sketches finds the clusters of full-weight K-means") {
+  auto full = actors::run_simulation(settings({"clients=8", "clustering.k=3"}), data,
+                                     std::make_shared<recording_observer>());
+  auto sketched = actors::run_simulation(settings({"clients=8", "clustering.k=3", "clustering.sketch_dim=256"}), data,
+                                         std::make_shared<recording_observer>());
+  CHECK(sketched.assignment == full.assignment);
+}

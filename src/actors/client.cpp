@@ -140,6 +140,7 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.id = id;
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.watch.down(dm.source, self->system().render(dm.reason)); });
   return client_handlers(self).or_else(caf::message_handler{
     [=](promote_atom, const cluster_spec& spec, const weight_blob& model) {
       self->state.role = server_role{spec, model};

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 
+#include "actors/fan_out.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
 
@@ -27,6 +28,7 @@ struct client_state {
   std::uint32_t cluster = UINT32_MAX;
   caf::actor server;
   std::optional<server_role> role; ///< set once promoted
+  down_watch watch;                ///< fails requests to members that go DOWN
   static inline const char* name = "flotilla.client";
 };
 

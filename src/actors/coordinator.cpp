@@ -164,15 +164,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_config cfg, std::
   st.pool = std::move(pool);
   st.observer = std::move(observer);
   st.report = std::move(report);
-  for (const auto& c : st.clients)
-    if (c.handle)
-      self->monitor(c.handle);
-  self->set_down_handler([=](caf::down_msg& dm) {
-    for (const auto& c : self->state.clients)
-      if (c.handle && c.handle.address() == dm.source)
-        self->state.observer->on_warning("client " + std::to_string(c.id) + " is gone (" +
-                                         self->system().render(dm.reason) + "); its requests fail by deadline");
-  });
+  // Peers are monitored by fan_out; a DOWN fails what is pending with them at once.
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.watch.down(dm.source, self->system().render(dm.reason)); });
   return idle(self);
 }
 

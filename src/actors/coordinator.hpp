@@ -52,6 +52,7 @@ struct coordinator_state {
   std::vector<cluster_track> clusters;
   std::size_t clusters_running = 0;
   std::chrono::steady_clock::time_point phase_start;
+  down_watch watch; ///< fails requests to peers that go DOWN
   static inline const char* name = "flotilla.coordinator";
 };
 

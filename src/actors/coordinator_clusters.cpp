@@ -3,6 +3,8 @@
 #include "actors/coordinator_phases.hpp"
 #include "fl/aggregate.hpp"
 
+#include <utility>
+
 namespace flotilla::actors::phases {
 
 namespace {
@@ -44,10 +46,28 @@ void record_cluster_round(coordinator_actor* self, std::uint32_t c, cluster_resu
 
 void cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round) {
   auto& st = self->state;
+  auto server = st.clusters[c].server.handle;
+  // Settled once: by the result, an error, or the server going DOWN.
+  auto settled = std::make_shared<bool>(false);
+  auto failed = [=](const std::string& why) {
+    if (std::exchange(*settled, true))
+      return;
+    auto& cl = self->state.clusters[c];
+    cl.failed = true;
+    cl.failure = "cluster server " + std::to_string(cl.server.id) + " failed in round " + std::to_string(round) +
+                 ": " + why;
+    self->state.observer->on_warning("cluster " + std::to_string(c) + ": " + cl.failure);
+    cluster_finished(self);
+  };
+  self->monitor(server);
+  auto ticket = st.watch.watch(server.address(), failed);
   // A round is a fit and an evaluation fan-out at the server, each with its own deadline.
-  self->request(st.clusters[c].server.handle, seconds(2 * st.cfg.timeout_s + 30), cluster_round_atom::value, round)
+  self->request(server, seconds(2 * st.cfg.timeout_s + 30), cluster_round_atom::value, round)
     .then(
       [=](cluster_result& r) {
+        self->state.watch.forget(server.address(), ticket);
+        if (std::exchange(*settled, true))
+          return;
         record_cluster_round(self, c, r);
         if (round < self->state.cfg.cluster_rounds)
           cluster_round(self, c, round + 1);
@@ -55,12 +75,8 @@ void cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round
           cluster_finished(self);
       },
       [=](caf::error& err) {
-        auto& cl = self->state.clusters[c];
-        cl.failed = true;
-        cl.failure = "cluster server " + std::to_string(cl.server.id) + " failed in round " + std::to_string(round) +
-                     ": " + self->system().render(err);
-        self->state.observer->on_warning("cluster " + std::to_string(c) + ": " + cl.failure);
-        cluster_finished(self);
+        self->state.watch.forget(server.address(), ticket);
+        failed(self->system().render(err));
       });
 }
 

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +25,40 @@ struct peer {
 struct failure {
   std::uint32_t id = 0;
   std::string reason;
+};
+
+/// Fails pending requests as soon as their peer is known to be gone (CAF 0.17 never answers
+/// a request to an actor on a dead node; without this only the deadline would end it). The
+/// owning actor routes its down messages to `down()`.
+class down_watch {
+public:
+  /// Calls `fail(reason)` if `who` goes down before `forget` is called.
+  std::uint64_t watch(const caf::actor_addr& who, std::function<void(const std::string&)> fail) {
+    auto ticket = next_++;
+    waiting_[who].emplace(ticket, std::move(fail));
+    return ticket;
+  }
+  void forget(const caf::actor_addr& who, std::uint64_t ticket) {
+    auto it = waiting_.find(who);
+    if (it != waiting_.end()) {
+      it->second.erase(ticket);
+      if (it->second.empty())
+        waiting_.erase(it);
+    }
+  }
+  void down(const caf::actor_addr& who, const std::string& reason) {
+    auto it = waiting_.find(who);
+    if (it == waiting_.end())
+      return;
+    auto callbacks = std::move(it->second);
+    waiting_.erase(it);
+    for (auto& [ticket, fail] : callbacks)
+      fail(reason);
+  }
+
+private:
+  std::uint64_t next_ = 0;
+  std::map<caf::actor_addr, std::map<std::uint64_t, std::function<void(const std::string&)>>> waiting_;
 };
 
 /// Results and failures of one fan-out, each sorted by client id.
@@ -48,11 +84,15 @@ void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
              std::function<void(fan_in<Result>&)> done,
              std::function<std::string(std::uint32_t, Result&)> accept = {},
              std::function<void()> on_each = {}, bool keep = true) {
+  // Every actor that fans out keeps a down_watch in its state and routes DOWN messages to it.
+  down_watch* watch = &self->state.watch;
   struct collector {
     fan_in<Result> in;
     std::size_t pending = 0;
     std::function<void(fan_in<Result>&)> done;
     std::function<void()> on_each;
+    std::set<std::uint32_t> settled; // a request settles once: by answer, error or DOWN
+    bool first(std::uint32_t id) { return settled.insert(id).second; }
     void settle() {
       if (on_each)
         on_each();
@@ -77,13 +117,29 @@ void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
   for (const auto& p : peers) {
     auto id = p.id;
     if (!p.handle) {
+      state->first(id);
       state->in.failures.push_back({id, "no actor (its node is gone)"});
       state->settle();
       continue;
     }
+    auto addr = p.handle.address();
+    std::uint64_t ticket = 0;
+    if (watch) {
+      self->monitor(p.handle);
+      ticket = watch->watch(addr, [state, id](const std::string& reason) {
+        if (!state->first(id))
+          return;
+        state->in.failures.push_back({id, "gone: " + reason});
+        state->settle();
+      });
+    }
     self->request(p.handle, seconds(timeout_s), make(p))
       .then(
-        [state, id, accept, keep](Result& r) {
+        [state, id, accept, keep, watch, addr, ticket](Result& r) {
+          if (watch)
+            watch->forget(addr, ticket);
+          if (!state->first(id))
+            return;
           std::string reason = accept ? accept(id, r) : std::string{};
           if (reason.empty()) {
             state->in.accepted.push_back(id);
@@ -94,7 +150,11 @@ void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
           }
           state->settle();
         },
-        [self, state, id](caf::error& err) {
+        [self, state, id, watch, addr, ticket](caf::error& err) {
+          if (watch)
+            watch->forget(addr, ticket);
+          if (!state->first(id))
+            return;
           state->in.failures.push_back({id, self->system().render(err)});
           state->settle();
         });

@@ -18,6 +18,8 @@ using promote_atom = caf::atom_constant<caf::atom("promote")>;    // cluster_spe
 using member_atom = caf::atom_constant<caf::atom("member")>;      // cluster, server -> ok
 using cluster_round_atom = caf::atom_constant<caf::atom("clround")>; // round -> cluster_result
 using run_atom = caf::atom_constant<caf::atom("run")>;            // -> ok (report via observer)
+using setup_atom = caf::atom_constant<caf::atom("setup")>;       // config, ids, fingerprint -> clients
+using teardown_atom = caf::atom_constant<caf::atom("teardown")>; // -> number of clients dropped
 // Coordinator-internal: move to the next step of the current phase.
 using next_atom = caf::atom_constant<caf::atom("next")>;
 

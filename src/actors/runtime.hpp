@@ -14,15 +14,18 @@ namespace flotilla::actors {
 /// returning an invalid handle keeps the real client.
 using client_override = std::function<caf::actor(caf::actor_system&, std::uint32_t id)>;
 
-/// Fills a CAF config the way every Flotilla node needs it: protocol types, middleman,
-/// scheduler threads (CAF's default is max(cores, 4), too many beside the trainers).
-void configure_actor_system(caf::actor_system_config& cfg, std::uint32_t scheduler_threads);
+/// Fills a CAF config the way every Flotilla process needs it: protocol types, middleman,
+/// scheduler threads (CAF's default is max(cores, 4), too many beside the trainers),
+/// heartbeats and connection timeout, and TLS (caf_openssl) when configured.
+void configure_actor_system(caf::actor_system_config& cfg, const app::runtime_settings& rt);
 
-/// Runs one whole clustered-FL run in this process: one actor system, a trainer pool, one
-/// actor per client, the coordinator. Blocks until the run ends; every actor is stopped
-/// before it returns. Throws std::runtime_error when the run cannot complete.
+/// Runs one whole clustered-FL run: one actor system, a trainer pool, the coordinator, and one
+/// actor per client, in this process or, when runtime.nodes is set, spread over those nodes
+/// (which then need `config_json`, the resolved config, to build the same partitions). Blocks
+/// until the run ends; every actor is stopped before it returns. Throws std::runtime_error
+/// when the run cannot complete.
 fl::run_report run_simulation(const app::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer,
-                              const client_override& override_client = {});
+                              const client_override& override_client = {}, const std::string& config_json = "");
 
 } // namespace flotilla::actors

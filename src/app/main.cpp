@@ -1,6 +1,7 @@
 // flotilla: clustered federated learning on CAF actors.
 //   flotilla run    [--config FILE] [key=value ...]   the whole workflow, in this process
 //   flotilla config [--config FILE] [key=value ...]   print the resolved configuration
+//   flotilla node   --port P [--bind A] [--tls-*]    host client actors for remote runs
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "actors/node.hpp"
 #include "actors/runtime.hpp"
 #include "app/config.hpp"
 #include "app/outputs.hpp"
@@ -25,11 +27,15 @@ namespace {
 const char* usage =
   "usage: flotilla run    [--config FILE] [key=value ...]\n"
   "       flotilla config [--config FILE] [key=value ...]\n"
+  "       flotilla node   [--port P] [--bind ADDR] [--tls-cert F --tls-key F --tls-ca F] [data.root=...]\n"
   "\n"
   "  run     clustered federated learning on real data: initial FedAvg rounds, K-means on\n"
   "          the clients' weights, a server per cluster, cluster rounds, evaluation.\n"
   "          Results go to output.dir/<time>-<name>/ (or output.run_dir).\n"
   "  config  print the resolved configuration (defaults <- FILE <- overrides).\n"
+  "  node    host client actors for runs started elsewhere with runtime.nodes=HOST:PORT,...\n"
+  "          (default port 4242, bound to 127.0.0.1; 0 picks a free port). Plain TCP unless\n"
+  "          the three --tls-* files are given (mutual TLS with a private CA).\n"
   "\n"
   "Keys are those of config/default.json, dotted: clients=16 partition.scheme=rotated.\n";
 
@@ -37,6 +43,7 @@ struct command_line {
   std::string command;
   std::string config_file;
   std::vector<std::string> overrides;
+  actors::node_options node;
 };
 
 command_line parse(int argc, char** argv) {
@@ -52,6 +59,22 @@ command_line parse(int argc, char** argv) {
       cl.config_file = argv[++i];
     } else if (arg.rfind("--config=", 0) == 0) {
       cl.config_file = arg.substr(9);
+    } else if (cl.command == "node" && (arg == "--port" || arg == "--bind" || arg == "--tls-cert" ||
+                                         arg == "--tls-key" || arg == "--tls-ca")) {
+      if (i + 1 >= argc)
+        throw app::config_error(arg + " needs a value");
+      std::string v = argv[++i];
+      if (arg == "--port") {
+        char* end = nullptr;
+        auto port = std::strtol(v.c_str(), &end, 10);
+        if (*end != 0 || port < 0 || port > 65535)
+          throw app::config_error("--port " + v + " is not a port number (0 to 65535)");
+        cl.node.port = static_cast<std::uint16_t>(port);
+      } else if (arg == "--bind") {
+        cl.node.bind = v;
+      } else {
+        (arg == "--tls-cert" ? cl.node.tls.cert : arg == "--tls-key" ? cl.node.tls.key : cl.node.tls.ca) = v;
+      }
     } else if (arg.rfind("--", 0) == 0) {
       throw app::config_error("unknown option " + arg + "\n\n" + usage);
     } else {
@@ -78,7 +101,10 @@ int run(const command_line& cl) {
               data->test.count);
   auto recorder = std::make_shared<app::run_recorder>((std::filesystem::path(dir) / "metrics.jsonl").string(),
                                                       s.output.progress);
-  auto report = actors::run_simulation(s, data, recorder);
+  if (!s.runtime.nodes.empty())
+    std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
+                s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
+  auto report = actors::run_simulation(s, data, recorder, {}, config.dump());
   report.warnings = recorder->warnings();
   auto parts = data::make_partitions(data->train.labels, data->num_classes, s.clients, s.partition, s.seed);
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -106,6 +132,10 @@ int main(int argc, char** argv) {
     }
     if (cl.command == "run")
       return run(cl);
+    if (cl.command == "node") {
+      cl.node.overrides = cl.overrides;
+      return actors::serve_node(cl.node);
+    }
     throw app::config_error("unknown command '" + cl.command + "'\n\n" + usage);
   } catch (const app::config_error& e) {
     std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());

@@ -1,6 +1,7 @@
 #include "app/settings.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
 
 #include "app/config.hpp"
@@ -124,12 +125,36 @@ settings settings_from(const json& config) {
       throw config_error("runtime.nodes: " + n.dump() + " is not host:port");
     s.runtime.nodes.push_back(n.get<std::string>());
   }
+  s.runtime.placement = one_of(config, "runtime.placement", {"round_robin", "block"});
+  s.runtime.heartbeat_s = number<double>(config, "runtime.heartbeat_s", 0, 3600);
+  s.runtime.connection_timeout_s = number<double>(config, "runtime.connection_timeout_s", 1, 86400);
+  s.runtime.connect_attempts = number<std::uint32_t>(config, "runtime.connect_attempts", 1, 1000);
+  s.runtime.tls.cert = at(config, "runtime.tls.cert").get<std::string>();
+  s.runtime.tls.key = at(config, "runtime.tls.key").get<std::string>();
+  s.runtime.tls.ca = at(config, "runtime.tls.ca").get<std::string>();
+  if (s.runtime.tls.enabled())
+    check_tls_files(s.runtime.tls, "runtime.tls.");
 
   s.output.dir = at(config, "output.dir").get<std::string>();
   s.output.run_dir = at(config, "output.run_dir").get<std::string>();
   s.output.save_models = at(config, "output.save_models").get<bool>();
   s.output.progress = one_of(config, "output.progress", {"auto", "bar", "lines", "off"});
   return s;
+}
+
+void check_tls_files(const tls_settings& tls, const std::string& prefix) {
+  for (auto [name, path] : {std::pair<const char*, const std::string*>{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
+    if (path->empty())
+      throw config_error("TLS needs all of " + prefix + "cert, " + prefix + "key and " + prefix + "ca; " + prefix +
+                         name + " is missing (scripts/make-certs.sh makes a CA and node certificates)");
+    std::ifstream in(*path);
+    if (!in)
+      throw config_error(prefix + name + ": cannot read '" + *path + "'");
+    std::string first;
+    std::getline(in, first);
+    if (first.rfind("-----BEGIN", 0) != 0)
+      throw config_error(prefix + name + ": '" + *path + "' is not a PEM file");
+  }
 }
 
 } // namespace flotilla::app

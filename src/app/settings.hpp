@@ -34,11 +34,26 @@ struct clustering_settings {
   std::uint32_t sketch_dim = 0; ///< 0: cluster on full weights; else a seeded random projection
 };
 
+/// Mutual TLS between nodes (caf_openssl): all three set, or none (plain TCP).
+struct tls_settings {
+  std::string cert, key, ca;
+  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty(); }
+};
+
 struct runtime_settings {
   std::uint32_t trainers = 0;          ///< 0: one per core
   std::uint32_t scheduler_threads = 0; ///< 0: one per core
-  std::vector<std::string> nodes;
+  std::vector<std::string> nodes;      ///< host:port of `flotilla node`s; empty: all in-process
+  std::string placement = "round_robin"; ///< round_robin | block
+  double heartbeat_s = 1.0;
+  double connection_timeout_s = 30.0;  ///< must exceed the transfer time of the largest message
+  std::uint32_t connect_attempts = 10;
+  tls_settings tls;
 };
+
+/// Checks that TLS files are all given and readable (CAF 0.17.6 hangs on a bad client
+/// certificate path). Throws config_error naming the file; `prefix` names the flags.
+void check_tls_files(const tls_settings& tls, const std::string& prefix);
 
 struct output_settings {
   std::string dir = "runs";

@@ -48,3 +48,14 @@ void progress::line(const std::string& text) {
 }
 
 } // namespace flotilla::app
+
+namespace flotilla::app {
+
+void progress::warn(const std::string& text) {
+  clear_bar();
+  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::fprintf(stderr, "%7.1fs  warning: %s\n", t, text.c_str());
+  std::fflush(stderr);
+}
+
+} // namespace flotilla::app

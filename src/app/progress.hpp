@@ -14,8 +14,10 @@ public:
   void phase(const std::string& name, const std::string& detail);
   /// done of total units of the current step.
   void advance(std::size_t done, std::size_t total);
-  /// A finished line (round results, warnings), printed above the bar.
+  /// A finished line (round results), printed above the bar.
   void line(const std::string& text);
+  /// A warning: always shown, on stderr, whatever the mode.
+  void warn(const std::string& text);
 
 private:
   void clear_bar();

@@ -50,7 +50,7 @@ void run_recorder::on_round(const fl::round_record& r) {
 
 void run_recorder::on_warning(const std::string& text) {
   warnings_.push_back(text);
-  progress_.line("warning: " + text);
+  progress_.warn(text);
 }
 
 } // namespace flotilla::app

@@ -1,0 +1,141 @@
+// Two actor systems in one process, talking over 127.0.0.1: every protocol type crosses real
+// BASP serialization, so a missing registration or a broken inspector fails here.
+#include <doctest/doctest.h>
+
+#include <caf/io/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "actors/runtime.hpp"
+
+using namespace flotilla;
+using namespace flotilla::actors;
+
+namespace {
+
+struct two_nodes {
+  app::runtime_settings rt;
+  caf::actor_system_config cfg_a, cfg_b;
+  std::unique_ptr<caf::actor_system> a, b;
+  caf::actor remote_echo; // lives on b, seen from a
+
+  two_nodes() {
+    rt.heartbeat_s = 0;
+    configure_actor_system(cfg_a, rt);
+    configure_actor_system(cfg_b, rt);
+    a = std::make_unique<caf::actor_system>(cfg_a);
+    b = std::make_unique<caf::actor_system>(cfg_b);
+    // Sends every message back as it came: the round trip serializes it twice.
+    auto echo = b->spawn([](caf::event_based_actor* self) -> caf::behavior {
+      self->set_default_handler(caf::reflect);
+      return {[](int) {}};
+    });
+    auto port = b->middleman().publish(echo, 0, "127.0.0.1");
+    REQUIRE(port);
+    auto hdl = a->middleman().remote_actor("127.0.0.1", *port);
+    REQUIRE(hdl);
+    remote_echo = *hdl;
+  }
+  ~two_nodes() {
+    caf::anon_send_exit(remote_echo, caf::exit_reason::user_shutdown);
+  }
+
+  template <class... Ts>
+  caf::message round_trip(Ts... xs) {
+    caf::scoped_actor self{*a};
+    caf::message out;
+    self->request(remote_echo, std::chrono::seconds(10), xs...)
+      .receive([&](Ts&... ys) { out = caf::make_message(std::move(ys)...); },
+               [&](caf::error& e) { FAIL(a->render(e)); });
+    return out;
+  }
+};
+
+weight_blob blob(std::size_t n) {
+  weight_blob w{0xfeedu, std::vector<float>(n)};
+  for (std::size_t i = 0; i < n; ++i)
+    w.values[i] = static_cast<float>(i) * 0.5f - 3.0f;
+  return w;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(two_nodes, "weights and results cross the wire intact") {
+  auto big = blob(80202);
+  auto m = round_trip(fit_atom::value, std::uint32_t{3}, big);
+  REQUIRE(m.match_elements<fit_atom, std::uint32_t, weight_blob>());
+  CHECK(m.get_as<std::uint32_t>(1) == 3);
+  CHECK(m.get_as<weight_blob>(2).layout == 0xfeedu);
+  CHECK(m.get_as<weight_blob>(2).values == big.values);
+
+  fit_result fr{7, 2, 600, 0.25, 1.5, 1.25, blob(10)};
+  auto f = round_trip(fr).get_as<fit_result>(0);
+  CHECK(f.client_id == 7);
+  CHECK(f.samples == 600);
+  CHECK(f.cpu_seconds == 1.25);
+  CHECK(f.weights.values == fr.weights.values);
+
+  auto e = round_trip(eval_result{4, 120, 0.3, 0.95}).get_as<eval_result>(0);
+  CHECK(e.client_id == 4);
+  CHECK(e.accuracy == 0.95);
+
+  resource_report rr;
+  rr.client_id = 9;
+  rr.own_bytes = 123456789;
+  rr.profiled = true;
+  rr.cpu = 42.5;
+  auto r = round_trip(rr).get_as<resource_report>(0);
+  CHECK(r.client_id == 9);
+  CHECK(r.own_bytes == 123456789);
+  CHECK(r.profiled);
+  CHECK(r.cpu == 42.5);
+}
+
+TEST_CASE_FIXTURE(two_nodes, "cluster specs and results carry actor handles across nodes") {
+  cluster_spec spec;
+  spec.cluster = 2;
+  spec.member_ids = {1, 5};
+  spec.members = {remote_echo, remote_echo};
+  spec.fraction_fit = 0.5;
+  spec.expected_size = 80202;
+  auto s = round_trip(promote_atom::value, spec, blob(5)).get_as<cluster_spec>(1);
+  CHECK(s.cluster == 2);
+  CHECK(s.member_ids == spec.member_ids);
+  REQUIRE(s.members.size() == 2);
+  CHECK(s.members[0] == remote_echo);
+  CHECK(s.fraction_fit == 0.5);
+
+  cluster_result cr;
+  cr.cluster = 1;
+  cr.server_id = 5;
+  cr.aggregator = remote_echo.address();
+  cr.failed = {3};
+  cr.failure_reasons = {"timeout"};
+  cr.model = blob(7);
+  auto c = round_trip(cr).get_as<cluster_result>(0);
+  CHECK(c.server_id == 5);
+  CHECK(c.aggregator == remote_echo.address());
+  CHECK(c.failure_reasons == cr.failure_reasons);
+  CHECK(c.model.values == cr.model.values);
+
+  auto hs = round_trip(std::vector<caf::actor>{remote_echo}).get_as<std::vector<caf::actor>>(0);
+  CHECK(hs.size() == 1);
+  auto setup = round_trip(setup_atom::value, std::string("{}"), std::vector<std::uint32_t>{0, 2}, std::string("fp"));
+  CHECK(setup.get_as<std::vector<std::uint32_t>>(2) == std::vector<std::uint32_t>{0, 2});
+}
+
+TEST_CASE("a blob longer than the limit is refused by the deserializer") {
+  caf::actor_system_config cfg;
+  add_protocol_types(cfg);
+  caf::actor_system sys{cfg};
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  std::uint64_t layout = 1;
+  REQUIRE(!sink(layout));
+  auto huge = max_blob_floats + 1;
+  REQUIRE(!sink.begin_sequence(huge));
+  caf::binary_deserializer source{sys, buf};
+  weight_blob w;
+  auto err = source(w);
+  CHECK(err);
+  CHECK(w.values.empty());
+}

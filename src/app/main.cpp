@@ -2,7 +2,10 @@
 //   flotilla run    [--config FILE] [key=value ...]   the whole workflow, in this process
 //   flotilla config [--config FILE] [key=value ...]   print the resolved configuration
 //   flotilla node   --port P [--bind A] [--tls-*]    host client actors for remote runs
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -84,7 +87,17 @@ command_line parse(int argc, char** argv) {
   return cl;
 }
 
+// Ctrl-C (or SIGTERM) ends the run at once; nodes see the connection close and drop the run's
+// clients. metrics.jsonl already holds every finished round.
+extern "C" void on_interrupt(int) {
+  const char msg[] = "\nflotilla: interrupted; finished rounds are in the run directory's metrics.jsonl\n";
+  (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+  _exit(130);
+}
+
 int run(const command_line& cl) {
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   auto start = std::chrono::steady_clock::now();
   auto config = app::resolve_config(cl.config_file, cl.overrides);
   auto s = app::settings_from(config);

@@ -111,4 +111,24 @@ grep -q '"global_model_sha256"' "$work/killed/summary.json" || fail "no summary 
 grep -E "warning" "$work/killed.log" | head -5 || true
 grep '"failures":[1-9]' "$work/killed/metrics.jsonl" | head -2
 echo "run completed without the dead node; failures recorded"
+echo "== Ctrl-C on the coordinator leaves the node ready"
+start_node f; pf=$port
+"$bin" run data.train_limit=12000 clients=4 output.progress=off output.save_models=false \
+  runtime.nodes=127.0.0.1:$pf output.run_dir="$work/interrupted" > /dev/null 2>&1 &
+run=$!
+for _ in $(seq 600); do
+  [ -s "$work/interrupted/metrics.jsonl" ] && break
+  sleep 0.1
+done
+kill -INT "$run"
+wait "$run" && fail "the interrupted run exited 0" || true
+for _ in $(seq 100); do
+  grep -q "coordinator lost" "$work/f.log" && break
+  sleep 0.1
+done
+grep -q "coordinator lost" "$work/f.log" || { cat "$work/f.log"; fail "the node did not notice its coordinator was gone"; }
+"$bin" run "${common[@]}" runtime.nodes=127.0.0.1:$pf output.run_dir="$work/after" > /dev/null \
+  || fail "the node did not take the next run"
+diff <(outcome "$work/after") "$work/threaded.out" || fail "the run after an interrupted one differs"
+echo "node dropped the interrupted run's clients and served the next run"
 echo "multinode: all checks passed"

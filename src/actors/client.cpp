@@ -61,7 +61,7 @@ caf::message_handler server_handlers(client_actor* self) {
       // One message for all members: locally they share the buffer, no copy per member.
       auto fit_msg = caf::make_message(fit_atom::value, round, self->state.role->model);
       auto accept = [agg](std::uint32_t id, fit_result& r) {
-        return agg->accept(id, r.samples, r.train_loss, r.weights.values);
+        return agg->accept(id, r.samples, r.train_loss, r.weights.values());
       };
       auto fitted = [=](fan_in<fit_result>& fits) mutable {
         auto& role = *self->state.role;
@@ -78,7 +78,7 @@ caf::message_handler server_handlers(client_actor* self) {
         res.samples = agg->samples();
         if (agg->count() > 0 && agg->count() >= quorum_of(asked.size(), role.spec.quorum)) {
           res.train_loss = agg->train_loss();
-          role.model.values = agg->mean();
+          role.model = weight_blob{role.model.layout, agg->mean()};
           res.aggregated = true;
         }
         // Evaluate the (new or kept) cluster model where it is used: on members' splits.

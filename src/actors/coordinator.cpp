@@ -28,14 +28,15 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   auto settled = std::make_shared<std::size_t>(0);
   bool last = round == st.cfg.initial_rounds;
   auto accept = [self, agg, last](std::uint32_t id, fit_result& r) {
-    auto reason = agg->accept(id, r.samples, r.train_loss, r.weights.values);
+    auto reason = agg->accept(id, r.samples, r.train_loss, r.weights.values());
     if (!reason.empty())
       return reason;
     auto& st = self->state;
     st.samples_of[id] = r.samples;
     if (last)
-      st.points[id] = st.cfg.sketch_dim > 0 ? fl::sketch(r.weights.values, st.cfg.sketch_dim, st.cfg.seed)
-                                            : std::move(r.weights.values);
+      st.points[id] = st.cfg.sketch_dim > 0
+                        ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), st.cfg.sketch_dim, st.cfg.seed))
+                        : r.weights.data;
     return std::string{};
   };
   auto done = [self, round, start, agg, n_asked = asked.size()](fan_in<fit_result>& fits) {
@@ -54,7 +55,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
     rec.aggregated = agg->count() > 0 && agg->count() >= quorum_of(n_asked, st.cfg.quorum);
     if (rec.aggregated) {
       rec.train_loss = agg->train_loss();
-      st.global.values = agg->mean();
+      st.global = weight_blob{st.global.layout, agg->mean()};
     } else {
       st.observer->on_warning("initial round " + std::to_string(round) + ": " + std::to_string(agg->count()) +
                               " of " + std::to_string(n_asked) +
@@ -94,7 +95,7 @@ caf::behavior clustering(coordinator_actor* self) {
       auto& rep = *st.report;
       rep.initial_seconds = since(st.phase_start);
       st.phase_start = std::chrono::steady_clock::now();
-      rep.initial_global = st.global.values;
+      rep.initial_global = st.global.values();
       rep.initial_global_accuracy = rep.rounds.empty() ? 0 : rep.rounds.back().test_accuracy;
       if (st.points.empty())
         return fail_run(self, "no client answered in the last initial round: nothing to cluster");
@@ -109,7 +110,7 @@ caf::behavior clustering(coordinator_actor* self) {
       std::vector<std::uint32_t> ids;
       for (const auto& [id, p] : st.points) {
         ids.push_back(id);
-        points.push_back(p.data());
+        points.push_back(p->data());
       }
       std::size_t dim = st.cfg.sketch_dim > 0 ? st.cfg.sketch_dim : st.cfg.model.parameters;
       auto km = fl::kmeans(points, dim, {k, st.cfg.restarts, st.cfg.max_iterations, st.cfg.seed});

@@ -47,7 +47,7 @@ struct coordinator_state {
   std::shared_ptr<fl::run_report> report;
   caf::response_promise done;
   weight_blob global;
-  std::map<std::uint32_t, std::vector<float>> points; ///< clustering features of the last initial round
+  std::map<std::uint32_t, std::shared_ptr<const std::vector<float>>> points; ///< clustering features of the last initial round
   std::vector<std::uint64_t> samples_of; ///< training samples per client
   std::vector<cluster_track> clusters;
   std::size_t clusters_running = 0;

@@ -157,11 +157,11 @@ caf::behavior evaluation(coordinator_actor* self) {
           out.members.push_back(m.id);
           out.samples += st.samples_of[m.id];
         }
-        out.model = cl.model.values;
+        out.model = cl.model.values();
         if (out.samples > 0)
-          parts.push_back({c, out.samples, &cl.model.values});
+          parts.push_back({c, out.samples, &cl.model.values()});
       }
-      rep.global_model = parts.empty() ? st.global.values : fl::fedavg(parts);
+      rep.global_model = parts.empty() ? st.global.values() : fl::fedavg(parts);
       self->request(st.pool, seconds(st.cfg.timeout_s), evaluate_atom::value, test_set,
                     weight_blob{st.cfg.model.layout, rep.global_model})
         .then(

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,23 @@ using next_atom = caf::atom_constant<caf::atom("next")>;
 /// Client id meaning "the server's own test set" in evaluation requests to a trainer pool.
 constexpr std::uint32_t test_set = std::numeric_limits<std::uint32_t>::max();
 
-/// Model weights on the wire: one raw block of floats (CAF's element-wise float encoding runs
-/// at ~200 MB/s, this at memcpy speed; all nodes must be little-endian).
+/// Model weights: an immutable, shared buffer (copying a blob, or a message holding one, never
+/// copies the floats: 10,000 clients forwarding the same model hold one buffer), and on the
+/// wire one raw block (CAF's element-wise float encoding runs at ~200 MB/s, this at memcpy
+/// speed; all nodes must be little-endian).
 struct weight_blob {
   std::uint64_t layout = 0; ///< model layout id (model_spec::layout), checked on load
-  std::vector<float> values;
+  std::shared_ptr<const std::vector<float>> data;
+
+  weight_blob() = default;
+  weight_blob(std::uint64_t layout_id, std::vector<float> values)
+      : layout(layout_id), data(std::make_shared<const std::vector<float>>(std::move(values))) {}
+
+  const std::vector<float>& values() const {
+    static const std::vector<float> none;
+    return data ? *data : none;
+  }
+  std::size_t size() const { return data ? data->size() : 0; }
 };
 
 /// The largest blob accepted from the wire (1 GiB of floats); never trust a length field.
@@ -42,11 +55,11 @@ typename Inspector::result_type inspect(Inspector& f, weight_blob& x) {
   if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
     if (auto err = f(x.layout))
       return err;
-    auto n = x.values.size();
+    auto n = x.size();
     if (auto err = f.begin_sequence(n))
       return err;
     if (n > 0)
-      if (auto err = f.apply_raw(n * sizeof(float), x.values.data()))
+      if (auto err = f.apply_raw(n * sizeof(float), const_cast<float*>(x.data->data())))
         return err;
     return f.end_sequence();
   } else if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
@@ -58,14 +71,15 @@ typename Inspector::result_type inspect(Inspector& f, weight_blob& x) {
     if (n > max_blob_floats)
       return caf::make_error(caf::sec::invalid_argument,
                              "weight blob of " + std::to_string(n) + " floats exceeds the limit");
-    x.values.resize(n);
+    auto values = std::make_shared<std::vector<float>>(n);
     if (n > 0)
-      if (auto err = f.apply_raw(n * sizeof(float), x.values.data()))
+      if (auto err = f.apply_raw(n * sizeof(float), values->data()))
         return err;
+    x.data = std::move(values);
     return f.end_sequence();
   } else {
     // to_string and logging: the size only, never megabytes of floats.
-    auto n = static_cast<std::uint64_t>(x.values.size());
+    auto n = static_cast<std::uint64_t>(x.size());
     return f(caf::meta::type_name("flotilla::weight_blob"), x.layout, n);
   }
 }

@@ -27,7 +27,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
         return caf::make_error(caf::sec::invalid_argument, "no client " + std::to_string(client) + " on this node");
       const auto& part = ctx->partitions[client];
       try {
-        auto out = self->state.trainer->fit(w.values, ctx->data->train, part.train, ctx->pixel_map(client),
+        auto out = self->state.trainer->fit(w.values(), ctx->data->train, part.train, ctx->pixel_map(client),
                                             ctx->train, training_seed(ctx->seed, client, round));
         fit_result r;
         r.client_id = client;
@@ -36,8 +36,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
         r.train_loss = out.metrics.loss;
         r.seconds = out.metrics.seconds;
         r.cpu_seconds = out.metrics.cpu_seconds;
-        r.weights.layout = ctx->model.layout;
-        r.weights.values = std::move(out.weights);
+        r.weights = weight_blob{ctx->model.layout, std::move(out.weights)};
         return r;
       } catch (const std::exception& e) {
         return job_error(e);
@@ -47,9 +46,9 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
       try {
         model::eval_metrics m;
         if (client == test_set) {
-          m = self->state.trainer->evaluate(w.values, ctx->data->test, {}, {});
+          m = self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {});
         } else if (client < ctx->partitions.size()) {
-          m = self->state.trainer->evaluate(w.values, ctx->data->train, ctx->partitions[client].test,
+          m = self->state.trainer->evaluate(w.values(), ctx->data->train, ctx->partitions[client].test,
                                             ctx->pixel_map(client));
         } else {
           return caf::make_error(caf::sec::invalid_argument, "no client " + std::to_string(client) + " on this node");

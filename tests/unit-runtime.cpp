@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "actors/protocol.hpp"
 #include "actors/runtime.hpp"
@@ -188,10 +189,22 @@ TEST_CASE("rotated MNIST: clusters recover the rotation groups for several seeds
   }
 }
 
-TEST_CASE_FIXTURE(small_run, "clustering on sketches finds the clusters of full-weight K-means") {
-  auto full = actors::run_simulation(settings({"clients=8", "clustering.k=3"}), data,
-                                     std::make_shared<recording_observer>());
-  auto sketched = actors::run_simulation(settings({"clients=8", "clustering.k=3", "clustering.sketch_dim=256"}), data,
-                                         std::make_shared<recording_observer>());
+TEST_CASE("clustering on 64-dimensional sketches finds the clusters of full-weight K-means") {
+  if (!test::have_mnist()) {
+    MESSAGE("data/mnist missing: run `make data` (make test does)");
+    CHECK(test::have_mnist());
+    return;
+  }
+  auto data = data::load_dataset({"mnist", "data/mnist", 8000});
+  std::vector<std::string> base{"clients=12", "partition.groups=4", "clustering.k=4", "rounds.initial=1",
+                                "rounds.cluster=0", "seed=3"};
+  auto with = [&](const char* sketch) {
+    auto o = base;
+    o.push_back(sketch);
+    return app::settings_from(app::resolve_config("config/rotated_mnist.json", o));
+  };
+  auto full = actors::run_simulation(with("clustering.sketch_dim=0"), data, std::make_shared<recording_observer>());
+  auto sketched = actors::run_simulation(with("clustering.sketch_dim=64"), data, std::make_shared<recording_observer>());
   CHECK(sketched.assignment == full.assignment);
+  CHECK(std::set<std::uint32_t>(full.assignment.begin(), full.assignment.end()).size() == 4);
 }

@@ -1,27 +1,30 @@
 #include "fl/sketch.hpp"
 
 #include <cmath>
-#include <random>
 
 namespace flotilla::fl {
 
+namespace {
+std::uint64_t splitmix(std::uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+} // namespace
+
 std::vector<float> sketch(const std::vector<float>& weights, std::size_t dim, std::uint64_t seed) {
-  // Random +-1 entries (Achlioptas 2003) keep distances like Gaussian ones but cost one add
-  // per weight and row and one random word per 64 weights; scaled to keep the squared norm.
-  std::vector<float> out(dim, 0.0f);
-  auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
-  for (std::size_t r = 0; r < dim; ++r) {
-    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + r);
-    double acc = 0;
-    std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < weights.size(); ++i) {
-      if (i % 64 == 0)
-        bits = rng();
-      acc += (bits >> (i % 64)) & 1 ? weights[i] : -weights[i];
-    }
-    out[r] = static_cast<float>(acc) * scale;
+  // CountSketch (Charikar et al. 2002; the sparse JL transform of Kane & Nelson): weight i is
+  // added, with a hashed sign, to one hashed coordinate. Inner products and distances are kept
+  // in expectation, at O(P) per client instead of O(P * dim) for a dense projection.
+  std::vector<double> acc(dim, 0.0);
+  auto salt = splitmix(seed ^ 0x5ce7c4u);
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    auto h = splitmix(salt + i);
+    auto v = static_cast<double>(weights[i]);
+    acc[(h >> 1) % dim] += (h & 1) ? v : -v;
   }
-  return out;
+  return std::vector<float>(acc.begin(), acc.end());
 }
 
 } // namespace flotilla::fl

@@ -1,0 +1,32 @@
+#include "compute_floor.hpp"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "model/trainer.hpp"
+
+namespace flotilla::bench {
+
+double compute_floor_seconds(const data::dataset& data, const std::string& model, std::uint64_t sample_passes,
+                             const model::train_options& options, unsigned threads) {
+  // Each thread trains its share as one epoch over that many samples (cycling the set).
+  std::vector<std::vector<std::uint32_t>> shares(threads);
+  for (std::uint64_t i = 0; i < sample_passes; ++i)
+    shares[i % threads].push_back(static_cast<std::uint32_t>(i % data.train.count));
+  auto opt = options;
+  opt.epochs = 1;
+  auto w = model::initial_weights(model, 1);
+  std::vector<model::trainer> trainers;
+  for (unsigned t = 0; t < threads; ++t)
+    trainers.emplace_back(model);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] { trainers[t].fit(w, data.train, shares[t], {}, opt, t); });
+  for (auto& th : pool)
+    th.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace flotilla::bench

@@ -27,7 +27,11 @@ test: deps data build
 run: deps data build
 	./$(BUILD)/flotilla run $(ARGS)
 
+STAMP := $(shell date +%F)-$(shell hostname)
 bench: deps data build
+	mkdir -p bench/results
+	./$(BUILD)/bench/flotilla_micro --benchmark_min_time=0.2 \
+	  --benchmark_out=bench/results/$(STAMP)-micro.json --benchmark_out_format=json
 	./$(BUILD)/bench/flotilla_bench $(ARGS)
 
 clean:

@@ -32,19 +32,35 @@ void fedavg_accumulator::add(std::uint64_t samples, const std::vector<float>& we
   if (weights.size() != sums_.size())
     throw std::invalid_argument("fedavg: update has " + std::to_string(weights.size()) + " weights, expected " +
                                 std::to_string(sums_.size()));
+  // Validate first (a plain, vectorizable pass), so the summing loop has no branch to leave by.
+  float largest = 0;
+  bool bad = false;
+  for (float w : weights) {
+    float a = std::fabs(w);
+    bad |= !(a <= max_weight); // NaN and inf fail this
+    largest = a > largest ? a : largest;
+  }
+  if (bad)
+    for (std::size_t i = 0; i < weights.size(); ++i)
+      if (!(std::fabs(weights[i]) <= max_weight))
+        throw std::invalid_argument("fedavg: weight " + std::to_string(weights[i]) + " at index " +
+                                    std::to_string(i) + " is not finite or beyond +-1e6");
   auto n = static_cast<double>(samples);
   __int128* dst = sums_.data();
   const float* src = weights.data();
-  for (std::size_t i = 0; i < sums_.size(); ++i) {
-    if (!(std::fabs(src[i]) <= max_weight))
-      throw std::invalid_argument("fedavg: weight " + std::to_string(src[i]) + " at index " + std::to_string(i) +
-                                  " is not finite or beyond +-1e6");
-    // n * w is exact in double (24-bit mantissa times < 2^29); scaling by 2^40 is exact too,
-    // so every term is an exact integer and the sum does not depend on order.
-    double term = std::nearbyint(n * static_cast<double>(src[i]) * fixed_scale);
-    dst[i] += std::fabs(term) < 4.6e18 ? static_cast<__int128>(static_cast<std::int64_t>(term))
-                                       : static_cast<__int128>(term); // rare: beyond int64
-
+  // n * w is exact in double (24-bit mantissa times < 2^29) and so is the scaling by 2^40;
+  // rounding half away from zero makes each term a well-defined integer, so the sum does not
+  // depend on the order updates arrive in.
+  if (n * static_cast<double>(largest) * fixed_scale < 9.0e18) {
+    for (std::size_t i = 0; i < sums_.size(); ++i) {
+      double term = n * static_cast<double>(src[i]) * fixed_scale;
+      dst[i] += static_cast<std::int64_t>(term + std::copysign(0.5, term)); // branch-free
+    }
+  } else { // terms beyond int64: rare (huge weights times many samples)
+    for (std::size_t i = 0; i < sums_.size(); ++i) {
+      double term = n * static_cast<double>(src[i]) * fixed_scale;
+      dst[i] += static_cast<__int128>(std::trunc(term + std::copysign(0.5, term)));
+    }
   }
   samples_ += samples;
   ++count_;

@@ -28,8 +28,10 @@ std::string first_line_with(const std::string& path, const std::string& key) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0)
-      return line.substr(line.find(':') + 2);
+    if (line.rfind(key, 0) == 0) {
+      auto v = line.substr(line.find(':') + 1);
+      return v.substr(v.find_first_not_of(" \t"));
+    }
   return "unknown";
 }
 

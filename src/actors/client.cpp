@@ -19,6 +19,8 @@ caf::message_handler client_handlers(client_actor* self) {
         .then(
           [=](fit_result& r) mutable {
             self->state.cpu_seconds += r.cpu_seconds;
+            self->state.last_loss = r.train_loss;
+            self->state.last_round = r.round;
             rp.deliver(std::move(r));
           },
           [=](caf::error& e) mutable { rp.deliver(std::move(e)); });

@@ -24,6 +24,8 @@ struct client_state {
   std::shared_ptr<const node_context> ctx;
   caf::actor pool;
   double cpu_seconds = 0; ///< CPU time of every training so far
+  double last_loss = 0;   ///< training loss of the last fit
+  std::uint32_t last_round = 0;
   std::optional<std::chrono::steady_clock::time_point> first_fit;
   std::uint32_t cluster = UINT32_MAX;
   caf::actor server;

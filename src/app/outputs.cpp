@@ -109,10 +109,19 @@ json summary_json(const settings& s, const fl::run_report& r, const std::vector<
   for (const auto& c : r.clusters)
     cluster_acc[std::to_string(c.id)] = c.accuracy;
   json per_client = json::object();
-  for (std::size_t i = 0; i < r.personalized.size(); ++i)
-    per_client[std::to_string(i)] = {{"cluster", r.assignment[i] == fl::no_cluster ? json(nullptr) : json(r.assignment[i])},
-                                     {"personalized_accuracy", r.personalized[i]},
-                                     {"initial_global_accuracy", i < r.initial_personalized.size() ? r.initial_personalized[i] : -1.0}};
+  for (std::size_t i = 0; i < r.personalized.size(); ++i) {
+    json c{{"cluster", r.assignment[i] == fl::no_cluster ? json(nullptr) : json(r.assignment[i])},
+           {"personalized_accuracy", r.personalized[i]},
+           {"initial_global_accuracy", i < r.initial_personalized.size() ? r.initial_personalized[i] : -1.0}};
+    if (i < parts.size()) {
+      c["train_samples"] = parts[i].train.size();
+      c["test_samples"] = parts[i].test.size();
+      c["label_histogram"] = parts[i].label_histogram;
+      if (parts[i].group >= 0)
+        c["group"] = parts[i].group;
+    }
+    per_client[std::to_string(i)] = c;
+  }
   json out;
   out["name"] = s.name;
   out["final"] = {{"global_accuracy", r.global_accuracy},

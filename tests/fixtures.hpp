@@ -84,3 +84,10 @@ inline bool have_mnist() {
 }
 
 } // namespace flotilla::test
+
+/// Fails (and ends) a test that needs the real MNIST when it is missing, saying how to get it.
+#define REQUIRE_MNIST()                                                    \
+  do {                                                                     \
+    if (!flotilla::test::have_mnist())                                     \
+      FAIL("data/mnist missing: run `make data` (make test does)");        \
+  } while (0)

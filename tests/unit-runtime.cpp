@@ -163,11 +163,7 @@ TEST_CASE_FIXTURE(small_run, "a round below the quorum keeps the model and says 
 }
 
 TEST_CASE("rotated MNIST: clusters recover the rotation groups for several seeds and group counts") {
-  if (!test::have_mnist()) {
-    MESSAGE("data/mnist missing: run `make data` (make test does)");
-    CHECK(test::have_mnist());
-    return;
-  }
+  REQUIRE_MNIST();
   auto data = data::load_dataset({"mnist", "data/mnist", 12000});
   struct variant {
     const char* seed;
@@ -190,11 +186,7 @@ TEST_CASE("rotated MNIST: clusters recover the rotation groups for several seeds
 }
 
 TEST_CASE("clustering on 64-dimensional sketches finds the clusters of full-weight K-means") {
-  if (!test::have_mnist()) {
-    MESSAGE("data/mnist missing: run `make data` (make test does)");
-    CHECK(test::have_mnist());
-    return;
-  }
+  REQUIRE_MNIST();
   auto data = data::load_dataset({"mnist", "data/mnist", 8000});
   std::vector<std::string> base{"clients=12", "partition.groups=4", "clustering.k=4", "rounds.initial=1",
                                 "rounds.cluster=0", "seed=3"};

@@ -55,11 +55,7 @@ TEST_CASE("a diverging training stops with a clear error") {
 }
 
 TEST_CASE("cnn reaches 95% on real MNIST after one epoch on 10,000 images") {
-  if (!test::have_mnist()) {
-    MESSAGE("data/mnist missing: run `make data` (make test does)");
-    CHECK(test::have_mnist());
-    return;
-  }
+  REQUIRE_MNIST();
   auto ds = data::load_dataset({"mnist", "data/mnist", 10000});
   model::trainer t("cnn");
   model::train_options opt;

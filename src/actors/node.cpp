@@ -151,7 +151,7 @@ int serve_node(const node_options& options) {
   caf::actor_system_config cfg;
   auto rt = s.runtime;
   rt.tls = options.tls;
-  configure_actor_system(cfg, rt);
+  configure_actor_system(cfg, rt, /*direct_links=*/!is_loopback(options.bind));
   caf::actor_system sys{cfg};
   auto manager = sys.spawn<caf::detached>(node_manager, options.overrides);
   auto port = tls ? caf::openssl::publish(manager, options.port, options.bind.c_str(), true)

@@ -3,6 +3,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <algorithm>
 #include <thread>
 
 #include "actors/client.hpp"
@@ -20,7 +21,11 @@ std::uint32_t cores() {
 }
 } // namespace
 
-void configure_actor_system(caf::actor_system_config& cfg, const app::runtime_settings& rt) {
+bool is_loopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]" || host == "localhost";
+}
+
+void configure_actor_system(caf::actor_system_config& cfg, const app::runtime_settings& rt, bool direct_links) {
   add_protocol_types(cfg);
   cfg.load<caf::io::middleman>();
   auto threads = rt.scheduler_threads > 0 ? rt.scheduler_threads : cores();
@@ -36,9 +41,11 @@ void configure_actor_system(caf::actor_system_config& cfg, const app::runtime_se
     cfg.set("openssl.certificate", rt.tls.cert);
     cfg.set("openssl.key", rt.tls.key);
     cfg.set("openssl.cafile", rt.tls.ca);
-  } else {
-    // Members reach their cluster server directly, not relayed through the coordinator.
-    // (CAF 0.17 opens these connections in plain TCP, so under TLS messages are relayed.)
+  } else if (direct_links) {
+    // Members reach their cluster server directly, not relayed through the coordinator. CAF
+    // 0.17 opens these links in plain TCP to the peer's interface addresses (on an extra
+    // port), so they stay off under TLS and on loopback-only deployments, where messages
+    // between nodes are relayed by the coordinator's node instead.
     cfg.set("middleman.enable-automatic-connections", true);
   }
 }
@@ -121,7 +128,10 @@ fl::run_report run_simulation(const app::settings& s, std::shared_ptr<const data
 
   auto report = std::make_shared<fl::run_report>();
   caf::actor_system_config cfg;
-  configure_actor_system(cfg, s.runtime);
+  bool routable = std::any_of(s.runtime.nodes.begin(), s.runtime.nodes.end(), [](const std::string& n) {
+    return !is_loopback(n.substr(0, n.rfind(':')));
+  });
+  configure_actor_system(cfg, s.runtime, routable);
   std::string failure;
   {
     caf::actor_system sys{cfg};

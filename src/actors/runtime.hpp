@@ -16,8 +16,14 @@ using client_override = std::function<caf::actor(caf::actor_system&, std::uint32
 
 /// Fills a CAF config the way every Flotilla process needs it: protocol types, middleman,
 /// scheduler threads (CAF's default is max(cores, 4), too many beside the trainers),
-/// heartbeats and connection timeout, and TLS (caf_openssl) when configured.
-void configure_actor_system(caf::actor_system_config& cfg, const app::runtime_settings& rt);
+/// heartbeats and connection timeout, and TLS (caf_openssl) when configured. With
+/// `direct_links`, nodes open connections to each other as needed (CAF's automatic
+/// connections) so members reach their cluster server without a relay.
+void configure_actor_system(caf::actor_system_config& cfg, const app::runtime_settings& rt,
+                            bool direct_links = false);
+
+/// True for 127.0.0.0/8, ::1 and localhost.
+bool is_loopback(const std::string& host);
 
 /// Runs one whole clustered-FL run: one actor system, a trainer pool, the coordinator, and one
 /// actor per client, in this process or, when runtime.nodes is set, spread over those nodes

@@ -2,7 +2,8 @@
 # Multi-node integration test: real `flotilla node` processes on ephemeral loopback ports.
 #   1. equivalence: threaded, 2-node and 3-node runs give the same model, clusters, accuracies
 #   2. TLS: accepted with the deployment's CA, refused with another CA and in plain TCP
-#   3. a node killed mid-run: the run completes and records the failures
+#   3. a node killed mid-run, and one that hangs: the run completes and records the failures
+#   4. Ctrl-C on the coordinator: the node drops the run's clients and serves the next run
 # Usage: multinode.sh path/to/flotilla   (run from the source dir; needs data/mnist)
 set -euo pipefail
 bin=$(realpath "$1")
@@ -111,6 +112,23 @@ grep -q '"global_model_sha256"' "$work/killed/summary.json" || fail "no summary 
 grep -E "warning" "$work/killed.log" | head -5 || true
 grep '"failures":[1-9]' "$work/killed/metrics.jsonl" | head -2
 echo "run completed without the dead node; failures recorded"
+echo "== a node that hangs mid-run (SIGSTOP): heartbeats find it"
+start_node g; pg=$port
+start_node h; ph=$port; hung=${pids[-1]}
+"$bin" run data.train_limit=12000 clients=6 rounds.initial=3 rounds.cluster=2 clustering.k=2 output.progress=off \
+  output.save_models=false runtime.connection_timeout_s=3.0 runtime.nodes=127.0.0.1:$pg,127.0.0.1:$ph \
+  output.run_dir="$work/hung" > "$work/hung.log" 2>&1 &
+run=$!
+for _ in $(seq 600); do
+  [ -s "$work/hung/metrics.jsonl" ] && break
+  sleep 0.1
+done
+kill -STOP "$hung"
+wait "$run" || { cat "$work/hung.log"; fail "the run did not complete after a node hung"; }
+kill -9 "$hung"
+grep -q '"failures":3' "$work/hung/metrics.jsonl" || fail "the hung node's clients are not recorded as failures"
+echo "run completed without the hung node; its clients recorded as failures"
+
 echo "== Ctrl-C on the coordinator leaves the node ready"
 start_node f; pf=$port
 "$bin" run data.train_limit=12000 clients=4 output.progress=off output.save_models=false \

@@ -10,6 +10,7 @@
 #include "app/settings.hpp"
 #include "common/sha256.hpp"
 #include "fixtures.hpp"
+#include "model/model_spec.hpp"
 #include "model/trainer.hpp"
 
 using namespace flotilla;
@@ -199,4 +200,33 @@ TEST_CASE("clustering on 64-dimensional sketches finds the clusters of full-weig
   auto sketched = actors::run_simulation(with("clustering.sketch_dim=64"), data, std::make_shared<recording_observer>());
   CHECK(sketched.assignment == full.assignment);
   CHECK(std::set<std::uint32_t>(full.assignment.begin(), full.assignment.end()).size() == 4);
+}
+
+TEST_CASE("a CIFAR-10 run goes end to end on 32x32 RGB images") {
+  test::temp_dir dir;
+  // Ten records per batch file, in the binary version's layout: label byte + 3 x 1024 pixels.
+  auto batch = [](int first) {
+    std::vector<unsigned char> out;
+    for (int i = 0; i < 10; ++i) {
+      out.push_back(static_cast<unsigned char>((first + i) % 10));
+      for (int p = 0; p < 3072; ++p)
+        out.push_back(static_cast<unsigned char>((p * 7 + i * 13 + first) % 256));
+    }
+    return out;
+  };
+  for (int b = 1; b <= 5; ++b)
+    test::write_bytes(dir.file("data_batch_" + std::to_string(b) + ".bin"), batch(b * 10));
+  test::write_bytes(dir.file("test_batch.bin"), batch(0));
+  auto s = app::settings_from(app::resolve_config(
+      "", {"data.dataset=cifar10", "data.root=" + dir.path().string(), "model.name=cifar_cnn", "clients=4",
+           "clustering.k=2", "rounds.initial=1", "rounds.cluster=1", "runtime.trainers=2"}));
+  auto data = data::load_dataset(s.data);
+  REQUIRE(data->train.count == 50);
+  CHECK(data->train.channels == 3);
+
+  auto report = actors::run_simulation(s, data, std::make_shared<recording_observer>());
+
+  CHECK(report.rounds.size() == 3);
+  CHECK(report.global_model.size() == model::spec_of("cifar_cnn").parameters);
+  CHECK(report.clusters.size() == 2);
 }

@@ -1,6 +1,9 @@
 #include "actors/trainer_pool.hpp"
 
+#include <algorithm>
 #include <deque>
+#include <numeric>
+#include <utility>
 #include <functional>
 
 #include "actors/protocol.hpp"
@@ -42,6 +45,17 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
         return job_error(e);
       }
     },
+    // A slice [begin, end) of the test set: the pool splits a test-set evaluation over workers.
+    [=](evaluate_atom, std::uint32_t begin, std::uint32_t end, const weight_blob& w) -> caf::result<eval_result> {
+      try {
+        std::vector<std::uint32_t> idx(end - begin);
+        std::iota(idx.begin(), idx.end(), begin);
+        auto m = self->state.trainer->evaluate(w.values(), ctx->data->test, idx, {});
+        return eval_result{begin, m.samples, m.loss, m.accuracy}; // the slice's start, for ordering
+      } catch (const std::exception& e) {
+        return job_error(e);
+      }
+    },
     [=](evaluate_atom, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
       try {
         model::eval_metrics m;
@@ -62,13 +76,18 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
 }
 
 struct pool_state {
+  std::size_t workers = 0;
+  std::size_t test_count = 0;
   std::vector<caf::actor> idle;
   std::deque<std::function<void(caf::actor)>> queue; // each job: send to a worker, deliver
 };
 
-caf::behavior dispatcher(caf::stateful_actor<pool_state>* self, std::vector<caf::actor> workers) {
+caf::behavior dispatcher(caf::stateful_actor<pool_state>* self, std::vector<caf::actor> workers,
+                         std::size_t test_count) {
+  self->state.test_count = test_count;
   for (auto& w : workers)
     self->link_to(w); // workers end with the pool
+  self->state.workers = workers.size();
   self->state.idle = std::move(workers);
   // Hands queued jobs to idle workers; a job returns its worker to the idle list when done.
   auto pump = std::make_shared<std::function<void()>>();
@@ -109,9 +128,51 @@ caf::behavior dispatcher(caf::stateful_actor<pool_state>* self, std::vector<caf:
       submit(rp, a, client, round, w);
       return rp;
     },
-    [=](evaluate_atom a, std::uint32_t client, const weight_blob& w) {
+    [=](evaluate_atom a, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
       auto rp = self->make_response_promise<eval_result>();
-      submit(rp, a, client, w);
+      if (client != test_set || self->state.workers < 2) {
+        submit(rp, a, client, w);
+        return rp;
+      }
+      // The test set is large: one slice per worker, combined weighted by samples.
+      auto n = static_cast<std::uint32_t>(self->state.workers);
+      auto total = static_cast<std::uint32_t>(self->state.test_count);
+      auto parts = std::make_shared<std::vector<eval_result>>();
+      auto failed = std::make_shared<bool>(false);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        auto begin = static_cast<std::uint32_t>(std::uint64_t{total} * i / n);
+        auto end = static_cast<std::uint32_t>(std::uint64_t{total} * (i + 1) / n);
+        self->state.queue.emplace_back([self, pump, rp, parts, failed, n, a, begin, end, w](caf::actor worker) mutable {
+          self->request(worker, caf::infinite, a, begin, end, w)
+            .then(
+              [=](eval_result& r) mutable {
+                parts->push_back(r);
+                if (parts->size() == n && !*failed) {
+                  // Combine in slice order, so the figures do not depend on which slice ends first.
+                  std::sort(parts->begin(), parts->end(),
+                            [](const eval_result& x, const eval_result& y) { return x.client_id < y.client_id; });
+                  eval_result sum{test_set, 0, 0, 0};
+                  for (const auto& p : *parts) {
+                    sum.samples += p.samples;
+                    sum.loss += p.loss * static_cast<double>(p.samples);
+                    sum.accuracy += p.accuracy * static_cast<double>(p.samples);
+                  }
+                  sum.loss /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
+                  sum.accuracy /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
+                  rp.deliver(sum);
+                }
+                self->state.idle.push_back(worker);
+                (*pump)();
+              },
+              [=](caf::error& e) mutable {
+                if (!std::exchange(*failed, true))
+                  rp.deliver(std::move(e));
+                self->state.idle.push_back(worker);
+                (*pump)();
+              });
+        });
+      }
+      (*pump)();
       return rp;
     },
   };
@@ -133,7 +194,7 @@ caf::actor spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node
   std::vector<caf::actor> workers;
   for (std::uint32_t i = 0; i < std::max(1u, trainers); ++i)
     workers.push_back(sys.spawn<caf::detached>(worker, ctx));
-  return sys.spawn(dispatcher, std::move(workers));
+  return sys.spawn(dispatcher, std::move(workers), ctx->data->test.count);
 }
 
 } // namespace flotilla::actors

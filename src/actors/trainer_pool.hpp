@@ -13,7 +13,8 @@ namespace flotilla::actors {
 /// never blocks the scheduler threads that carry control messages.
 ///
 /// Protocol: (fit_atom, client, round, weight_blob) -> fit_result;
-///           (evaluate_atom, client | test_set, weight_blob) -> eval_result.
+///           (evaluate_atom, client | test_set, weight_blob) -> eval_result; a test-set evaluation
+///           is split into one slice per worker, so it takes 1/trainers of the time.
 caf::actor spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
                               std::uint32_t trainers);
 

@@ -29,4 +29,22 @@ double compute_floor_seconds(const data::dataset& data, const std::string& model
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+double evaluation_floor_seconds(const data::dataset& data, const std::string& model, std::uint64_t images,
+                                unsigned threads) {
+  std::vector<std::vector<std::uint32_t>> shares(threads);
+  for (std::uint64_t i = 0; i < images; ++i)
+    shares[i % threads].push_back(static_cast<std::uint32_t>(i % data.test.count));
+  auto w = model::initial_weights(model, 1);
+  std::vector<model::trainer> trainers;
+  for (unsigned t = 0; t < threads; ++t)
+    trainers.emplace_back(model);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] { trainers[t].evaluate(w, data.test, shares[t], {}); });
+  for (auto& th : pool)
+    th.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 } // namespace flotilla::bench

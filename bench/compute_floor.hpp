@@ -12,4 +12,9 @@ namespace flotilla::bench {
 double compute_floor_seconds(const data::dataset& data, const std::string& model, std::uint64_t sample_passes,
                              const model::train_options& options, unsigned threads);
 
+/// Seconds that evaluating `images` test images (forward only, batched) takes on `threads`
+/// independent trainers: the floor of a run's evaluations.
+double evaluation_floor_seconds(const data::dataset& data, const std::string& model, std::uint64_t images,
+                                unsigned threads);
+
 } // namespace flotilla::bench

@@ -15,6 +15,7 @@
 #include "app/config.hpp"
 #include "app/settings.hpp"
 #include "compute_floor.hpp"
+#include "data/partition.hpp"
 #include "model/trainer.hpp"
 #include "wire_throughput.hpp"
 
@@ -89,18 +90,31 @@ int main(int argc, char** argv) {
                 out["machine"]["cpu"].get<std::string>().c_str(), cores, out["machine"]["memory"].get<std::string>().c_str(),
                 out["machine"]["blas"].get<std::string>().c_str());
 
-    // 1. The fixed workload, end to end.
+    // 1. The fixed workload, end to end, bracketed by two measurements of its compute floor
+    //    (this VM's speed drifts by 10-15% over minutes; the mean of both is the floor).
     std::printf("end to end:\n");
-    auto [summary, rounds] = run_flotilla("bench/workload.json", {}, tmp / "workload");
-    const auto& t = summary["timing"];
     auto config = app::resolve_config("bench/workload.json", {});
     auto s = app::settings_from(config);
     auto data = data::load_dataset(s.data);
-    auto passes = t["samples_trained"].get<std::uint64_t>();
+    std::uint64_t train_samples = 0;
+    for (const auto& p : data::make_partitions(data->train.labels, data->num_classes, s.clients, s.partition, s.seed))
+      train_samples += p.train.size();
+    auto passes = train_samples * s.train.epochs * (s.rounds.initial + s.rounds.cluster);
     std::printf("  compute floor: %llu sample-passes on %u one-thread trainers\n",
                 static_cast<unsigned long long>(passes), cores);
     std::fflush(stdout);
-    double floor = bench::compute_floor_seconds(*data, s.model, passes, s.train, cores);
+    double floor_before = bench::compute_floor_seconds(*data, s.model, passes, s.train, cores);
+    auto [summary, rounds] = run_flotilla("bench/workload.json", {}, tmp / "workload");
+    const auto& t = summary["timing"];
+    if (t["samples_trained"].get<std::uint64_t>() != passes)
+      throw std::runtime_error("the workload trained " + t["samples_trained"].dump() + " sample-passes, not " +
+                               std::to_string(passes) + " (did a client fail?)");
+    std::printf("  compute floor again\n");
+    std::fflush(stdout);
+    double floor_after = bench::compute_floor_seconds(*data, s.model, passes, s.train, cores);
+    double floor = (floor_before + floor_after) / 2;
+    auto evaluated = t["samples_evaluated"].get<std::uint64_t>();
+    double eval_floor = bench::evaluation_floor_seconds(*data, s.model, evaluated, cores);
     double total = t["total_s"].get<double>();
     double train_phases = t["initial_s"].get<double>() + t["cluster_rounds_s"].get<double>();
     auto n_rounds = s.rounds.initial + s.rounds.cluster;
@@ -111,13 +125,18 @@ int main(int argc, char** argv) {
                          {"cluster_rounds_s", t["cluster_rounds_s"]},
                          {"evaluation_s", t["evaluation_s"]},
                          {"samples_trained", passes},
+                         {"samples_evaluated", evaluated},
                          {"samples_per_s", t["samples_per_s"]},
                          {"weight_bytes_per_round", t["weight_bytes_moved"].get<double>() / n_rounds},
                          {"peak_rss_bytes", t["peak_rss_bytes"]},
                          {"global_accuracy", summary["final"]["global_accuracy"]},
                          {"floor_s", floor},
+                         {"floor_before_s", floor_before},
+                         {"floor_after_s", floor_after},
                          {"floor_samples_per_s", static_cast<double>(passes) / floor},
+                         {"evaluation_floor_s", eval_floor},
                          {"ratio_total_to_floor", total / floor},
+                         {"ratio_total_to_floor_with_evaluation", total / (floor + eval_floor)},
                          {"ratio_training_phases_to_floor", train_phases / floor}};
 
     // 2. Scale: many simulated clients in one process, a tenth of them per round.
@@ -174,6 +193,9 @@ int main(int argc, char** argv) {
                 e["samples_per_s"].get<double>(), e["floor_samples_per_s"].get<double>(), floor,
                 static_cast<unsigned long long>(passes));
     std::printf("    end-to-end / floor: %.2f (training phases only: %.2f)\n", total / floor, train_phases / floor);
+    std::printf("    the run also evaluated %llu images (floor %.1fs): end-to-end / (training + evaluation floor) %.2f\n",
+                static_cast<unsigned long long>(evaluated), eval_floor, total / (floor + eval_floor));
+    std::printf("    floor measured before and after the run: %.1fs, %.1fs\n", floor_before, floor_after);
     std::printf("    weights moved per round %.1f MiB; peak RSS %.0f MiB; global accuracy %.2f%%\n",
                 mib(e["weight_bytes_per_round"].get<double>()), mib(e["peak_rss_bytes"].get<double>()),
                 100 * e["global_accuracy"].get<double>());

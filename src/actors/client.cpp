@@ -99,6 +99,7 @@ caf::message_handler server_handlers(client_actor* self) {
               correct += e.accuracy * static_cast<double>(e.samples);
             }
             res.test_accuracy = n > 0 ? correct / static_cast<double>(n) : 0.0;
+            res.evaluated = n;
             res.model = self->state.role->model;
             res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             rp.deliver(std::move(res));

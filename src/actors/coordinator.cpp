@@ -66,6 +66,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
         [=](eval_result& e) mutable {
           rec.test_accuracy = e.accuracy;
           rec.seconds = since(start);
+          self->state.report->samples_evaluated += e.samples;
           self->state.report->rounds.push_back(rec);
           self->state.observer->on_round(rec);
           if (round < self->state.cfg.initial_rounds)
@@ -126,8 +127,10 @@ caf::behavior clustering(coordinator_actor* self) {
       auto msg = caf::make_message(evaluate_atom::value, st.global);
       fan_out<eval_result>(self, st.clients, st.cfg.timeout_s, [msg](const peer&) { return msg; },
                            [=](fan_in<eval_result>& evals) {
-                             for (const auto& [id, e] : evals.results)
+                             for (const auto& [id, e] : evals.results) {
                                self->state.report->initial_personalized[id] = e.accuracy;
+                               self->state.report->samples_evaluated += e.samples;
+                             }
                              self->state.report->clustering_seconds = since(self->state.phase_start);
                              enter(self, selection);
                            });

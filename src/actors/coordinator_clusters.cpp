@@ -33,6 +33,7 @@ void record_cluster_round(coordinator_actor* self, std::uint32_t c, cluster_resu
   rec.seconds = r.seconds;
   st.report->rounds.push_back(rec);
   st.report->samples_trained += r.samples * st.cfg.epochs;
+  st.report->samples_evaluated += r.evaluated;
   // Server: model out to members and back, model out for evaluation, result to us.
   st.report->bytes_moved += (2 * r.clients + cl.members.size() + 1) * st.cfg.model.parameters * sizeof(float);
   st.observer->on_round(rec);
@@ -101,6 +102,7 @@ void evaluate_members(coordinator_actor* self) {
                          std::vector<double> correct(st.clusters.size(), 0), seen(st.clusters.size(), 0);
                          for (const auto& [id, e] : evals.results) {
                            rep.personalized[id] = e.accuracy;
+                           rep.samples_evaluated += e.samples;
                            correct[rep.assignment[id]] += e.accuracy * static_cast<double>(e.samples);
                            seen[rep.assignment[id]] += static_cast<double>(e.samples);
                          }
@@ -167,6 +169,7 @@ caf::behavior evaluation(coordinator_actor* self) {
         .then(
           [=](eval_result& e) {
             self->state.report->global_accuracy = e.accuracy;
+            self->state.report->samples_evaluated += e.samples;
             evaluate_members(self);
           },
           [=](caf::error& err) { fail_run(self, "evaluating the global model failed: " + self->system().render(err)); });

@@ -165,6 +165,7 @@ struct cluster_result {
   std::uint64_t samples = 0;
   double train_loss = 0;
   double test_accuracy = 0;      ///< the new model on the members' local test splits
+  std::uint64_t evaluated = 0;   ///< images those evaluations covered
   double seconds = 0;
   weight_blob model;
 };
@@ -173,7 +174,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_result& x) {
   return f(caf::meta::type_name("flotilla::cluster_result"), x.cluster, x.round, x.server_id,
            x.aggregator, x.clients, x.failed, x.failure_reasons, x.aggregated, x.samples,
-           x.train_loss, x.test_accuracy, x.seconds, x.model);
+           x.train_loss, x.test_accuracy, x.evaluated, x.seconds, x.model);
 }
 
 /// Registers every type above; call on every actor system's config, on every node.

@@ -150,6 +150,7 @@ json summary_json(const settings& s, const fl::run_report& r, const std::vector<
                    {"cluster_rounds_s", r.cluster_seconds},
                    {"evaluation_s", r.evaluation_seconds},
                    {"samples_trained", r.samples_trained},
+                   {"samples_evaluated", r.samples_evaluated},
                    {"samples_per_s", total_seconds > 0 ? static_cast<double>(r.samples_trained) / total_seconds : 0.0},
                    {"weight_bytes_moved", r.bytes_moved},
                    {"peak_rss_bytes", peak_rss}};

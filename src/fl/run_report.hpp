@@ -61,6 +61,7 @@ struct run_report {
   std::vector<round_record> rounds;
   double initial_seconds = 0, clustering_seconds = 0, cluster_seconds = 0, evaluation_seconds = 0;
   std::uint64_t samples_trained = 0;  ///< sample-passes of every training in the run
+  std::uint64_t samples_evaluated = 0; ///< images evaluated (test set and local splits)
   std::uint64_t bytes_moved = 0;      ///< weight bytes sent and received by the coordinator and servers
   std::vector<std::string> warnings;
 };

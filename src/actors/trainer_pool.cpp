@@ -82,97 +82,105 @@ struct pool_state {
   std::deque<std::function<void(caf::actor)>> queue; // each job: send to a worker, deliver
 };
 
-caf::behavior dispatcher(caf::stateful_actor<pool_state>* self, std::vector<caf::actor> workers,
-                         std::size_t test_count) {
-  self->state.test_count = test_count;
+using pool_actor = caf::stateful_actor<pool_state>;
+
+// Hands queued jobs to idle workers.
+void pump(pool_actor* self) {
+  auto& st = self->state;
+  while (!st.idle.empty() && !st.queue.empty()) {
+    auto w = st.idle.back();
+    st.idle.pop_back();
+    auto job = std::move(st.queue.front());
+    st.queue.pop_front();
+    job(w);
+  }
+}
+
+// Queues one request for the next idle worker; `done` gets the answer, and the worker goes
+// back to the idle list.
+template <class Result, class... Ts>
+void enqueue(pool_actor* self, std::function<void(caf::expected<Result>)> done, Ts... xs) {
+  self->state.queue.emplace_back([self, done, xs...](caf::actor w) {
+    auto release = [self, w] {
+      self->state.idle.push_back(w);
+      pump(self);
+    };
+    self->request(w, caf::infinite, xs...)
+      .then(
+        [done, release](Result& r) {
+          done(std::move(r));
+          release();
+        },
+        [done, release](caf::error& e) {
+          done(std::move(e));
+          release();
+        });
+  });
+  pump(self);
+}
+
+template <class Result>
+std::function<void(caf::expected<Result>)> deliver_to(caf::typed_response_promise<Result> rp) {
+  return [rp](caf::expected<Result> r) mutable {
+    if (r)
+      rp.deliver(std::move(*r));
+    else
+      rp.deliver(r.error());
+  };
+}
+
+// Evaluates the test set as one slice per worker, combined in slice order (so the figures do
+// not depend on which slice ends first).
+void evaluate_test_set(pool_actor* self, caf::typed_response_promise<eval_result> rp, const weight_blob& w) {
+  auto n = static_cast<std::uint32_t>(self->state.workers);
+  auto total = static_cast<std::uint64_t>(self->state.test_count);
+  auto parts = std::make_shared<std::vector<eval_result>>();
+  auto failed = std::make_shared<bool>(false);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto begin = static_cast<std::uint32_t>(total * i / n), end = static_cast<std::uint32_t>(total * (i + 1) / n);
+    auto combine = [rp, parts, failed, n](caf::expected<eval_result> r) mutable {
+      if (!r) {
+        if (!std::exchange(*failed, true))
+          rp.deliver(r.error());
+        return;
+      }
+      parts->push_back(*r);
+      if (parts->size() < n || *failed)
+        return;
+      std::sort(parts->begin(), parts->end(),
+                [](const eval_result& x, const eval_result& y) { return x.client_id < y.client_id; });
+      eval_result sum{test_set, 0, 0, 0};
+      for (const auto& p : *parts) {
+        sum.samples += p.samples;
+        sum.loss += p.loss * static_cast<double>(p.samples);
+        sum.accuracy += p.accuracy * static_cast<double>(p.samples);
+      }
+      sum.loss /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
+      sum.accuracy /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
+      rp.deliver(sum);
+    };
+    enqueue<eval_result>(self, combine, evaluate_atom::value, begin, end, w);
+  }
+}
+
+caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std::size_t test_count) {
   for (auto& w : workers)
     self->link_to(w); // workers end with the pool
   self->state.workers = workers.size();
+  self->state.test_count = test_count;
   self->state.idle = std::move(workers);
-  // Hands queued jobs to idle workers; a job returns its worker to the idle list when done.
-  auto pump = std::make_shared<std::function<void()>>();
-  *pump = [self] {
-    auto& st = self->state;
-    while (!st.idle.empty() && !st.queue.empty()) {
-      auto w = st.idle.back();
-      st.idle.pop_back();
-      auto job = std::move(st.queue.front());
-      st.queue.pop_front();
-      job(w);
-    }
-  };
-  // Builds a job that forwards one request to a worker and delivers its answer.
-  auto submit = [self, pump](auto promise, auto... xs) {
-    using promise_type = decltype(promise);
-    self->state.queue.emplace_back([self, pump, promise, xs...](caf::actor w) mutable {
-      using result_type = std::conditional_t<std::is_same<promise_type, caf::typed_response_promise<fit_result>>::value,
-                                             fit_result, eval_result>;
-      self->request(w, caf::infinite, xs...)
-        .then(
-          [self, pump, w, promise](result_type& r) mutable {
-            promise.deliver(std::move(r));
-            self->state.idle.push_back(w);
-            (*pump)();
-          },
-          [self, pump, w, promise](caf::error& e) mutable {
-            promise.deliver(std::move(e));
-            self->state.idle.push_back(w);
-            (*pump)();
-          });
-    });
-    (*pump)();
-  };
   return {
     [=](fit_atom a, std::uint32_t client, std::uint32_t round, const weight_blob& w) {
       auto rp = self->make_response_promise<fit_result>();
-      submit(rp, a, client, round, w);
+      enqueue<fit_result>(self, deliver_to(rp), a, client, round, w);
       return rp;
     },
-    [=](evaluate_atom a, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
+    [=](evaluate_atom a, std::uint32_t client, const weight_blob& w) {
       auto rp = self->make_response_promise<eval_result>();
-      if (client != test_set || self->state.workers < 2) {
-        submit(rp, a, client, w);
-        return rp;
-      }
-      // The test set is large: one slice per worker, combined weighted by samples.
-      auto n = static_cast<std::uint32_t>(self->state.workers);
-      auto total = static_cast<std::uint32_t>(self->state.test_count);
-      auto parts = std::make_shared<std::vector<eval_result>>();
-      auto failed = std::make_shared<bool>(false);
-      for (std::uint32_t i = 0; i < n; ++i) {
-        auto begin = static_cast<std::uint32_t>(std::uint64_t{total} * i / n);
-        auto end = static_cast<std::uint32_t>(std::uint64_t{total} * (i + 1) / n);
-        self->state.queue.emplace_back([self, pump, rp, parts, failed, n, a, begin, end, w](caf::actor worker) mutable {
-          self->request(worker, caf::infinite, a, begin, end, w)
-            .then(
-              [=](eval_result& r) mutable {
-                parts->push_back(r);
-                if (parts->size() == n && !*failed) {
-                  // Combine in slice order, so the figures do not depend on which slice ends first.
-                  std::sort(parts->begin(), parts->end(),
-                            [](const eval_result& x, const eval_result& y) { return x.client_id < y.client_id; });
-                  eval_result sum{test_set, 0, 0, 0};
-                  for (const auto& p : *parts) {
-                    sum.samples += p.samples;
-                    sum.loss += p.loss * static_cast<double>(p.samples);
-                    sum.accuracy += p.accuracy * static_cast<double>(p.samples);
-                  }
-                  sum.loss /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
-                  sum.accuracy /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
-                  rp.deliver(sum);
-                }
-                self->state.idle.push_back(worker);
-                (*pump)();
-              },
-              [=](caf::error& e) mutable {
-                if (!std::exchange(*failed, true))
-                  rp.deliver(std::move(e));
-                self->state.idle.push_back(worker);
-                (*pump)();
-              });
-        });
-      }
-      (*pump)();
+      if (client == test_set && self->state.workers > 1)
+        evaluate_test_set(self, rp, w); // the largest evaluation: split it over the workers
+      else
+        enqueue<eval_result>(self, deliver_to(rp), a, client, w);
       return rp;
     },
   };

@@ -24,7 +24,9 @@ build: deps $(BUILD)/Makefile
 test: deps data build
 	cd $(BUILD) && ctest --output-on-failure
 
-run: deps data build
+# Builds only the binary (not the tests and benchmarks), so a first `make run` starts sooner.
+run: deps data $(BUILD)/Makefile
+	cmake --build $(BUILD) -j$(JOBS) --target flotilla
 	./$(BUILD)/flotilla run $(ARGS)
 
 STAMP := $(shell date +%F)-$(shell hostname)

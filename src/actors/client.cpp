@@ -15,6 +15,8 @@ caf::message_handler client_handlers(client_actor* self) {
       if (!st.first_fit)
         st.first_fit = std::chrono::steady_clock::now();
       auto rp = self->make_response_promise<fit_result>();
+      // The pool is on this node and always answers (a result or an error); the deadline is
+      // on the request that reached this client, which also covers the wait for a trainer.
       self->request(st.pool, caf::infinite, fit_atom::value, st.id, round, w)
         .then(
           [=](fit_result& r) mutable {

@@ -102,6 +102,8 @@ int run(const command_line& cl) {
   auto config = app::resolve_config(cl.config_file, cl.overrides);
   auto s = app::settings_from(config);
   model::configure_torch_threads(1);
+  // Data first: a missing or corrupt file stops the run before it leaves a run directory.
+  auto data = data::load_dataset(s.data);
   auto dir = app::make_run_dir(s);
   {
     std::ofstream out(std::filesystem::path(dir) / "config.json");
@@ -109,7 +111,6 @@ int run(const command_line& cl) {
   }
   std::printf("flotilla: %s, %u clients, %s partition, model %s, k=%u -> %s\n", s.name.c_str(), s.clients,
               s.partition.scheme.c_str(), s.model.c_str(), s.clustering.k, dir.c_str());
-  auto data = data::load_dataset(s.data);
   std::printf("flotilla: %s loaded: %zu train / %zu test images\n", data->name.c_str(), data->train.count,
               data->test.count);
   auto recorder = std::make_shared<app::run_recorder>((std::filesystem::path(dir) / "metrics.jsonl").string(),

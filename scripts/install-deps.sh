@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libcaf-dev libtorch-dev nlohmann-json3-dev doctest-dev
-          libbenchmark-dev zlib1g-dev libopenblas0-pthread libssl-dev openssl ca-certificates)
+          libbenchmark-dev zlib1g-dev libopenblas0-pthread libssl-dev openssl ca-certificates
+          iproute2)  # iproute2: the network-namespace integration test
 # npm only where no npm exists: Node.js from elsewhere and Debian's npm conflict.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 

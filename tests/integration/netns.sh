@@ -52,14 +52,22 @@ common=(data.train_limit=12000 clients=6 rounds.initial=1 rounds.cluster=3 clust
 "$bin" run "${common[@]}" runtime.nodes="${net}2:4242,${net}3:4242" output.run_dir="$work/hosts" \
   > "$work/hosts.log" 2>&1 &
 run=$!
-# While it runs: a connection between the two hosts that is not the coordinator's.
+# While it runs: a connection between the two hosts that is not the coordinator's (an accepted
+# one shows as an IPv4-mapped IPv6 address, [::ffff:a.b.c.d]:port).
+peer_b="${net//./\\.}3]?:"
 direct=""
 while kill -0 "$run" 2>/dev/null; do
-  direct=$(ip netns exec "$tag-a" ss -tnH 2>/dev/null | awk '{print $4, $5}' | grep "${net}3:" || true)
+  direct=$(ip netns exec "$tag-a" ss -tnH 2>/dev/null | awk '{print $4, $5}' | grep -E "$peer_b" || true)
   [ -n "$direct" ] && break
   sleep 0.2
 done
 wait "$run" || { cat "$work/hosts.log"; fail "the run across two hosts failed"; }
+[ -n "$direct" ] || direct=$(ip netns exec "$tag-a" ss -tnH 2>/dev/null | awk '{print $4, $5}' | grep -E "$peer_b" || true)
+if [ -z "$direct" ]; then
+  echo "connections on host a:"; ip netns exec "$tag-a" ss -tnaH
+  echo "connections on host b:"; ip netns exec "$tag-b" ss -tnaH
+  grep -E "cluster|round" "$work/hosts.log" | head; cat "$work/hosts/clusters.json" | tr -d ' \n' | grep -o '"members":\[[^]]*\],"server":[0-9]*'
+fi
 [ -n "$direct" ] || fail "no direct link between the two node hosts: node-to-node traffic went through the coordinator"
 echo "direct node-to-node link: $direct"
 sha() { grep '"global_model_sha256"' "$1/summary.json"; }

@@ -31,6 +31,15 @@ start_node() {
   fail "node $name did not start"
 }
 
+# wait_for_round DIR: until the run writing DIR has finished its first round.
+wait_for_round() {
+  for _ in $(seq 600); do
+    [ -s "$1/metrics.jsonl" ] && return 0
+    sleep 0.1
+  done
+  fail "the run in $1 wrote no round"
+}
+
 # The parts of a run that must not depend on where clients ran.
 outcome() {
   grep -E '"(global_model_sha256|global_accuracy|personalized_accuracy|initial_global_accuracy)"' "$1/summary.json"
@@ -100,11 +109,7 @@ start_node e; pe=$port
   output.save_models=false rounds.timeout_s=60.0 runtime.nodes=127.0.0.1:$pd,127.0.0.1:$pe \
   output.run_dir="$work/killed" > "$work/killed.log" 2>&1 &
 run=$!
-for _ in $(seq 600); do
-  [ -s "$work/killed/metrics.jsonl" ] && break
-  sleep 0.1
-done
-[ -s "$work/killed/metrics.jsonl" ] || fail "the run wrote no round"
+wait_for_round "$work/killed"
 kill -9 "${pids[-1]}"   # node e, hosting clients 1, 3, 5
 wait "$run" || { cat "$work/killed.log"; fail "the run did not complete after a node died"; }
 grep -q '"failures":[1-9]' "$work/killed/metrics.jsonl" || fail "the lost clients are not recorded as failures"
@@ -119,10 +124,7 @@ start_node h; ph=$port; hung=${pids[-1]}
   output.save_models=false runtime.connection_timeout_s=3.0 runtime.nodes=127.0.0.1:$pg,127.0.0.1:$ph \
   output.run_dir="$work/hung" > "$work/hung.log" 2>&1 &
 run=$!
-for _ in $(seq 600); do
-  [ -s "$work/hung/metrics.jsonl" ] && break
-  sleep 0.1
-done
+wait_for_round "$work/hung"
 kill -STOP "$hung"
 wait "$run" || { cat "$work/hung.log"; fail "the run did not complete after a node hung"; }
 kill -9 "$hung"
@@ -134,10 +136,7 @@ start_node f; pf=$port
 "$bin" run data.train_limit=12000 clients=4 output.progress=off output.save_models=false \
   runtime.nodes=127.0.0.1:$pf output.run_dir="$work/interrupted" > /dev/null 2>&1 &
 run=$!
-for _ in $(seq 600); do
-  [ -s "$work/interrupted/metrics.jsonl" ] && break
-  sleep 0.1
-done
+wait_for_round "$work/interrupted"
 kill -INT "$run"
 wait "$run" && fail "the interrupted run exited 0" || true
 for _ in $(seq 100); do

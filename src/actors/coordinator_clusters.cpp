@@ -60,7 +60,9 @@ void cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round
     self->state.observer->on_warning("cluster " + std::to_string(c) + ": " + cl.failure);
     cluster_finished(self);
   };
-  self->monitor(server);
+  if (auto why = st.watch.gone(server.address()))
+    return failed(*why);
+  st.watch.ensure_monitored(self, server);
   auto ticket = st.watch.watch(server.address(), failed);
   // A round is a fit and an evaluation fan-out at the server, each with its own deadline.
   self->request(server, seconds(2 * st.cfg.timeout_s + 30), cluster_round_atom::value, round)

@@ -32,6 +32,14 @@ struct failure {
 /// owning actor routes its down messages to `down()`.
 class down_watch {
 public:
+  /// Monitors `who` through `self` the first time it is seen: one monitor per peer for the
+  /// actor's lifetime, not one per request (they would pile up, round after round).
+  template <class Self>
+  void ensure_monitored(Self* self, const caf::actor& who) {
+    if (monitored_.insert(who.address()).second)
+      self->monitor(who);
+  }
+
   /// Calls `fail(reason)` if `who` goes down before `forget` is called.
   std::uint64_t watch(const caf::actor_addr& who, std::function<void(const std::string&)> fail) {
     auto ticket = next_++;
@@ -46,7 +54,15 @@ public:
         waiting_.erase(it);
     }
   }
+  /// Why `who` went down, or null while it is up. CAF sends one DOWN per monitor, so later
+  /// requests to a peer already gone are failed from this record.
+  const std::string* gone(const caf::actor_addr& who) const {
+    auto it = gone_.find(who);
+    return it == gone_.end() ? nullptr : &it->second;
+  }
+
   void down(const caf::actor_addr& who, const std::string& reason) {
+    gone_.emplace(who, reason);
     auto it = waiting_.find(who);
     if (it == waiting_.end())
       return;
@@ -58,6 +74,8 @@ public:
 
 private:
   std::uint64_t next_ = 0;
+  std::set<caf::actor_addr> monitored_;
+  std::map<caf::actor_addr, std::string> gone_;
   std::map<caf::actor_addr, std::map<std::uint64_t, std::function<void(const std::string&)>>> waiting_;
 };
 
@@ -123,21 +141,23 @@ void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
       continue;
     }
     auto addr = p.handle.address();
-    std::uint64_t ticket = 0;
-    if (watch) {
-      self->monitor(p.handle);
-      ticket = watch->watch(addr, [state, id](const std::string& reason) {
-        if (!state->first(id))
-          return;
-        state->in.failures.push_back({id, "gone: " + reason});
-        state->settle();
-      });
+    if (auto why = watch->gone(addr)) {
+      state->first(id);
+      state->in.failures.push_back({id, "gone: " + *why});
+      state->settle();
+      continue;
     }
+    watch->ensure_monitored(self, p.handle);
+    auto ticket = watch->watch(addr, [state, id](const std::string& reason) {
+      if (!state->first(id))
+        return;
+      state->in.failures.push_back({id, "gone: " + reason});
+      state->settle();
+    });
     self->request(p.handle, seconds(timeout_s), make(p))
       .then(
         [state, id, accept, keep, watch, addr, ticket](Result& r) {
-          if (watch)
-            watch->forget(addr, ticket);
+          watch->forget(addr, ticket);
           if (!state->first(id))
             return;
           std::string reason = accept ? accept(id, r) : std::string{};
@@ -151,8 +171,7 @@ void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
           state->settle();
         },
         [self, state, id, watch, addr, ticket](caf::error& err) {
-          if (watch)
-            watch->forget(addr, ticket);
+          watch->forget(addr, ticket);
           if (!state->first(id))
             return;
           state->in.failures.push_back({id, self->system().render(err)});

@@ -122,9 +122,7 @@ int run(const command_line& cl) {
   report.warnings = recorder->warnings();
   auto parts = data::make_partitions(data->train.labels, data->num_classes, s.clients, s.partition, s.seed);
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  app::write_outputs(dir, s, report, parts, total);
-  std::ifstream in(std::filesystem::path(dir) / "summary.json");
-  auto summary = nlohmann::json::parse(in);
+  auto summary = app::write_outputs(dir, s, report, parts, total);
   std::printf("%s\n  run directory: %s\n", app::summary_table(summary, report).c_str(), dir.c_str());
   return 0;
 }

@@ -158,18 +158,19 @@ json summary_json(const settings& s, const fl::run_report& r, const std::vector<
   return out;
 }
 
-void write_outputs(const std::string& dir, const settings& s, const fl::run_report& r,
+json write_outputs(const std::string& dir, const settings& s, const fl::run_report& r,
                    const std::vector<data::client_partition>& parts, double total_seconds) {
   write_json((fs::path(dir) / "clusters.json").string(), clusters_json(r, parts));
-  write_json((fs::path(dir) / "summary.json").string(),
-             summary_json(s, r, parts, total_seconds, fl::peak_rss_bytes()));
+  auto summary = summary_json(s, r, parts, total_seconds, fl::peak_rss_bytes());
+  write_json((fs::path(dir) / "summary.json").string(), summary);
   if (!s.output.save_models)
-    return;
+    return summary;
   auto models = fs::path(dir) / "models";
   model::save_model(s.model, r.global_model, (models / "global.pt").string());
   model::save_model(s.model, r.initial_global, (models / "initial_global.pt").string());
   for (const auto& c : r.clusters)
     model::save_model(s.model, c.model, (models / ("cluster_" + std::to_string(c.id) + ".pt")).string());
+  return summary;
 }
 
 std::string summary_table(const json& summary, const fl::run_report& r) {

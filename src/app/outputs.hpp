@@ -21,8 +21,9 @@ nlohmann::json summary_json(const settings& s, const fl::run_report& r,
                             const std::vector<data::client_partition>& parts, double total_seconds,
                             std::uint64_t peak_rss);
 
-/// Writes clusters.json, summary.json and (when output.save_models) models/*.pt.
-void write_outputs(const std::string& dir, const settings& s, const fl::run_report& r,
+/// Writes clusters.json, summary.json and (when output.save_models) models/*.pt; returns the
+/// summary it wrote.
+nlohmann::json write_outputs(const std::string& dir, const settings& s, const fl::run_report& r,
                    const std::vector<data::client_partition>& parts, double total_seconds);
 
 /// The closing table: per phase and cluster, accuracy and time.

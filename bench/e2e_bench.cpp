@@ -12,8 +12,8 @@
 #include <sstream>
 #include <thread>
 
-#include "app/config.hpp"
-#include "app/settings.hpp"
+#include "config/config.hpp"
+#include "config/settings.hpp"
 #include "compute_floor.hpp"
 #include "data/partition.hpp"
 #include "model/trainer.hpp"
@@ -93,17 +93,17 @@ int main(int argc, char** argv) {
     // 1. The fixed workload, end to end, bracketed by two measurements of its compute floor
     //    (this VM's speed drifts by 10-15% over minutes; the mean of both is the floor).
     std::printf("end to end:\n");
-    auto config = app::resolve_config("bench/workload.json", {});
-    auto s = app::settings_from(config);
+    auto config = config::resolve_config("bench/workload.json", {});
+    auto s = config::settings_from(config);
     auto data = data::load_dataset(s.data);
     std::uint64_t train_samples = 0;
-    for (const auto& p : data::make_partitions(data->train.labels, data->num_classes, s.clients, s.partition, s.seed))
+    for (const auto& p : data::make_partitions(data->train.labels, data->num_classes, s.experiment.clients, s.partition, s.experiment.seed))
       train_samples += p.train.size();
-    auto passes = train_samples * s.train.epochs * (s.rounds.initial + s.rounds.cluster);
+    auto passes = train_samples * s.train.epochs * (s.experiment.rounds.initial + s.experiment.rounds.cluster);
     std::printf("  compute floor: %llu sample-passes on %u one-thread trainers\n",
                 static_cast<unsigned long long>(passes), cores);
     std::fflush(stdout);
-    double floor_before = bench::compute_floor_seconds(*data, s.model, passes, s.train, cores);
+    double floor_before = bench::compute_floor_seconds(*data, s.model.name, passes, s.train, cores);
     auto [summary, rounds] = run_flotilla("bench/workload.json", {}, tmp / "workload");
     const auto& t = summary["timing"];
     if (t["samples_trained"].get<std::uint64_t>() != passes)
@@ -111,13 +111,13 @@ int main(int argc, char** argv) {
                                std::to_string(passes) + " (did a client fail?)");
     std::printf("  compute floor again\n");
     std::fflush(stdout);
-    double floor_after = bench::compute_floor_seconds(*data, s.model, passes, s.train, cores);
+    double floor_after = bench::compute_floor_seconds(*data, s.model.name, passes, s.train, cores);
     double floor = (floor_before + floor_after) / 2;
     auto evaluated = t["samples_evaluated"].get<std::uint64_t>();
-    double eval_floor = bench::evaluation_floor_seconds(*data, s.model, evaluated, cores);
+    double eval_floor = bench::evaluation_floor_seconds(*data, s.model.name, evaluated, cores);
     double total = t["total_s"].get<double>();
     double train_phases = t["initial_s"].get<double>() + t["cluster_rounds_s"].get<double>();
-    auto n_rounds = s.rounds.initial + s.rounds.cluster;
+    auto n_rounds = s.experiment.rounds.initial + s.experiment.rounds.cluster;
     out["end_to_end"] = {{"config", config},
                          {"total_s", total},
                          {"initial_s", t["initial_s"]},
@@ -184,8 +184,8 @@ int main(int argc, char** argv) {
 
     // The table.
     const auto& e = out["end_to_end"];
-    std::printf("\n  end to end (bench/workload.json: %u clients, %s, %u+%u rounds)\n", s.clients, s.model.c_str(),
-                s.rounds.initial, s.rounds.cluster);
+    std::printf("\n  end to end (bench/workload.json: %u clients, %s, %u+%u rounds)\n", s.experiment.clients, s.model.name.c_str(),
+                s.experiment.rounds.initial, s.experiment.rounds.cluster);
     std::printf("    total %.1fs = initial %.1fs + clustering %.1fs + cluster rounds %.1fs + evaluation %.1fs (+ load)\n",
                 total, e["initial_s"].get<double>(), e["clustering_s"].get<double>(), e["cluster_rounds_s"].get<double>(),
                 e["evaluation_s"].get<double>());

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "actors/protocol.hpp"
-#include "actors/runtime.hpp"
+#include "runtime/actor_system_setup.hpp"
 
 namespace flotilla::bench {
 
@@ -49,11 +49,11 @@ void recv_all(int fd, char* p, std::size_t n) {
 } // namespace
 
 double caf_echo_seconds(std::size_t bytes, int repetitions) {
-  app::runtime_settings rt;
+  config::runtime_options rt;
   rt.heartbeat_s = 0;
   caf::actor_system_config cfg_a, cfg_b;
-  actors::configure_actor_system(cfg_a, rt);
-  actors::configure_actor_system(cfg_b, rt);
+  runtime::configure_actor_system(cfg_a, rt);
+  runtime::configure_actor_system(cfg_b, rt);
   caf::actor_system a{cfg_a}, b{cfg_b};
   auto echo = b.spawn([]() -> caf::behavior {
     return {[](actors::fit_atom, std::uint32_t r, const actors::weight_blob& w) { return caf::make_message(actors::fit_atom::value, r, w); }};

@@ -9,7 +9,7 @@ using namespace flotilla;
 
 TEST_CASE("fedavg weights clients by sample count") {
   std::vector<float> a{1, 2}, b{4, 8};
-  auto avg = fl::fedavg({{0, 1, &a}, {1, 3, &b}});
+  auto avg = fl::weighted_mean({{0, 1, &a}, {1, 3, &b}});
   CHECK(avg[0] == doctest::Approx(3.25));
   CHECK(avg[1] == doctest::Approx(6.5));
 }
@@ -26,15 +26,15 @@ TEST_CASE("fedavg is bit-identical whatever the arrival order") {
   for (std::uint32_t c = 0; c < 7; ++c)
     forward.push_back({c, 10 + c * 3, &w[c]});
   backward.assign(forward.rbegin(), forward.rend());
-  CHECK(fl::fedavg(forward) == fl::fedavg(backward));
+  CHECK(fl::weighted_mean(forward) == fl::weighted_mean(backward));
 }
 
 TEST_CASE("fedavg refuses what it cannot average") {
   std::vector<float> a{1, 2}, b{1, 2, 3};
-  CHECK_THROWS_WITH_AS(fl::fedavg({}), "fedavg: no updates to aggregate", std::invalid_argument);
-  CHECK_THROWS_WITH_AS(fl::fedavg({{0, 1, &a}, {4, 1, &b}}),
+  CHECK_THROWS_WITH_AS(fl::weighted_mean({}), "fedavg: no updates to aggregate", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(fl::weighted_mean({{0, 1, &a}, {4, 1, &b}}),
                        "fedavg: client 4: update has 3 weights, expected 2", std::invalid_argument);
-  CHECK_THROWS_WITH_AS(fl::fedavg({{0, 0, &a}}), "fedavg: updates carry no samples",
+  CHECK_THROWS_WITH_AS(fl::weighted_mean({{0, 0, &a}}), "fedavg: updates carry no samples",
                        std::invalid_argument);
 }
 

@@ -1,31 +1,31 @@
 #include <doctest/doctest.h>
 
-#include "app/config.hpp"
-#include "app/settings.hpp"
+#include "config/config.hpp"
+#include "config/settings.hpp"
 #include "fixtures.hpp"
 
 using namespace flotilla;
-using app::config_error;
+using config::config_error;
 
 TEST_CASE("defaults resolve to valid settings") {
-  auto s = app::settings_from(app::resolve_config("", {}));
-  CHECK(s.clients == 10);
-  CHECK(s.model == "cnn");
+  auto s = config::settings_from(config::resolve_config("", {}));
+  CHECK(s.experiment.clients == 10);
+  CHECK(s.model.name == "cnn");
   CHECK(s.partition.scheme == "iid");
 }
 
 TEST_CASE("overrides take dotted keys and typed values") {
-  auto c = app::resolve_config("", {"clients=16", "partition.scheme=rotated", "train.lr=0.1",
+  auto c = config::resolve_config("", {"clients=16", "partition.scheme=rotated", "train.lr=0.1",
                                     "runtime.nodes=a:1,b:2", "output.save_models=false"});
-  auto s = app::settings_from(c);
-  CHECK(s.clients == 16);
+  auto s = config::settings_from(c);
+  CHECK(s.experiment.clients == 16);
   CHECK(s.partition.scheme == "rotated");
   CHECK(s.train.lr == doctest::Approx(0.1));
   CHECK(s.runtime.nodes == std::vector<std::string>{"a:1", "b:2"});
   CHECK_FALSE(s.output.save_models);
   SUBCASE("lists as JSON too") {
-    auto j = app::resolve_config("", {R"(runtime.nodes=["h:4242"])"});
-    CHECK(app::settings_from(j).runtime.nodes == std::vector<std::string>{"h:4242"});
+    auto j = config::resolve_config("", {R"(runtime.nodes=["h:4242"])"});
+    CHECK(config::settings_from(j).runtime.nodes == std::vector<std::string>{"h:4242"});
   }
 }
 
@@ -35,61 +35,61 @@ TEST_CASE("a file is merged over the defaults and overrides over the file") {
     std::ofstream out(dir.file("c.json"));
     out << R"({"clients": 6, "clustering": {"k": 3}})";
   }
-  auto s = app::settings_from(app::resolve_config(dir.file("c.json"), {"clients=5"}));
-  CHECK(s.clients == 5);
-  CHECK(s.clustering.k == 3);
-  CHECK(s.rounds.initial == 3);
+  auto s = config::settings_from(config::resolve_config(dir.file("c.json"), {"clients=5"}));
+  CHECK(s.experiment.clients == 5);
+  CHECK(s.experiment.clustering.k == 3);
+  CHECK(s.experiment.rounds.initial == 3);
 }
 
 TEST_CASE("presets in config/ are valid") {
   for (auto name : {"config/rotated_mnist.json"}) {
     CAPTURE(name);
-    CHECK_NOTHROW(app::settings_from(app::resolve_config(name, {})));
+    CHECK_NOTHROW(config::settings_from(config::resolve_config(name, {})));
   }
 }
 
 TEST_CASE("unknown keys name the closest valid key") {
-  CHECK_THROWS_WITH_AS(app::resolve_config("", {"rounds.inital=3"}),
+  CHECK_THROWS_WITH_AS(config::resolve_config("", {"rounds.inital=3"}),
                        "unknown config key 'rounds.inital'; did you mean 'rounds.initial'? "
                        "(`flotilla config` lists every key)",
                        config_error);
-  CHECK_THROWS_WITH_AS(app::resolve_config("", {"clinets=3"}),
+  CHECK_THROWS_WITH_AS(config::resolve_config("", {"clinets=3"}),
                        "unknown config key 'clinets'; did you mean 'clients'? "
                        "(`flotilla config` lists every key)",
                        config_error);
 }
 
 TEST_CASE("wrong types and ranges name the key and what is allowed") {
-  CHECK_THROWS_WITH_AS(app::resolve_config("", {"clients=many"}),
+  CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients=many"}),
                        "config key 'clients' must be an integer, got \"many\"", config_error);
-  CHECK_THROWS_WITH_AS(app::resolve_config("", {"clients=2.5"}),
+  CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients=2.5"}),
                        "config key 'clients' must be an integer, got 2.5", config_error);
-  CHECK_THROWS_WITH_AS(app::settings_from(app::resolve_config("", {"clients=0"})),
+  CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"clients=0"})),
                        "config key 'clients' = 0 is out of range; allowed: 1 to 1000000", config_error);
-  CHECK_THROWS_WITH_AS(app::settings_from(app::resolve_config("", {"partition.scheme=random"})),
+  CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"partition.scheme=random"})),
                        "config key 'partition.scheme' = \"random\" is not allowed; allowed: iid, "
                        "dirichlet, shards, rotated",
                        config_error);
-  CHECK_THROWS_WITH_AS(app::settings_from(app::resolve_config("", {"clustering.k=11"})),
+  CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"clustering.k=11"})),
                        "config key 'clustering.k' = 11 is more than clients = 10; allowed: 1 to the "
                        "number of clients",
                        config_error);
-  CHECK_THROWS_WITH_AS(app::settings_from(app::resolve_config("", {"model.name=cifar_cnn"})),
+  CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"model.name=cifar_cnn"})),
                        "model.name=cifar_cnn does not fit data.dataset=mnist; use cnn or mcmahan_cnn "
                        "for mnist",
                        config_error);
-  CHECK_THROWS_WITH_AS(app::resolve_config("", {"clients"}),
+  CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients"}),
                        "override 'clients' is not of the form key=value (e.g. clients=8)", config_error);
 }
 
 TEST_CASE("device profiles are read and checked") {
-  auto s = app::settings_from(app::resolve_config(
+  auto s = config::settings_from(config::resolve_config(
       "", {R"(selection.profiles=[{"clients": [1, 2], "cpu": 80, "mem": 10}])"}));
   REQUIRE(s.profiles.size() == 1);
   CHECK(s.profiles[0].clients == std::vector<std::uint32_t>{1, 2});
   CHECK(s.profiles[0].cpu == 80);
   CHECK_THROWS_WITH_AS(
-      app::settings_from(app::resolve_config("", {R"(selection.profiles=[{"clients": [99]}])"})),
+      config::settings_from(config::resolve_config("", {R"(selection.profiles=[{"clients": [99]}])"})),
       "selection.profiles: client 99 is not a client id (0 to clients-1)", config_error);
 }
 
@@ -99,8 +99,8 @@ TEST_CASE("a bad config file is reported with its name") {
     std::ofstream out(dir.file("bad.json"));
     out << "{ clients: 3 }";
   }
-  CHECK_THROWS_AS(app::resolve_config(dir.file("bad.json"), {}), config_error);
-  CHECK_THROWS_WITH_AS(app::resolve_config(dir.file("none.json"), {}),
+  CHECK_THROWS_AS(config::resolve_config(dir.file("bad.json"), {}), config_error);
+  CHECK_THROWS_WITH_AS(config::resolve_config(dir.file("none.json"), {}),
                        ("config file '" + dir.file("none.json") + "' cannot be read (does it exist?)").c_str(),
                        config_error);
 }

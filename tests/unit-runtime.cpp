@@ -5,9 +5,9 @@
 #include <set>
 
 #include "actors/protocol.hpp"
-#include "actors/runtime.hpp"
-#include "app/config.hpp"
-#include "app/settings.hpp"
+#include "config/config.hpp"
+#include "config/settings.hpp"
+#include "runtime/local_run.hpp"
 #include "common/sha256.hpp"
 #include "fixtures.hpp"
 #include "model/model_spec.hpp"
@@ -34,11 +34,11 @@ struct small_run {
     test::write_mnist_like(dir.path(), 480, 100);
     data = data::load_dataset({"mnist", dir.path().string(), 0});
   }
-  app::settings settings(std::vector<std::string> overrides = {}) const {
+  config::settings settings(std::vector<std::string> overrides = {}) const {
     std::vector<std::string> base{"clients=6", "clustering.k=2", "rounds.initial=1", "rounds.cluster=1",
                                   "runtime.trainers=2", "runtime.scheduler_threads=2"};
     base.insert(base.end(), overrides.begin(), overrides.end());
-    return app::settings_from(app::resolve_config("", base));
+    return config::settings_from(config::resolve_config("", base));
   }
 };
 
@@ -50,7 +50,7 @@ std::string sha_of(const std::vector<float>& w) {
 
 TEST_CASE_FIXTURE(small_run, "a small run goes through every phase and reports every client") {
   auto observer = std::make_shared<recording_observer>();
-  auto report = actors::run_simulation(settings(), data, observer);
+  auto report = runtime::run_experiment(settings(), data, observer);
 
   CHECK(observer->phases == std::vector<std::string>{"initial", "clustering", "selection", "cluster", "evaluation"});
   // 1 initial round + 1 round for each of 2 clusters.
@@ -75,7 +75,7 @@ TEST_CASE_FIXTURE(small_run, "a small run goes through every phase and reports e
 }
 
 TEST_CASE_FIXTURE(small_run, "the cluster server's aggregation runs in the promoted client actor itself") {
-  auto report = actors::run_simulation(settings(), data, std::make_shared<recording_observer>());
+  auto report = runtime::run_experiment(settings(), data, std::make_shared<recording_observer>());
   REQUIRE(report.client_actors.size() == 6);
   for (const auto& c : report.clusters) {
     CAPTURE(c.id);
@@ -85,9 +85,9 @@ TEST_CASE_FIXTURE(small_run, "the cluster server's aggregation runs in the promo
 }
 
 TEST_CASE_FIXTURE(small_run, "the same seed gives the same global model, whatever the timing") {
-  auto a = actors::run_simulation(settings({"runtime.trainers=1"}), data, std::make_shared<recording_observer>());
-  auto b = actors::run_simulation(settings({"runtime.trainers=2"}), data, std::make_shared<recording_observer>());
-  auto c = actors::run_simulation(settings({"seed=7"}), data, std::make_shared<recording_observer>());
+  auto a = runtime::run_experiment(settings({"runtime.trainers=1"}), data, std::make_shared<recording_observer>());
+  auto b = runtime::run_experiment(settings({"runtime.trainers=2"}), data, std::make_shared<recording_observer>());
+  auto c = runtime::run_experiment(settings({"seed=7"}), data, std::make_shared<recording_observer>());
   CHECK(sha_of(a.global_model) == sha_of(b.global_model));
   CHECK(a.assignment == b.assignment);
   CHECK(sha_of(a.global_model) != sha_of(c.global_model));
@@ -99,7 +99,7 @@ TEST_CASE_FIXTURE(small_run, "a client that fails or never answers is recorded a
   auto doubles = [](caf::actor_system& sys, std::uint32_t id) -> caf::actor {
     if (id == 1)
       return sys.spawn([]() -> caf::behavior {
-        return {[](actors::fit_atom, std::uint32_t, const actors::weight_blob&) -> caf::result<actors::fit_result> {
+        return {[](actors::fit_atom, const actors::fit_ins&) -> caf::result<actors::fit_result> {
                   return caf::make_error(caf::sec::runtime_error, std::string("injected failure"));
                 },
                 [](actors::evaluate_atom, const actors::weight_blob&) -> caf::result<actors::eval_result> {
@@ -113,7 +113,7 @@ TEST_CASE_FIXTURE(small_run, "a client that fails or never answers is recorded a
       });
     return {};
   };
-  auto report = actors::run_simulation(settings({"rounds.timeout_s=1.5", "rounds.quorum=0.5"}), data,
+  auto report = runtime::run_experiment(settings({"rounds.timeout_s=1.5", "rounds.quorum=0.5"}), data,
                                        observer, doubles);
 
   REQUIRE(report.rounds.size() >= 1);
@@ -140,24 +140,24 @@ TEST_CASE_FIXTURE(small_run, "a round below the quorum keeps the model and says 
     if (id == 0)
       return {};
     return sys.spawn([]() -> caf::behavior {
-      return {[](actors::fit_atom, std::uint32_t, const actors::weight_blob&) -> caf::result<actors::fit_result> {
+      return {[](actors::fit_atom, const actors::fit_ins&) -> caf::result<actors::fit_result> {
         return caf::make_error(caf::sec::runtime_error, std::string("down"));
       }};
     });
   };
   auto s = settings({"rounds.initial=2", "rounds.quorum=0.5"});
-  auto report = actors::run_simulation(s, data, observer, failing);
+  auto report = runtime::run_experiment(s, data, observer, failing);
 
   REQUIRE(report.rounds.size() >= 2);
   CHECK_FALSE(report.rounds[0].aggregated);
   CHECK(report.rounds[0].clients == 1);
   CHECK(report.rounds[0].failures == 5);
-  CHECK(report.initial_global == model::initial_weights("cnn", s.seed));
+  CHECK(report.initial_global == model::initial_weights("cnn", s.experiment.seed));
   auto said = [&](const std::string& text) {
     return std::any_of(observer->warnings.begin(), observer->warnings.end(),
                        [&](const std::string& w) { return w.find(text) != std::string::npos; });
   };
-  CHECK(said("initial round 1: 1 of 6 clients answered, below the quorum; the global model is kept"));
+  CHECK(said("initial round 1: 1 of 6 clients answered, below the quorum of 3; the global model is kept"));
   CHECK(said("only 1 clients to cluster; k lowered to 1"));
   REQUIRE(report.clusters.size() == 1);
   CHECK(report.clusters[0].members == std::vector<std::uint32_t>{0});
@@ -172,16 +172,16 @@ TEST_CASE("rotated MNIST: clusters recover the rotation groups for several seeds
   };
   for (auto v : {variant{"seed=1", 2}, variant{"seed=5", 3}, variant{"seed=9", 4}}) {
     auto g = std::to_string(v.groups);
-    auto s = app::settings_from(app::resolve_config(
+    auto s = config::settings_from(config::resolve_config(
         "config/rotated_mnist.json",
         {v.seed, "clients=" + std::to_string(2 * v.groups), "partition.groups=" + g, "clustering.k=" + g,
          "rounds.initial=1", "rounds.cluster=1", "clustering.sketch_dim=0"}));
-    auto report = actors::run_simulation(s, data, std::make_shared<recording_observer>());
+    auto report = runtime::run_experiment(s, data, std::make_shared<recording_observer>());
     CAPTURE(v.seed);
     CAPTURE(v.groups);
     // Clients c and c + groups share group c % groups: same cluster exactly when same group.
-    for (std::uint32_t a = 0; a < s.clients; ++a)
-      for (std::uint32_t b = 0; b < s.clients; ++b)
+    for (std::uint32_t a = 0; a < s.experiment.clients; ++a)
+      for (std::uint32_t b = 0; b < s.experiment.clients; ++b)
         CHECK((report.assignment[a] == report.assignment[b]) == (a % v.groups == b % v.groups));
   }
 }
@@ -194,10 +194,10 @@ TEST_CASE("clustering on 64-dimensional sketches finds the clusters of full-weig
   auto with = [&](const char* sketch) {
     auto o = base;
     o.push_back(sketch);
-    return app::settings_from(app::resolve_config("config/rotated_mnist.json", o));
+    return config::settings_from(config::resolve_config("config/rotated_mnist.json", o));
   };
-  auto full = actors::run_simulation(with("clustering.sketch_dim=0"), data, std::make_shared<recording_observer>());
-  auto sketched = actors::run_simulation(with("clustering.sketch_dim=64"), data, std::make_shared<recording_observer>());
+  auto full = runtime::run_experiment(with("clustering.sketch_dim=0"), data, std::make_shared<recording_observer>());
+  auto sketched = runtime::run_experiment(with("clustering.sketch_dim=64"), data, std::make_shared<recording_observer>());
   CHECK(sketched.assignment == full.assignment);
   CHECK(std::set<std::uint32_t>(full.assignment.begin(), full.assignment.end()).size() == 4);
 }
@@ -217,14 +217,14 @@ TEST_CASE("a CIFAR-10 run goes end to end on 32x32 RGB images") {
   for (int b = 1; b <= 5; ++b)
     test::write_bytes(dir.file("data_batch_" + std::to_string(b) + ".bin"), batch(b * 10));
   test::write_bytes(dir.file("test_batch.bin"), batch(0));
-  auto s = app::settings_from(app::resolve_config(
+  auto s = config::settings_from(config::resolve_config(
       "", {"data.dataset=cifar10", "data.root=" + dir.path().string(), "model.name=cifar_cnn", "clients=4",
            "clustering.k=2", "rounds.initial=1", "rounds.cluster=1", "runtime.trainers=2"}));
   auto data = data::load_dataset(s.data);
   REQUIRE(data->train.count == 50);
   CHECK(data->train.channels == 3);
 
-  auto report = actors::run_simulation(s, data, std::make_shared<recording_observer>());
+  auto report = runtime::run_experiment(s, data, std::make_shared<recording_observer>());
 
   CHECK(report.rounds.size() == 3);
   CHECK(report.global_model.size() == model::spec_of("cifar_cnn").parameters);

@@ -4,8 +4,9 @@
 
 #include <caf/io/all.hpp>
 
+#include "actors/errors.hpp"
 #include "actors/protocol.hpp"
-#include "actors/runtime.hpp"
+#include "runtime/actor_system_setup.hpp"
 
 using namespace flotilla;
 using namespace flotilla::actors;
@@ -13,15 +14,15 @@ using namespace flotilla::actors;
 namespace {
 
 struct two_nodes {
-  app::runtime_settings rt;
+  config::runtime_options rt;
   caf::actor_system_config cfg_a, cfg_b;
   std::unique_ptr<caf::actor_system> a, b;
   caf::actor remote_echo; // lives on b, seen from a
 
   two_nodes() {
     rt.heartbeat_s = 0;
-    configure_actor_system(cfg_a, rt);
-    configure_actor_system(cfg_b, rt);
+    runtime::configure_actor_system(cfg_a, rt);
+    runtime::configure_actor_system(cfg_b, rt);
     a = std::make_unique<caf::actor_system>(cfg_a);
     b = std::make_unique<caf::actor_system>(cfg_b);
     // Sends every message back as it came: the round trip serializes it twice.
@@ -61,11 +62,15 @@ weight_blob blob(std::size_t n) {
 
 TEST_CASE_FIXTURE(two_nodes, "weights and results cross the wire intact") {
   auto big = blob(80202);
-  auto m = round_trip(fit_atom::value, std::uint32_t{3}, big);
-  REQUIRE(m.match_elements<fit_atom, std::uint32_t, weight_blob>());
-  CHECK(m.get_as<std::uint32_t>(1) == 3);
-  CHECK(m.get_as<weight_blob>(2).layout == 0xfeedu);
-  CHECK(m.get_as<weight_blob>(2).values() == big.values());
+  fl::fit_config cfg{3, 2, 0.01, 0.5};
+  auto m = round_trip(fit_atom::value, fit_ins{cfg, big});
+  REQUIRE(m.match_elements<fit_atom, fit_ins>());
+  const auto& in = m.get_as<fit_ins>(1);
+  CHECK(in.config.round == 3);
+  CHECK(in.config.epochs == 2);
+  CHECK(in.config.proximal_mu == 0.5);
+  CHECK(in.weights.layout == 0xfeedu);
+  CHECK(in.weights.values() == big.values());
 
   fit_result fr{7, 2, 600, 0.25, 1.5, 1.25, blob(10)};
   auto f = round_trip(fr).get_as<fit_result>(0);
@@ -90,37 +95,58 @@ TEST_CASE_FIXTURE(two_nodes, "weights and results cross the wire intact") {
   CHECK(r.cpu == 42.5);
 }
 
-TEST_CASE_FIXTURE(two_nodes, "cluster specs and results carry actor handles across nodes") {
-  cluster_spec spec;
-  spec.cluster = 2;
-  spec.member_ids = {1, 5};
-  spec.members = {remote_echo, remote_echo};
-  spec.fraction_fit = 0.5;
-  spec.expected_size = 80202;
-  auto s = round_trip(promote_atom::value, spec, blob(5)).get_as<cluster_spec>(1);
+TEST_CASE_FIXTURE(two_nodes, "server roles, cluster rounds and results carry state and handles across nodes") {
+  server_role role;
+  role.cluster = 2;
+  role.term = 3;
+  role.strategy.name = "fedadam";
+  role.strategy.server_lr = 0.01;
+  role.state = fl::strategy_state{"fedadam", 4, {{1, 2, 3}, {4, 5, 6}}};
+  role.model = blob(5);
+  role.fraction_fit = 0.5;
+  auto s = round_trip(promote_atom::value, role).get_as<server_role>(1);
   CHECK(s.cluster == 2);
-  CHECK(s.member_ids == spec.member_ids);
-  REQUIRE(s.members.size() == 2);
-  CHECK(s.members[0] == remote_echo);
+  CHECK(s.term == 3);
+  CHECK(s.strategy.name == "fedadam");
+  CHECK(s.strategy.server_lr == 0.01);
+  CHECK(s.state.steps == 4);
+  CHECK(s.state.buffers == role.state.buffers);
+  CHECK(s.model.values() == role.model.values());
   CHECK(s.fraction_fit == 0.5);
 
-  cluster_result cr;
-  cr.cluster = 1;
-  cr.server_id = 5;
-  cr.aggregator = remote_echo.address();
-  cr.failed = {3};
-  cr.failure_reasons = {"timeout"};
-  cr.model = blob(7);
-  auto c = round_trip(cr).get_as<cluster_result>(0);
-  CHECK(c.server_id == 5);
+  cluster_round_ins ins{2, {{1, remote_echo}, {5, remote_echo}}};
+  auto i = round_trip(cluster_round_atom::value, ins).get_as<cluster_round_ins>(1);
+  REQUIRE(i.members.size() == 2);
+  CHECK(i.members[1].id == 5);
+  CHECK(i.members[0].handle == remote_echo);
+
+  round_result rr;
+  rr.record.phase = "cluster";
+  rr.record.cluster = 1;
+  rr.record.server = 5;
+  rr.record.failed = {3};
+  rr.record.failure_reasons = {"timeout"};
+  rr.aggregator = remote_echo.address();
+  rr.model = blob(7);
+  rr.state = fl::strategy_state{"fedavgm", 1, {{0.5f}}};
+  auto c = round_trip(rr).get_as<round_result>(0);
+  CHECK(c.record.server == 5);
+  CHECK(c.record.phase == "cluster");
   CHECK(c.aggregator == remote_echo.address());
-  CHECK(c.failure_reasons == cr.failure_reasons);
-  CHECK(c.model.values() == cr.model.values());
+  CHECK(c.record.failure_reasons == rr.record.failure_reasons);
+  CHECK(c.model.values() == rr.model.values());
+  CHECK(c.state.buffers == rr.state.buffers);
 
   auto hs = round_trip(std::vector<caf::actor>{remote_echo}).get_as<std::vector<caf::actor>>(0);
   CHECK(hs.size() == 1);
   auto setup = round_trip(setup_atom::value, std::string("{}"), std::vector<std::uint32_t>{0, 2}, std::string("fp"));
   CHECK(setup.get_as<std::vector<std::uint32_t>>(2) == std::vector<std::uint32_t>{0, 2});
+}
+
+TEST_CASE_FIXTURE(two_nodes, "our errors keep their code and text across nodes") {
+  auto got = round_trip(std::string("error"), make_error(errc::model_error, "loss is nan")).get_as<caf::error>(1);
+  CHECK(code_of(got) == errc::model_error);
+  CHECK(text_of(*a, got) == "loss is nan");
 }
 
 TEST_CASE("a blob longer than the limit is refused by the deserializer") {

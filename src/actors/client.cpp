@@ -1,32 +1,83 @@
 #include "actors/client.hpp"
 
+#include "actors/errors.hpp"
 #include "actors/fan_out.hpp"
-#include "fl/round_aggregate.hpp"
+#include "actors/round_engine.hpp"
+#include "fl/seeds.hpp"
 
 namespace flotilla::actors {
 
 namespace {
 
+// Internal: the end of an injected hang; a slow client's delayed answer.
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+
+caf::behavior as_client(client_actor* self);
+caf::behavior as_server(client_actor* self);
+
+// Swallows every request without answering: the requester sees only its deadline pass.
+caf::result<caf::message> swallow(caf::scheduled_actor*, caf::message_view&) {
+  return caf::delegated<caf::message>{};
+}
+
+// An injected fault (config `faults`), applied at once.
+caf::result<std::uint32_t> inject(client_actor* self, const std::string& kind, double seconds) {
+  auto& st = self->state;
+  if (kind == "crash") {
+    // The actor quits, and with it any server role: its peers see it go DOWN.
+    self->quit(make_error(errc::injected_fault, "client " + std::to_string(st.id) + " crashed (injected)"));
+    return st.id;
+  }
+  if (kind == "slow") {
+    st.slow_s = seconds;
+    return st.id;
+  }
+  if (kind == "hang") {
+    self->set_default_handler(swallow);
+    self->become(caf::keep_behavior, caf::behavior{[=](wake_atom) {
+                   self->set_default_handler(caf::print_and_drop);
+                   self->unbecome();
+                 }});
+    if (seconds > 0)
+      self->delayed_send(self, after(seconds), wake_atom::value);
+    return caf::delegated<std::uint32_t>{}; // hung: not even this request is answered
+  }
+  return make_error(errc::injected_fault, "unknown fault kind '" + kind + "'");
+}
+
 // The handlers every client has, promoted or not.
 caf::message_handler client_handlers(client_actor* self) {
   return {
-    [=](fit_atom, std::uint32_t round, const weight_blob& w) {
+    [=](fit_atom, const fit_ins& in) {
       auto& st = self->state;
       if (!st.first_fit)
         st.first_fit = std::chrono::steady_clock::now();
       auto rp = self->make_response_promise<fit_result>();
       // The pool is on this node and always answers (a result or an error); the deadline is
       // on the request that reached this client, which also covers the wait for a trainer.
-      self->request(st.pool, caf::infinite, fit_atom::value, st.id, round, w)
+      self->request(st.pool, caf::infinite, fit_atom::value, st.id, in)
         .then(
           [=](fit_result& r) mutable {
             self->state.cpu_seconds += r.cpu_seconds;
-            self->state.last_loss = r.train_loss;
-            self->state.last_round = r.round;
-            rp.deliver(std::move(r));
+            auto& st = self->state;
+            if (st.slow_s <= 0) {
+              rp.deliver(std::move(r));
+              return;
+            }
+            auto ticket = st.next_delayed++;
+            st.delayed.emplace(ticket, std::make_pair(rp, std::move(r)));
+            self->delayed_send(self, after(st.slow_s), release_atom::value, ticket);
           },
           [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
       return rp;
+    },
+    [=](release_atom, std::uint64_t ticket) {
+      auto it = self->state.delayed.find(ticket);
+      if (it == self->state.delayed.end())
+        return;
+      it->second.first.deliver(std::move(it->second.second));
+      self->state.delayed.erase(it);
     },
     [=](evaluate_atom, const weight_blob& w) {
       return self->delegate(self->state.pool, evaluate_atom::value, self->state.id, w);
@@ -34,84 +85,80 @@ caf::message_handler client_handlers(client_actor* self) {
     [=](resources_atom) {
       auto& st = self->state;
       auto [cpu, mem] = st.ctx->host->sample();
-      double window = st.first_fit ? std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                                    *st.first_fit).count()
-                                   : 0.0;
+      double window = st.first_fit
+                        ? std::chrono::duration<double>(std::chrono::steady_clock::now() - *st.first_fit).count()
+                        : 0.0;
       return make_resource_report(st.id, *st.ctx, st.cpu_seconds, window, cpu, mem);
     },
-    [=](member_atom, std::uint32_t cluster, const caf::actor& server) {
-      self->state.cluster = cluster;
-      self->state.server = server;
-      return cluster;
+    [=](fault_atom, const std::string& kind, double seconds) { return inject(self, kind, seconds); },
+    [=](promote_atom, server_role& role) -> caf::result<std::uint32_t> {
+      try {
+        auto strategy = fl::make_strategy(role.strategy);
+        strategy->restore(role.state);
+        auto model = role.model;
+        self->state.server = server_state{std::move(role), std::move(strategy), std::move(model)};
+      } catch (const std::exception& e) {
+        return make_error(errc::config_error, std::string("cannot serve the cluster: ") + e.what());
+      }
+      // Promotion in place: this same actor now also aggregates its cluster.
+      self->become(as_server(self));
+      return self->state.id;
     },
   };
 }
 
-// Aggregator handlers of a promoted client: one cluster round = fit (a sample of) members,
-// fold their updates into FedAvg as they arrive, evaluate the new model on the members'
-// local test splits.
+// A promoted client's aggregator handlers: one cluster round through the round engine,
+// evaluated on the members' local test splits.
 caf::message_handler server_handlers(client_actor* self) {
   return {
-    [=](cluster_round_atom, std::uint32_t round) {
-      auto rp = self->make_response_promise<cluster_result>();
-      auto start = std::chrono::steady_clock::now();
-      const auto& spec = self->state.role->spec;
-      std::vector<peer> all, asked;
-      for (std::size_t i = 0; i < spec.members.size(); ++i)
-        all.push_back({spec.member_ids[i], spec.members[i]});
-      for (auto i : fl::sample_participants(all.size(), spec.fraction_fit, spec.seed * 1000003 + round))
-        asked.push_back(all[i]);
-      auto agg = std::make_shared<fl::round_aggregate>(spec.expected_size);
-      // One message for all members: locally they share the buffer, no copy per member.
-      auto fit_msg = caf::make_message(fit_atom::value, round, self->state.role->model);
-      auto accept = [agg](std::uint32_t id, fit_result& r) {
-        return agg->accept(id, r.samples, r.train_loss, r.weights.values());
-      };
-      auto fitted = [=](fan_in<fit_result>& fits) mutable {
-        auto& role = *self->state.role;
-        cluster_result res;
-        res.cluster = role.spec.cluster;
-        res.round = round;
-        res.server_id = self->state.id;
-        res.aggregator = self->address();
-        for (const auto& f : fits.failures) {
-          res.failed.push_back(f.id);
-          res.failure_reasons.push_back(f.reason);
-        }
-        res.clients = static_cast<std::uint32_t>(agg->count());
-        res.samples = agg->samples();
-        if (agg->count() > 0 && agg->count() >= quorum_of(asked.size(), role.spec.quorum)) {
-          res.train_loss = agg->train_loss();
-          role.model = weight_blob{role.model.layout, agg->mean()};
-          res.aggregated = true;
-        }
-        // Evaluate the (new or kept) cluster model where it is used: on members' splits.
+    [=](cluster_round_atom, const cluster_round_ins& ins) {
+      auto rp = self->make_response_promise<round_result>();
+      auto& srv = *self->state.server;
+      round_inputs in;
+      in.header.phase = "cluster";
+      in.header.round = ins.round;
+      in.header.cluster = srv.role.cluster;
+      in.header.server = self->state.id;
+      in.header.term = srv.role.term;
+      in.available = ins.members;
+      in.model = srv.model;
+      in.fraction_fit = srv.role.fraction_fit;
+      in.quorum = srv.role.quorum;
+      in.timeout_s = srv.role.timeout_s;
+      in.sampling_seed = fl::sampling_seed(srv.role.seed, srv.role.cluster + 1, ins.round);
+      auto members = ins.members;
+      auto timeout = srv.role.timeout_s;
+      auto evaluate = [self, members, timeout](const weight_blob& model, const std::vector<failure>& failed,
+                                               std::function<void(eval_summary)> cb) {
         std::vector<peer> reachable;
-        for (const auto& m : all)
-          if (std::find(res.failed.begin(), res.failed.end(), m.id) == res.failed.end())
+        for (const auto& m : members)
+          if (std::none_of(failed.begin(), failed.end(), [&](const failure& f) { return f.id == m.id; }))
             reachable.push_back(m);
-        auto eval_msg = caf::make_message(evaluate_atom::value, role.model);
-        fan_out<eval_result>(
-          self, reachable, role.spec.timeout_s, [eval_msg](const peer&) { return eval_msg; },
-          [=](fan_in<eval_result>& evals) mutable {
-            std::uint64_t n = 0;
-            double correct = 0;
-            for (const auto& [id, e] : evals.results) {
-              n += e.samples;
-              correct += e.accuracy * static_cast<double>(e.samples);
-            }
-            res.test_accuracy = n > 0 ? correct / static_cast<double>(n) : 0.0;
-            res.evaluated = n;
-            res.model = self->state.role->model;
-            res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            rp.deliver(std::move(res));
-          });
+        auto msg = caf::make_message(evaluate_atom::value, model);
+        fan_out<eval_result>(*self->state.watch, reachable, timeout, [msg](const peer&) { return msg; },
+                             [cb](fan_in<eval_result>& evals) { cb(combine(evals.results)); });
       };
-      fan_out<fit_result>(self, asked, spec.timeout_s, [fit_msg](const peer&) { return fit_msg; }, fitted, accept,
-                          {}, /*keep=*/false);
+      run_round(*self->state.watch, *srv.strategy, std::move(in), evaluate, [=](round_outcome out) mutable {
+        auto& srv = *self->state.server;
+        srv.model = out.model;
+        rp.deliver(round_result{std::move(out.record), out.model, srv.strategy->state(), self->address()});
+      });
       return rp;
     },
+    [=](demote_atom) {
+      self->state.server.reset();
+      self->become(as_client(self));
+      return self->state.id;
+    },
   };
+}
+
+caf::behavior as_client(client_actor* self) {
+  return client_handlers(self);
+}
+
+caf::behavior as_server(client_actor* self) {
+  return server_handlers(self).or_else(client_handlers(self));
 }
 
 } // namespace
@@ -145,17 +192,8 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.id = id;
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);
-  self->set_down_handler([=](caf::down_msg& dm) { self->state.watch.down(dm.source, self->system().render(dm.reason)); });
-  return client_handlers(self).or_else(caf::message_handler{
-    [=](promote_atom, const cluster_spec& spec, const weight_blob& model) {
-      self->state.role = server_role{spec, model};
-      self->state.cluster = spec.cluster;
-      self->state.server = caf::actor_cast<caf::actor>(self);
-      // Promotion in place: this same actor now also aggregates its cluster.
-      self->become(server_handlers(self).or_else(client_handlers(self)));
-      return self->state.id;
-    },
-  });
+  self->state.watch = down_watch::install(self);
+  return as_client(self);
 }
 
 } // namespace flotilla::actors

@@ -2,19 +2,22 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 
-#include "actors/fan_out.hpp"
+#include "actors/down_watch.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
+#include "fl/strategy.hpp"
 
 namespace flotilla::actors {
 
 /// What a promoted client holds while it serves its cluster.
-struct server_role {
-  cluster_spec spec;
-  weight_blob model;
+struct server_state {
+  server_role role;                        ///< cluster, term, round rules
+  std::unique_ptr<fl::strategy> strategy;  ///< this cluster's aggregation point
+  weight_blob model;                       ///< the cluster model after the last round
 };
 
 /// A federated client: ids, partition indices (in the shared node context) and running totals,
@@ -24,13 +27,12 @@ struct client_state {
   std::shared_ptr<const node_context> ctx;
   caf::actor pool;
   double cpu_seconds = 0; ///< CPU time of every training so far
-  double last_loss = 0;   ///< training loss of the last fit
-  std::uint32_t last_round = 0;
   std::optional<std::chrono::steady_clock::time_point> first_fit;
-  std::uint32_t cluster = UINT32_MAX;
-  caf::actor server;
-  std::optional<server_role> role; ///< set once promoted
-  down_watch watch;                ///< fails requests to members that go DOWN
+  std::optional<server_state> server;    ///< set while promoted
+  std::shared_ptr<down_watch> watch;     ///< fails requests to members that go down
+  double slow_s = 0;                     ///< injected fault: answer fits this much later
+  std::uint64_t next_delayed = 0;
+  std::map<std::uint64_t, std::pair<caf::typed_response_promise<fit_result>, fit_result>> delayed;
   static inline const char* name = "flotilla.client";
 };
 
@@ -38,10 +40,12 @@ using client_actor = caf::stateful_actor<client_state>;
 
 /// Client behaviour (state diagram):
 ///
-///   client ──promote(cluster_spec, model)──► cluster server (still a client: the client
-///                                              handlers stay, the aggregator handlers are added)
+///   client ──promote(server_role)──► cluster server ──demote──► client
+///     │                                (still a client: the client handlers stay, the
+///     │                                 aggregator handlers are added)
+///     └──fault(hang)──► hung (answers nothing) ──after the given seconds──► as before
 ///
-/// Client requests: fit, evaluate, resources, member. Server adds: cluster round.
+/// Client requests: fit, evaluate, resources, fault. Server adds: cluster round.
 caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const node_context> ctx,
                      caf::actor pool);
 

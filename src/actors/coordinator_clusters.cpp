@@ -1,6 +1,7 @@
 // Cluster rounds (each cluster driven independently through its promoted server) and the
 // final evaluation of the global and cluster models.
 #include "actors/coordinator_phases.hpp"
+#include "actors/round_engine.hpp"
 #include "fl/aggregate.hpp"
 
 #include <utility>
@@ -16,33 +17,26 @@ void cluster_finished(coordinator_actor* self) {
     enter(self, evaluation);
 }
 
-void record_cluster_round(coordinator_actor* self, std::uint32_t c, cluster_result& r) {
+void record_cluster_round(coordinator_actor* self, std::uint32_t c, round_result& r) {
   auto& st = self->state;
   auto& cl = st.clusters[c];
-  fl::round_record rec;
-  rec.phase = "cluster";
-  rec.round = r.round;
-  rec.cluster = c;
-  rec.clients = r.clients;
-  rec.failures = static_cast<std::uint32_t>(r.failed.size());
-  rec.failed = r.failed;
-  rec.failure_reasons = r.failure_reasons;
-  rec.aggregated = r.aggregated;
-  rec.train_loss = r.train_loss;
-  rec.test_accuracy = r.test_accuracy;
-  rec.seconds = r.seconds;
-  st.report->rounds.push_back(rec);
-  st.report->samples_trained += r.samples * st.cfg.epochs;
-  st.report->samples_evaluated += r.evaluated;
-  // Server: model out to members and back, model out for evaluation, result to us.
-  st.report->bytes_moved += (2 * r.clients + cl.members.size() + 1) * st.cfg.model.parameters * sizeof(float);
+  auto& rec = r.record;
+  auto& rep = *st.report;
+  rep.rounds.push_back(rec);
+  rep.samples_trained += rec.samples * st.opt.epochs;
+  rep.samples_evaluated += rec.evaluated;
+  // Server: model out to the asked members and updates back, model out for evaluation to the
+  // members that did not fail, result to us.
+  auto evaluated_members = cl.members.size() - std::min<std::size_t>(cl.members.size(), rec.failures);
+  rep.bytes_moved += (rec.asked + rec.clients + evaluated_members + 1) * st.opt.model.parameters * sizeof(float);
   st.observer->on_round(rec);
-  if (!r.aggregated)
-    st.observer->on_warning("cluster " + std::to_string(c) + " round " + std::to_string(r.round) +
-                            ": quorum missed, model kept");
+  if (!rec.aggregated)
+    st.observer->on_warning("cluster " + std::to_string(c) + " round " + std::to_string(rec.round) + ": " +
+                            rec.not_aggregated + "; model kept");
   cl.model = std::move(r.model);
-  cl.rounds_done = r.round;
-  st.report->clusters[c].aggregator_actor = r.aggregator ? r.aggregator.id() : 0;
+  cl.state = std::move(r.state);
+  cl.rounds_done = rec.round;
+  rep.clusters[c].aggregator_actor = r.aggregator ? r.aggregator.id() : 0;
 }
 
 void cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round) {
@@ -60,26 +54,28 @@ void cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round
     self->state.observer->on_warning("cluster " + std::to_string(c) + ": " + cl.failure);
     cluster_finished(self);
   };
-  if (auto why = st.watch.gone(server.address()))
+  if (auto why = st.watch->gone(server.address()))
     return failed(*why);
-  st.watch.ensure_monitored(self, server);
-  auto ticket = st.watch.watch(server.address(), failed);
+  st.watch->ensure_monitored(server);
+  auto ticket = st.watch->watch(server.address(), failed);
   // A round is a fit and an evaluation fan-out at the server, each with its own deadline.
-  self->request(server, seconds(2 * st.cfg.timeout_s + 30), cluster_round_atom::value, round)
+  const auto& ex = st.opt.experiment;
+  self->request(server, deadline(2 * ex.rounds.timeout_s + 5), cluster_round_atom::value,
+                cluster_round_ins{round, st.clusters[c].members})
     .then(
-      [=](cluster_result& r) {
-        self->state.watch.forget(server.address(), ticket);
+      [=](round_result& r) {
+        self->state.watch->forget(server.address(), ticket);
         if (std::exchange(*settled, true))
           return;
         record_cluster_round(self, c, r);
-        if (round < self->state.cfg.cluster_rounds)
+        if (round < self->state.opt.experiment.rounds.cluster)
           cluster_round(self, c, round + 1);
         else
           cluster_finished(self);
       },
       [=](caf::error& err) {
-        self->state.watch.forget(server.address(), ticket);
-        failed(self->system().render(err));
+        self->state.watch->forget(server.address(), ticket);
+        failed(text_of(self->system(), err));
       });
 }
 
@@ -96,20 +92,20 @@ void evaluate_members(coordinator_actor* self) {
     }
   }
   std::sort(members.begin(), members.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
-  fan_out<eval_result>(self, members, st.cfg.timeout_s, [msgs](const peer& p) { return msgs.at(p.id); },
+  fan_out<eval_result>(*st.watch, members, st.opt.experiment.rounds.timeout_s,
+                       [msgs](const peer& p) { return msgs.at(p.id); },
                        [=](fan_in<eval_result>& evals) {
                          auto& st = self->state;
                          auto& rep = *st.report;
                          rep.personalized.assign(st.clients.size(), -1.0);
-                         std::vector<double> correct(st.clusters.size(), 0), seen(st.clusters.size(), 0);
+                         std::vector<std::vector<std::pair<std::uint32_t, eval_result>>> per(st.clusters.size());
                          for (const auto& [id, e] : evals.results) {
                            rep.personalized[id] = e.accuracy;
                            rep.samples_evaluated += e.samples;
-                           correct[rep.assignment[id]] += e.accuracy * static_cast<double>(e.samples);
-                           seen[rep.assignment[id]] += static_cast<double>(e.samples);
+                           per[rep.assignment[id]].emplace_back(id, e);
                          }
                          for (std::size_t c = 0; c < st.clusters.size(); ++c)
-                           rep.clusters[c].accuracy = seen[c] > 0 ? correct[c] / seen[c] : 0.0;
+                           rep.clusters[c].accuracy = combine(per[c]).accuracy;
                          for (const auto& f : evals.failures)
                            st.observer->on_warning("client " + std::to_string(f.id) + " could not evaluate: " + f.reason);
                          rep.evaluation_seconds = since(st.phase_start);
@@ -127,10 +123,10 @@ caf::behavior cluster_rounds(coordinator_actor* self) {
       st.phase_start = std::chrono::steady_clock::now();
       st.report->clusters.assign(st.clusters.size(), {});
       st.observer->on_phase("cluster", std::to_string(st.clusters.size()) + " clusters, " +
-                                           std::to_string(st.cfg.cluster_rounds) + " rounds each");
+                                         std::to_string(st.opt.experiment.rounds.cluster) + " rounds each");
       st.clusters_running = 1; // held while starting, so no cluster ends the phase early
       for (std::uint32_t c = 0; c < st.clusters.size(); ++c)
-        if (!st.clusters[c].failed && st.cfg.cluster_rounds > 0) {
+        if (!st.clusters[c].failed && st.opt.experiment.rounds.cluster > 0) {
           ++st.clusters_running;
           cluster_round(self, c, 1);
         }
@@ -165,16 +161,18 @@ caf::behavior evaluation(coordinator_actor* self) {
         if (out.samples > 0)
           parts.push_back({c, out.samples, &cl.model.values()});
       }
-      rep.global_model = parts.empty() ? st.global.values() : fl::fedavg(parts);
-      self->request(st.pool, seconds(st.cfg.timeout_s), evaluate_atom::value, test_set,
-                    weight_blob{st.cfg.model.layout, rep.global_model})
+      rep.global_model = parts.empty() ? st.global.values() : fl::weighted_mean(parts);
+      self->request(st.pool, deadline(st.opt.experiment.rounds.timeout_s), evaluate_atom::value, test_set,
+                    weight_blob{st.opt.model.layout, rep.global_model})
         .then(
           [=](eval_result& e) {
             self->state.report->global_accuracy = e.accuracy;
             self->state.report->samples_evaluated += e.samples;
             evaluate_members(self);
           },
-          [=](caf::error& err) { fail_run(self, "evaluating the global model failed: " + self->system().render(err)); });
+          [=](caf::error& err) {
+            fail_run(self, errc::round_failed, "evaluating the global model failed: " + text_of(self->system(), err));
+          });
     },
   };
 }

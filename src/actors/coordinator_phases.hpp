@@ -5,6 +5,8 @@
 #include <string>
 
 #include "actors/coordinator.hpp"
+#include "actors/errors.hpp"
+#include "actors/fan_out.hpp"
 
 namespace flotilla::actors::phases {
 
@@ -21,12 +23,17 @@ inline void enter(coordinator_actor* self, caf::behavior (*phase)(coordinator_ac
 }
 
 /// Ends the run with an error the caller of `run` receives.
-inline void fail_run(coordinator_actor* self, const std::string& why) {
+inline void fail_run(coordinator_actor* self, errc code, const std::string& why) {
   self->state.observer->on_warning(why);
-  self->state.done.deliver(caf::make_error(caf::sec::runtime_error, why));
+  self->state.done.deliver(make_error(code, why));
   self->quit();
 }
 
+/// When nobody's update was accepted and every failure is of a class that will not heal by
+/// itself (diverged training, a node's data or configuration), the error to end the run with.
+std::optional<caf::error> fatal_failure(const std::vector<failure>& failures, std::size_t accepted);
+
+/// Seconds since `t`.
 inline double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }

@@ -1,5 +1,5 @@
-// Selection: resource reports, the lowest cpu% + mem% per cluster becomes its server, the
-// chosen client actors are promoted in place, and members learn their server.
+// Selection: resource reports, the lowest cpu% + mem% per cluster becomes its server, and the
+// chosen client actors are promoted in place.
 #include "actors/coordinator_phases.hpp"
 #include "fl/selection.hpp"
 
@@ -7,35 +7,22 @@ namespace flotilla::actors::phases {
 
 namespace {
 
-void tell_members(coordinator_actor* self, fan_in<std::uint32_t>& acks) {
+// What cluster c's server needs: the cluster's model and strategy state, and the round rules.
+server_role role_of(coordinator_actor* self, std::uint32_t c) {
   auto& st = self->state;
-  std::vector<peer> members;
-  std::map<std::uint32_t, caf::message> notice;
-  for (std::uint32_t c = 0; c < st.clusters.size(); ++c) {
-    auto& cl = st.clusters[c];
-    for (const auto& f : acks.failures)
-      if (f.id == cl.server.id) {
-        cl.failed = true;
-        cl.failure = "promotion of client " + std::to_string(f.id) + " failed: " + f.reason;
-        st.observer->on_warning("cluster " + std::to_string(c) + ": " + cl.failure);
-      }
-    if (cl.failed)
-      continue;
-    auto msg = caf::make_message(member_atom::value, c, cl.server.handle);
-    for (const auto& m : cl.members) {
-      members.push_back(m);
-      notice[m.id] = msg;
-    }
-  }
-  std::sort(members.begin(), members.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
-  fan_out<std::uint32_t>(self, members, st.cfg.timeout_s, [notice](const peer& p) { return notice.at(p.id); },
-                         [=](fan_in<std::uint32_t>& joined) {
-                           for (const auto& f : joined.failures)
-                             self->state.observer->on_warning("client " + std::to_string(f.id) +
-                                                              " did not learn its cluster: " + f.reason);
-                           self->state.report->clustering_seconds += since(self->state.phase_start);
-                           enter(self, cluster_rounds);
-                         });
+  const auto& ex = st.opt.experiment;
+  const auto& cl = st.clusters[c];
+  server_role role;
+  role.cluster = c;
+  role.term = cl.term;
+  role.strategy = ex.strategy;
+  role.state = cl.state;
+  role.model = cl.model;
+  role.seed = ex.seed;
+  role.fraction_fit = ex.rounds.fraction_fit;
+  role.quorum = ex.rounds.quorum;
+  role.timeout_s = ex.rounds.timeout_s;
+  return role;
 }
 
 // Each chosen client actor becomes its cluster's aggregator, starting from the global model.
@@ -46,22 +33,25 @@ void promote_servers(coordinator_actor* self) {
   for (std::uint32_t c = 0; c < st.clusters.size(); ++c) {
     auto& cl = st.clusters[c];
     cl.model = st.global;
-    cluster_spec spec;
-    spec.cluster = c;
-    for (const auto& m : cl.members) {
-      spec.member_ids.push_back(m.id);
-      spec.members.push_back(m.handle);
-    }
-    spec.timeout_s = st.cfg.timeout_s;
-    spec.quorum = st.cfg.quorum;
-    spec.fraction_fit = st.cfg.fraction_fit;
-    spec.seed = st.cfg.seed * 7919 + c;
-    spec.expected_size = st.cfg.model.parameters;
+    cl.state = fl::strategy_state{st.opt.experiment.strategy.name, 0, {}};
     servers.push_back(cl.server);
-    promotion[cl.server.id] = caf::make_message(promote_atom::value, std::move(spec), st.global);
+    promotion[cl.server.id] = caf::make_message(promote_atom::value, role_of(self, c));
   }
-  fan_out<std::uint32_t>(self, servers, st.cfg.timeout_s, [promotion](const peer& p) { return promotion.at(p.id); },
-                         [=](fan_in<std::uint32_t>& acks) { tell_members(self, acks); });
+  std::sort(servers.begin(), servers.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
+  fan_out<std::uint32_t>(*st.watch, servers, st.opt.experiment.rounds.timeout_s,
+                         [promotion](const peer& p) { return promotion.at(p.id); },
+                         [=](fan_in<std::uint32_t>& acks) {
+                           auto& st = self->state;
+                           for (auto& cl : st.clusters)
+                             for (const auto& f : acks.failures)
+                               if (f.id == cl.server.id) {
+                                 cl.failed = true;
+                                 cl.failure = "promotion of client " + std::to_string(f.id) + " failed: " + f.reason;
+                                 st.observer->on_warning(cl.failure);
+                               }
+                           st.report->clustering_seconds += since(st.phase_start);
+                           enter(self, cluster_rounds);
+                         });
 }
 
 } // namespace
@@ -78,7 +68,7 @@ caf::behavior selection(coordinator_actor* self) {
       std::sort(clustered.begin(), clustered.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
       auto msg = caf::make_message(resources_atom::value);
       fan_out<resource_report>(
-        self, clustered, st.cfg.timeout_s, [msg](const peer&) { return msg; },
+        *st.watch, clustered, st.opt.experiment.rounds.timeout_s, [msg](const peer&) { return msg; },
         [=](fan_in<resource_report>& reports) {
           auto& st = self->state;
           auto& rep = *st.report;
@@ -99,8 +89,8 @@ caf::behavior selection(coordinator_actor* self) {
               clustered_scores.push_back(scores[id]);
               ids.push_back(id);
             }
-          auto servers = fl::select_servers(assignment, static_cast<std::uint32_t>(st.clusters.size()),
-                                            clustered_scores);
+          auto servers =
+            fl::select_servers(assignment, static_cast<std::uint32_t>(st.clusters.size()), clustered_scores);
           for (std::size_t c = 0; c < st.clusters.size(); ++c)
             st.clusters[c].server = st.clients[ids[servers[c]]];
           promote_servers(self);

@@ -1,181 +1,137 @@
 #pragma once
-// One request to many peers, collected into results and failures (Flower's two lists). Used by
-// the coordinator's rounds and by promoted cluster servers alike.
+// One request to many peers, settled into results and failures (Flower's two lists). Used by
+// the round engine at every aggregation point and by the coordinator's other phases.
 #include <caf/all.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <functional>
-#include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "actors/down_watch.hpp"
+#include "actors/errors.hpp"
+#include "actors/protocol.hpp"
+
 namespace flotilla::actors {
 
-/// A participant: its client id and its actor (local or a remote proxy).
-struct peer {
-  std::uint32_t id = 0;
-  caf::actor handle;
-};
-
-/// A request that produced no usable result, and why.
+/// A request that produced no usable result: who, why, and the error code when the peer
+/// answered with one of ours (nullopt for timeouts, DOWN, refused results).
 struct failure {
   std::uint32_t id = 0;
   std::string reason;
-};
-
-/// Fails pending requests as soon as their peer is known to be gone (CAF 0.17 never answers
-/// a request to an actor on a dead node; without this only the deadline would end it). The
-/// owning actor routes its down messages to `down()`.
-class down_watch {
-public:
-  /// Monitors `who` through `self` the first time it is seen: one monitor per peer for the
-  /// actor's lifetime, not one per request (they would pile up, round after round).
-  template <class Self>
-  void ensure_monitored(Self* self, const caf::actor& who) {
-    if (monitored_.insert(who.address()).second)
-      self->monitor(who);
-  }
-
-  /// Calls `fail(reason)` if `who` goes down before `forget` is called.
-  std::uint64_t watch(const caf::actor_addr& who, std::function<void(const std::string&)> fail) {
-    auto ticket = next_++;
-    waiting_[who].emplace(ticket, std::move(fail));
-    return ticket;
-  }
-  void forget(const caf::actor_addr& who, std::uint64_t ticket) {
-    auto it = waiting_.find(who);
-    if (it != waiting_.end()) {
-      it->second.erase(ticket);
-      if (it->second.empty())
-        waiting_.erase(it);
-    }
-  }
-  /// Why `who` went down, or null while it is up. CAF sends one DOWN per monitor, so later
-  /// requests to a peer already gone are failed from this record.
-  const std::string* gone(const caf::actor_addr& who) const {
-    auto it = gone_.find(who);
-    return it == gone_.end() ? nullptr : &it->second;
-  }
-
-  void down(const caf::actor_addr& who, const std::string& reason) {
-    gone_.emplace(who, reason);
-    auto it = waiting_.find(who);
-    if (it == waiting_.end())
-      return;
-    auto callbacks = std::move(it->second);
-    waiting_.erase(it);
-    for (auto& [ticket, fail] : callbacks)
-      fail(reason);
-  }
-
-private:
-  std::uint64_t next_ = 0;
-  std::set<caf::actor_addr> monitored_;
-  std::map<caf::actor_addr, std::string> gone_;
-  std::map<caf::actor_addr, std::map<std::uint64_t, std::function<void(const std::string&)>>> waiting_;
+  std::optional<errc> code;
 };
 
 /// Results and failures of one fan-out, each sorted by client id.
 template <class Result>
 struct fan_in {
   std::vector<std::uint32_t> accepted;                  ///< ids whose result was accepted
-  std::vector<std::pair<std::uint32_t, Result>> results; ///< only when the fan-out keeps them
+  std::vector<std::pair<std::uint32_t, Result>> results; ///< kept results (see fan_out_hooks::keep)
   std::vector<failure> failures;
 };
 
-inline caf::duration seconds(double s) {
+/// Optional parts of a fan-out.
+template <class Result>
+struct fan_out_hooks {
+  /// Sees each result as it arrives and may refuse it (returning the reason): aggregators fold
+  /// updates in here, so with `keep == false` no result is held until the end.
+  std::function<std::string(std::uint32_t, Result&)> accept;
+  /// Called after every settled request (progress).
+  std::function<void(std::size_t settled, std::size_t total)> on_each;
+  bool keep = true;
+};
+
+/// A request deadline of `s` seconds, in CAF's type.
+inline caf::duration deadline(double s) {
   return caf::duration{std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6))};
 }
 
-/// Sends `make(peer)` as a request to every peer with a deadline of `timeout_s`, and calls
-/// `done` exactly once when every request has answered, failed or timed out. `accept` sees
-/// each result as it arrives and may refuse it (returning a reason, recorded as a failure):
-/// aggregators consume results there, so with `keep == false` no result is held until the
-/// end. `on_each` sees every settled request (for progress). Lists are sorted by id.
-template <class Result, class Self>
-void fan_out(Self* self, const std::vector<peer>& peers, double timeout_s,
-             std::function<caf::message(const peer&)> make,
-             std::function<void(fan_in<Result>&)> done,
-             std::function<std::string(std::uint32_t, Result&)> accept = {},
-             std::function<void()> on_each = {}, bool keep = true) {
-  // Every actor that fans out keeps a down_watch in its state and routes DOWN messages to it.
-  down_watch* watch = &self->state.watch;
+/// `s` seconds for delayed sends.
+inline std::chrono::microseconds after(double s) {
+  return std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6));
+}
+
+/// Sends `make(peer)` as a request to every peer with a deadline of `timeout_s` and calls `done`
+/// exactly once, when every request has answered, failed, timed out or lost its peer (through
+/// `watch`, which owns the actor's down handler). Lists are sorted by id.
+template <class Result>
+void fan_out(down_watch& watch, const std::vector<peer>& peers, double timeout_s,
+             std::function<caf::message(const peer&)> make, std::function<void(fan_in<Result>&)> done,
+             fan_out_hooks<Result> hooks = {}) {
+  auto* self = watch.self();
   struct collector {
     fan_in<Result> in;
-    std::size_t pending = 0;
+    std::size_t total = 0, settled_count = 0;
     std::function<void(fan_in<Result>&)> done;
-    std::function<void()> on_each;
+    fan_out_hooks<Result> hooks;
     std::set<std::uint32_t> settled; // a request settles once: by answer, error or DOWN
     bool first(std::uint32_t id) { return settled.insert(id).second; }
+    void fail(std::uint32_t id, std::string reason, std::optional<errc> code = std::nullopt) {
+      in.failures.push_back({id, std::move(reason), code});
+      settle();
+    }
     void settle() {
-      if (on_each)
-        on_each();
-      if (--pending > 0)
+      ++settled_count;
+      if (hooks.on_each)
+        hooks.on_each(settled_count, total);
+      if (settled_count < total)
         return;
-      std::sort(in.results.begin(), in.results.end(),
-                [](const auto& a, const auto& b) { return a.first < b.first; });
+      auto by_id = [](const auto& a, const auto& b) { return a.first < b.first; };
+      std::sort(in.results.begin(), in.results.end(), by_id);
       std::sort(in.accepted.begin(), in.accepted.end());
-      std::sort(in.failures.begin(), in.failures.end(),
-                [](const failure& a, const failure& b) { return a.id < b.id; });
+      std::sort(in.failures.begin(), in.failures.end(), [](const failure& a, const failure& b) { return a.id < b.id; });
       done(in);
     }
   };
-  auto state = std::make_shared<collector>();
-  state->pending = peers.size();
-  state->done = std::move(done);
-  state->on_each = std::move(on_each);
+  auto st = std::make_shared<collector>();
+  st->total = peers.size();
+  st->done = std::move(done);
+  st->hooks = std::move(hooks);
   if (peers.empty()) {
-    state->done(state->in);
+    st->done(st->in);
     return;
   }
+  auto* w = &watch;
   for (const auto& p : peers) {
     auto id = p.id;
     if (!p.handle) {
-      state->first(id);
-      state->in.failures.push_back({id, "no actor (its node is gone)"});
-      state->settle();
+      st->first(id);
+      st->fail(id, "no actor (its node is gone)");
       continue;
     }
     auto addr = p.handle.address();
-    if (auto why = watch->gone(addr)) {
-      state->first(id);
-      state->in.failures.push_back({id, "gone: " + *why});
-      state->settle();
+    if (auto why = w->gone(addr)) {
+      st->first(id);
+      st->fail(id, "gone: " + *why);
       continue;
     }
-    watch->ensure_monitored(self, p.handle);
-    auto ticket = watch->watch(addr, [state, id](const std::string& reason) {
-      if (!state->first(id))
-        return;
-      state->in.failures.push_back({id, "gone: " + reason});
-      state->settle();
+    w->ensure_monitored(p.handle);
+    auto ticket = w->watch(addr, [st, id](const std::string& reason) {
+      if (st->first(id))
+        st->fail(id, "gone: " + reason);
     });
-    self->request(p.handle, seconds(timeout_s), make(p))
+    self->request(p.handle, deadline(timeout_s), make(p))
       .then(
-        [state, id, accept, keep, watch, addr, ticket](Result& r) {
-          watch->forget(addr, ticket);
-          if (!state->first(id))
+        [st, id, w, addr, ticket](Result& r) {
+          w->forget(addr, ticket);
+          if (!st->first(id))
             return;
-          std::string reason = accept ? accept(id, r) : std::string{};
-          if (reason.empty()) {
-            state->in.accepted.push_back(id);
-            if (keep)
-              state->in.results.emplace_back(id, std::move(r));
-          } else {
-            state->in.failures.push_back({id, reason});
-          }
-          state->settle();
+          std::string reason = st->hooks.accept ? st->hooks.accept(id, r) : std::string{};
+          if (!reason.empty())
+            return st->fail(id, reason, errc::bad_update);
+          st->in.accepted.push_back(id);
+          if (st->hooks.keep)
+            st->in.results.emplace_back(id, std::move(r));
+          st->settle();
         },
-        [self, state, id, watch, addr, ticket](caf::error& err) {
-          watch->forget(addr, ticket);
-          if (!state->first(id))
-            return;
-          state->in.failures.push_back({id, self->system().render(err)});
-          state->settle();
+        [self, st, id, w, addr, ticket](caf::error& err) {
+          w->forget(addr, ticket);
+          if (st->first(id))
+            st->fail(id, text_of(self->system(), err), code_of(err));
         });
   }
 }

@@ -1,5 +1,6 @@
 #include "actors/node_context.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -21,15 +22,20 @@ const std::vector<std::int32_t>& node_context::pixel_map(std::uint32_t id) const
   return it == rotation_maps.end() ? none : it->second;
 }
 
+bool node_context::attacker(std::uint32_t id) const {
+  return std::find(attack.clients.begin(), attack.clients.end(), id) != attack.clients.end();
+}
+
 std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::dataset> data,
-                                                std::uint32_t clients,
+                                                const fl::experiment& experiment,
                                                 const data::partition_options& partition,
                                                 const std::string& model_name,
-                                                const model::train_options& train,
-                                                std::uint64_t seed) {
+                                                const model::train_options& train) {
   auto ctx = std::make_shared<node_context>();
-  ctx->seed = seed;
-  ctx->partitions = data::make_partitions(data->train.labels, data->num_classes, clients, partition, seed);
+  ctx->seed = experiment.seed;
+  auto clients = experiment.total_clients();
+  ctx->partitions =
+    data::make_partitions(data->train.labels, data->num_classes, clients, partition, experiment.seed);
   for (const auto& p : ctx->partitions) {
     auto key = degree_key(p.rotation_degrees);
     if (!ctx->rotation_maps.count(key))
@@ -38,6 +44,7 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
   ctx->data = std::move(data);
   ctx->model = model::spec_of(model_name);
   ctx->train = train;
+  ctx->attack = experiment.attack;
   ctx->profiles.resize(clients);
   ctx->cores = std::max(1u, std::thread::hardware_concurrency());
   return ctx;

@@ -7,6 +7,7 @@
 
 #include "data/dataset.hpp"
 #include "data/partition.hpp"
+#include "fl/experiment.hpp"
 #include "fl/resources.hpp"
 #include "model/model_spec.hpp"
 #include "model/train_options.hpp"
@@ -30,20 +31,24 @@ struct node_context {
   std::map<std::int64_t, std::vector<std::int32_t>> rotation_maps; ///< by whole degrees
   model::model_spec model;
   model::train_options train;
+  fl::attack_options attack;            ///< simulated poisoning by some clients
   std::vector<client_profile> profiles; ///< by client id
   std::shared_ptr<fl::host_monitor> host = std::make_shared<fl::host_monitor>();
   std::uint32_t cores = 1;
 
   /// The pixel map of client `id` (empty when its images are not rotated).
   const std::vector<std::int32_t>& pixel_map(std::uint32_t id) const;
+
+  /// Whether client `id` attacks.
+  bool attacker(std::uint32_t id) const;
 };
 
-/// Builds the context: partitions the training set and precomputes rotation maps.
+/// Builds the context: partitions the training set among every client of the experiment
+/// (late joiners included) and precomputes rotation maps.
 std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::dataset> data,
-                                                std::uint32_t clients,
+                                                const fl::experiment& experiment,
                                                 const data::partition_options& partition,
                                                 const std::string& model_name,
-                                                const model::train_options& train,
-                                                std::uint64_t seed);
+                                                const model::train_options& train);
 
 } // namespace flotilla::actors

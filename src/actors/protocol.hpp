@@ -1,6 +1,8 @@
 #pragma once
-// Every message Flotilla actors exchange: atoms, message types and their inspectors. All types
-// are serializable, so a run moves the same messages in one process and across nodes.
+// Every message Flotilla actors exchange: atoms, message types and their inspectors, in one
+// place. All types are serializable, so a run moves the same messages in one process and
+// across nodes. Deserializers never trust a length field: every size is checked against the
+// bytes actually present before anything is allocated.
 #include <caf/all.hpp>
 
 #include <cstdint>
@@ -9,28 +11,75 @@
 #include <string>
 #include <vector>
 
+#include "fl/run_report.hpp"
+#include "fl/strategy.hpp"
+
 namespace flotilla::actors {
 
-// Requests (each answered with the type named after the arrow).
-using fit_atom = caf::atom_constant<caf::atom("fit")>;            // round, weights -> fit_result
-using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;  // weights -> eval_result
+// Client requests (answered with the type after the arrow).
+using fit_atom = caf::atom_constant<caf::atom("fit")>;            // fit_ins -> fit_result
+using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;  // weight_blob -> eval_result
 using resources_atom = caf::atom_constant<caf::atom("resources")>; // -> resource_report
-using promote_atom = caf::atom_constant<caf::atom("promote")>;    // cluster_spec, weights -> id
-using member_atom = caf::atom_constant<caf::atom("member")>;      // cluster, server -> ok
-using cluster_round_atom = caf::atom_constant<caf::atom("clround")>; // round -> cluster_result
+using fault_atom = caf::atom_constant<caf::atom("fault")>;        // kind, seconds -> ok
+// Server role (a promoted client).
+using promote_atom = caf::atom_constant<caf::atom("promote")>;    // server_role -> client id
+using demote_atom = caf::atom_constant<caf::atom("demote")>;      // -> client id
+using cluster_round_atom = caf::atom_constant<caf::atom("clround")>; // cluster_round_ins -> round_result
+// Coordinator.
 using run_atom = caf::atom_constant<caf::atom("run")>;            // -> ok (report via observer)
+using next_atom = caf::atom_constant<caf::atom("next")>;          // internal: next step of a phase
+// Node manager (flotilla node).
 using setup_atom = caf::atom_constant<caf::atom("setup")>;       // config, ids, fingerprint -> clients
 using teardown_atom = caf::atom_constant<caf::atom("teardown")>; // -> number of clients dropped
-// Coordinator-internal: move to the next step of the current phase.
-using next_atom = caf::atom_constant<caf::atom("next")>;
 
-/// Client id meaning "the server's own test set" in evaluation requests to a trainer pool.
+/// Client id meaning "the node's own test set" in evaluation requests to a trainer pool.
 constexpr std::uint32_t test_set = std::numeric_limits<std::uint32_t>::max();
+
+/// The largest float buffer accepted from the wire (1 GiB); besides, never more than the
+/// message holds.
+constexpr std::size_t max_blob_floats = std::size_t{1} << 28;
+
+namespace detail {
+
+/// The bytes a deserializer has left when it knows (BASP's binary deserializer does).
+inline std::size_t remaining_bytes(caf::deserializer& f) {
+  if (auto* b = dynamic_cast<caf::binary_deserializer*>(&f))
+    return b->remaining();
+  return std::numeric_limits<std::size_t>::max();
+}
+
+/// A float buffer as one raw block: CAF's element-wise float encoding runs at ~200 MB/s, this
+/// at memcpy speed (all nodes must be little-endian).
+template <class Inspector>
+caf::error raw_floats_save(Inspector& f, const float* data, std::size_t n) {
+  if (auto err = f.begin_sequence(n))
+    return err;
+  if (n > 0)
+    if (auto err = f.apply_raw(n * sizeof(float), const_cast<float*>(data)))
+      return err;
+  return f.end_sequence();
+}
+
+template <class Inspector>
+caf::error raw_floats_load(Inspector& f, std::vector<float>& out) {
+  std::size_t n = 0;
+  if (auto err = f.begin_sequence(n))
+    return err;
+  if (n > max_blob_floats || n > remaining_bytes(f) / sizeof(float))
+    return caf::make_error(caf::sec::invalid_argument,
+                           "a float buffer of " + std::to_string(n) + " floats exceeds the message or the limit");
+  out.resize(n);
+  if (n > 0)
+    if (auto err = f.apply_raw(n * sizeof(float), out.data()))
+      return err;
+  return f.end_sequence();
+}
+
+} // namespace detail
 
 /// Model weights: an immutable, shared buffer (copying a blob, or a message holding one, never
 /// copies the floats: 10,000 clients forwarding the same model hold one buffer), and on the
-/// wire one raw block (CAF's element-wise float encoding runs at ~200 MB/s, this at memcpy
-/// speed; all nodes must be little-endian).
+/// wire one raw block.
 struct weight_blob {
   std::uint64_t layout = 0; ///< model layout id (model_spec::layout), checked on load
   std::shared_ptr<const std::vector<float>> data;
@@ -38,6 +87,8 @@ struct weight_blob {
   weight_blob() = default;
   weight_blob(std::uint64_t layout_id, std::vector<float> values)
       : layout(layout_id), data(std::make_shared<const std::vector<float>>(std::move(values))) {}
+  weight_blob(std::uint64_t layout_id, std::shared_ptr<const std::vector<float>> values)
+      : layout(layout_id), data(std::move(values)) {}
 
   const std::vector<float>& values() const {
     static const std::vector<float> none;
@@ -46,42 +97,48 @@ struct weight_blob {
   std::size_t size() const { return data ? data->size() : 0; }
 };
 
-/// The largest blob accepted from the wire (1 GiB of floats); never trust a length field.
-constexpr std::size_t max_blob_floats = std::size_t{1} << 28;
-
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, weight_blob& x) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "weights travel in host order");
   if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
     if (auto err = f(x.layout))
       return err;
-    auto n = x.size();
-    if (auto err = f.begin_sequence(n))
-      return err;
-    if (n > 0)
-      if (auto err = f.apply_raw(n * sizeof(float), const_cast<float*>(x.data->data())))
-        return err;
-    return f.end_sequence();
+    return detail::raw_floats_save(f, x.values().data(), x.size());
   } else if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
     if (auto err = f(x.layout))
       return err;
-    std::size_t n = 0;
-    if (auto err = f.begin_sequence(n))
+    auto values = std::make_shared<std::vector<float>>();
+    if (auto err = detail::raw_floats_load(f, *values))
       return err;
-    if (n > max_blob_floats)
-      return caf::make_error(caf::sec::invalid_argument,
-                             "weight blob of " + std::to_string(n) + " floats exceeds the limit");
-    auto values = std::make_shared<std::vector<float>>(n);
-    if (n > 0)
-      if (auto err = f.apply_raw(n * sizeof(float), values->data()))
-        return err;
     x.data = std::move(values);
-    return f.end_sequence();
+    return caf::none;
   } else {
     // to_string and logging: the size only, never megabytes of floats.
     auto n = static_cast<std::uint64_t>(x.size());
     return f(caf::meta::type_name("flotilla::weight_blob"), x.layout, n);
   }
+}
+
+/// A participant: its client id and its actor (local, or a proxy of a remote one).
+struct peer {
+  std::uint32_t id = 0;
+  caf::actor handle;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer& x) {
+  return f(caf::meta::type_name("flotilla::peer"), x.id, x.handle);
+}
+
+/// A fit request: the model to start from and the round's fit configuration.
+struct fit_ins {
+  fl::fit_config config;
+  weight_blob weights;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fit_ins& x) {
+  return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights);
 }
 
 /// A client's answer to fit: its new weights and what the training measured.
@@ -97,8 +154,8 @@ struct fit_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_result& x) {
-  return f(caf::meta::type_name("flotilla::fit_result"), x.client_id, x.round, x.samples,
-           x.train_loss, x.seconds, x.cpu_seconds, x.weights);
+  return f(caf::meta::type_name("flotilla::fit_result"), x.client_id, x.round, x.samples, x.train_loss, x.seconds,
+           x.cpu_seconds, x.weights);
 }
 
 /// An evaluation on a client's local test split (or a node's test set).
@@ -134,50 +191,108 @@ typename Inspector::result_type inspect(Inspector& f, resource_report& x) {
            x.own_cpu_seconds, x.window_seconds, x.own_bytes, x.host_cores, x.profiled, x.cpu, x.mem);
 }
 
-/// What a promoted client needs to serve its cluster.
-struct cluster_spec {
+/// What a promoted client needs to serve its cluster: the cluster's model and strategy state
+/// (a new server after an election continues where the last one stopped) and the round rules.
+struct server_role {
   std::uint32_t cluster = 0;
-  std::vector<std::uint32_t> member_ids; ///< sorted; includes the server itself
-  std::vector<caf::actor> members;       ///< same order as member_ids
-  double timeout_s = 600;
-  double quorum = 0.5;
-  double fraction_fit = 1.0;             ///< share of members asked per round
-  std::uint64_t seed = 0;                ///< for that sample
-  std::uint64_t expected_size = 0;       ///< floats per update
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cluster_spec& x) {
-  return f(caf::meta::type_name("flotilla::cluster_spec"), x.cluster, x.member_ids, x.members,
-           x.timeout_s, x.quorum, x.fraction_fit, x.seed, x.expected_size);
-}
-
-/// One cluster round as its server reports it.
-struct cluster_result {
-  std::uint32_t cluster = 0;
-  std::uint32_t round = 0;
-  std::uint32_t server_id = 0;   ///< client id of the actor that aggregated
-  caf::actor_addr aggregator;    ///< that actor's address: promotion happened in place
-  std::uint32_t clients = 0;     ///< updates aggregated
-  std::vector<std::uint32_t> failed;
-  std::vector<std::string> failure_reasons;
-  bool aggregated = false;       ///< false: quorum missed, the model is unchanged
-  std::uint64_t samples = 0;
-  double train_loss = 0;
-  double test_accuracy = 0;      ///< the new model on the members' local test splits
-  std::uint64_t evaluated = 0;   ///< images those evaluations covered
-  double seconds = 0;
+  std::uint32_t term = 0;                ///< elections so far + 1
+  fl::strategy_options strategy;
+  fl::strategy_state state;
   weight_blob model;
+  std::uint64_t seed = 0;                ///< run seed (participant samples, shuffles)
+  double fraction_fit = 0;
+  double quorum = 0;
+  double timeout_s = 0;
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cluster_result& x) {
-  return f(caf::meta::type_name("flotilla::cluster_result"), x.cluster, x.round, x.server_id,
-           x.aggregator, x.clients, x.failed, x.failure_reasons, x.aggregated, x.samples,
-           x.train_loss, x.test_accuracy, x.evaluated, x.seconds, x.model);
+typename Inspector::result_type inspect(Inspector& f, server_role& x) {
+  return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
+           x.fraction_fit, x.quorum, x.timeout_s);
 }
 
-/// Registers every type above; call on every actor system's config, on every node.
+/// One cluster round: its number and who the members are this round (membership may change
+/// between rounds: elections, late joiners, IFCA).
+struct cluster_round_ins {
+  std::uint32_t round = 0;
+  std::vector<peer> members; ///< sorted by id; includes the server itself
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_round_ins& x) {
+  return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members);
+}
+
+/// One round as its aggregation point reports it: the record, the model after it and the
+/// strategy's state (the coordinator keeps both, to hand the cluster to a new server).
+struct round_result {
+  fl::round_record record;
+  weight_blob model;
+  fl::strategy_state state;
+  caf::actor_addr aggregator; ///< the actor that aggregated: the promoted client itself
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, round_result& x) {
+  return f(caf::meta::type_name("flotilla::round_result"), x.record, x.model, x.state, x.aggregator);
+}
+
+/// Registers every type above and the error category; call on every actor system's config,
+/// on every node.
 void add_protocol_types(caf::actor_system_config& cfg);
 
 } // namespace flotilla::actors
+
+// Inspectors of the plain fl types that travel inside messages (found by ADL in their namespace).
+namespace flotilla::fl {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fit_config& x) {
+  return f(caf::meta::type_name("flotilla::fit_config"), x.round, x.epochs, x.lr, x.proximal_mu);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, strategy_options& x) {
+  return f(caf::meta::type_name("flotilla::strategy_options"), x.name, x.server_lr, x.server_momentum, x.proximal_mu,
+           x.beta1, x.beta2, x.tau, x.trim_fraction, x.byzantine, x.multi_krum);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, strategy_state& x) {
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
+    if (auto err = f(x.strategy, x.steps))
+      return err;
+    auto n = x.buffers.size();
+    if (auto err = f.begin_sequence(n))
+      return err;
+    for (const auto& b : x.buffers)
+      if (auto err = actors::detail::raw_floats_save(f, b.data(), b.size()))
+        return err;
+    return f.end_sequence();
+  } else if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
+    if (auto err = f(x.strategy, x.steps))
+      return err;
+    std::size_t n = 0;
+    if (auto err = f.begin_sequence(n))
+      return err;
+    if (n > 16)
+      return caf::make_error(caf::sec::invalid_argument, "strategy state with " + std::to_string(n) + " buffers");
+    x.buffers.assign(n, {});
+    for (auto& b : x.buffers)
+      if (auto err = actors::detail::raw_floats_load(f, b))
+        return err;
+    return f.end_sequence();
+  } else {
+    auto n = static_cast<std::uint64_t>(x.buffers.size());
+    return f(caf::meta::type_name("flotilla::strategy_state"), x.strategy, x.steps, n);
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, round_record& x) {
+  return f(caf::meta::type_name("flotilla::round_record"), x.phase, x.round, x.cluster, x.server, x.term, x.asked,
+           x.clients, x.failures, x.failed, x.failure_reasons, x.aggregated, x.not_aggregated, x.samples,
+           x.train_loss, x.test_loss, x.test_accuracy, x.evaluated, x.seconds);
+}
+
+} // namespace flotilla::fl

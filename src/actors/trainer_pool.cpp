@@ -2,19 +2,38 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <numeric>
 #include <utility>
-#include <functional>
 
+#include "actors/errors.hpp"
 #include "actors/protocol.hpp"
+#include "data/data_error.hpp"
+#include "fl/attack.hpp"
+#include "fl/seeds.hpp"
+#include "model/model_error.hpp"
 #include "model/trainer.hpp"
 
 namespace flotilla::actors {
 
 namespace {
 
-caf::error job_error(const std::exception& e) {
-  return caf::make_error(caf::sec::runtime_error, std::string{e.what()});
+// Exceptions of a job become errors of our category, so their class survives the trip home.
+template <class F>
+auto guarded(F&& job) -> decltype(job()) {
+  try {
+    return job();
+  } catch (const model::model_error& e) {
+    return make_error(errc::model_error, e.what());
+  } catch (const data::data_error& e) {
+    return make_error(errc::data_error, e.what());
+  } catch (const std::exception& e) {
+    return make_error(errc::training_failed, e.what());
+  }
+}
+
+caf::error unknown(std::uint32_t client) {
+  return make_error(errc::unknown_client, "no client " + std::to_string(client) + " on this node");
 }
 
 struct worker_state {
@@ -25,52 +44,50 @@ struct worker_state {
 caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<const node_context> ctx) {
   self->state.trainer = std::make_unique<model::trainer>(ctx->model.name);
   return {
-    [=](fit_atom, std::uint32_t client, std::uint32_t round, const weight_blob& w) -> caf::result<fit_result> {
+    [=](fit_atom, std::uint32_t client, const fit_ins& in) -> caf::result<fit_result> {
       if (client >= ctx->partitions.size())
-        return caf::make_error(caf::sec::invalid_argument, "no client " + std::to_string(client) + " on this node");
-      const auto& part = ctx->partitions[client];
-      try {
-        auto out = self->state.trainer->fit(w.values(), ctx->data->train, part.train, ctx->pixel_map(client),
-                                            ctx->train, training_seed(ctx->seed, client, round));
+        return unknown(client);
+      return guarded([&]() -> caf::result<fit_result> {
+        const auto& part = ctx->partitions[client];
+        auto options = ctx->train;
+        if (in.config.epochs > 0)
+          options.epochs = in.config.epochs;
+        if (in.config.lr > 0)
+          options.lr = in.config.lr;
+        auto seed = fl::training_seed(ctx->seed, client, in.config.round);
+        auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train, ctx->pixel_map(client),
+                                            options, seed);
+        if (ctx->attacker(client))
+          out.weights = fl::poison(ctx->attack, in.weights.values(), std::move(out.weights), fl::splitmix64(seed));
         fit_result r;
         r.client_id = client;
-        r.round = round;
+        r.round = in.config.round;
         r.samples = part.train.size();
         r.train_loss = out.metrics.loss;
         r.seconds = out.metrics.seconds;
         r.cpu_seconds = out.metrics.cpu_seconds;
         r.weights = weight_blob{ctx->model.layout, std::move(out.weights)};
         return r;
-      } catch (const std::exception& e) {
-        return job_error(e);
-      }
+      });
     },
     // A slice [begin, end) of the test set: the pool splits a test-set evaluation over workers.
     [=](evaluate_atom, std::uint32_t begin, std::uint32_t end, const weight_blob& w) -> caf::result<eval_result> {
-      try {
+      return guarded([&]() -> caf::result<eval_result> {
         std::vector<std::uint32_t> idx(end - begin);
         std::iota(idx.begin(), idx.end(), begin);
         auto m = self->state.trainer->evaluate(w.values(), ctx->data->test, idx, {});
-        return eval_result{begin, m.samples, m.loss, m.accuracy}; // the slice's start, for ordering
-      } catch (const std::exception& e) {
-        return job_error(e);
-      }
+        return eval_result{test_set, m.samples, m.loss, m.accuracy};
+      });
     },
     [=](evaluate_atom, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
-      try {
-        model::eval_metrics m;
-        if (client == test_set) {
-          m = self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {});
-        } else if (client < ctx->partitions.size()) {
-          m = self->state.trainer->evaluate(w.values(), ctx->data->train, ctx->partitions[client].test,
-                                            ctx->pixel_map(client));
-        } else {
-          return caf::make_error(caf::sec::invalid_argument, "no client " + std::to_string(client) + " on this node");
-        }
+      if (client != test_set && client >= ctx->partitions.size())
+        return unknown(client);
+      return guarded([&]() -> caf::result<eval_result> {
+        auto m = client == test_set ? self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {})
+                                    : self->state.trainer->evaluate(w.values(), ctx->data->train,
+                                                                    ctx->partitions[client].test, ctx->pixel_map(client));
         return eval_result{client, m.samples, m.loss, m.accuracy};
-      } catch (const std::exception& e) {
-        return job_error(e);
-      }
+      });
     },
   };
 }
@@ -134,26 +151,25 @@ std::function<void(caf::expected<Result>)> deliver_to(caf::typed_response_promis
 void evaluate_test_set(pool_actor* self, caf::typed_response_promise<eval_result> rp, const weight_blob& w) {
   auto n = static_cast<std::uint32_t>(self->state.workers);
   auto total = static_cast<std::uint64_t>(self->state.test_count);
-  auto parts = std::make_shared<std::vector<eval_result>>();
+  auto parts = std::make_shared<std::vector<std::optional<eval_result>>>(n);
+  auto left = std::make_shared<std::uint32_t>(n);
   auto failed = std::make_shared<bool>(false);
   for (std::uint32_t i = 0; i < n; ++i) {
     auto begin = static_cast<std::uint32_t>(total * i / n), end = static_cast<std::uint32_t>(total * (i + 1) / n);
-    auto combine = [rp, parts, failed, n](caf::expected<eval_result> r) mutable {
+    auto combine = [rp, parts, left, failed, i](caf::expected<eval_result> r) mutable {
       if (!r) {
         if (!std::exchange(*failed, true))
           rp.deliver(r.error());
         return;
       }
-      parts->push_back(*r);
-      if (parts->size() < n || *failed)
+      (*parts)[i] = *r;
+      if (--*left > 0 || *failed)
         return;
-      std::sort(parts->begin(), parts->end(),
-                [](const eval_result& x, const eval_result& y) { return x.client_id < y.client_id; });
       eval_result sum{test_set, 0, 0, 0};
       for (const auto& p : *parts) {
-        sum.samples += p.samples;
-        sum.loss += p.loss * static_cast<double>(p.samples);
-        sum.accuracy += p.accuracy * static_cast<double>(p.samples);
+        sum.samples += p->samples;
+        sum.loss += p->loss * static_cast<double>(p->samples);
+        sum.accuracy += p->accuracy * static_cast<double>(p->samples);
       }
       sum.loss /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
       sum.accuracy /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
@@ -170,9 +186,9 @@ caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std:
   self->state.test_count = test_count;
   self->state.idle = std::move(workers);
   return {
-    [=](fit_atom a, std::uint32_t client, std::uint32_t round, const weight_blob& w) {
+    [=](fit_atom a, std::uint32_t client, const fit_ins& in) {
       auto rp = self->make_response_promise<fit_result>();
-      enqueue<fit_result>(self, deliver_to(rp), a, client, round, w);
+      enqueue<fit_result>(self, deliver_to(rp), a, client, in);
       return rp;
     },
     [=](evaluate_atom a, std::uint32_t client, const weight_blob& w) {
@@ -187,15 +203,6 @@ caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std:
 }
 
 } // namespace
-
-std::uint64_t training_seed(std::uint64_t run_seed, std::uint32_t client, std::uint32_t round) {
-  // SplitMix64 over (seed, client, round): independent streams per client and round.
-  std::uint64_t z = run_seed ^ (std::uint64_t{client} << 32 | round);
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 caf::actor spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
                               std::uint32_t trainers) {

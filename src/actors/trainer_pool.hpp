@@ -12,13 +12,10 @@ namespace flotilla::actors {
 /// next idle worker. N clients never mean N threads, and a worker busy training for seconds
 /// never blocks the scheduler threads that carry control messages.
 ///
-/// Protocol: (fit_atom, client, round, weight_blob) -> fit_result;
+/// Protocol: (fit_atom, client, fit_ins) -> fit_result (an attacking client's update poisoned);
 ///           (evaluate_atom, client | test_set, weight_blob) -> eval_result; a test-set evaluation
 ///           is split into one slice per worker, so it takes 1/trainers of the time.
 caf::actor spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
                               std::uint32_t trainers);
-
-/// The seed of client `id`'s shuffle in `round`: a pure function of the run seed.
-std::uint64_t training_seed(std::uint64_t run_seed, std::uint32_t client, std::uint32_t round);
 
 } // namespace flotilla::actors

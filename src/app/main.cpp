@@ -12,16 +12,16 @@
 #include <fstream>
 #include <iostream>
 
-#include "actors/node.hpp"
-#include "actors/runtime.hpp"
-#include "app/config.hpp"
 #include "app/outputs.hpp"
 #include "app/run_recorder.hpp"
-#include "app/settings.hpp"
+#include "config/config.hpp"
+#include "config/settings.hpp"
 #include "data/data_error.hpp"
 #include "data/partition.hpp"
 #include "model/model_error.hpp"
 #include "model/trainer.hpp"
+#include "runtime/local_run.hpp"
+#include "runtime/node.hpp"
 
 using namespace flotilla;
 
@@ -46,32 +46,32 @@ struct command_line {
   std::string command;
   std::string config_file;
   std::vector<std::string> overrides;
-  actors::node_options node;
+  runtime::node_options node;
 };
 
 command_line parse(int argc, char** argv) {
   command_line cl;
   if (argc < 2)
-    throw app::config_error(std::string("no command given\n\n") + usage);
+    throw config::config_error(std::string("no command given\n\n") + usage);
   cl.command = argv[1];
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--config" || arg == "-c") {
       if (i + 1 >= argc)
-        throw app::config_error("--config needs a file name");
+        throw config::config_error("--config needs a file name");
       cl.config_file = argv[++i];
     } else if (arg.rfind("--config=", 0) == 0) {
       cl.config_file = arg.substr(9);
     } else if (cl.command == "node" && (arg == "--port" || arg == "--bind" || arg == "--tls-cert" ||
                                          arg == "--tls-key" || arg == "--tls-ca")) {
       if (i + 1 >= argc)
-        throw app::config_error(arg + " needs a value");
+        throw config::config_error(arg + " needs a value");
       std::string v = argv[++i];
       if (arg == "--port") {
         char* end = nullptr;
         auto port = std::strtol(v.c_str(), &end, 10);
         if (*end != 0 || port < 0 || port > 65535)
-          throw app::config_error("--port " + v + " is not a port number (0 to 65535)");
+          throw config::config_error("--port " + v + " is not a port number (0 to 65535)");
         cl.node.port = static_cast<std::uint16_t>(port);
       } else if (arg == "--bind") {
         cl.node.bind = v;
@@ -79,7 +79,7 @@ command_line parse(int argc, char** argv) {
         (arg == "--tls-cert" ? cl.node.tls.cert : arg == "--tls-key" ? cl.node.tls.key : cl.node.tls.ca) = v;
       }
     } else if (arg.rfind("--", 0) == 0) {
-      throw app::config_error("unknown option " + arg + "\n\n" + usage);
+      throw config::config_error("unknown option " + arg + "\n\n" + usage);
     } else {
       cl.overrides.push_back(arg);
     }
@@ -99,18 +99,19 @@ int run(const command_line& cl) {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   auto start = std::chrono::steady_clock::now();
-  auto config = app::resolve_config(cl.config_file, cl.overrides);
-  auto s = app::settings_from(config);
+  auto doc = config::resolve_config(cl.config_file, cl.overrides);
+  auto s = config::settings_from(doc);
   model::configure_torch_threads(1);
   // Data first: a missing or corrupt file stops the run before it leaves a run directory.
   auto data = data::load_dataset(s.data);
   auto dir = app::make_run_dir(s);
   {
     std::ofstream out(std::filesystem::path(dir) / "config.json");
-    out << config.dump(2) << '\n';
+    out << doc.dump(2) << '\n';
   }
-  std::printf("flotilla: %s, %u clients, %s partition, model %s, k=%u -> %s\n", s.name.c_str(), s.clients,
-              s.partition.scheme.c_str(), s.model.c_str(), s.clustering.k, dir.c_str());
+  std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%u -> %s\n", s.name.c_str(),
+              s.experiment.clients, s.partition.scheme.c_str(), s.model.name.c_str(),
+              s.experiment.strategy.name.c_str(), s.experiment.clustering.k, dir.c_str());
   std::printf("flotilla: %s loaded: %zu train / %zu test images\n", data->name.c_str(), data->train.count,
               data->test.count);
   auto recorder = std::make_shared<app::run_recorder>((std::filesystem::path(dir) / "metrics.jsonl").string(),
@@ -118,9 +119,10 @@ int run(const command_line& cl) {
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
-  auto report = actors::run_simulation(s, data, recorder, {}, config.dump());
+  auto report = runtime::run_experiment(s, data, recorder, {}, doc.dump());
   report.warnings = recorder->warnings();
-  auto parts = data::make_partitions(data->train.labels, data->num_classes, s.clients, s.partition, s.seed);
+  auto parts = data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
+                                     s.experiment.seed);
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto summary = app::write_outputs(dir, s, report, parts, total);
   std::printf("%s\n  run directory: %s\n", app::summary_table(summary, report).c_str(), dir.c_str());
@@ -137,21 +139,28 @@ int main(int argc, char** argv) {
     }
     auto cl = parse(argc, argv);
     if (cl.command == "config") {
-      auto config = app::resolve_config(cl.config_file, cl.overrides);
-      app::settings_from(config); // validate ranges too
-      std::printf("%s\n", config.dump(2).c_str());
+      auto doc = config::resolve_config(cl.config_file, cl.overrides);
+      config::settings_from(doc); // validate ranges too
+      std::printf("%s\n", doc.dump(2).c_str());
       return 0;
     }
     if (cl.command == "run")
       return run(cl);
     if (cl.command == "node") {
       cl.node.overrides = cl.overrides;
-      return actors::serve_node(cl.node);
+      return runtime::serve_node(cl.node);
     }
-    throw app::config_error("unknown command '" + cl.command + "'\n\n" + usage);
-  } catch (const app::config_error& e) {
+    throw config::config_error("unknown command '" + cl.command + "'\n\n" + usage);
+  } catch (const config::config_error& e) {
     std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
     return 2;
+  } catch (const runtime::run_error& e) {
+    using kind = runtime::run_error::kind;
+    auto k = e.cause();
+    std::fprintf(stderr, "flotilla: %s%s\n",
+                 k == kind::model ? "model error: " : k == kind::data ? "data error: " : k == kind::config ? "configuration error: " : "",
+                 e.what());
+    return k == kind::model ? 4 : k == kind::data ? 3 : k == kind::config ? 2 : 1;
   } catch (const data::data_error& e) {
     std::fprintf(stderr, "flotilla: data error: %s\n", e.what());
     return 3;

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/config.hpp"
+#include "config/config.hpp"
 #include "common/sha256.hpp"
 #include "fl/adjusted_rand_index.hpp"
 #include "fl/resources.hpp"
@@ -22,7 +22,7 @@ namespace {
 void write_json(const std::string& path, const json& j) {
   std::ofstream out(path);
   if (!out)
-    throw config_error("cannot write " + path);
+    throw config::config_error("cannot write " + path);
   out << j.dump(2) << '\n';
 }
 
@@ -43,7 +43,7 @@ double mean_of_known(const std::vector<double>& xs) {
 
 } // namespace
 
-std::string make_run_dir(const settings& s) {
+std::string make_run_dir(const config::settings& s) {
   std::string dir = s.output.run_dir;
   if (dir.empty()) {
     char stamp[32];
@@ -54,7 +54,7 @@ std::string make_run_dir(const settings& s) {
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "models", ec);
   if (ec)
-    throw config_error("cannot create run directory " + dir + ": " + ec.message() +
+    throw config::config_error("cannot create run directory " + dir + ": " + ec.message() +
                        "; set output.dir or output.run_dir to a writable place");
   return dir;
 }
@@ -103,7 +103,7 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
   return out;
 }
 
-json summary_json(const settings& s, const fl::run_report& r, const std::vector<data::client_partition>& parts,
+json summary_json(const config::settings& s, const fl::run_report& r, const std::vector<data::client_partition>& parts,
                   double total_seconds, std::uint64_t peak_rss) {
   json cluster_acc = json::object();
   for (const auto& c : r.clusters)
@@ -129,7 +129,16 @@ json summary_json(const settings& s, const fl::run_report& r, const std::vector<
                   {"initial_global_personalized_accuracy", mean_of_known(r.initial_personalized)},
                   {"initial_global_accuracy", r.initial_global_accuracy},
                   {"cluster_accuracy", cluster_acc},
-                  {"global_model_sha256", sha256_hex(r.global_model.data(), r.global_model.size() * sizeof(float))}};
+                  {"global_model_sha256", sha256_hex(r.global_model.data(), r.global_model.size() * sizeof(float))},
+                  {"rounds_to_target", r.rounds_to_target < 0 ? json(nullptr) : json(r.rounds_to_target)}};
+  const auto& st = s.experiment.strategy;
+  out["strategy"] = {{"name", st.name},         {"server_lr", st.server_lr}, {"server_momentum", st.server_momentum},
+                     {"proximal_mu", st.proximal_mu}, {"beta1", st.beta1},  {"beta2", st.beta2},
+                     {"tau", st.tau},            {"trim_fraction", st.trim_fraction},
+                     {"byzantine", st.byzantine}, {"multi_krum", st.multi_krum}};
+  const auto& at = s.experiment.attack;
+  out["attack"] = at.clients.empty() ? json(nullptr)
+                                     : json{{"clients", at.clients}, {"kind", at.kind}, {"scale", at.scale}};
   out["clients"] = per_client;
   json clustering{{"k", r.clusters.size()}, {"assignment", json::array()}};
   for (auto a : r.assignment)
@@ -158,7 +167,7 @@ json summary_json(const settings& s, const fl::run_report& r, const std::vector<
   return out;
 }
 
-json write_outputs(const std::string& dir, const settings& s, const fl::run_report& r,
+json write_outputs(const std::string& dir, const config::settings& s, const fl::run_report& r,
                    const std::vector<data::client_partition>& parts, double total_seconds) {
   write_json((fs::path(dir) / "clusters.json").string(), clusters_json(r, parts));
   auto summary = summary_json(s, r, parts, total_seconds, fl::peak_rss_bytes());
@@ -166,10 +175,10 @@ json write_outputs(const std::string& dir, const settings& s, const fl::run_repo
   if (!s.output.save_models)
     return summary;
   auto models = fs::path(dir) / "models";
-  model::save_model(s.model, r.global_model, (models / "global.pt").string());
-  model::save_model(s.model, r.initial_global, (models / "initial_global.pt").string());
+  model::save_model(s.model.name, r.global_model, (models / "global.pt").string());
+  model::save_model(s.model.name, r.initial_global, (models / "initial_global.pt").string());
   for (const auto& c : r.clusters)
-    model::save_model(s.model, c.model, (models / ("cluster_" + std::to_string(c.id) + ".pt")).string());
+    model::save_model(s.model.name, c.model, (models / ("cluster_" + std::to_string(c.id) + ".pt")).string());
   return summary;
 }
 

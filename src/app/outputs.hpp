@@ -4,26 +4,26 @@
 #include <string>
 #include <vector>
 
-#include "app/settings.hpp"
+#include "config/settings.hpp"
 #include "data/partition.hpp"
 #include "fl/run_report.hpp"
 
 namespace flotilla::app {
 
 /// output.run_dir when set, else output.dir/<YYYYmmdd-HHMMSS>-<name>; created with models/.
-std::string make_run_dir(const settings& s);
+std::string make_run_dir(const config::settings& s);
 
 /// clusters.json: members, server and every score per cluster, true groups when known.
 nlohmann::json clusters_json(const fl::run_report& r, const std::vector<data::client_partition>& parts);
 
 /// summary.json: final accuracies, model hash, clustering quality, timing.
-nlohmann::json summary_json(const settings& s, const fl::run_report& r,
+nlohmann::json summary_json(const config::settings& s, const fl::run_report& r,
                             const std::vector<data::client_partition>& parts, double total_seconds,
                             std::uint64_t peak_rss);
 
 /// Writes clusters.json, summary.json and (when output.save_models) models/*.pt; returns the
 /// summary it wrote.
-nlohmann::json write_outputs(const std::string& dir, const settings& s, const fl::run_report& r,
+nlohmann::json write_outputs(const std::string& dir, const config::settings& s, const fl::run_report& r,
                    const std::vector<data::client_partition>& parts, double total_seconds);
 
 /// The closing table: per phase and cluster, accuracy and time.

@@ -4,14 +4,14 @@
 
 #include <cstdio>
 
-#include "app/config.hpp"
+#include "config/config.hpp"
 
 namespace flotilla::app {
 
 run_recorder::run_recorder(const std::string& metrics_path, const std::string& progress_mode)
     : metrics_(metrics_path), progress_(progress_mode) {
   if (!metrics_)
-    throw config_error("cannot write " + metrics_path + "; check output.dir / output.run_dir");
+    throw config::config_error("cannot write " + metrics_path + "; check output.dir / output.run_dir");
 }
 
 void run_recorder::on_phase(const std::string& phase, const std::string& detail) {
@@ -26,15 +26,21 @@ void run_recorder::on_round(const fl::round_record& r) {
   nlohmann::json line{{"phase", r.phase},
                       {"round", r.round},
                       {"cluster", r.cluster == fl::no_cluster ? nlohmann::json(nullptr) : nlohmann::json(r.cluster)},
+                      {"server", r.server == fl::no_cluster ? nlohmann::json(nullptr) : nlohmann::json(r.server)},
+                      {"term", r.term},
+                      {"asked", r.asked},
                       {"clients", r.clients},
                       {"failures", r.failures},
                       {"failed", r.failed},
                       {"aggregated", r.aggregated},
                       {"train_loss", r.train_loss},
+                      {"test_loss", r.test_loss},
                       {"test_accuracy", r.test_accuracy},
                       {"seconds", r.seconds}};
   if (!r.failure_reasons.empty())
     line["failure_reasons"] = r.failure_reasons;
+  if (!r.aggregated)
+    line["not_aggregated"] = r.not_aggregated;
   metrics_ << line.dump() << '\n';
   metrics_.flush();
   char buf[256];

@@ -78,7 +78,7 @@ std::vector<float> fedavg_accumulator::mean() const {
   return out;
 }
 
-std::vector<float> fedavg(const std::vector<weighted_update>& updates) {
+std::vector<float> weighted_mean(const std::vector<weighted_update>& updates) {
   if (updates.empty())
     throw std::invalid_argument("fedavg: no updates to aggregate");
   fedavg_accumulator acc(updates.front().weights->size());

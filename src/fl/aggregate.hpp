@@ -41,8 +41,8 @@ private:
   std::size_t count_ = 0;
 };
 
-/// FedAvg of a list of updates (through fedavg_accumulator: any order, same bits). Throws
+/// The sample-weighted mean of a list of updates (FedAvg) (through fedavg_accumulator: any order, same bits). Throws
 /// std::invalid_argument on an empty list, mismatched sizes or zero total samples.
-std::vector<float> fedavg(const std::vector<weighted_update>& updates);
+std::vector<float> weighted_mean(const std::vector<weighted_update>& updates);
 
 } // namespace flotilla::fl

@@ -8,18 +8,26 @@ namespace flotilla::fl {
 
 constexpr std::uint32_t no_cluster = std::numeric_limits<std::uint32_t>::max();
 
-/// One line of metrics.jsonl: a round of the initial phase, or of one cluster.
+/// One round at one aggregation point: a line of metrics.jsonl. The same record is produced by
+/// the coordinator's initial rounds and by every cluster server's rounds.
 struct round_record {
-  std::string phase;                 ///< "initial" | "cluster"
+  std::string phase;                  ///< "initial" | "cluster"
   std::uint32_t round = 0;
   std::uint32_t cluster = no_cluster; ///< no_cluster in the initial phase
-  std::uint32_t clients = 0;         ///< updates aggregated
+  std::uint32_t server = no_cluster;  ///< client id of the aggregating server (cluster phase)
+  std::uint32_t term = 0;             ///< the cluster's server term (elections so far + 1)
+  std::uint32_t asked = 0;            ///< participants asked to train
+  std::uint32_t clients = 0;          ///< updates aggregated
   std::uint32_t failures = 0;
   std::vector<std::uint32_t> failed;
   std::vector<std::string> failure_reasons;
-  bool aggregated = true;            ///< false: quorum missed, model kept
+  bool aggregated = true;             ///< false: quorum missed or the strategy refused, model kept
+  std::string not_aggregated;         ///< why, when aggregated is false
+  std::uint64_t samples = 0;          ///< training samples of the aggregated updates
   double train_loss = 0;
-  double test_accuracy = 0;          ///< initial: global test set; cluster: members' local splits
+  double test_loss = 0;
+  double test_accuracy = 0;           ///< initial: global test set; cluster: members' local splits
+  std::uint64_t evaluated = 0;        ///< images that evaluation covered
   double seconds = 0;
 };
 
@@ -52,6 +60,7 @@ struct run_report {
   std::vector<float> global_model;    ///< sample-weighted mean of the cluster models
   double global_accuracy = 0;         ///< global model on the test set
   double initial_global_accuracy = 0; ///< initial global model on the test set
+  std::int64_t rounds_to_target = -1; ///< first initial round reaching rounds.target_accuracy
   std::vector<double> personalized;   ///< per client: its cluster model on its local split (-1: none)
   std::vector<double> initial_personalized; ///< per client: initial global model, same splits
   std::vector<std::uint32_t> assignment;    ///< per client: its cluster (no_cluster: excluded)

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla::app {
+namespace flotilla::config {
 
 /// A configuration file or override that cannot be used; the message names the key and what
 /// is allowed.
@@ -34,4 +34,4 @@ std::vector<std::string> dotted_keys(const nlohmann::json& config, const std::st
 /// The valid key closest to `key` by edit distance (for "did you mean" hints).
 std::string closest_key(const std::string& key, const std::vector<std::string>& valid);
 
-} // namespace flotilla::app
+} // namespace flotilla::config

@@ -1,4 +1,4 @@
-#include "actors/node.hpp"
+#include "runtime/node.hpp"
 
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
@@ -10,12 +10,15 @@
 #include "actors/client.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
-#include "actors/runtime.hpp"
 #include "actors/trainer_pool.hpp"
-#include "app/config.hpp"
+#include "actors/errors.hpp"
+#include "config/config.hpp"
+#include "runtime/actor_system_setup.hpp"
 #include "model/trainer.hpp"
 
-namespace flotilla::actors {
+namespace flotilla::runtime {
+
+using namespace flotilla::actors;
 
 namespace {
 
@@ -55,8 +58,8 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
   try {
     auto config = nlohmann::json::parse(config_json);
     for (const auto& o : st.overrides)
-      app::apply_override(config, o);
-    auto s = app::settings_from(config);
+      config::apply_override(config, o);
+    auto s = config::settings_from(config);
     auto key = s.data.dataset + "|" + s.data.root + "|" + std::to_string(s.data.train_limit);
     if (!st.data || st.data_key != key) {
       log("loading " + s.data.dataset + " (" + (s.data.root.empty() ? data::default_root(s.data.dataset) : s.data.root) + ")");
@@ -64,18 +67,16 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
       st.data_key = key;
     }
     if (st.data->fingerprint != fingerprint)
-      return caf::make_error(caf::sec::runtime_error,
+      return make_error(errc::data_error,
                              "the dataset on this node differs from the coordinator's (fingerprint " +
                                  st.data->fingerprint.substr(0, 12) + " vs " + fingerprint.substr(0, 12) +
                                  "); give the node the same files (data.root) and data.train_limit");
-    auto ctx = make_node_context(st.data, s.clients, s.partition, s.model, s.train, s.seed);
-    for (const auto& p : s.profiles)
-      for (auto id : p.clients)
-        ctx->profiles[id] = client_profile{true, p.cpu, p.mem};
+    auto ctx = node_context_for(s, st.data);
     st.pool = spawn_trainer_pool(self->system(), ctx, s.runtime.trainers > 0 ? s.runtime.trainers : ctx->cores);
     for (auto id : ids) {
-      if (id >= s.clients)
-        throw std::invalid_argument("client id " + std::to_string(id) + " is not below clients=" + std::to_string(s.clients));
+      if (id >= s.experiment.total_clients())
+        throw std::invalid_argument("client id " + std::to_string(id) + " is not below clients=" +
+                                    std::to_string(s.experiment.total_clients()));
       st.clients.push_back(self->system().spawn(client, id, std::shared_ptr<const node_context>(ctx), st.pool));
     }
     std::string list;
@@ -85,7 +86,7 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
     return st.clients;
   } catch (const std::exception& e) {
     teardown(self);
-    return caf::make_error(caf::sec::runtime_error, std::string("node setup failed: ") + e.what());
+    return make_error(errc::config_error, std::string("node setup failed: ") + e.what());
   }
 }
 
@@ -102,7 +103,7 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides)
     [=](setup_atom, const std::string& config_json, const std::vector<std::uint32_t>& ids,
         const std::string& fingerprint) -> caf::result<std::vector<caf::actor>> {
       if (!self->state.clients.empty())
-        return caf::make_error(caf::sec::runtime_error, "node busy: another coordinator's run is active");
+        return make_error(errc::node_busy, "node busy: another coordinator's run is active");
       auto owner = caf::actor_cast<caf::actor>(self->current_sender());
       auto res = setup(self, config_json, ids, fingerprint);
       if (!res)
@@ -128,18 +129,18 @@ const std::vector<std::string>& node_local_keys() {
 
 int serve_node(const node_options& options) {
   // Validate local overrides against the schema before anything listens.
-  auto local = app::default_config();
+  auto local = config::default_config();
   for (const auto& o : options.overrides) {
     auto key = o.substr(0, o.find('='));
     if (std::find(node_local_keys().begin(), node_local_keys().end(), key) == node_local_keys().end())
-      throw app::config_error("a node takes only node-local keys (data.root, runtime.trainers, "
+      throw config::config_error("a node takes only node-local keys (data.root, runtime.trainers, "
                               "runtime.scheduler_threads); '" + key + "' comes from the coordinator's config");
-    app::apply_override(local, o);
+    config::apply_override(local, o);
   }
-  auto s = app::settings_from(local);
+  auto s = config::settings_from(local);
   bool tls = options.tls.enabled();
   if (tls)
-    app::check_tls_files(options.tls, "--tls-");
+    config::check_tls_files(options.tls, "--tls-");
   model::configure_torch_threads(1);
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t stop;
@@ -181,4 +182,4 @@ int serve_node(const node_options& options) {
   std::_Exit(0);
 }
 
-} // namespace flotilla::actors
+} // namespace flotilla::runtime

@@ -3,15 +3,15 @@
 #include <string>
 #include <vector>
 
-#include "app/settings.hpp"
+#include "config/settings.hpp"
 
-namespace flotilla::actors {
+namespace flotilla::runtime {
 
 /// What `flotilla node` was started with.
 struct node_options {
   std::string bind = "127.0.0.1"; ///< plain TCP binds to loopback unless told otherwise
   std::uint16_t port = 4242;      ///< 0: any free port (printed)
-  app::tls_settings tls;
+  config::tls_options tls;
   std::vector<std::string> overrides; ///< node-local keys: data.root, runtime.trainers, ...
 };
 
@@ -24,4 +24,4 @@ const std::vector<std::string>& node_local_keys();
 /// run's clients when the run ends or its coordinator is lost. Returns the exit code.
 int serve_node(const node_options& options);
 
-} // namespace flotilla::actors
+} // namespace flotilla::runtime

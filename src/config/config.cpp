@@ -1,4 +1,4 @@
-#include "app/config.hpp"
+#include "config/config.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "default_config.hpp"
 
-namespace flotilla::app {
+namespace flotilla::config {
 
 using json = nlohmann::json;
 
@@ -186,4 +186,4 @@ json resolve_config(const std::string& file, const std::vector<std::string>& ove
   return config;
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::config

@@ -1,0 +1,217 @@
+#include "config/settings.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.hpp"
+#include "fl/attack.hpp"
+#include "fl/strategy.hpp"
+#include "model/model_spec.hpp"
+
+namespace flotilla::config {
+
+using json = nlohmann::json;
+
+namespace {
+
+const json& at(const json& doc, const std::string& dotted) {
+  const json* node = &doc;
+  std::stringstream parts(dotted);
+  std::string part;
+  while (std::getline(parts, part, '.'))
+    node = &node->at(part);
+  return *node;
+}
+
+template <class T>
+T number(const json& doc, const std::string& key, T min, T max) {
+  auto v = at(doc, key).get<double>();
+  if (v < static_cast<double>(min) || v > static_cast<double>(max)) {
+    std::ostringstream msg;
+    msg << "config key '" << key << "' = " << at(doc, key).dump() << " is out of range; allowed: " << min << " to "
+        << max;
+    throw config_error(msg.str());
+  }
+  return static_cast<T>(v);
+}
+
+std::string one_of(const json& doc, const std::string& key, const std::vector<std::string>& allowed) {
+  auto v = at(doc, key).get<std::string>();
+  if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+    std::string list;
+    for (const auto& a : allowed)
+      list += (list.empty() ? "" : ", ") + a;
+    throw config_error("config key '" + key + "' = \"" + v + "\" is not allowed; allowed: " + list);
+  }
+  return v;
+}
+
+std::string text(const json& doc, const std::string& key) {
+  return at(doc, key).get<std::string>();
+}
+
+// A list of client ids, each below `clients`.
+std::vector<std::uint32_t> client_ids(const json& doc, const std::string& key, std::uint32_t clients) {
+  std::vector<std::uint32_t> out;
+  for (const auto& c : at(doc, key)) {
+    if (!c.is_number_unsigned() || c.get<std::uint64_t>() >= clients)
+      throw config_error("config key '" + key + "': " + c.dump() + " is not a client id (0 to " +
+                         std::to_string(clients - 1) + ")");
+    out.push_back(c.get<std::uint32_t>());
+  }
+  return out;
+}
+
+constexpr auto u32_max = std::uint32_t{1000000};
+
+void read_rounds(const json& doc, fl::round_options& r) {
+  r.initial = number<std::uint32_t>(doc, "rounds.initial", 1, 100000);
+  r.cluster = number<std::uint32_t>(doc, "rounds.cluster", 0, 100000);
+  r.fraction_fit = number<double>(doc, "rounds.fraction_fit", 1e-6, 1);
+  r.quorum = number<double>(doc, "rounds.quorum", 0, 1);
+  r.timeout_s = number<double>(doc, "rounds.timeout_s", 0.01, 86400);
+  r.target_accuracy = number<double>(doc, "rounds.target_accuracy", 0, 1);
+  r.stop_at_target = at(doc, "rounds.stop_at_target").get<bool>();
+  if (r.stop_at_target && r.target_accuracy == 0)
+    throw config_error("config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
+}
+
+void read_strategy(const json& doc, fl::strategy_options& s) {
+  s.name = one_of(doc, "strategy.name", fl::strategy_names());
+  s.server_lr = number<double>(doc, "strategy.server_lr", 0, 100);
+  s.server_momentum = number<double>(doc, "strategy.server_momentum", 0, 0.999);
+  s.proximal_mu = number<double>(doc, "strategy.proximal_mu", 0, 100);
+  s.beta1 = number<double>(doc, "strategy.beta1", 0, 0.999999);
+  s.beta2 = number<double>(doc, "strategy.beta2", 0, 0.999999);
+  s.tau = number<double>(doc, "strategy.tau", 1e-12, 10);
+  s.trim_fraction = number<double>(doc, "strategy.trim_fraction", 0, 0.49);
+  s.byzantine = number<std::uint32_t>(doc, "strategy.byzantine", 0, 100000);
+  s.multi_krum = number<std::uint32_t>(doc, "strategy.multi_krum", 1, 100000);
+}
+
+void read_attack(const json& doc, fl::experiment& ex) {
+  auto& a = ex.attack;
+  a.clients = client_ids(doc, "attack.clients", ex.total_clients());
+  a.kind = one_of(doc, "attack.kind", fl::attack_kinds());
+  a.scale = number<double>(doc, "attack.scale", 0, 1e6);
+}
+
+std::vector<device_profile> read_profiles(const json& doc, std::uint32_t clients) {
+  std::vector<device_profile> out;
+  for (const auto& p : at(doc, "selection.profiles")) {
+    if (!p.is_object())
+      throw config_error("selection.profiles: each entry must be an object like "
+                         "{\"clients\": [0, 1], \"cpu\": 50, \"mem\": 20}");
+    device_profile profile;
+    for (auto it = p.begin(); it != p.end(); ++it) {
+      const auto& k = it.key();
+      if (k == "clients" && it->is_array()) {
+        for (const auto& c : *it) {
+          if (!c.is_number_unsigned() || c.get<std::uint64_t>() >= clients)
+            throw config_error("selection.profiles: client " + c.dump() + " is not a client id (0 to clients-1)");
+          profile.clients.push_back(c.get<std::uint32_t>());
+        }
+      } else if ((k == "cpu" || k == "mem") && it->is_number() && it->get<double>() >= 0 && it->get<double>() <= 100) {
+        (k == "cpu" ? profile.cpu : profile.mem) = it->get<double>();
+      } else {
+        throw config_error("selection.profiles: '" + k + "': " + it->dump() +
+                           " is not allowed; entries take clients (a list of ids), cpu and mem (percent, 0 to 100)");
+      }
+    }
+    out.push_back(profile);
+  }
+  return out;
+}
+
+void read_runtime(const json& doc, runtime_options& rt) {
+  rt.trainers = number<std::uint32_t>(doc, "runtime.trainers", 0, 1024);
+  rt.scheduler_threads = number<std::uint32_t>(doc, "runtime.scheduler_threads", 0, 1024);
+  for (const auto& n : at(doc, "runtime.nodes")) {
+    if (!n.is_string() || n.get<std::string>().find(':') == std::string::npos)
+      throw config_error("runtime.nodes: " + n.dump() + " is not host:port");
+    rt.nodes.push_back(n.get<std::string>());
+  }
+  rt.placement = one_of(doc, "runtime.placement", {"round_robin", "block"});
+  rt.heartbeat_s = number<double>(doc, "runtime.heartbeat_s", 0, 3600);
+  rt.connection_timeout_s = number<double>(doc, "runtime.connection_timeout_s", 1, 86400);
+  rt.connect_attempts = number<std::uint32_t>(doc, "runtime.connect_attempts", 1, 1000);
+  rt.tls.cert = text(doc, "runtime.tls.cert");
+  rt.tls.key = text(doc, "runtime.tls.key");
+  rt.tls.ca = text(doc, "runtime.tls.ca");
+  if (rt.tls.enabled())
+    check_tls_files(rt.tls, "runtime.tls.");
+}
+
+} // namespace
+
+settings settings_from(const json& doc) {
+  settings s;
+  s.name = text(doc, "name");
+  auto& ex = s.experiment;
+  ex.seed = number<std::uint64_t>(doc, "seed", 0, (std::uint64_t{1} << 53));
+  ex.clients = number<std::uint32_t>(doc, "clients", 1, u32_max);
+
+  s.data.dataset = one_of(doc, "data.dataset", data::dataset_names());
+  s.data.root = text(doc, "data.root");
+  s.data.train_limit = number<std::size_t>(doc, "data.train_limit", 0, 100000000);
+
+  s.partition.scheme = one_of(doc, "partition.scheme", data::partition_schemes());
+  s.partition.alpha = number<double>(doc, "partition.alpha", 1e-3, 1e6);
+  s.partition.shards_per_client = number<std::uint32_t>(doc, "partition.shards_per_client", 1, 1000);
+  s.partition.groups = number<std::uint32_t>(doc, "partition.groups", 1, 360);
+  s.partition.local_test_fraction = number<double>(doc, "partition.local_test_fraction", 0.01, 0.9);
+
+  s.model.name = one_of(doc, "model.name", model::model_names());
+  s.model.init = text(doc, "model.init");
+  bool color = s.data.dataset == "cifar10", color_model = s.model.name == "cifar_cnn";
+  if (color != color_model)
+    throw config_error("model.name=" + s.model.name + " does not fit data.dataset=" + s.data.dataset + "; use " +
+                       (color ? "cifar_cnn for cifar10" : "cnn or mcmahan_cnn for " + s.data.dataset));
+
+  s.train.epochs = number<std::uint32_t>(doc, "train.epochs", 1, 1000);
+  s.train.batch_size = number<std::uint32_t>(doc, "train.batch_size", 1, 65536);
+  s.train.lr = number<double>(doc, "train.lr", 1e-9, 10);
+  s.train.momentum = number<double>(doc, "train.momentum", 0, 0.999);
+  s.train.weight_decay = number<double>(doc, "train.weight_decay", 0, 1);
+
+  read_rounds(doc, ex.rounds);
+  read_strategy(doc, ex.strategy);
+
+  auto& cl = ex.clustering;
+  cl.k = number<std::uint32_t>(doc, "clustering.k", 1, u32_max);
+  if (cl.k > ex.clients)
+    throw config_error("config key 'clustering.k' = " + std::to_string(cl.k) + " is more than clients = " +
+                       std::to_string(ex.clients) + "; allowed: 1 to the number of clients");
+  cl.restarts = number<std::uint32_t>(doc, "clustering.restarts", 1, 1000);
+  cl.max_iterations = number<std::uint32_t>(doc, "clustering.max_iterations", 1, 100000);
+  cl.sketch_dim = number<std::uint32_t>(doc, "clustering.sketch_dim", 0, 1 << 24);
+
+  read_attack(doc, ex);
+  s.profiles = read_profiles(doc, ex.total_clients());
+  read_runtime(doc, s.runtime);
+
+  s.output.dir = text(doc, "output.dir");
+  s.output.run_dir = text(doc, "output.run_dir");
+  s.output.save_models = at(doc, "output.save_models").get<bool>();
+  s.output.progress = one_of(doc, "output.progress", {"auto", "bar", "lines", "off"});
+  return s;
+}
+
+void check_tls_files(const tls_options& tls, const std::string& prefix) {
+  for (auto [name, path] :
+       {std::pair<const char*, const std::string*>{"cert", &tls.cert}, {"key", &tls.key}, {"ca", &tls.ca}}) {
+    if (path->empty())
+      throw config_error("TLS needs all of " + prefix + "cert, " + prefix + "key and " + prefix + "ca; " + prefix + name +
+                         " is missing (scripts/make-certs.sh makes a CA and node certificates)");
+    std::ifstream in(*path);
+    if (!in)
+      throw config_error(prefix + name + ": cannot read '" + *path + "'");
+    std::string first;
+    std::getline(in, first);
+    if (first.rfind("-----BEGIN", 0) != 0)
+      throw config_error(prefix + name + ": '" + *path + "' is not a PEM file");
+  }
+}
+
+} // namespace flotilla::config

@@ -1,0 +1,74 @@
+#pragma once
+// The resolved configuration as typed values, read from JSON in one step. Every default lives
+// in config/default.json and nowhere else: these structs only hold what was read.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.hpp"
+#include "data/partition.hpp"
+#include "fl/experiment.hpp"
+#include "model/train_options.hpp"
+
+namespace flotilla::config {
+
+/// A simulated device's standing load, replacing the host's measured figures for the listed
+/// clients so a heterogeneous fleet can be studied on one machine.
+struct device_profile {
+  std::vector<std::uint32_t> clients;
+  double cpu = 0; ///< background CPU load, percent
+  double mem = 0; ///< memory in use by others, percent
+};
+
+/// Mutual TLS between nodes: all three files, or none (plain TCP).
+struct tls_options {
+  std::string cert, key, ca;
+  bool enabled() const { return !cert.empty() || !key.empty() || !ca.empty(); }
+};
+
+struct runtime_options {
+  std::uint32_t trainers = 0;          ///< 0: one per core
+  std::uint32_t scheduler_threads = 0; ///< 0: one per core
+  std::vector<std::string> nodes;      ///< host:port of `flotilla node`s; empty: all in-process
+  std::string placement;               ///< round_robin | block
+  double heartbeat_s = 0;
+  double connection_timeout_s = 0;     ///< must exceed the transfer time of the largest message
+  std::uint32_t connect_attempts = 0;
+  tls_options tls;
+};
+
+struct output_options {
+  std::string dir;
+  std::string run_dir;
+  bool save_models = false;
+  std::string progress; ///< auto | bar | lines | off
+};
+
+struct model_options {
+  std::string name;
+  std::string init; ///< a state_dict to start from (empty: seeded fresh weights)
+};
+
+struct settings {
+  std::string name;
+  fl::experiment experiment;
+  data::data_options data;
+  data::partition_options partition;
+  model_options model;
+  model::train_options train;
+  std::vector<device_profile> profiles;
+  runtime_options runtime;
+  output_options output;
+};
+
+/// Reads and range-checks a resolved configuration. Throws config_error naming the key and
+/// the allowed values.
+settings settings_from(const nlohmann::json& doc);
+
+/// Checks that TLS files are all given and readable (CAF 0.17.6 hangs on a bad client
+/// certificate path). Throws config_error naming the file; `prefix` names the flags.
+void check_tls_files(const tls_options& tls, const std::string& prefix);
+
+} // namespace flotilla::config

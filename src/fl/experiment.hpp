@@ -1,0 +1,68 @@
+#pragma once
+// What defines a clustered-FL experiment, as plain values: filled from the configuration in one
+// step (config/settings.cpp), read by the coordinator and the clients. Defaults live only in
+// config/default.json.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fl/strategy_options.hpp"
+
+namespace flotilla::fl {
+
+struct round_options {
+  std::uint32_t initial = 0;     ///< rounds before clustering
+  std::uint32_t cluster = 0;     ///< rounds inside each cluster
+  double fraction_fit = 0;       ///< share of the available clients asked per round
+  double quorum = 0;             ///< share of asked clients that must answer
+  double timeout_s = 0;          ///< deadline of one request (a fit, an evaluation)
+  double target_accuracy = 0;    ///< global test accuracy to reach (0 = off)
+  bool stop_at_target = false;   ///< end the initial phase at the first round that reaches it
+};
+
+struct clustering_options {
+  std::string method;             ///< kmeans | agglomerative | cfl | ifca
+  std::uint32_t k = 0;            ///< clusters; 0 = "auto" (silhouette over 2..k_max)
+  std::uint32_t k_max = 0;
+  std::uint32_t restarts = 0;
+  std::uint32_t max_iterations = 0;
+  std::uint32_t sketch_dim = 0;   ///< 0: cluster on full weights; else CountSketch dimension
+  std::string linkage;            ///< agglomerative: ward | average
+  double cfl_eps1 = 0;            ///< CFL: split when the mean update norm is below this ...
+  double cfl_eps2 = 0;            ///< ... and the largest update norm above this
+};
+
+/// Simulation-only model poisoning by some clients.
+struct attack_options {
+  std::vector<std::uint32_t> clients; ///< attacking client ids (empty: no attack)
+  std::string kind;                   ///< sign_flip | gaussian | scale | label_flip
+  double scale = 0;
+};
+
+/// One injected fault: a client (or a cluster's current server) crashes, hangs or slows down.
+struct fault {
+  std::int64_t client = -1;      ///< target client id, or -1 when `server_of` names it
+  std::int64_t server_of = -1;   ///< "server:<cluster>": the cluster's server at that time
+  std::string kind;              ///< crash | hang | slow
+  std::string phase;             ///< initial | cluster
+  std::uint32_t round = 0;
+  double seconds = 0;            ///< hang: how long (0 = for good); slow: the delay
+};
+
+/// The whole experiment.
+struct experiment {
+  std::uint64_t seed = 0;
+  std::uint32_t clients = 0;      ///< clients present from the start
+  std::uint32_t late_clients = 0; ///< clients that arrive during the cluster phase
+  std::uint32_t late_join_round = 0;
+  round_options rounds;
+  clustering_options clustering;
+  strategy_options strategy;
+  attack_options attack;
+  std::vector<fault> faults;
+
+  std::uint32_t total_clients() const { return clients + late_clients; }
+  bool attacker(std::uint32_t id) const;
+};
+
+} // namespace flotilla::fl

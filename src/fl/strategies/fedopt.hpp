@@ -1,0 +1,34 @@
+#pragma once
+#include "fl/strategy.hpp"
+
+namespace flotilla::fl {
+
+/// FedAdagrad, FedAdam and FedYogi (Reddi et al. 2021, "Adaptive Federated Optimization",
+/// Algorithm 2): the pseudo-gradient d = mean - w drives a server optimizer,
+///   m <- beta1 * m + (1 - beta1) * d
+///   v <- v + d^2                                 (adagrad)
+///   v <- beta2 * v + (1 - beta2) * d^2           (adam)
+///   v <- v - (1 - beta2) * d^2 * sign(v - d^2)   (yogi)
+///   w <- w + server_lr * m / (sqrt(v) + tau),
+/// with m = 0 and v = tau^2 before the first round, no bias correction (as in the paper). One
+/// class: the three differ only in the second-moment rule.
+class fedopt : public strategy {
+public:
+  explicit fedopt(strategy_options options);
+  strategy_state state() const override;
+  void restore(const strategy_state& state) override;
+
+  /// server_lr when the configuration leaves it at 0.
+  static constexpr double default_server_lr = 0.03;
+
+protected:
+  std::vector<float> aggregate(std::uint32_t round, const std::vector<float>& current,
+                               const round_updates& updates) override;
+
+private:
+  enum class rule { adagrad, adam, yogi } rule_;
+  std::uint64_t steps_ = 0;
+  std::vector<float> m_, v_;
+};
+
+} // namespace flotilla::fl

@@ -1,0 +1,37 @@
+#pragma once
+#include <cmath>
+
+#include "fl/strategies/coordinate_wise.hpp"
+#include "fl/strategy.hpp"
+
+namespace flotilla::fl {
+
+/// FedTrimmedAvg (Yin et al. 2018): per coordinate, drop the floor(trim_fraction * n) largest
+/// and smallest values and average the rest (unweighted).
+class trimmed_mean : public strategy {
+public:
+  using strategy::strategy;
+  bool keeps_updates() const override { return true; }
+
+  std::string cannot_aggregate(const round_updates& updates) const override {
+    auto n = updates.count();
+    if (n == 0)
+      return "no update to aggregate";
+    if (2 * cut(n) >= n)
+      return "trim_fraction " + std::to_string(options_.trim_fraction) + " cuts all of " + std::to_string(n) +
+             " updates";
+    return {};
+  }
+
+protected:
+  std::vector<float> aggregate(std::uint32_t, const std::vector<float>&, const round_updates& updates) override {
+    return coordinate_trimmed_mean(updates, cut(updates.count()));
+  }
+
+private:
+  std::size_t cut(std::size_t n) const {
+    return static_cast<std::size_t>(std::floor(options_.trim_fraction * static_cast<double>(n) + 1e-9));
+  }
+};
+
+} // namespace flotilla::fl

@@ -1,0 +1,55 @@
+#include "runtime/actor_system_setup.hpp"
+
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include <algorithm>
+#include <thread>
+
+#include "actors/protocol.hpp"
+
+namespace flotilla::runtime {
+
+std::uint32_t cores() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+bool is_loopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]" || host == "localhost";
+}
+
+std::shared_ptr<actors::node_context> node_context_for(const config::settings& s,
+                                                       std::shared_ptr<const data::dataset> data) {
+  auto ctx = actors::make_node_context(std::move(data), s.experiment, s.partition, s.model.name, s.train);
+  for (const auto& p : s.profiles)
+    for (auto id : p.clients)
+      ctx->profiles[id] = actors::client_profile{true, p.cpu, p.mem};
+  return ctx;
+}
+
+void configure_actor_system(caf::actor_system_config& cfg, const config::runtime_options& rt, bool direct_links) {
+  actors::add_protocol_types(cfg);
+  cfg.load<caf::io::middleman>();
+  auto threads = rt.scheduler_threads > 0 ? rt.scheduler_threads : cores();
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(threads));
+  cfg.set("logger.console", caf::atom("none"));
+  // Heartbeats detect hung nodes; the timeout must exceed the largest transfer (CAF notes §5).
+  if (rt.heartbeat_s > 0) {
+    cfg.set("middleman.heartbeat-interval", caf::timespan{static_cast<std::int64_t>(rt.heartbeat_s * 1e9)});
+    cfg.set("middleman.connection-timeout", caf::timespan{static_cast<std::int64_t>(rt.connection_timeout_s * 1e9)});
+  }
+  if (rt.tls.enabled()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.set("openssl.certificate", rt.tls.cert);
+    cfg.set("openssl.key", rt.tls.key);
+    cfg.set("openssl.cafile", rt.tls.ca);
+  } else if (direct_links) {
+    // Members reach their cluster server directly, not relayed through the coordinator. CAF
+    // 0.17 opens these links in plain TCP to the peer's interface addresses (on an extra
+    // port), so they stay off under TLS and on loopback-only deployments, where messages
+    // between nodes are relayed by the coordinator's node instead.
+    cfg.set("middleman.enable-automatic-connections", true);
+  }
+}
+
+} // namespace flotilla::runtime

@@ -1,0 +1,30 @@
+#pragma once
+#include <caf/all.hpp>
+
+#include <string>
+
+#include "actors/node_context.hpp"
+#include "config/settings.hpp"
+
+namespace flotilla::runtime {
+
+/// Fills a CAF config the way every Flotilla process needs it: protocol types and error
+/// category, middleman, scheduler threads (CAF's default is max(cores, 4), too many beside the
+/// trainers), heartbeats and connection timeout, and TLS (caf_openssl) when configured. With
+/// `direct_links`, nodes open connections to each other as needed (CAF's automatic
+/// connections) so members reach their cluster server without a relay.
+void configure_actor_system(caf::actor_system_config& cfg, const config::runtime_options& rt,
+                            bool direct_links = false);
+
+/// True for 127.0.0.0/8, ::1 and localhost.
+bool is_loopback(const std::string& host);
+
+/// What every actor of a run on this process shares: partitions, model, training settings and
+/// the simulated device profiles, built the same way on the coordinator's side and on nodes.
+std::shared_ptr<actors::node_context> node_context_for(const config::settings& s,
+                                                       std::shared_ptr<const data::dataset> data);
+
+/// This machine's cores (at least 1).
+std::uint32_t cores();
+
+} // namespace flotilla::runtime

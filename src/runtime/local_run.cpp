@@ -1,0 +1,111 @@
+#include "runtime/local_run.hpp"
+
+#include <caf/io/all.hpp>
+
+#include <algorithm>
+
+#include "actors/client.hpp"
+#include "actors/coordinator.hpp"
+#include "actors/errors.hpp"
+#include "actors/node_context.hpp"
+#include "actors/protocol.hpp"
+#include "actors/trainer_pool.hpp"
+#include "model/trainer.hpp"
+#include "runtime/actor_system_setup.hpp"
+#include "runtime/remote_clients.hpp"
+
+namespace flotilla::runtime {
+
+std::vector<float> initial_model(const config::settings& s) {
+  return model::initial_weights(s.model.name, s.experiment.seed);
+}
+
+namespace {
+
+run_error::kind kind_of(const caf::error& e) {
+  switch (actors::code_of(e).value_or(actors::errc::round_failed)) {
+    case actors::errc::model_error:
+      return run_error::kind::model;
+    case actors::errc::data_error:
+      return run_error::kind::data;
+    case actors::errc::config_error:
+      return run_error::kind::config;
+    default:
+      return run_error::kind::other;
+  }
+}
+
+} // namespace
+
+fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
+                              std::shared_ptr<fl::run_observer> observer, const client_override& override_client,
+                              const std::string& config_json) {
+  if (!s.runtime.nodes.empty() && config_json.empty())
+    throw std::invalid_argument("run_experiment: a run on nodes needs the resolved config");
+  auto fingerprint = data->fingerprint;
+  auto ctx = node_context_for(s, std::move(data));
+
+  actors::coordinator_options co;
+  co.experiment = s.experiment;
+  co.model = ctx->model;
+  co.epochs = s.train.epochs;
+  co.initial_model = initial_model(s);
+
+  auto report = std::make_shared<fl::run_report>();
+  caf::actor_system_config cfg;
+  bool routable = std::any_of(s.runtime.nodes.begin(), s.runtime.nodes.end(),
+                              [](const std::string& n) { return !is_loopback(n.substr(0, n.rfind(':'))); });
+  configure_actor_system(cfg, s.runtime, routable);
+  caf::error failure;
+  std::string failure_text;
+  {
+    caf::actor_system sys{cfg};
+    // This process's pool: every client's training in a local run, the test set on nodes.
+    auto pool = actors::spawn_trainer_pool(sys, ctx, s.runtime.trainers > 0 ? s.runtime.trainers : cores());
+    // Held for the whole run: nodes monitor it and drop the run's clients if it goes away.
+    caf::scoped_actor self{sys};
+    std::vector<caf::actor> managers;
+    std::vector<actors::peer> clients;
+    try {
+      if (!s.runtime.nodes.empty()) {
+        clients = spawn_remote_clients(sys, self, s, config_json, fingerprint, managers);
+      } else {
+        for (std::uint32_t id = 0; id < s.experiment.total_clients(); ++id) {
+          caf::actor hdl = override_client ? override_client(sys, id) : caf::actor{};
+          if (!hdl)
+            hdl = sys.spawn(actors::client, id, std::shared_ptr<const actors::node_context>(ctx), pool);
+          clients.push_back({id, hdl});
+        }
+      }
+    } catch (...) {
+      for (auto& m : managers)
+        self->send(m, actors::teardown_atom::value);
+      caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+      throw;
+    }
+    for (const auto& c : clients)
+      report->client_actors.push_back(c.handle ? c.handle.id() : 0);
+    // Detached: K-means and aggregation on its own thread never stall the scheduler.
+    auto coord = sys.spawn<caf::detached>(actors::coordinator, co, clients, pool, observer, report);
+    self->request(coord, caf::infinite, actors::run_atom::value)
+      .receive([](caf::ok_atom) {},
+               [&](caf::error& err) {
+                 failure = err;
+                 failure_text = actors::text_of(sys, err);
+               });
+    // Stop everything explicitly: ~actor_system waits for every actor (CAF 0.17 notes, §9).
+    for (auto& m : managers)
+      self->request(m, std::chrono::seconds(10), actors::teardown_atom::value)
+        .receive([](std::uint32_t) {}, [](caf::error&) {});
+    if (managers.empty())
+      for (auto& c : clients)
+        caf::anon_send_exit(c.handle, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
+  }
+  if (failure)
+    throw run_error(kind_of(failure), "the run failed: " + failure_text);
+  return std::move(*report);
+}
+
+} // namespace flotilla::runtime

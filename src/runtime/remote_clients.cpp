@@ -1,0 +1,60 @@
+#include "runtime/remote_clients.hpp"
+
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include <thread>
+
+#include "actors/errors.hpp"
+
+namespace flotilla::runtime {
+
+std::vector<std::vector<std::uint32_t>> place_clients(std::uint32_t clients, std::size_t nodes,
+                                                      const std::string& placement) {
+  std::vector<std::vector<std::uint32_t>> ids(nodes);
+  for (std::uint32_t id = 0; id < clients; ++id)
+    ids[placement == "block" ? id * nodes / clients : id % nodes].push_back(id);
+  return ids;
+}
+
+caf::actor connect_node(caf::actor_system& sys, const std::string& address, const config::runtime_options& rt) {
+  auto colon = address.rfind(':');
+  auto host = address.substr(0, colon);
+  auto port = static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)));
+  std::string last;
+  for (std::uint32_t attempt = 1; attempt <= rt.connect_attempts; ++attempt) {
+    auto hdl = rt.tls.enabled() ? caf::openssl::remote_actor(sys, host, port) : sys.middleman().remote_actor(host, port);
+    if (hdl)
+      return *hdl;
+    last = sys.render(hdl.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 100 << std::min(attempt, 5u))));
+  }
+  throw std::runtime_error("cannot reach node " + address + " after " + std::to_string(rt.connect_attempts) +
+                           " attempts (" + last + "); is `flotilla node --port " + std::to_string(port) +
+                           "` running there, reachable through the firewall, and with matching TLS settings?");
+}
+
+std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scoped_actor& self,
+                                               const config::settings& s, const std::string& config_json,
+                                               const std::string& fingerprint, std::vector<caf::actor>& managers) {
+  auto n = s.runtime.nodes.size();
+  auto ids = place_clients(s.experiment.total_clients(), n, s.runtime.placement);
+  std::vector<actors::peer> clients(s.experiment.total_clients());
+  for (std::size_t i = 0; i < n; ++i) {
+    auto mgr = connect_node(sys, s.runtime.nodes[i], s.runtime);
+    managers.push_back(mgr);
+    std::string error;
+    self->request(mgr, std::chrono::minutes(5), actors::setup_atom::value, config_json, ids[i], fingerprint)
+      .receive(
+        [&](std::vector<caf::actor>& hs) {
+          for (std::size_t j = 0; j < hs.size() && j < ids[i].size(); ++j)
+            clients[ids[i][j]] = {ids[i][j], hs[j]};
+        },
+        [&](caf::error& err) { error = actors::text_of(sys, err); });
+    if (!error.empty())
+      throw std::runtime_error("node " + s.runtime.nodes[i] + " refused the run: " + error);
+  }
+  return clients;
+}
+
+} // namespace flotilla::runtime

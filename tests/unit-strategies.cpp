@@ -1,0 +1,229 @@
+// Every strategy against values worked out by hand on small vectors, state across two rounds
+// included.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "fl/strategies/krum.hpp"
+#include "fl/strategy.hpp"
+
+using namespace flotilla;
+using doctest::Approx;
+
+namespace {
+
+fl::strategy_options options(const std::string& name) {
+  fl::strategy_options o;
+  o.name = name;
+  o.server_lr = 0.1;
+  o.server_momentum = 0.5;
+  o.proximal_mu = 0.01;
+  o.beta1 = 0.9;
+  o.beta2 = 0.99;
+  o.tau = 1e-3;
+  o.trim_fraction = 0.2;
+  o.byzantine = 1;
+  o.multi_krum = 1;
+  return o;
+}
+
+fl::client_update update(std::uint32_t id, std::uint64_t samples, std::vector<float> w) {
+  return {id, samples, 0.5, std::make_shared<const std::vector<float>>(std::move(w))};
+}
+
+// Two clients: (1 sample, [2, 0]) and (3 samples, [4, 2]); their weighted mean is [3.5, 1.5].
+fl::round_updates two_clients(bool keep) {
+  fl::round_updates u(2, keep);
+  REQUIRE(u.accept(update(1, 3, {4, 2})).empty());
+  REQUIRE(u.accept(update(0, 1, {2, 0})).empty());
+  return u;
+}
+
+// One coordinate per client: values[i] from client i, one sample each.
+fl::round_updates scalars(const std::vector<float>& values) {
+  fl::round_updates u(1, true);
+  for (std::uint32_t i = 0; i < values.size(); ++i)
+    REQUIRE(u.accept(update(i, 1, {values[i]})).empty());
+  return u;
+}
+
+std::vector<float> step(fl::strategy& s, std::uint32_t round, const std::vector<float>& current,
+                        const fl::round_updates& u) {
+  return s.aggregate_fit(round, current, u, {});
+}
+
+} // namespace
+
+TEST_CASE("fedavg is the sample-weighted mean and keeps no state") {
+  auto s = fl::make_strategy(options("fedavg"));
+  auto next = step(*s, 1, {1, 1}, two_clients(false));
+  CHECK(next == std::vector<float>{3.5f, 1.5f});
+  CHECK(s->state().buffers.empty());
+  CHECK_FALSE(s->keeps_updates());
+}
+
+TEST_CASE("fedprox aggregates like fedavg and sends mu with every fit") {
+  auto s = fl::make_strategy(options("fedprox"));
+  CHECK(step(*s, 1, {1, 1}, two_clients(false)) == std::vector<float>{3.5f, 1.5f});
+  auto plan = s->configure_fit(4, {0, 1, 2}, 1.0, 7);
+  CHECK(plan.participants == std::vector<std::uint32_t>{0, 1, 2});
+  CHECK(plan.config.round == 4);
+  CHECK(plan.config.proximal_mu == 0.01);
+  CHECK(fl::make_strategy(options("fedavg"))->configure_fit(4, {0}, 1.0, 7).config.proximal_mu == 0);
+}
+
+TEST_CASE("fedavgm moves by server momentum on the pseudo-gradient, across rounds") {
+  auto o = options("fedavgm");
+  o.server_lr = 1.0;
+  auto s = fl::make_strategy(o);
+  // Round 1: d = w - mean = [-2.5, -0.5]; v = d; w' = w - v = [3.5, 1.5].
+  auto w1 = step(*s, 1, {1, 1}, two_clients(false));
+  CHECK(w1[0] == Approx(3.5));
+  CHECK(w1[1] == Approx(1.5));
+  // Round 2 from [3.5, 1.5] with the same updates: d = 0; v = 0.5 * v = [-1.25, -0.25];
+  // w'' = w' - v = [4.75, 1.75]: momentum keeps moving.
+  auto w2 = step(*s, 2, w1, two_clients(false));
+  CHECK(w2[0] == Approx(4.75));
+  CHECK(w2[1] == Approx(1.75));
+  auto st = s->state();
+  CHECK(st.steps == 2);
+  REQUIRE(st.buffers.size() == 1);
+  CHECK(st.buffers[0][0] == Approx(-1.25));
+}
+
+TEST_CASE("fedavgm takes server_lr 1 when the configuration leaves it at 0") {
+  auto o = options("fedavgm");
+  o.server_lr = 0;
+  o.server_momentum = 0;
+  auto s = fl::make_strategy(o);
+  auto w = step(*s, 1, {1, 1}, two_clients(false));
+  CHECK(w[0] == Approx(3.5)); // momentum 0, lr 1: FedAvg
+}
+
+TEST_CASE("fedadam, fedadagrad and fedyogi follow Reddi et al.'s server update") {
+  // d = mean - w = [2.5, 0.5]; m = 0.1 d = [0.25, 0.05]; v starts at tau^2 = 1e-6.
+  const double tau2 = 1e-6;
+  SUBCASE("fedadam, two rounds") {
+    auto s = fl::make_strategy(options("fedadam"));
+    auto w1 = step(*s, 1, {1, 1}, two_clients(false));
+    // v = 0.99 tau^2 + 0.01 d^2; w' = w + 0.1 m / (sqrt(v) + tau)
+    double v0 = 0.99 * tau2 + 0.01 * 6.25, v1 = 0.99 * tau2 + 0.01 * 0.25;
+    CHECK(w1[0] == Approx(1 + 0.1 * 0.25 / (std::sqrt(v0) + 1e-3)));
+    CHECK(w1[1] == Approx(1 + 0.1 * 0.05 / (std::sqrt(v1) + 1e-3)));
+    CHECK(w1[0] == Approx(1.09960079));
+    // Round 2: d = 3.5 - 1.0996008 = 2.4003992; m = 0.9 * 0.25 + 0.1 d; v = 0.99 v + 0.01 d^2.
+    auto w2 = step(*s, 2, w1, two_clients(false));
+    double d = 3.5 - w1[0], m = 0.9 * 0.25 + 0.1 * d, v = 0.99 * v0 + 0.01 * d * d;
+    CHECK(w2[0] == Approx(w1[0] + 0.1 * m / (std::sqrt(v) + 1e-3)));
+    CHECK(w2[0] == Approx(1.23374152));
+    CHECK(s->state().buffers.size() == 2);
+  }
+  SUBCASE("fedadagrad: v accumulates d^2") {
+    auto s = fl::make_strategy(options("fedadagrad"));
+    auto w1 = step(*s, 1, {1, 1}, two_clients(false));
+    CHECK(w1[0] == Approx(1 + 0.1 * 0.25 / (std::sqrt(tau2 + 6.25) + 1e-3)));
+    auto w2 = step(*s, 2, w1, two_clients(false));
+    double d = 3.5 - w1[0], m = 0.9 * 0.25 + 0.1 * d, v = tau2 + 6.25 + d * d;
+    CHECK(w2[0] == Approx(w1[0] + 0.1 * m / (std::sqrt(v) + 1e-3)));
+  }
+  SUBCASE("fedyogi: v grows by (1 - beta2) d^2 while below d^2") {
+    auto s = fl::make_strategy(options("fedyogi"));
+    auto w1 = step(*s, 1, {1, 1}, two_clients(false));
+    double v0 = tau2 + 0.01 * 6.25;
+    CHECK(w1[0] == Approx(1 + 0.1 * 0.25 / (std::sqrt(v0) + 1e-3)));
+    auto w2 = step(*s, 2, w1, two_clients(false));
+    double d = 3.5 - w1[0], m = 0.9 * 0.25 + 0.1 * d, v = v0 + 0.01 * d * d;
+    CHECK(w2[0] == Approx(w1[0] + 0.1 * m / (std::sqrt(v) + 1e-3)));
+    CHECK(w2[0] == Approx(1.23339307));
+  }
+}
+
+TEST_CASE("a restored strategy continues exactly where the saved one stopped") {
+  auto a = fl::make_strategy(options("fedadam"));
+  auto w1 = step(*a, 1, {1, 1}, two_clients(false));
+  auto saved = a->state();
+  auto b = fl::make_strategy(options("fedadam"));
+  b->restore(saved);
+  CHECK(step(*a, 2, w1, two_clients(false)) == step(*b, 2, w1, two_clients(false)));
+  auto c = fl::make_strategy(options("fedavgm"));
+  CHECK_THROWS_WITH_AS(c->restore(saved), "the saved strategy state belongs to 'fedadam', not 'fedavgm'",
+                       fl::strategy_error);
+}
+
+TEST_CASE("median takes the middle value per coordinate, unweighted") {
+  auto s = fl::make_strategy(options("median"));
+  CHECK(s->keeps_updates());
+  CHECK(step(*s, 1, {0}, scalars({1, 5, 2})) == std::vector<float>{2});
+  CHECK(step(*s, 1, {0}, scalars({1, 5, 2, 4})) == std::vector<float>{3}); // (2 + 4) / 2
+  CHECK(step(*s, 1, {0}, scalars({7})) == std::vector<float>{7});
+  CHECK_THROWS_WITH_AS(step(*s, 1, {0, 0}, two_clients(false)), "median needs every update, but the round streamed them",
+                       fl::strategy_error);
+}
+
+TEST_CASE("trimmed mean drops the largest and smallest values per coordinate") {
+  auto s = fl::make_strategy(options("trimmed_mean"));
+  // 5 values, trim 0.2: one cut at each end; [-50, 1, 3, 5, 100] -> mean(1, 3, 5) = 3.
+  CHECK(step(*s, 1, {0}, scalars({1, 100, 3, -50, 5})) == std::vector<float>{3});
+  // 4 values: floor(0.8) = 0 cut: the plain mean.
+  CHECK(step(*s, 1, {0}, scalars({1, 2, 3, 6})) == std::vector<float>{3});
+  auto o = options("trimmed_mean");
+  o.trim_fraction = 0.5; // beyond what the configuration allows: the guard still holds
+  auto all = fl::make_strategy(o);
+  CHECK(all->cannot_aggregate(scalars({1, 2})) == "trim_fraction 0.500000 cuts all of 2 updates");
+}
+
+TEST_CASE("krum picks the update closest to its n - f - 2 nearest others") {
+  // Points 0, 1, 2, 100, 3 with f = 1: sums of the 2 nearest squared distances are
+  // 5, 2, 2, 9409 + 9604, 5; clients 1 and 2 tie and the lower id wins.
+  std::vector<float> p{0, 1, 2, 100, 3};
+  std::vector<const float*> pts;
+  for (auto& x : p)
+    pts.push_back(&x);
+  CHECK(fl::krum_scores(pts, 1, 1) == std::vector<double>{5, 2, 2, 9409 + 9604, 5});
+  auto s = fl::make_strategy(options("krum"));
+  CHECK(step(*s, 1, {0}, scalars(p)) == std::vector<float>{1});
+  SUBCASE("multi-krum averages the m best") {
+    auto o = options("krum");
+    o.multi_krum = 2;
+    CHECK(step(*fl::make_strategy(o), 1, {0}, scalars(p)) == std::vector<float>{1.5});
+  }
+  SUBCASE("too few updates for f") {
+    CHECK(s->cannot_aggregate(scalars({1, 2, 3, 4})) ==
+          "Krum with f = 1 needs at least 5 updates, the round has 4");
+  }
+}
+
+TEST_CASE("configure_fit samples a seeded share of the available clients") {
+  auto s = fl::make_strategy(options("fedavg"));
+  std::vector<std::uint32_t> ids{3, 5, 8, 13, 21, 34, 55, 89, 144, 233};
+  auto a = s->configure_fit(1, ids, 0.3, 11).participants;
+  CHECK(a.size() == 3);
+  CHECK(std::is_sorted(a.begin(), a.end()));
+  CHECK(a == s->configure_fit(1, ids, 0.3, 11).participants);
+  bool differs = false;
+  for (std::uint64_t seed = 12; seed < 20 && !differs; ++seed)
+    differs = s->configure_fit(1, ids, 0.3, seed).participants != a;
+  CHECK(differs);
+  for (auto id : a)
+    CHECK(std::find(ids.begin(), ids.end(), id) != ids.end());
+}
+
+TEST_CASE("make_strategy refuses an unknown name") {
+  CHECK_THROWS_WITH_AS(fl::make_strategy(options("fedsgd")), "unknown strategy 'fedsgd'", fl::strategy_error);
+  for (const auto& name : fl::strategy_names())
+    CHECK(fl::make_strategy(options(name))->options().name == name);
+}
+
+TEST_CASE("round updates refuse bad and duplicate updates and sum the loss in id order") {
+  fl::round_updates u(2, false);
+  CHECK(u.accept(update(0, 1, {1, NAN})) == "update has a non-finite weight (nan) at index 1");
+  CHECK(u.accept(update(0, 1, {1})) == "update has 1 weights, the model has 2");
+  CHECK(u.accept(update(0, 2, {1, 1})).empty());
+  CHECK(u.accept(update(0, 2, {1, 1})) == "a second update from client 0 in the same round");
+  auto bad_loss = update(1, 1, {1, 1});
+  bad_loss.train_loss = INFINITY;
+  CHECK(u.accept(bad_loss) == "update reports a non-finite training loss");
+  CHECK(u.count() == 1);
+  CHECK(u.kept().empty());
+}

@@ -100,7 +100,7 @@ std::shared_ptr<const dataset> load_dataset(const data_options& options) {
     auto test_images = find_file(root, "t10k-images-idx3-ubyte", hint);
     auto test_labels = find_file(root, "t10k-labels-idx1-ubyte", hint);
     // Both sets hold 28x28 grey images of 10 classes; anything else is the wrong file.
-    idx_expectation expected{28, 28, 10};
+    const idx_expectation expected{/*rows=*/28, /*cols=*/28, /*num_classes=*/10};
     train = read_idx(train_images, train_labels, expected);
     test = read_idx(test_images, test_labels, expected);
     mean = name == "mnist" ? std::vector<float>{0.1307f} : std::vector<float>{0.2860f};

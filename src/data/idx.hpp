@@ -12,11 +12,12 @@ namespace flotilla::data {
 /// few kilobytes of gzip can inflate to many gigabytes.
 inline constexpr std::size_t max_file_bytes = std::size_t{1} << 30;
 
-/// What a dataset needs from its IDX files; read_idx refuses files that differ.
+/// What a dataset needs from its IDX files; read_idx refuses files that differ. The defaults
+/// are MNIST's and Fashion-MNIST's.
 struct idx_expectation {
-  std::uint32_t rows = 0;      ///< image height every image must have
-  std::uint32_t cols = 0;      ///< image width every image must have
-  std::size_t num_classes = 0; ///< labels must lie in 0 to num_classes - 1
+  std::uint32_t rows = 28;      ///< image height every image must have
+  std::uint32_t cols = 28;      ///< image width every image must have
+  std::size_t num_classes = 10; ///< labels must lie in 0 to num_classes - 1 (at least 1 class)
 };
 
 /// Reads a whole file, inflating it when it is gzip-compressed (raw files pass through).

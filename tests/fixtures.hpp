@@ -32,6 +32,10 @@ private:
 };
 
 inline void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
+  // A new file rather than a truncated one: ext4 flushes a truncated-and-rewritten file on
+  // close, which made thousands of small rewrites (the fuzz suite) take seconds of disk waits.
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
@@ -68,6 +72,47 @@ inline void write_gzip(const std::string& path, const std::vector<unsigned char>
   gzFile f = gzopen(path.c_str(), "wb");
   gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
+}
+
+/// The whole content of a file, as written (no inflating).
+inline std::vector<unsigned char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// `bytes` as a gzip stream in memory, what write_gzip would put in a file.
+inline std::vector<unsigned char> gzip(const std::vector<unsigned char>& bytes) {
+  z_stream z{};
+  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, /*windowBits=*/15 + 16, /*memLevel=*/8,
+               Z_DEFAULT_STRATEGY);
+  std::vector<unsigned char> out(deflateBound(&z, static_cast<uLong>(bytes.size())) + 32);
+  z.next_in = const_cast<unsigned char*>(bytes.data());
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = out.data();
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+/// n CIFAR-10 binary records: labels (first_label + i) % 10, planes filled with 10, 20, 30 + i.
+inline std::vector<unsigned char> cifar_records(int n, int first_label) {
+  std::vector<unsigned char> out;
+  for (int i = 0; i < n; ++i) {
+    out.push_back(static_cast<unsigned char>((first_label + i) % 10));
+    for (int p = 0; p < 3072; ++p)
+      out.push_back(static_cast<unsigned char>(p < 1024 ? 10 : p < 2048 ? 20 : 30 + i));
+  }
+  return out;
+}
+
+/// CIFAR-10-named batches under `dir` (five train batches of `per_batch` records, one test
+/// batch of `test_n`), as load_dataset expects them.
+inline void write_cifar_like(const std::filesystem::path& dir, int per_batch, int test_n) {
+  for (int b = 1; b <= 5; ++b)
+    write_bytes((dir / ("data_batch_" + std::to_string(b) + ".bin")).string(), cifar_records(per_batch, b));
+  write_bytes((dir / "test_batch.bin").string(), cifar_records(test_n, 0));
 }
 
 /// MNIST-named IDX files (train raw, test gzip) under `dir`, as load_dataset expects them.

@@ -6,22 +6,10 @@
 
 using namespace flotilla;
 
-namespace {
-std::vector<unsigned char> cifar_records(int n, int first_label) {
-  std::vector<unsigned char> out;
-  for (int i = 0; i < n; ++i) {
-    out.push_back(static_cast<unsigned char>((first_label + i) % 10));
-    for (int p = 0; p < 3072; ++p)
-      out.push_back(static_cast<unsigned char>(p < 1024 ? 10 : p < 2048 ? 20 : 30 + i));
-  }
-  return out;
-}
-} // namespace
-
 TEST_CASE("cifar reader concatenates binary batches") {
   test::temp_dir dir;
-  test::write_bytes(dir.file("a.bin"), cifar_records(3, 0));
-  test::write_bytes(dir.file("b.bin"), cifar_records(2, 7));
+  test::write_bytes(dir.file("a.bin"), test::cifar_records(3, 0));
+  test::write_bytes(dir.file("b.bin"), test::cifar_records(2, 7));
 
   auto s = data::read_cifar10({dir.file("a.bin"), dir.file("b.bin")});
 
@@ -38,7 +26,7 @@ TEST_CASE("cifar reader concatenates binary batches") {
 TEST_CASE("cifar reader rejects ragged files and bad labels") {
   test::temp_dir dir;
   SUBCASE("ragged") {
-    auto bytes = cifar_records(2, 0);
+    auto bytes = test::cifar_records(2, 0);
     bytes.pop_back();
     test::write_bytes(dir.file("x.bin"), bytes);
     CHECK_THROWS_WITH_AS(data::read_cifar10({dir.file("x.bin")}),
@@ -47,11 +35,29 @@ TEST_CASE("cifar reader rejects ragged files and bad labels") {
                          data::data_error);
   }
   SUBCASE("label out of range") {
-    auto bytes = cifar_records(2, 0);
+    auto bytes = test::cifar_records(2, 0);
     bytes[3073] = 12;
     test::write_bytes(dir.file("x.bin"), bytes);
     CHECK_THROWS_WITH_AS(data::read_cifar10({dir.file("x.bin")}),
-                         (dir.file("x.bin") + ": record 1 has label 12 (CIFAR-10 labels are 0-9)").c_str(),
+                         (dir.file("x.bin") + ": label 12 at index 1 is outside 0-9; the file is corrupt: "
+                                              "delete it and fetch it again").c_str(),
+                         data::data_error);
+  }
+  SUBCASE("label out of range in a gzip batch after a good one") {
+    auto bytes = test::cifar_records(3, 0);
+    bytes[2 * 3073] = 255;
+    test::write_bytes(dir.file("a.bin"), test::cifar_records(2, 0));
+    test::write_gzip(dir.file("x.bin.gz"), bytes);
+    CHECK_THROWS_WITH_AS(data::read_cifar10({dir.file("a.bin"), dir.file("x.bin.gz")}),
+                         (dir.file("x.bin.gz") + ": label 255 at index 2 is outside 0-9; the file is "
+                                                 "corrupt: delete it and fetch it again").c_str(),
+                         data::data_error);
+  }
+  SUBCASE("empty file") {
+    test::write_bytes(dir.file("x.bin"), {});
+    CHECK_THROWS_WITH_AS(data::read_cifar10({dir.file("x.bin")}),
+                         (dir.file("x.bin") + ": 0 bytes is not a whole number of 3,073-byte CIFAR-10 "
+                                              "records; is this the binary version of CIFAR-10, complete?").c_str(),
                          data::data_error);
   }
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "data/data_error.hpp"
@@ -70,4 +71,76 @@ TEST_CASE("gather copies samples and applies a pixel map") {
     CHECK(out[0] == ds->train.sample(3)[783]);
     CHECK(out[784 + 100] == ds->train.sample(1)[683]);
   }
+}
+
+TEST_CASE("mnist files of another image size are refused, naming both sizes") {
+  test::temp_dir dir;
+  test::write_mnist_like(dir.path(), 30, 10);
+  test::write_bytes(dir.file("train-images-idx3-ubyte"), test::idx_images(30, 32, 32));
+
+  CHECK_THROWS_WITH_AS(data::load_dataset({"mnist", dir.path().string(), 0}),
+                       (dir.file("train-images-idx3-ubyte") +
+                        ": images are 32x32, expected 28x28; the file belongs to another dataset or is "
+                        "corrupt: delete it and fetch it again").c_str(),
+                       data::data_error);
+}
+
+TEST_CASE("a label outside 0-9 in the training or test labels stops the load") {
+  test::temp_dir dir;
+  test::write_mnist_like(dir.path(), 30, 10);
+
+  SUBCASE("training labels, raw") {
+    auto labels = test::idx_labels(30);
+    labels[8 + 17] = 200;
+    test::write_bytes(dir.file("train-labels-idx1-ubyte"), labels);
+    CHECK_THROWS_WITH_AS(data::load_dataset({"mnist", dir.path().string(), 0}),
+                         (dir.file("train-labels-idx1-ubyte") +
+                          ": label 200 at index 17 is outside 0-9; the file is corrupt: delete it and "
+                          "fetch it again").c_str(),
+                         data::data_error);
+  }
+  SUBCASE("test labels, gzip, even past train_limit") {
+    auto labels = test::idx_labels(10);
+    labels[8 + 9] = 10;
+    test::write_gzip(dir.file("t10k-labels-idx1-ubyte.gz"), labels);
+    CHECK_THROWS_WITH_AS(data::load_dataset({"mnist", dir.path().string(), 5}),
+                         (dir.file("t10k-labels-idx1-ubyte.gz") +
+                          ": label 10 at index 9 is outside 0-9; the file is corrupt: delete it and "
+                          "fetch it again").c_str(),
+                         data::data_error);
+  }
+  SUBCASE("cifar10 test batch") {
+    test::write_cifar_like(dir.path(), 2, 3);
+    auto batch = test::cifar_records(3, 0);
+    batch[3073] = 10;
+    test::write_bytes(dir.file("test_batch.bin"), batch);
+    CHECK_THROWS_WITH_AS(data::load_dataset({"cifar10", dir.path().string(), 0}),
+                         (dir.file("test_batch.bin") +
+                          ": label 10 at index 1 is outside 0-9; the file is corrupt: delete it and "
+                          "fetch it again").c_str(),
+                         data::data_error);
+  }
+}
+
+TEST_CASE("cifar10 loads its five batches and test batch with 10 classes") {
+  test::temp_dir dir;
+  test::write_cifar_like(dir.path(), 2, 3);
+
+  auto ds = data::load_dataset({"cifar10", dir.path().string(), 0});
+
+  CHECK(ds->num_classes == 10);
+  CHECK(ds->train.count == 10);
+  CHECK(ds->test.count == 3);
+  CHECK(ds->train.sample_size() == 3 * 32 * 32);
+  CHECK(ds->train.labels == std::vector<std::int64_t>{1, 2, 2, 3, 3, 4, 4, 5, 5, 6});
+}
+
+TEST_CASE("the real MNIST passes every check") {
+  REQUIRE_MNIST();
+  auto ds = data::load_dataset({"mnist", "data/mnist", 0});
+
+  CHECK(ds->train.count == 60000);
+  CHECK(ds->test.count == 10000);
+  CHECK(ds->train.sample_size() == 784);
+  CHECK(*std::max_element(ds->train.labels.begin(), ds->train.labels.end()) == 9);
 }

@@ -2,6 +2,7 @@
 
 #include "data/data_error.hpp"
 #include "data/idx.hpp"
+#include "data/label_range.hpp"
 
 namespace flotilla::data {
 
@@ -9,6 +10,7 @@ image_set read_cifar10(const std::vector<std::string>& batch_paths) {
   constexpr std::size_t side = 32;
   constexpr std::size_t pixels = 3 * side * side;
   constexpr std::size_t record = 1 + pixels;
+  constexpr std::size_t classes = 10;
   image_set out;
   out.channels = 3;
   out.height = side;
@@ -20,12 +22,10 @@ image_set read_cifar10(const std::vector<std::string>& batch_paths) {
                        " bytes is not a whole number of 3,073-byte CIFAR-10 records; is this the "
                        "binary version of CIFAR-10, complete?");
     auto n = bytes.size() / record;
+    for (std::size_t i = 0; i < n; ++i)
+      check_label(path, i, bytes[i * record], classes);
     for (std::size_t i = 0; i < n; ++i) {
-      auto label = bytes[i * record];
-      if (label > 9)
-        throw data_error(path + ": record " + std::to_string(i) + " has label " +
-                         std::to_string(label) + " (CIFAR-10 labels are 0-9)");
-      out.labels.push_back(label);
+      out.labels.push_back(bytes[i * record]);
       out.pixels.insert(out.pixels.end(), bytes.begin() + static_cast<long>(i * record + 1),
                         bytes.begin() + static_cast<long>((i + 1) * record));
     }

@@ -99,14 +99,17 @@ std::shared_ptr<const dataset> load_dataset(const data_options& options) {
     auto train_labels = find_file(root, "train-labels-idx1-ubyte", hint);
     auto test_images = find_file(root, "t10k-images-idx3-ubyte", hint);
     auto test_labels = find_file(root, "t10k-labels-idx1-ubyte", hint);
-    train = read_idx(train_images, train_labels);
-    test = read_idx(test_images, test_labels);
+    // Both sets hold 28x28 grey images of 10 classes; anything else is the wrong file.
+    const idx_expectation expected{/*rows=*/28, /*cols=*/28, /*num_classes=*/10};
+    train = read_idx(train_images, train_labels, expected);
+    test = read_idx(test_images, test_labels, expected);
     mean = name == "mnist" ? std::vector<float>{0.1307f} : std::vector<float>{0.2860f};
     std = name == "mnist" ? std::vector<float>{0.3081f} : std::vector<float>{0.3530f};
   }
   limit(train, options.train_limit);
   auto out = std::make_shared<dataset>();
   out->name = name;
+  out->num_classes = 10; // all three datasets; the readers refuse any other label
   sha256 hash;
   for (const auto* s : {&train, &test}) {
     hash.update(s->pixels.data(), s->pixels.size());

@@ -7,10 +7,10 @@
 namespace flotilla::data {
 
 struct partition_options {
-  std::string scheme = "iid";          ///< iid | dirichlet | shards | rotated
+  std::string scheme = "iid";          ///< iid | dirichlet | shards | rotated | label_swap
   double alpha = 0.5;                  ///< dirichlet concentration (smaller = more skew)
   std::uint32_t shards_per_client = 2; ///< shards: label-sorted shards per client
-  std::uint32_t groups = 4;            ///< rotated: group g is rotated by g * 360 / groups
+  std::uint32_t groups = 4;            ///< rotated, label_swap: client c is in group c % groups
   double local_test_fraction = 0.2;    ///< share of each client's samples held out for testing
 };
 
@@ -19,16 +19,24 @@ struct client_partition {
   std::uint32_t id = 0;
   std::vector<std::uint32_t> train;          ///< indices into the training split
   std::vector<std::uint32_t> test;           ///< local test split, also from the training split
-  std::int32_t group = -1;                   ///< true group (rotated scheme), -1 when none
+  std::int32_t group = -1;                   ///< true group (rotated, label_swap), -1 when none
   double rotation_degrees = 0;               ///< applied to this client's train and test images
-  std::vector<std::uint32_t> label_histogram; ///< per class, over train + local test
+  /// label_map[y] is the label this client sees for true label y, on its train and local test
+  /// samples alike (label_swap); empty means the identity.
+  std::vector<std::int64_t> label_map;
+  std::vector<std::uint32_t> label_histogram; ///< per class as the client sees it, over train + local test
 };
 
+/// The schemes make_partitions accepts.
 const std::vector<std::string>& partition_schemes();
 
 /// Splits the training labels among `clients`, deterministically from `seed`: every sample
-/// goes to at most one client (each exactly once for iid, shards and rotated). Throws
-/// std::invalid_argument when the options cannot be met (e.g. more shards than samples).
+/// goes to at most one client (each exactly once for iid, shards, rotated and label_swap).
+/// rotated: group g is rotated by g * 360 / groups degrees. label_swap: group 0 sees the true
+/// labels, group g > 0 a permutation of the classes drawn from (seed, g), other than the
+/// identity and, while enough permutations exist, than every other group's.
+/// Throws partition_error naming the config keys when the options cannot be met (e.g. more
+/// shards than samples), data_error when a label is outside 0 to num_classes - 1.
 std::vector<client_partition> make_partitions(const std::vector<std::int64_t>& labels,
                                               std::size_t num_classes, std::uint32_t clients,
                                               const partition_options& options, std::uint64_t seed);

@@ -101,6 +101,10 @@ std::string fill(const std::string& tmpl, const std::map<std::string, std::strin
   return out.append(tmpl, pos, std::string::npos);
 }
 
+std::string text_of(const json& j, const char* key) {
+  return html_escape(j[key].get<std::string>());
+}
+
 std::string card(const std::string& value, const std::string& label) {
   return "<div class=\"card\"><div class=\"value\">" + html_escape(value) + "</div><div class=\"label\">" +
          html_escape(label) + "</div></div>";
@@ -111,7 +115,7 @@ std::string header_html(const json& runs) {
   if (runs.size() == 1) {
     const auto& r = runs[0];
     const auto& c = r["comparison"];
-    h += "<h1>Flotilla run: " + html_escape(r["name"].get<std::string>()) + "</h1>\n<p class=\"subtitle\">" + html_escape(r["dir"].get<std::string>()) +
+    h += "<h1>Flotilla run: " + text_of(r, "name") + "</h1>\n<p class=\"subtitle\">" + text_of(r, "dir") +
          "</p>\n<div class=\"cards\">";
     h += card(c["personalized (local)"].get<std::string>(), "personalized accuracy (mean)");
     h += card(c["initial global (local)"].get<std::string>(), "initial global model, same splits");
@@ -124,7 +128,7 @@ std::string header_html(const json& runs) {
   }
   h += "<h1>Flotilla: " + std::to_string(runs.size()) + " runs compared</h1>\n<p class=\"subtitle\">";
   for (std::size_t i = 0; i < runs.size(); ++i)
-    h += std::to_string(i) + ": " + html_escape(runs[i]["name"].get<std::string>()) + " (" + html_escape(runs[i]["dir"].get<std::string>()) + ")" +
+    h += std::to_string(i) + ": " + text_of(runs[i], "name") + " (" + text_of(runs[i], "dir") + ")" +
          (i + 1 < runs.size() ? "<br>" : "");
   return h + "</p>";
 }
@@ -141,7 +145,7 @@ std::string section_html(const section_spec& s, const json& runs, bool per_run) 
     const std::string id = several ? std::string(s.id) + "-" + std::to_string(i) : std::string(s.id);
     h += "<div class=\"panel\" id=\"" + id + "\" data-kind=\"" + s.kind + "\" data-run=\"" + std::to_string(i) + "\">";
     if (several)
-      h += "<div class=\"run-caption\">" + std::to_string(i) + ": " + html_escape(runs[i]["name"].get<std::string>()) + "</div>";
+      h += "<div class=\"run-caption\">" + std::to_string(i) + ": " + text_of(runs[i], "name") + "</div>";
     h += "</div>\n";
   }
   return h + "</div>\n</section>\n";

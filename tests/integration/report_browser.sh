@@ -7,7 +7,8 @@
 # usage: report_browser.sh [--run-dir DIR] [--screenshot FILE] [--window WxH] REPORT_COMMAND...
 #   REPORT_COMMAND  what runs `flotilla report`: "build/flotilla report", or build/tests/report_tool
 #   --run-dir DIR   report on this run directory (default: a synthetic run with every field)
-#   --screenshot F  keep the screenshot as F (docs/report.png); --window sets its size
+#   --screenshot F  keep the screenshot as F (docs/report.png); --window WxH sets its size, and
+#                   --window full the whole page at 1280 pixels wide
 # Exits 77 (ctest: skipped) when /usr/bin/chromium (or $CHROMIUM) is missing.
 set -euo pipefail
 
@@ -49,7 +50,7 @@ browse() {
 
 # render PAGE NAME: the DOM after the scripts ran in NAME.dom, the log in NAME.log.
 render() {
-  browse --dump-dom "file://$1" > "$work/$2.dom" 2> "$work/$2.log"
+  browse --window-size=1280,1600 --dump-dom "file://$1" > "$work/$2.dom" 2> "$work/$2.log"
 }
 
 # must_fail WHAT COMMAND...: a check that has to reject a page we broke on purpose.
@@ -99,6 +100,10 @@ render_ms=$(grep -o 'data-render-ms="[0-9.]*"' "$work/report.dom" | head -1 | gr
 printf 'ok: report.html (%s KiB) rendered in %.1f s by headless Chromium (scripts: %s ms), every chart drawn\n' \
   "$((size / 1024))" "$(awk "BEGIN { print $end - $start }")" "${render_ms:-?}"
 
+if [[ $window == full ]]; then
+  height=$(grep -o 'data-page-height="[0-9]*"' "$work/report.dom" | head -1 | grep -o '[0-9]*')
+  window="1280,${height:-1600}"
+fi
 browse --window-size="$window" --screenshot="$work/report.png" "file://$work/report.html" 2> "$work/shot.log"
 $check png "$work/report.png"
 if [[ -n $screenshot ]]; then

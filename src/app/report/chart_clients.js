@@ -54,18 +54,19 @@ function drawClients(el, run) {
     start = i;
   }
   s += axes(box, x, y, { xTicks: [], yFormat: (v) => pct(v, 0), yLabel: 'accuracy on the local test split' });
-  const every = Math.max(1, Math.ceil(order.length / 48));
+  // Client ids at least 30 pixels apart, so they never overlap.
+  const every = Math.max(1, Math.ceil((order.length * 30) / (box.right - box.left)));
   order.forEach((c, i) => {
     if (i % every === 0)
       s += `<text x="${cx(i)}" y="${box.bottom + 15}" text-anchor="middle" class="muted">${c.id}</text>`;
   });
   s += `<text x="${(box.left + box.right) / 2}" y="${box.bottom + 34}" text-anchor="middle">client</text>`;
-  const r = Math.max(2.5, Math.min(6, step / 3));
+  const r = Math.max(1.2, Math.min(6, step / 3)), stem = Math.min(1.5, step / 3);
   order.forEach((c, i) => {
     const color = clusterColor(c.cluster), X = cx(i), tip = title(clientTip(c));
     s += '<g class="client">' + tip;
     if (c.personalized !== null && c.initial !== null)
-      s += `<line x1="${X}" x2="${X}" y1="${y(c.initial)}" y2="${y(c.personalized)}" stroke="#8c959f" stroke-width="1.5"/>`;
+      s += `<line x1="${X}" x2="${X}" y1="${y(c.initial)}" y2="${y(c.personalized)}" stroke="#8c959f" stroke-width="${stem}"/>`;
     if (c.initial !== null)
       s += `<path class="point" d="${shapePath(c.late ? 'triangle' : 'circle', X, y(c.initial), r)}" fill="white" stroke="#57606a" stroke-width="1.5">${tip}</path>`;
     if (c.personalized !== null) {

@@ -110,8 +110,18 @@ function drawAccuracy(el, run) {
     label: s.label, color: clusterColor(s.cluster),
     points: s.points.map((p) => ({ x: p.x, y: p.accuracy, tip: pointTip(s, p) })),
   }));
-  const marks = r.events.map((e) => ({ x: e.x, y: yAt(r.series, e.cluster, e.x, 'accuracy'), kind: e.kind,
-                                       tip: e.text }));
+  // One mark per kind and round (ten clusters electing in the same round make one mark whose
+  // tooltip lists all ten), placed by the highest curve it is about.
+  const grouped = new Map();
+  for (const e of r.events) {
+    const key = `${e.x}|${e.kind}`;
+    const y = yAt(r.series, e.cluster, e.x, 'accuracy');
+    const m = grouped.get(key);
+    if (!m) grouped.set(key, { x: e.x, y, kind: e.kind, texts: [e.text] });
+    else { m.texts.push(e.text); if (y !== null && (m.y === null || y > m.y)) m.y = y; }
+  }
+  const marks = [...grouped.values()].map((m) => ({ x: m.x, y: m.y, kind: m.kind,
+    tip: m.texts.length > 1 ? `${m.texts.length} events:\n${m.texts.join('\n')}` : m.texts[0] }));
   el.insertAdjacentHTML('beforeend', lineChart({
     label: 'accuracy per round', series, marks, width: chartWidth(el), guides: clusteringGuide(r),
     xLabel: 'round (initial phase, then c1, c2, ... in each cluster)', yLabel: 'accuracy',

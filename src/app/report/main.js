@@ -1,7 +1,7 @@
 // Draws every element that names a kind (data-kind) with its run's data (data-run). A chart
 // that fails shows why in place and on the console, and the others are still drawn; the page's
 // data-report-status ends as "ok" only when every chart was drawn; data-render-ms says how long
-// drawing took.
+// drawing took and data-page-height how tall the page is (for a full-page screenshot).
 
 const DRAWERS = {
   accuracy: drawAccuracy,
@@ -35,6 +35,7 @@ function renderReport() {
     }
   }
   document.documentElement.dataset.renderMs = (performance.now() - start).toFixed(1);
+  document.documentElement.dataset.pageHeight = document.documentElement.scrollHeight;
   document.documentElement.dataset.reportStatus = failures ? 'errors' : 'ok';
 }
 

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/config.hpp"
 #include "app/report.hpp"
 #include "app/report_command.hpp"
 #include "app/report_error.hpp"
@@ -311,13 +310,13 @@ TEST_CASE("flotilla report: where it writes and what it refuses") {
   SUBCASE("command-line errors") {
     CHECK_THROWS_WITH_AS(app::report_command({}),
                          "report needs a run directory: flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]",
-                         app::config_error);
+                         app::report_usage_error);
     CHECK_THROWS_WITH_AS(app::report_command({dir, "--out"}),
                          "--out needs a file name: flotilla report RUN_DIR [RUN_DIR ...] --out FILE",
-                         app::config_error);
+                         app::report_usage_error);
     CHECK_THROWS_WITH_AS(app::report_command({dir, "--bogus"}),
                          "unknown option --bogus for report; usage: flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]",
-                         app::config_error);
+                         app::report_usage_error);
   }
   SUBCASE("an output that cannot be written") {
     const auto out = tmp.file("no/such/dir/r.html");

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "app/config.hpp"
 #include "app/report.hpp"
+#include "app/report_error.hpp"
 
 namespace flotilla::app {
 
@@ -18,19 +18,21 @@ int report_command(const std::vector<std::string>& args) {
     const auto& arg = args[i];
     if (arg == "--out" || arg == "-o") {
       if (i + 1 >= args.size())
-        throw config_error(arg + " needs a file name: flotilla report RUN_DIR [RUN_DIR ...] --out FILE");
+        throw report_usage_error(arg + " needs a file name: flotilla report RUN_DIR [RUN_DIR ...] --out "
+                                       "FILE");
       out = args[++i];
     } else if (arg.rfind("--out=", 0) == 0) {
       out = arg.substr(6);
     } else if (arg.rfind("-", 0) == 0) {
-      throw config_error("unknown option " + arg + " for report; usage: flotilla report RUN_DIR [RUN_DIR ...] "
-                         "[--out FILE]");
+      throw report_usage_error("unknown option " + arg +
+                               " for report; usage: flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]");
     } else {
       dirs.push_back(arg);
     }
   }
   if (dirs.empty())
-    throw config_error("report needs a run directory: flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]");
+    throw report_usage_error(
+      "report needs a run directory: flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]");
   if (out.empty())
     out = default_report_path(dirs);
   write_report(dirs, out);

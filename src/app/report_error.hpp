@@ -10,4 +10,12 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// `flotilla report` was called wrongly (no run directory, an unknown option); the message
+/// says how to call it. Kept apart from report_error so the program can exit with its usage
+/// code.
+class report_usage_error : public std::invalid_argument {
+public:
+  using std::invalid_argument::invalid_argument;
+};
+
 } // namespace flotilla::app

@@ -98,7 +98,8 @@ inline void write_run(const fs::path& dir, const std::string& name = "synthetic"
 inline void add_new_fields(const fs::path& dir) {
   std::string metrics = read_file(dir / "metrics.jsonl");
   metrics += metrics_line("cluster", 4, 1, 2, {}, 0.2, 0.5,
-                          {{"aggregated", false}, {"test_loss", 0.7}, {"term", 2}, {"reassigned", {3, 5}},
+                          {{"aggregated", false}, {"test_loss", 0.7}, {"server", 3}, {"term", 2}, {"asked", 3},
+                           {"reassigned", {3, 5}},
                            {"strategy", "fedprox"}});
   metrics += metrics_line("cluster", 3, 2, 2, {}, 0.1, 0.93, {{"test_loss", 0.2}, {"term", 1}, {"reassigned", 0}});
   write_file(dir / "metrics.jsonl", metrics);

@@ -157,7 +157,8 @@ TEST_CASE("a run's report is one self-contained HTML file with every chart") {
           return r[1].get<std::string>();
       return std::string("(missing)");
     };
-    CHECK(value_of("strategy") == "fedprox (proximal_mu=0.01)");
+    CHECK(value_of("strategy") == "fedprox");
+    CHECK(value_of("  its settings") == "proximal_mu=0.01");
     CHECK(value_of("silhouette by k") == "k=2: 0.61, k=3: 0.42");
     CHECK(value_of("rounds to target") == "2");
     CHECK(value_of("personalized, clients' local splits (mean)") == "95.00%");
@@ -211,6 +212,24 @@ TEST_CASE("a run without true groups has no contingency table, and its ARI is co
   }
 }
 
+TEST_CASE("rounds to target tell a target not reached from no target") {
+  test::temp_dir tmp;
+  const auto dir = tmp.path() / "run";
+  write_run(dir);
+  auto summary = json::parse(read_file(dir / "summary.json"));
+  summary["final"]["rounds_to_target"] = nullptr;
+  write_file(dir / "summary.json", summary.dump());
+  auto rounds_to_target = [&] {
+    app::write_report({dir.string()}, tmp.file("r.html"));
+    return page_data(read_file(tmp.file("r.html")))["runs"][0]["comparison"]["rounds to target"];
+  };
+  CHECK(rounds_to_target() == "no target");
+  auto config = json::parse(read_file(dir / "config.json"));
+  config["rounds"]["target_accuracy"] = 0.99;
+  write_file(dir / "config.json", config.dump());
+  CHECK(rounds_to_target() == "not reached (99.00%)");
+}
+
 TEST_CASE("several run directories give a comparison with every run's charts side by side") {
   test::temp_dir tmp;
   write_run(tmp.path() / "a", "first");
@@ -233,7 +252,7 @@ TEST_CASE("several run directories give a comparison with every run's charts sid
   CHECK(data["runs"][0]["comparison"]["run"] == "first");
   CHECK(data["runs"][1]["comparison"]["run"] == "second");
   CHECK(data["runs"][1]["comparison"]["rounds to target"] == "2");
-  CHECK(data["runs"][0]["comparison"]["rounds to target"] == "n/a");
+  CHECK(data["runs"][0]["comparison"]["rounds to target"] == "no target");
   CHECK(data["comparison_columns"].size() == 12);
 }
 

@@ -41,8 +41,9 @@ std::string quoted(const std::string& cell) {
 
 const std::vector<std::string>& metrics_csv_columns() {
   static const std::vector<std::string> columns{
-    "phase",     "round",         "cluster",     "clients", "failures", "failed",   "aggregated", "train_loss",
-    "test_loss", "test_accuracy", "seconds",     "term",    "reassigned", "strategy", "failure_reasons"};
+    "phase",      "round",     "cluster",       "server",  "term",       "asked",    "clients",        "failures",
+    "failed",     "aggregated", "train_loss",   "test_loss", "test_accuracy", "seconds", "reassigned", "strategy",
+    "failure_reasons"};
   return columns;
 }
 

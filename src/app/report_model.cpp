@@ -37,19 +37,38 @@ std::string compact(const json& v) {
   return v.dump();
 }
 
-// The strategy as "name (key=value, ...)": summary.json when the run recorded it, else config.
-std::string strategy_text(const run_files& run) {
-  json s = at(run.summary, "strategy");
-  if (s.is_null())
-    s = at(run.config, "strategy");
+// The strategy: summary.json when the run recorded it, else the configuration's.
+json strategy_of(const run_files& run) {
+  const json& s = at(run.summary, "strategy");
+  return s.is_null() ? at(run.config, "strategy") : s;
+}
+
+std::string strategy_name(const run_files& run) {
+  const json s = strategy_of(run);
   if (s.is_string())
     return s.get<std::string>();
+  return s.is_object() ? text(s, "name").value_or("?") : "fedavg";
+}
+
+// Every knob of the strategy section (each strategy reads only the ones it needs).
+std::string strategy_settings(const run_files& run) {
+  json s = strategy_of(run);
   if (!s.is_object())
-    return "fedavg";
-  std::string name = text(s, "name").value_or("?");
-  json rest = s;
-  rest.erase("name");
-  return rest.empty() ? name : name + " (" + compact(rest) + ")";
+    return "";
+  s.erase("name");
+  return s.empty() ? "" : compact(s);
+}
+
+// Rounds until the target accuracy: a number, "not reached", or no target at all.
+std::string rounds_to_target_text(const run_files& run) {
+  const json& f = object(run.summary, "final");
+  const json& v = at(f, "rounds_to_target");
+  if (v.is_number())
+    return fmt::count(v.get<double>());
+  const auto target = number(object(run.config, "rounds"), "target_accuracy");
+  if (!f.contains("rounds_to_target") || !target || *target <= 0)
+    return "no target";
+  return "not reached (" + fmt::percent(*target) + ")";
 }
 
 std::string method_text(const run_files& run) {
@@ -109,7 +128,9 @@ json run_table(const run_files& run) {
   const auto& partition = object(run.config, "partition");
   row("data", text(data, "dataset").value_or("?") + ", " + text(partition, "scheme").value_or("?") + " partition");
   row("model", text(object(run.config, "model"), "name").value_or("?"));
-  row("strategy", strategy_text(run));
+  row("strategy", strategy_name(run));
+  if (!strategy_settings(run).empty())
+    row("  its settings", strategy_settings(run));
   std::string method = method_text(run);
   if (auto k = number(clustering, "k"))
     method += ", k = " + fmt::count(*k);
@@ -129,8 +150,7 @@ json run_table(const run_files& run) {
   if (!per_cluster.empty())
     row("per cluster, members' local splits", per_cluster);
   if (f.contains("rounds_to_target"))
-    row("rounds to target", f["rounds_to_target"].is_number() ? fmt::count(f["rounds_to_target"].get<double>())
-                                                               : "not reached");
+    row("rounds to target", rounds_to_target_text(run));
   if (run.summary.contains("attack"))
     row("attack", compact(run.summary["attack"]));
   if (run.summary.contains("faults"))
@@ -168,17 +188,15 @@ json comparison_row(const run_files& run) {
   std::string method = method_text(run);
   if (auto k = number(clustering, "k"))
     method += ", k = " + fmt::count(*k);
-  const auto& target = at(f, "rounds_to_target");
   return {{"run", name_of(run)},
           {"directory", run.dir},
-          {"strategy", strategy_text(run)},
+          {"strategy", strategy_name(run)},
           {"clustering", method},
           {"ARI", fmt::number(number(clustering, "adjusted_rand_index"))},
           {"global (test)", fmt::percent(number(f, "global_accuracy"))},
           {"personalized (local)", fmt::percent(number(f, "personalized_accuracy"))},
           {"initial global (local)", fmt::percent(number(f, "initial_global_personalized_accuracy"))},
-          {"rounds to target", target.is_number() ? fmt::count(target.get<double>())
-                               : f.contains("rounds_to_target") ? "not reached" : "n/a"},
+          {"rounds to target", rounds_to_target_text(run)},
           {"total time", fmt::seconds(number(t, "total_s"))},
           {"samples/s", fmt::count(number(t, "samples_per_s"))},
           {"peak RSS", fmt::bytes(number(t, "peak_rss_bytes"))}};

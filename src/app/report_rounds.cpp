@@ -34,7 +34,8 @@ json point_of(const json& line, double x) {
   if (auto a = number(line, "test_accuracy"))
     p["accuracy"] = *a;
   // Copied as they are, so whole numbers stay whole in the page's text.
-  for (const char* key : {"round", "clients", "failures", "seconds", "train_loss", "test_loss", "term"})
+  for (const char* key :
+       {"round", "asked", "clients", "failures", "seconds", "train_loss", "test_loss", "server", "term"})
     if (at(line, key).is_number())
       p[key] = at(line, key);
   p["aggregated"] = !at(line, "aggregated").is_boolean() || at(line, "aggregated").get<bool>();

@@ -1,0 +1,45 @@
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "app/metrics_csv.hpp"
+#include "app/report_error.hpp"
+#include "fixtures.hpp"
+#include "report_fixture.hpp"
+
+using namespace flotilla;
+using namespace flotilla::test;
+
+TEST_CASE("metrics.csv has a fixed header and one row per metrics line") {
+  test::temp_dir tmp;
+  const auto dir = tmp.path() / "run";
+  write_run(dir);
+  add_new_fields(dir);
+
+  app::write_metrics_csv(dir.string());
+  std::istringstream csv(read_file(dir / "metrics.csv"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(csv, line);)
+    lines.push_back(line);
+
+  REQUIRE(lines.size() == 1 + 2 + 6 + 2);
+  CHECK(lines[0] == "phase,round,cluster,server,term,asked,clients,failures,failed,aggregated,train_loss,test_loss,"
+                    "test_accuracy,seconds,reassigned,strategy,failure_reasons");
+  CHECK(lines[1] == "initial,1,,,,,6,0,,true,0.9,,0.51,1.5,,,");
+  CHECK(lines[2] == "initial,2,,,,,5,1,5,true,0.4,,0.62,1.5,,,\"client 5: timed out, after 600 s\"");
+  CHECK(lines[9] == "cluster,4,1,3,2,3,2,0,,false,0.2,0.7,0.5,1.5,3;5,fedprox,");
+  CHECK(lines[10] == "cluster,3,2,,1,,2,0,,true,0.1,0.2,0.93,1.5,0,,");
+}
+
+TEST_CASE("a CSV cell with quotes or line breaks is quoted") {
+  CHECK(app::metrics_csv_row({{"phase", "say \"hi\""}, {"failure_reasons", {"a\nb", "c"}}}) ==
+        "\"say \"\"hi\"\"\",,,,,,,,,,,,,,,,\"a\nb;c\"");
+}
+
+TEST_CASE("metrics.csv of a directory without metrics.jsonl is an error that names it") {
+  test::temp_dir tmp;
+  const auto expected = (tmp.path() / "metrics.jsonl").string() +
+                        " is missing or unreadable: a run writes it when it starts; is this a flotilla run directory?";
+  CHECK_THROWS_WITH_AS(app::write_metrics_csv(tmp.path().string()), expected.c_str(), app::report_error);
+}
+

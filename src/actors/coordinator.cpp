@@ -3,6 +3,7 @@
 #include "actors/coordinator_phases.hpp"
 #include "actors/round_engine.hpp"
 #include "fl/kmeans.hpp"
+#include "fl/pca.hpp"
 #include "fl/seeds.hpp"
 #include "fl/sketch.hpp"
 
@@ -135,6 +136,9 @@ caf::behavior clustering(coordinator_actor* self) {
         rep.assignment[ids[i]] = km.assignment[i];
         st.clusters[km.assignment[i]].members.push_back(st.clients[ids[i]]);
       }
+      auto projected = fl::pca2(points, dim); // for the report's picture of the clustering
+      for (std::size_t i = 0; i < ids.size(); ++i)
+        rep.projection[ids[i]] = projected[i];
       st.points.clear(); // release every client's features
       // The initial global model on every client's local split: the baseline for the clusters.
       rep.initial_personalized.assign(st.clients.size(), -1.0);

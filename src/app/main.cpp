@@ -1,23 +1,29 @@
-// flotilla: clustered federated learning on CAF actors.
-//   flotilla run    [--config FILE] [key=value ...]   the whole workflow, in this process
-//   flotilla config [--config FILE] [key=value ...]   print the resolved configuration
-//   flotilla node   --port P [--bind A] [--tls-*]    host client actors for remote runs
+// flotilla: clustered federated learning on CAF actors. The commands and their options are in
+// command_line.cpp (`flotilla --help`); this file runs them and maps failures to exit codes.
 #include <unistd.h>
+
+#include <caf/config.hpp>
 
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
 
+#include "app/command_line.hpp"
+#include "app/metrics_csv.hpp"
 #include "app/outputs.hpp"
+#include "app/report.hpp"
+#include "app/report_command.hpp"
+#include "app/report_error.hpp"
+#include "app/run_directory.hpp"
 #include "app/run_recorder.hpp"
+#include "app/summary_table.hpp"
+#include "common/atomic_file.hpp"
 #include "config/config.hpp"
 #include "config/settings.hpp"
 #include "data/data_error.hpp"
 #include "data/partition.hpp"
+#include "data/partition_error.hpp"
 #include "model/model_error.hpp"
 #include "model/trainer.hpp"
 #include "runtime/local_run.hpp"
@@ -27,66 +33,6 @@ using namespace flotilla;
 
 namespace {
 
-const char* usage =
-  "usage: flotilla run    [--config FILE] [key=value ...]\n"
-  "       flotilla config [--config FILE] [key=value ...]\n"
-  "       flotilla node   [--port P] [--bind ADDR] [--tls-cert F --tls-key F --tls-ca F] [data.root=...]\n"
-  "\n"
-  "  run     clustered federated learning on real data: initial FedAvg rounds, K-means on\n"
-  "          the clients' weights, a server per cluster, cluster rounds, evaluation.\n"
-  "          Results go to output.dir/<time>-<name>/ (or output.run_dir).\n"
-  "  config  print the resolved configuration (defaults <- FILE <- overrides).\n"
-  "  node    host client actors for runs started elsewhere with runtime.nodes=HOST:PORT,...\n"
-  "          (default port 4242, bound to 127.0.0.1; 0 picks a free port). Plain TCP unless\n"
-  "          the three --tls-* files are given (mutual TLS with a private CA).\n"
-  "\n"
-  "Keys are those of config/default.json, dotted: clients=16 partition.scheme=rotated.\n";
-
-struct command_line {
-  std::string command;
-  std::string config_file;
-  std::vector<std::string> overrides;
-  runtime::node_options node;
-};
-
-command_line parse(int argc, char** argv) {
-  command_line cl;
-  if (argc < 2)
-    throw config::config_error(std::string("no command given\n\n") + usage);
-  cl.command = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" || arg == "-c") {
-      if (i + 1 >= argc)
-        throw config::config_error("--config needs a file name");
-      cl.config_file = argv[++i];
-    } else if (arg.rfind("--config=", 0) == 0) {
-      cl.config_file = arg.substr(9);
-    } else if (cl.command == "node" && (arg == "--port" || arg == "--bind" || arg == "--tls-cert" ||
-                                         arg == "--tls-key" || arg == "--tls-ca")) {
-      if (i + 1 >= argc)
-        throw config::config_error(arg + " needs a value");
-      std::string v = argv[++i];
-      if (arg == "--port") {
-        char* end = nullptr;
-        auto port = std::strtol(v.c_str(), &end, 10);
-        if (*end != 0 || port < 0 || port > 65535)
-          throw config::config_error("--port " + v + " is not a port number (0 to 65535)");
-        cl.node.port = static_cast<std::uint16_t>(port);
-      } else if (arg == "--bind") {
-        cl.node.bind = v;
-      } else {
-        (arg == "--tls-cert" ? cl.node.tls.cert : arg == "--tls-key" ? cl.node.tls.key : cl.node.tls.ca) = v;
-      }
-    } else if (arg.rfind("--", 0) == 0) {
-      throw config::config_error("unknown option " + arg + "\n\n" + usage);
-    } else {
-      cl.overrides.push_back(arg);
-    }
-  }
-  return cl;
-}
-
 // Ctrl-C (or SIGTERM) ends the run at once; nodes see the connection close and drop the run's
 // clients. metrics.jsonl already holds every finished round.
 extern "C" void on_interrupt(int) {
@@ -95,71 +41,100 @@ extern "C" void on_interrupt(int) {
   _exit(130);
 }
 
-int run(const command_line& cl) {
+int run(const app::command_line& cl) {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   auto start = std::chrono::steady_clock::now();
   auto doc = config::resolve_config(cl.config_file, cl.overrides);
   auto s = config::settings_from(doc);
   model::configure_torch_threads(1);
-  // Data first: a missing or corrupt file stops the run before it leaves a run directory.
+  // Everything that can be refused is checked before the run directory exists: the data, and
+  // whether it can be split as asked.
   auto data = data::load_dataset(s.data);
-  auto dir = app::make_run_dir(s);
-  {
-    std::ofstream out(std::filesystem::path(dir) / "config.json");
-    out << doc.dump(2) << '\n';
-  }
+  auto parts = data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
+                                     s.experiment.seed);
+  app::run_directory dir(s);
+  write_file_atomically(dir.file("config.json"), doc.dump(2) + "\n");
   std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%u -> %s\n", s.name.c_str(),
               s.experiment.clients, s.partition.scheme.c_str(), s.model.name.c_str(),
-              s.experiment.strategy.name.c_str(), s.experiment.clustering.k, dir.c_str());
+              s.experiment.strategy.name.c_str(), s.experiment.clustering.k, dir.path().c_str());
   std::printf("flotilla: %s loaded: %zu train / %zu test images\n", data->name.c_str(), data->train.count,
               data->test.count);
-  auto recorder = std::make_shared<app::run_recorder>((std::filesystem::path(dir) / "metrics.jsonl").string(),
-                                                      s.output.progress);
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
-  auto report = runtime::run_experiment(s, data, recorder, {}, doc.dump());
+  auto recorder = std::make_shared<app::run_recorder>(dir.file("metrics.jsonl"), s.output.progress);
+  fl::run_report report;
+  try {
+    report = runtime::run_experiment(s, data, recorder, {}, doc.dump());
+  } catch (...) {
+    if (recorder->rounds_recorded() > 0)
+      dir.keep(); // what it did is worth keeping
+    throw;
+  }
+  dir.keep();
+  if (!recorder->write_error().empty())
+    throw output_error(recorder->write_error());
   report.warnings = recorder->warnings();
-  auto parts = data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
-                                     s.experiment.seed);
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  auto summary = app::write_outputs(dir, s, report, parts, total);
-  std::printf("%s\n  run directory: %s\n", app::summary_table(summary, report).c_str(), dir.c_str());
+  auto summary = app::write_outputs(dir.path(), s, report, parts, total);
+  app::write_metrics_csv(dir.path());
+  app::write_report({dir.path()}, dir.file("report.html"));
+  std::printf("%s\n  run directory: %s (report.html)\n", app::summary_table(summary, report).c_str(),
+              dir.path().c_str());
   return 0;
+}
+
+int version() {
+  std::printf("flotilla %s\nCAF %d.%d.%d\nlibtorch %s\n", FLOTILLA_VERSION, CAF_VERSION / 10000,
+              CAF_VERSION / 100 % 100, CAF_VERSION % 100, model::torch_version().c_str());
+  return 0;
+}
+
+int dispatch(const app::command_line& cl) {
+  if (cl.command == "help") {
+    std::printf("%s", app::usage(cl.words.empty() ? "" : cl.words.front()).c_str());
+    return 0;
+  }
+  if (cl.command == "version")
+    return version();
+  if (cl.help) {
+    std::printf("%s", app::usage(cl.command).c_str());
+    return 0;
+  }
+  if (cl.command == "report")
+    return app::report_command(cl.words);
+  if (cl.command == "config") {
+    auto doc = config::resolve_config(cl.config_file, cl.overrides);
+    config::settings_from(doc); // validate ranges too
+    std::printf("%s\n", doc.dump(2).c_str());
+    return 0;
+  }
+  if (cl.command == "node")
+    return runtime::serve_node(cl.node);
+  return run(cl);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
   try {
-    if (argc >= 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help"))) {
-      std::printf("%s", usage);
-      return 0;
-    }
-    auto cl = parse(argc, argv);
-    if (cl.command == "config") {
-      auto doc = config::resolve_config(cl.config_file, cl.overrides);
-      config::settings_from(doc); // validate ranges too
-      std::printf("%s\n", doc.dump(2).c_str());
-      return 0;
-    }
-    if (cl.command == "run")
-      return run(cl);
-    if (cl.command == "node") {
-      cl.node.overrides = cl.overrides;
-      return runtime::serve_node(cl.node);
-    }
-    throw config::config_error("unknown command '" + cl.command + "'\n\n" + usage);
+    return dispatch(app::parse_command_line(argc, argv));
   } catch (const config::config_error& e) {
+    std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
+    return 2;
+  } catch (const app::report_usage_error& e) {
+    std::fprintf(stderr, "flotilla: %s\n", e.what());
+    return 2;
+  } catch (const data::partition_error& e) {
     std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
     return 2;
   } catch (const runtime::run_error& e) {
     using kind = runtime::run_error::kind;
     auto k = e.cause();
-    std::fprintf(stderr, "flotilla: %s%s\n",
-                 k == kind::model ? "model error: " : k == kind::data ? "data error: " : k == kind::config ? "configuration error: " : "",
-                 e.what());
+    const char* what = k == kind::model ? "model error: " : k == kind::data ? "data error: "
+                                                          : k == kind::config ? "configuration error: " : "";
+    std::fprintf(stderr, "flotilla: %s%s\n", what, e.what());
     return k == kind::model ? 4 : k == kind::data ? 3 : k == kind::config ? 2 : 1;
   } catch (const data::data_error& e) {
     std::fprintf(stderr, "flotilla: data error: %s\n", e.what());
@@ -167,6 +142,9 @@ int main(int argc, char** argv) {
   } catch (const model::model_error& e) {
     std::fprintf(stderr, "flotilla: model error: %s\n", e.what());
     return 4;
+  } catch (const output_error& e) {
+    std::fprintf(stderr, "flotilla: output error: %s\n", e.what());
+    return 5;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "flotilla: %s\n", e.what());
     return 1;

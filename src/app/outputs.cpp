@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "config/config.hpp"
+#include "common/atomic_file.hpp"
 #include "common/sha256.hpp"
 #include "fl/adjusted_rand_index.hpp"
 #include "fl/resources.hpp"
@@ -20,10 +20,7 @@ using json = nlohmann::json;
 namespace {
 
 void write_json(const std::string& path, const json& j) {
-  std::ofstream out(path);
-  if (!out)
-    throw config::config_error("cannot write " + path);
-  out << j.dump(2) << '\n';
+  write_file_atomically(path, j.dump(2) + "\n");
 }
 
 bool has_groups(const std::vector<data::client_partition>& parts) {
@@ -42,22 +39,6 @@ double mean_of_known(const std::vector<double>& xs) {
 }
 
 } // namespace
-
-std::string make_run_dir(const config::settings& s) {
-  std::string dir = s.output.run_dir;
-  if (dir.empty()) {
-    char stamp[32];
-    auto now = std::time(nullptr);
-    std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-    dir = (fs::path(s.output.dir) / (std::string(stamp) + "-" + s.name)).string();
-  }
-  std::error_code ec;
-  fs::create_directories(fs::path(dir) / "models", ec);
-  if (ec)
-    throw config::config_error("cannot create run directory " + dir + ": " + ec.message() +
-                       "; set output.dir or output.run_dir to a writable place");
-  return dir;
-}
 
 json clusters_json(const fl::run_report& r, const std::vector<data::client_partition>& parts) {
   json out;
@@ -100,6 +81,10 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
     if (r.assignment[i] == fl::no_cluster)
       unclustered.push_back(i);
   out["unclustered"] = unclustered;
+  json projection = json::object();
+  for (const auto& [id, xy] : r.projection)
+    projection[std::to_string(id)] = {xy[0], xy[1]};
+  out["projection"] = projection;
   return out;
 }
 
@@ -180,46 +165,6 @@ json write_outputs(const std::string& dir, const config::settings& s, const fl::
   for (const auto& c : r.clusters)
     model::save_model(s.model.name, c.model, (models / ("cluster_" + std::to_string(c.id) + ".pt")).string());
   return summary;
-}
-
-std::string summary_table(const json& summary, const fl::run_report& r) {
-  std::ostringstream out;
-  char buf[256];
-  const auto& t = summary["timing"];
-  const auto& f = summary["final"];
-  out << "\n  phase / model              clients   accuracy      time\n";
-  out << "  -------------------------  -------  ---------  --------\n";
-  std::snprintf(buf, sizeof(buf), "  initial (global, test)     %7zu  %8.2f%%  %7.1fs\n", r.assignment.size(),
-                100 * r.initial_global_accuracy, t["initial_s"].get<double>());
-  out << buf;
-  std::snprintf(buf, sizeof(buf), "  clustering + selection     %7s  %9s  %7.1fs\n", "", "",
-                t["clustering_s"].get<double>());
-  out << buf;
-  for (const auto& c : r.clusters) {
-    std::snprintf(buf, sizeof(buf), "  cluster %-3u (server %4u)  %7zu  %8.2f%%  %7s%s\n", c.id, c.server,
-                  c.members.size(), 100 * c.accuracy, "", c.failed ? "  FAILED" : "");
-    out << buf;
-  }
-  std::snprintf(buf, sizeof(buf), "  cluster rounds (all)       %7s  %9s  %7.1fs\n", "", "",
-                t["cluster_rounds_s"].get<double>());
-  out << buf;
-  std::snprintf(buf, sizeof(buf), "  global (test set)          %7s  %8.2f%%  %7.1fs\n", "",
-                100 * f["global_accuracy"].get<double>(), t["evaluation_s"].get<double>());
-  out << buf;
-  std::snprintf(buf, sizeof(buf), "  personalized (local, mean) %7s  %8.2f%%   (initial global: %.2f%%)\n", "",
-                100 * f["personalized_accuracy"].get<double>(),
-                100 * f["initial_global_personalized_accuracy"].get<double>());
-  out << buf;
-  if (summary["clustering"].contains("adjusted_rand_index")) {
-    std::snprintf(buf, sizeof(buf), "  clusters vs true groups: adjusted Rand index %.3f\n",
-                  summary["clustering"]["adjusted_rand_index"].get<double>());
-    out << buf;
-  }
-  std::snprintf(buf, sizeof(buf), "  total %.1fs, %.0f training samples/s, peak RSS %.0f MiB\n",
-                t["total_s"].get<double>(), t["samples_per_s"].get<double>(),
-                static_cast<double>(t["peak_rss_bytes"].get<std::uint64_t>()) / (1 << 20));
-  out << buf;
-  return out.str();
 }
 
 } // namespace flotilla::app

@@ -10,9 +10,6 @@
 
 namespace flotilla::app {
 
-/// output.run_dir when set, else output.dir/<YYYYmmdd-HHMMSS>-<name>; created with models/.
-std::string make_run_dir(const config::settings& s);
-
 /// clusters.json: members, server and every score per cluster, true groups when known.
 nlohmann::json clusters_json(const fl::run_report& r, const std::vector<data::client_partition>& parts);
 
@@ -21,12 +18,9 @@ nlohmann::json summary_json(const config::settings& s, const fl::run_report& r,
                             const std::vector<data::client_partition>& parts, double total_seconds,
                             std::uint64_t peak_rss);
 
-/// Writes clusters.json, summary.json and (when output.save_models) models/*.pt; returns the
-/// summary it wrote.
+/// Writes clusters.json, summary.json and (when output.save_models) models/*.pt, each
+/// atomically; returns the summary it wrote. Throws output_error when a file cannot be written.
 nlohmann::json write_outputs(const std::string& dir, const config::settings& s, const fl::run_report& r,
                    const std::vector<data::client_partition>& parts, double total_seconds);
-
-/// The closing table: per phase and cluster, accuracy and time.
-std::string summary_table(const nlohmann::json& summary, const fl::run_report& r);
 
 } // namespace flotilla::app

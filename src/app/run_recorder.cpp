@@ -4,14 +4,28 @@
 
 #include <cstdio>
 
-#include "config/config.hpp"
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/atomic_file.hpp"
 
 namespace flotilla::app {
 
 run_recorder::run_recorder(const std::string& metrics_path, const std::string& progress_mode)
-    : metrics_(metrics_path), progress_(progress_mode) {
-  if (!metrics_)
-    throw config::config_error("cannot write " + metrics_path + "; check output.dir / output.run_dir");
+    : path_(metrics_path), progress_(progress_mode) {
+  fd_ = ::open(metrics_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0)
+    throw output_error("cannot write " + metrics_path + " (" + std::strerror(errno) +
+                       "); check output.dir / output.run_dir");
+  size_ = ::lseek(fd_, 0, SEEK_END);
+}
+
+run_recorder::~run_recorder() {
+  if (fd_ >= 0)
+    ::close(fd_);
 }
 
 void run_recorder::on_phase(const std::string& phase, const std::string& detail) {
@@ -22,7 +36,7 @@ void run_recorder::on_progress(std::size_t done, std::size_t total) {
   progress_.advance(done, total);
 }
 
-void run_recorder::on_round(const fl::round_record& r) {
+std::string metrics_line(const fl::round_record& r) {
   nlohmann::json line{{"phase", r.phase},
                       {"round", r.round},
                       {"cluster", r.cluster == fl::no_cluster ? nlohmann::json(nullptr) : nlohmann::json(r.cluster)},
@@ -41,8 +55,24 @@ void run_recorder::on_round(const fl::round_record& r) {
     line["failure_reasons"] = r.failure_reasons;
   if (!r.aggregated)
     line["not_aggregated"] = r.not_aggregated;
-  metrics_ << line.dump() << '\n';
-  metrics_.flush();
+  return line.dump();
+}
+
+void run_recorder::on_round(const fl::round_record& r) {
+  ++rounds_;
+  if (write_error_.empty()) {
+    auto text = metrics_line(r) + "\n";
+    // One write per line; on failure cut the file back so no half line stays in it.
+    auto n = ::write(fd_, text.data(), text.size());
+    if (n == static_cast<ssize_t>(text.size())) {
+      size_ += n;
+    } else {
+      write_error_ = "cannot write " + path_ + " (" + std::strerror(n < 0 ? errno : ENOSPC) + ")";
+      if (::ftruncate(fd_, size_) != 0) {
+        // nothing more to do: the error is already reported
+      }
+    }
+  }
   char buf[256];
   if (r.cluster == fl::no_cluster)
     std::snprintf(buf, sizeof(buf), "initial round %u: %u clients, %u failed, loss %.4f, test accuracy %.2f%% (%.1fs)",

@@ -1,5 +1,4 @@
 #pragma once
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -8,11 +7,16 @@
 
 namespace flotilla::app {
 
-/// The run observer of the command line: one metrics.jsonl line per round (flushed as it
-/// happens, so a crashed run keeps what it did) and progress on the terminal.
+/// The run observer of the command line: one metrics.jsonl line per round (on disk as it
+/// happens, so a crashed run keeps what it did) and progress on the terminal. A line is
+/// written whole or not at all: on a write error the file is cut back to its last complete
+/// line and the error is kept for the caller (write_error).
 class run_recorder : public fl::run_observer {
 public:
   run_recorder(const std::string& metrics_path, const std::string& progress_mode);
+  ~run_recorder() override;
+  run_recorder(const run_recorder&) = delete;
+  run_recorder& operator=(const run_recorder&) = delete;
 
   void on_phase(const std::string& phase, const std::string& detail) override;
   void on_progress(std::size_t done, std::size_t total) override;
@@ -20,11 +24,21 @@ public:
   void on_warning(const std::string& text) override;
 
   const std::vector<std::string>& warnings() const { return warnings_; }
+  std::size_t rounds_recorded() const { return rounds_; }
+  /// Why metrics.jsonl could not be written, or empty.
+  const std::string& write_error() const { return write_error_; }
 
 private:
-  std::ofstream metrics_;
+  std::string path_;
+  int fd_ = -1;
+  long long size_ = 0;
+  std::size_t rounds_ = 0;
   progress progress_;
   std::vector<std::string> warnings_;
+  std::string write_error_;
 };
+
+/// One metrics.jsonl line (without the newline).
+std::string metrics_line(const fl::round_record& r);
 
 } // namespace flotilla::app

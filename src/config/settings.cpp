@@ -128,13 +128,25 @@ void read_runtime(const json& doc, runtime_options& rt) {
   rt.trainers = number<std::uint32_t>(doc, "runtime.trainers", 0, 1024);
   rt.scheduler_threads = number<std::uint32_t>(doc, "runtime.scheduler_threads", 0, 1024);
   for (const auto& n : at(doc, "runtime.nodes")) {
-    if (!n.is_string() || n.get<std::string>().find(':') == std::string::npos)
-      throw config_error("runtime.nodes: " + n.dump() + " is not host:port");
-    rt.nodes.push_back(n.get<std::string>());
+    if (!n.is_string())
+      throw config_error("config key 'runtime.nodes': " + n.dump() + " is not host:port");
+    auto text = n.get<std::string>();
+    auto colon = text.rfind(':');
+    auto port = colon == std::string::npos ? std::string{} : text.substr(colon + 1);
+    bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+    if (colon == 0 || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535)
+      throw config_error("config key 'runtime.nodes': \"" + text + "\" is not host:port with a port from 1 to 65535");
+    rt.nodes.push_back(text);
   }
   rt.placement = one_of(doc, "runtime.placement", {"round_robin", "block"});
-  rt.heartbeat_s = number<double>(doc, "runtime.heartbeat_s", 0, 3600);
+  // Heartbeats are how a hung node is found; they cannot be switched off (0 would wait for
+  // rounds.timeout_s per phase instead).
+  rt.heartbeat_s = number<double>(doc, "runtime.heartbeat_s", 0.05, 3600);
   rt.connection_timeout_s = number<double>(doc, "runtime.connection_timeout_s", 1, 86400);
+  if (rt.connection_timeout_s <= 2 * rt.heartbeat_s)
+    throw config_error("config key 'runtime.connection_timeout_s' = " + std::to_string(rt.connection_timeout_s) +
+                       " must exceed twice runtime.heartbeat_s = " + std::to_string(rt.heartbeat_s) +
+                       " (a node is declared hung after missing heartbeats for that long)");
   rt.connect_attempts = number<std::uint32_t>(doc, "runtime.connect_attempts", 1, 1000);
   rt.tls.cert = text(doc, "runtime.tls.cert");
   rt.tls.key = text(doc, "runtime.tls.key");
@@ -148,6 +160,11 @@ void read_runtime(const json& doc, runtime_options& rt) {
 settings settings_from(const json& doc) {
   settings s;
   s.name = text(doc, "name");
+  // The name becomes part of the run directory's name: it must not reach outside output.dir.
+  if (s.name.empty() || s.name == "." || s.name == ".." ||
+      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos)
+    throw config_error("config key 'name' = \"" + s.name + "\" is not allowed; use letters, digits, '.', '_' and '-' "
+                       "(it names the run directory inside output.dir)");
   auto& ex = s.experiment;
   ex.seed = number<std::uint64_t>(doc, "seed", 0, (std::uint64_t{1} << 53));
   ex.clients = number<std::uint32_t>(doc, "clients", 1, u32_max);
@@ -194,6 +211,7 @@ settings settings_from(const json& doc) {
   s.output.dir = text(doc, "output.dir");
   s.output.run_dir = text(doc, "output.run_dir");
   s.output.save_models = at(doc, "output.save_models").get<bool>();
+  s.output.overwrite = at(doc, "output.overwrite").get<bool>();
   s.output.progress = one_of(doc, "output.progress", {"auto", "bar", "lines", "off"});
   return s;
 }

@@ -43,6 +43,7 @@ struct output_options {
   std::string dir;
   std::string run_dir;
   bool save_models = false;
+  bool overwrite = false; ///< clear a non-empty output.run_dir instead of refusing it
   std::string progress; ///< auto | bar | lines | off
 };
 

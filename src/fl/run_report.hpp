@@ -1,6 +1,8 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,7 @@ struct run_report {
   std::vector<double> initial_personalized; ///< per client: initial global model, same splits
   std::vector<std::uint32_t> assignment;    ///< per client: its cluster (no_cluster: excluded)
   std::vector<std::uint64_t> client_actors; ///< per client: CAF actor id (audits promotion)
+  std::map<std::uint32_t, std::array<double, 2>> projection; ///< PCA of each clustered client's features
   std::vector<client_score> scores;
   std::vector<cluster_report> clusters;
   std::vector<round_record> rounds;

@@ -12,6 +12,7 @@ struct node_options {
   std::string bind = "127.0.0.1"; ///< plain TCP binds to loopback unless told otherwise
   std::uint16_t port = 4242;      ///< 0: any free port (printed)
   config::tls_options tls;
+  bool insecure = false;              ///< allow plain TCP on a non-loopback address
   std::vector<std::string> overrides; ///< node-local keys: data.root, runtime.trainers, ...
 };
 

@@ -1,0 +1,50 @@
+#include "app/summary_table.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+namespace flotilla::app {
+
+using json = nlohmann::json;
+
+std::string summary_table(const json& summary, const fl::run_report& r) {
+  std::ostringstream out;
+  char buf[256];
+  const auto& t = summary["timing"];
+  const auto& f = summary["final"];
+  out << "\n  phase / model              clients   accuracy      time\n";
+  out << "  -------------------------  -------  ---------  --------\n";
+  std::snprintf(buf, sizeof(buf), "  initial (global, test)     %7zu  %8.2f%%  %7.1fs\n", r.assignment.size(),
+                100 * r.initial_global_accuracy, t["initial_s"].get<double>());
+  out << buf;
+  std::snprintf(buf, sizeof(buf), "  clustering + selection     %7s  %9s  %7.1fs\n", "", "",
+                t["clustering_s"].get<double>());
+  out << buf;
+  for (const auto& c : r.clusters) {
+    std::snprintf(buf, sizeof(buf), "  cluster %-3u (server %4u)  %7zu  %8.2f%%  %7s%s\n", c.id, c.server,
+                  c.members.size(), 100 * c.accuracy, "", c.failed ? "  FAILED" : "");
+    out << buf;
+  }
+  std::snprintf(buf, sizeof(buf), "  cluster rounds (all)       %7s  %9s  %7.1fs\n", "", "",
+                t["cluster_rounds_s"].get<double>());
+  out << buf;
+  std::snprintf(buf, sizeof(buf), "  global (test set)          %7s  %8.2f%%  %7.1fs\n", "",
+                100 * f["global_accuracy"].get<double>(), t["evaluation_s"].get<double>());
+  out << buf;
+  std::snprintf(buf, sizeof(buf), "  personalized (local, mean) %7s  %8.2f%%   (initial global: %.2f%%)\n", "",
+                100 * f["personalized_accuracy"].get<double>(),
+                100 * f["initial_global_personalized_accuracy"].get<double>());
+  out << buf;
+  if (summary["clustering"].contains("adjusted_rand_index")) {
+    std::snprintf(buf, sizeof(buf), "  clusters vs true groups: adjusted Rand index %.3f\n",
+                  summary["clustering"]["adjusted_rand_index"].get<double>());
+    out << buf;
+  }
+  std::snprintf(buf, sizeof(buf), "  total %.1fs, %.0f training samples/s, peak RSS %.0f MiB\n",
+                t["total_s"].get<double>(), t["samples_per_s"].get<double>(),
+                static_cast<double>(t["peak_rss_bytes"].get<std::uint64_t>()) / (1 << 20));
+  out << buf;
+  return out.str();
+}
+
+} // namespace flotilla::app

@@ -17,7 +17,7 @@ TEST_CASE("ties go to the lowest client id") {
   CHECK(fl::select_servers(assignment, 2, scores) == std::vector<std::uint32_t>{1, 0});
 }
 
-TEST_CASE("a device profile's load changes the choice") {
+TEST_CASE("a higher cpu share changes the choice") {
   std::vector<std::uint32_t> assignment{0, 0};
   std::vector<fl::resource_score> measured{{10, 10}, {12, 10}};
   CHECK(fl::select_servers(assignment, 1, measured)[0] == 0);

@@ -1,5 +1,7 @@
 #include "fl/kmeans.hpp"
 
+#include "fl/seeds.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <random>
@@ -109,14 +111,18 @@ kmeans_result kmeans(const std::vector<const float*>& points, std::size_t dim,
   if (options.k == 0 || options.k > points.size())
     throw std::invalid_argument("kmeans: k = " + std::to_string(options.k) + " for " +
                                 std::to_string(points.size()) + " points; need 1 <= k <= points");
-  std::mt19937_64 rng(options.seed);
   kmeans_result best;
   best.inertia = std::numeric_limits<double>::max();
+  std::vector<double> inertias;
   for (std::uint32_t r = 0; r < std::max<std::uint32_t>(1, options.restarts); ++r) {
+    // Each restart its own generator: restarts are independent draws, not one stream's slices.
+    std::mt19937_64 rng(splitmix64(options.seed + r));
     auto result = lloyd(points, dim, seed_plus_plus(points, dim, options.k, rng), options.max_iterations);
+    inertias.push_back(result.inertia);
     if (result.inertia < best.inertia)
       best = std::move(result);
   }
+  best.restart_inertias = std::move(inertias);
   // Renumber clusters by first appearance so the labels do not depend on the seed's luck.
   std::vector<std::int64_t> relabel(options.k, -1);
   std::uint32_t next = 0;

@@ -16,6 +16,7 @@ struct kmeans_result {
   std::vector<std::uint32_t> assignment; ///< cluster of each point, numbered by first member
   std::vector<std::vector<float>> centers;
   double inertia = 0; ///< sum of squared distances to the assigned centers
+  std::vector<double> restart_inertias; ///< every restart's inertia, in order (the lowest wins)
 };
 
 /// Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii 2007), several seeded

@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
-
 #include "model/models.hpp"
 #include "model/train.hpp"
 #include "model/weights.hpp"
@@ -47,12 +45,7 @@ eval_metrics trainer::evaluate(const std::vector<float>& weights, const data::sp
 }
 
 std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed) {
-  // Module constructors draw from torch's global generator; serialize the seeding.
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> guard(mutex);
-  torch::manual_seed(seed);
-  auto net = make_model(model_name);
-  return flatten(*net);
+  return flatten(*make_model(model_name, seed));
 }
 
 void save_model(const std::string& model_name, const std::vector<float>& weights,

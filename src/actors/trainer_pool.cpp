@@ -30,7 +30,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
         return caf::make_error(caf::sec::invalid_argument, "no client " + std::to_string(client) + " on this node");
       const auto& part = ctx->partitions[client];
       try {
-        auto out = self->state.trainer->fit(w.values(), ctx->data->train, part.train, ctx->pixel_map(client),
+        auto out = self->state.trainer->fit(w.values(), ctx->data->train, part.train, ctx->pixel_map(client), {},
                                             ctx->train, training_seed(ctx->seed, client, round));
         fit_result r;
         r.client_id = client;
@@ -50,7 +50,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
       try {
         std::vector<std::uint32_t> idx(end - begin);
         std::iota(idx.begin(), idx.end(), begin);
-        auto m = self->state.trainer->evaluate(w.values(), ctx->data->test, idx, {});
+        auto m = self->state.trainer->evaluate(w.values(), ctx->data->test, idx, {}, {});
         return eval_result{begin, m.samples, m.loss, m.accuracy}; // the slice's start, for ordering
       } catch (const std::exception& e) {
         return job_error(e);
@@ -60,10 +60,10 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
       try {
         model::eval_metrics m;
         if (client == test_set) {
-          m = self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {});
+          m = self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {}, {});
         } else if (client < ctx->partitions.size()) {
           m = self->state.trainer->evaluate(w.values(), ctx->data->train, ctx->partitions[client].test,
-                                            ctx->pixel_map(client));
+                                            ctx->pixel_map(client), {});
         } else {
           return caf::make_error(caf::sec::invalid_argument, "no client " + std::to_string(client) + " on this node");
         }

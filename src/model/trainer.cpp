@@ -28,20 +28,22 @@ const model_spec& trainer::spec() const {
 
 fit_outcome trainer::fit(const std::vector<float>& weights, const data::split& data,
                          const std::vector<std::uint32_t>& indices,
-                         const std::vector<std::int32_t>& pixel_map, const train_options& options,
+                         const std::vector<std::int32_t>& pixel_map,
+                         const std::vector<std::int64_t>& label_map, const train_options& options,
                          std::uint64_t seed) {
   load_flat(*impl_->net, weights.data(), weights.size());
   fit_outcome out;
-  out.metrics = train(impl_->net, data, indices, pixel_map, options, seed);
+  out.metrics = train(impl_->net, data, indices, pixel_map, label_map, options, seed);
   out.weights = flatten(*impl_->net);
   return out;
 }
 
 eval_metrics trainer::evaluate(const std::vector<float>& weights, const data::split& data,
                                const std::vector<std::uint32_t>& indices,
-                               const std::vector<std::int32_t>& pixel_map) {
+                               const std::vector<std::int32_t>& pixel_map,
+                               const std::vector<std::int64_t>& label_map) {
   load_flat(*impl_->net, weights.data(), weights.size());
-  return model::evaluate(impl_->net, data, indices, pixel_map);
+  return model::evaluate(impl_->net, data, indices, pixel_map, label_map);
 }
 
 std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed) {

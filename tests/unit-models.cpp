@@ -8,6 +8,7 @@
 #include "model/model_error.hpp"
 #include "model/model_spec.hpp"
 #include "model/models.hpp"
+#include "model/torch_version.hpp"
 #include "model/trainer.hpp"
 #include "model/weights.hpp"
 
@@ -97,4 +98,10 @@ TEST_CASE("seeded builds stay deterministic while other threads build unseeded m
   stop = true;
   noise.join();
   CHECK(all_equal);
+}
+
+TEST_CASE("torch_version names the libtorch flotilla was built with") {
+  auto v = model::torch_version();
+  CHECK(v == std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                 std::to_string(TORCH_VERSION_PATCH));
 }

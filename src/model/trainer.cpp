@@ -50,13 +50,6 @@ std::vector<float> initial_weights(const std::string& model_name, std::uint64_t 
   return flatten(*make_model(model_name, seed));
 }
 
-void save_model(const std::string& model_name, const std::vector<float>& weights,
-                const std::string& path) {
-  auto net = make_model(model_name);
-  load_flat(*net, weights.data(), weights.size());
-  torch::save(net, path);
-}
-
 void configure_torch_threads(int threads) {
   torch::set_num_threads(threads);
   // libtorch's set_num_threads does not reach OpenBLAS's own pool; when OpenBLAS is the BLAS

@@ -52,10 +52,6 @@ private:
 /// every process.
 std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed);
 
-/// Saves flat weights as a TorchScript-loadable module archive (torch::save of the model).
-void save_model(const std::string& model_name, const std::vector<float>& weights,
-                const std::string& path);
-
 /// Limits torch to one intra-op thread per trainer; call once before any torch work.
 void configure_torch_threads(int threads);
 

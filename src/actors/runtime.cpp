@@ -11,6 +11,7 @@
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
 #include "actors/trainer_pool.hpp"
+#include "model/model_file.hpp"
 #include "model/trainer.hpp"
 
 namespace flotilla::actors {
@@ -124,7 +125,8 @@ fl::run_report run_simulation(const app::settings& s, std::shared_ptr<const data
   cc.sketch_dim = s.clustering.sketch_dim;
   cc.epochs = s.train.epochs;
   cc.model = ctx->model;
-  cc.initial_model = model::initial_weights(s.model, s.seed);
+  cc.initial_model = s.model_init.empty() ? model::initial_weights(s.model, s.seed)
+                                          : model::load_model(s.model, s.model_init);
 
   auto report = std::make_shared<fl::run_report>();
   caf::actor_system_config cfg;

@@ -71,6 +71,8 @@ settings settings_from(const json& config) {
     throw config_error("model.name=" + s.model + " does not fit data.dataset=" + s.data.dataset +
                        "; use " + (color ? "cifar_cnn for cifar10" : "cnn or mcmahan_cnn for " + s.data.dataset));
 
+  s.model_init = at(config, "model.init").get<std::string>();
+
   s.train.epochs = number<std::uint32_t>(config, "train.epochs", 1, 1000);
   s.train.batch_size = number<std::uint32_t>(config, "train.batch_size", 1, 65536);
   s.train.lr = number<double>(config, "train.lr", 1e-9, 10);

@@ -70,6 +70,7 @@ struct settings {
   data::data_options data;
   data::partition_options partition;
   std::string model = "cnn";
+  std::string model_init; ///< state_dict file of the initial global model; empty: seeded weights
   model::train_options train;
   round_settings rounds;
   clustering_settings clustering;

@@ -212,14 +212,15 @@ TEST_CASE("files that are no state_dict are refused with what to do") {
     checkpoint.insert("epoch", 3);
     auto bytes = torch::pickle_save(checkpoint);
     CHECK_THROWS_WITH_AS(model::weights_from_state_dict("cnn", std::string(bytes.begin(), bytes.end()), "ckpt.pt"),
-                         "ckpt.pt: 'epoch' is an int, not a tensor; a state_dict maps names to tensors",
+                         "ckpt.pt: 'epoch' is an int, not a tensor; a state_dict maps names to tensors; save the "
+                         "model with torch.save(model.state_dict(), path)",
                          model::model_error);
   }
   SUBCASE("a pickle using more than torch.save writes for a state_dict") {
     auto bytes = archive(std::string("\x80\x02}q\x00(X\x01\x00\x00\x00" "aq\x01\x81u.", 17), {});
     CHECK_THROWS_WITH_AS(model::weights_from_state_dict("cnn", bytes, "odd.pt"),
                          "odd.pt: pickle opcode 0x81 is not one torch.save writes for a state_dict "
-                         "(data.pkl byte 14)",
+                         "(data.pkl byte 14); save the model with torch.save(model.state_dict(), path)",
                          model::model_error);
   }
 }

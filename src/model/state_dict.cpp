@@ -90,7 +90,7 @@ std::vector<float> read_weights(const std::string& model_name, const std::string
   try {
     entries = read_state_dict_pickle(static_cast<const char*>(pickle.get()), pickle_size);
   } catch (const model_error& e) {
-    throw model_error(source + ": " + e.what());
+    throw model_error(source + ": " + e.what() + "; save the model with torch.save(model.state_dict(), path)");
   }
 
   std::map<std::string, const pickled_tensor*> by_name;

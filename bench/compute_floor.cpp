@@ -36,7 +36,7 @@ double compute_floor_seconds(const data::dataset& data, const std::string& model
   auto opt = options;
   opt.epochs = 1;
   auto w = model::initial_weights(model, 1);
-  return on_trainers(model, threads, [&](unsigned t, model::trainer& tr) { tr.fit(w, data.train, shares[t], {}, opt, t); });
+  return on_trainers(model, threads, [&](unsigned t, model::trainer& tr) { tr.fit(w, data.train, shares[t], {}, {}, opt, t); });
 }
 
 double evaluation_floor_seconds(const data::dataset& data, const std::string& model, std::uint64_t images,
@@ -45,7 +45,7 @@ double evaluation_floor_seconds(const data::dataset& data, const std::string& mo
   for (std::uint64_t i = 0; i < images; ++i)
     shares[i % threads].push_back(static_cast<std::uint32_t>(i % data.test.count));
   auto w = model::initial_weights(model, 1);
-  return on_trainers(model, threads, [&](unsigned t, model::trainer& tr) { tr.evaluate(w, data.test, shares[t], {}); });
+  return on_trainers(model, threads, [&](unsigned t, model::trainer& tr) { tr.evaluate(w, data.test, shares[t], {}, {}); });
 }
 
 } // namespace flotilla::bench

@@ -38,7 +38,7 @@ void train_samples_per_second(benchmark::State& state, const char* name) {
   flotilla::model::train_options opt;
   opt.lr = 0.01;
   for (auto _ : state) {
-    auto out = t.fit(w, data, idx, {}, opt, 1);
+    auto out = t.fit(w, data, idx, {}, {}, opt, 1);
     benchmark::DoNotOptimize(out.weights.data());
   }
   state.counters["samples_per_s"] =

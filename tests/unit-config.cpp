@@ -68,7 +68,7 @@ TEST_CASE("wrong types and ranges name the key and what is allowed") {
                        "config key 'clients' = 0 is out of range; allowed: 1 to 1000000", config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"partition.scheme=random"})),
                        "config key 'partition.scheme' = \"random\" is not allowed; allowed: iid, "
-                       "dirichlet, shards, rotated",
+                       "dirichlet, shards, rotated, label_swap",
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"clustering.k=11"})),
                        "config key 'clustering.k' = 11 is more than clients = 10; allowed: 1 to the "

@@ -2,9 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
+#include <thread>
+
 #include "model/model_error.hpp"
 #include "model/model_spec.hpp"
 #include "model/models.hpp"
+#include "model/torch_version.hpp"
 #include "model/trainer.hpp"
 #include "model/weights.hpp"
 
@@ -29,6 +33,24 @@ TEST_CASE("registered models have their documented sizes and output shapes") {
     CHECK(net->forward(torch::zeros({2, 3, 32, 32})).sizes() == torch::IntArrayRef{2, 10});
   }
   CHECK_THROWS_WITH_AS(model::make_model("resnet"), "unknown model 'resnet' (known: cnn, mcmahan_cnn, cifar_cnn)",
+                       model::model_error);
+}
+
+TEST_CASE("every registered model takes its spec's input shape and gives 10 logits") {
+  CHECK(model::model_names() == std::vector<std::string>{"cnn", "mcmahan_cnn", "cifar_cnn"});
+  for (const auto& name : model::model_names()) {
+    CAPTURE(name);
+    auto spec = model::spec_of(name);
+    auto net = model::make_model(name);
+    CHECK(spec.name == name);
+    CHECK(!spec.description.empty());
+    CHECK(spec.parameters == model::parameter_count(*net));
+    CHECK(spec.layout == model::layout_id(*net));
+    auto x = torch::zeros({2, static_cast<long>(spec.channels), static_cast<long>(spec.height),
+                           static_cast<long>(spec.width)});
+    CHECK(net->forward(x).sizes() == torch::IntArrayRef{2, 10});
+  }
+  CHECK_THROWS_WITH_AS(model::spec_of("resnet"), "unknown model 'resnet' (known: cnn, mcmahan_cnn, cifar_cnn)",
                        model::model_error);
 }
 
@@ -60,4 +82,26 @@ TEST_CASE("a buffer for another model is refused") {
 TEST_CASE("initial weights depend only on the seed") {
   CHECK(model::initial_weights("cnn", 3) == model::initial_weights("cnn", 3));
   CHECK(model::initial_weights("cnn", 3) != model::initial_weights("cnn", 4));
+  CHECK(model::flatten(*model::make_model("cnn", 3)) == model::initial_weights("cnn", 3));
+}
+
+TEST_CASE("seeded builds stay deterministic while other threads build unseeded models") {
+  auto expected = model::initial_weights("cnn", 7);
+  std::atomic<bool> stop{false};
+  std::thread noise([&] {
+    while (!stop)
+      model::make_model("cnn");
+  });
+  bool all_equal = true;
+  for (int i = 0; i < 20; ++i)
+    all_equal = all_equal && model::initial_weights("cnn", 7) == expected;
+  stop = true;
+  noise.join();
+  CHECK(all_equal);
+}
+
+TEST_CASE("torch_version names the libtorch flotilla was built with") {
+  auto v = model::torch_version();
+  CHECK(v == std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                 std::to_string(TORCH_VERSION_PATCH));
 }

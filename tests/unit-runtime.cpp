@@ -70,7 +70,7 @@ TEST_CASE_FIXTURE(small_run, "a small run goes through every phase and reports e
   CHECK(report.global_model.size() == 80202);
   // The reported accuracy is the global model's on the test set, as a trainer measures it.
   model::trainer check("cnn");
-  CHECK(report.global_accuracy == check.evaluate(report.global_model, data->test, {}, {}).accuracy);
+  CHECK(report.global_accuracy == check.evaluate(report.global_model, data->test, {}, {}, {}).accuracy);
   CHECK(std::all_of(report.personalized.begin(), report.personalized.end(), [](double a) { return a >= 0; }));
   CHECK(observer->warnings.empty());
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "data/rotation.hpp"
+#include "fl/attack.hpp"
 
 namespace flotilla::actors {
 
@@ -20,6 +21,11 @@ const std::vector<std::int32_t>& node_context::pixel_map(std::uint32_t id) const
     return none;
   auto it = rotation_maps.find(degree_key(partitions[id].rotation_degrees));
   return it == rotation_maps.end() ? none : it->second;
+}
+
+const std::vector<std::int64_t>& node_context::training_labels(std::uint32_t id) const {
+  static const std::vector<std::int64_t> none;
+  return id < train_label_maps.size() ? train_label_maps[id] : none;
 }
 
 bool node_context::attacker(std::uint32_t id) const {
@@ -45,6 +51,10 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
   ctx->model = model::spec_of(model_name);
   ctx->train = train;
   ctx->attack = experiment.attack;
+  for (std::uint32_t id = 0; id < ctx->partitions.size(); ++id)
+    ctx->train_label_maps.push_back(ctx->attacker(id) && ctx->attack.kind == "label_flip"
+                                      ? fl::flipped_labels(ctx->partitions[id].label_map, ctx->data->num_classes)
+                                      : ctx->partitions[id].label_map);
   ctx->profiles.resize(clients);
   ctx->cores = std::max(1u, std::thread::hardware_concurrency());
   return ctx;

@@ -39,6 +39,12 @@ struct node_context {
   /// The pixel map of client `id` (empty when its images are not rotated).
   const std::vector<std::int32_t>& pixel_map(std::uint32_t id) const;
 
+  std::vector<std::vector<std::int64_t>> train_label_maps; ///< per client: labels it trains on
+
+  /// The label map client `id` trains with: its partition's (label_swap), flipped when it
+  /// attacks with label_flip.
+  const std::vector<std::int64_t>& training_labels(std::uint32_t id) const;
+
   /// Whether client `id` attacks.
   bool attacker(std::uint32_t id) const;
 };

@@ -54,9 +54,10 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
           options.epochs = in.config.epochs;
         if (in.config.lr > 0)
           options.lr = in.config.lr;
+        options.proximal_mu = in.config.proximal_mu;
         auto seed = fl::training_seed(ctx->seed, client, in.config.round);
         auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train, ctx->pixel_map(client),
-                                            options, seed);
+                                            ctx->training_labels(client), options, seed);
         if (ctx->attacker(client))
           out.weights = fl::poison(ctx->attack, in.weights.values(), std::move(out.weights), fl::splitmix64(seed));
         fit_result r;
@@ -75,7 +76,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
       return guarded([&]() -> caf::result<eval_result> {
         std::vector<std::uint32_t> idx(end - begin);
         std::iota(idx.begin(), idx.end(), begin);
-        auto m = self->state.trainer->evaluate(w.values(), ctx->data->test, idx, {});
+        auto m = self->state.trainer->evaluate(w.values(), ctx->data->test, idx, {}, {});
         return eval_result{test_set, m.samples, m.loss, m.accuracy};
       });
     },
@@ -83,9 +84,10 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
       if (client != test_set && client >= ctx->partitions.size())
         return unknown(client);
       return guarded([&]() -> caf::result<eval_result> {
-        auto m = client == test_set ? self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {})
+        auto m = client == test_set ? self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {}, {})
                                     : self->state.trainer->evaluate(w.values(), ctx->data->train,
-                                                                    ctx->partitions[client].test, ctx->pixel_map(client));
+                                                                    ctx->partitions[client].test, ctx->pixel_map(client),
+                                                                    ctx->partitions[client].label_map);
         return eval_result{client, m.samples, m.loss, m.accuracy};
       });
     },

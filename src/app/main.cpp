@@ -25,6 +25,7 @@
 #include "data/partition.hpp"
 #include "data/partition_error.hpp"
 #include "model/model_error.hpp"
+#include "model/torch_version.hpp"
 #include "model/trainer.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/node.hpp"
@@ -53,6 +54,8 @@ int run(const app::command_line& cl) {
   auto data = data::load_dataset(s.data);
   auto parts = data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
                                      s.experiment.seed);
+  if (!s.model.init.empty())
+    runtime::initial_model(s); // a state_dict that does not fit the model is refused here, before any output
   app::run_directory dir(s);
   write_file_atomically(dir.file("config.json"), doc.dump(2) + "\n");
   std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%u -> %s\n", s.name.c_str(),

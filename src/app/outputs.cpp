@@ -10,7 +10,7 @@
 #include "common/sha256.hpp"
 #include "fl/adjusted_rand_index.hpp"
 #include "fl/resources.hpp"
-#include "model/trainer.hpp"
+#include "model/model_file.hpp"
 
 namespace flotilla::app {
 

@@ -1,5 +1,6 @@
 #include "model/models.hpp"
 
+#include <map>
 #include <mutex>
 
 #include "model/model_error.hpp"
@@ -41,29 +42,81 @@ nn::Sequential cifar_cnn() {
                         nn::Linear(64 * 4 * 4, 128), nn::ReLU(), nn::Linear(128, 10));
 }
 
+struct model_entry {
+  const char* name;
+  std::size_t channels, height, width; // input image shape
+  nn::Sequential (*build)();
+  const char* description;
+};
+
+// Every registered model. Adding one is one entry here plus its PyTorch twin (same layer
+// order, so the same state_dict keys) in scripts/flotilla_models.py.
+const model_entry registry[] = {
+  {"cnn", 1, 28, 28, small_cnn, "two 5x5 conv layers, 80,202 parameters: seconds per MNIST round"},
+  {"mcmahan_cnn", 1, 28, 28, mcmahan_cnn, "McMahan et al. 2017's MNIST CNN, 1,663,370 parameters"},
+  {"cifar_cnn", 3, 32, 32, cifar_cnn, "three 3x3 conv blocks for 32x32 RGB, 188,810 parameters"},
+};
+
+const model_entry& entry_of(const std::string& name) {
+  for (const auto& e : registry)
+    if (name == e.name)
+      return e;
+  std::string known;
+  for (const auto& e : registry)
+    known += (known.empty() ? "" : ", ") + std::string(e.name);
+  throw model_error("unknown model '" + name + "' (known: " + known + ")");
+}
+
+// Module constructors draw from torch's global generator. Every build holds this lock, so an
+// unseeded build in one thread cannot slip between another thread's seeding and its build.
+std::mutex build_mutex;
+
 } // namespace
 
 torch::nn::Sequential make_model(const std::string& name) {
-  if (name == "cnn")
-    return small_cnn();
-  if (name == "mcmahan_cnn")
-    return mcmahan_cnn();
-  if (name == "cifar_cnn")
-    return cifar_cnn();
-  throw model_error("unknown model '" + name + "' (known: cnn, mcmahan_cnn, cifar_cnn)");
+  const auto& entry = entry_of(name);
+  std::lock_guard<std::mutex> guard(build_mutex);
+  return entry.build();
+}
+
+torch::nn::Sequential make_model(const std::string& name, std::uint64_t seed) {
+  const auto& entry = entry_of(name);
+  std::lock_guard<std::mutex> guard(build_mutex);
+  torch::manual_seed(seed);
+  return entry.build();
+}
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& e : registry)
+      out.emplace_back(e.name);
+    return out;
+  }();
+  return names;
 }
 
 model_spec spec_of(const std::string& name) {
+  // Config validation and every trainer ask; building mcmahan_cnn each time costs milliseconds.
+  static std::mutex mutex;
+  static std::map<std::string, model_spec> cache;
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (auto it = cache.find(name); it != cache.end())
+      return it->second;
+  }
+  const auto& entry = entry_of(name);
   auto net = make_model(name);
   model_spec spec;
-  spec.name = name;
-  if (name == "cifar_cnn") {
-    spec.channels = 3;
-    spec.height = spec.width = 32;
-  }
+  spec.name = entry.name;
+  spec.description = entry.description;
+  spec.channels = entry.channels;
+  spec.height = entry.height;
+  spec.width = entry.width;
   spec.parameters = parameter_count(*net);
   spec.layout = layout_id(*net);
-  return spec;
+  std::lock_guard<std::mutex> guard(mutex);
+  return cache.emplace(name, spec).first->second;
 }
 
 } // namespace flotilla::model

@@ -20,16 +20,35 @@ double thread_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// A label map sends every class to a class: each entry must be a valid index into the map.
+void check_label_map(const std::vector<std::int64_t>& label_map) {
+  auto n = static_cast<std::int64_t>(label_map.size());
+  for (std::size_t y = 0; y < label_map.size(); ++y)
+    if (label_map[y] < 0 || label_map[y] >= n)
+      throw model_error("label_map[" + std::to_string(y) + "] = " + std::to_string(label_map[y]) +
+                        " is not a class; entries must be 0 to " + std::to_string(n - 1) +
+                        " (one entry per class)");
+}
+
 // Reusable buffers for one batch, wrapped as tensors without a copy.
 struct batch_buffer {
   std::vector<float> pixels;
   std::vector<std::int64_t> labels;
 
   std::pair<torch::Tensor, torch::Tensor> fill(const data::split& data, const std::uint32_t* idx,
-                                               std::size_t n, const std::vector<std::int32_t>& map) {
+                                               std::size_t n, const std::vector<std::int32_t>& pixel_map,
+                                               const std::vector<std::int64_t>& label_map) {
     pixels.resize(n * data.sample_size());
     labels.resize(n);
-    data::gather(data, idx, n, map, pixels.data(), labels.data());
+    data::gather(data, idx, n, pixel_map, pixels.data(), labels.data());
+    if (!label_map.empty())
+      for (auto& y : labels) {
+        if (y < 0 || static_cast<std::size_t>(y) >= label_map.size())
+          throw model_error("label_map has " + std::to_string(label_map.size()) +
+                            " entries but a sample has label " + std::to_string(y) +
+                            "; give one entry per class");
+        y = label_map[static_cast<std::size_t>(y)];
+      }
     auto x = torch::from_blob(pixels.data(),
                               {static_cast<long>(n), static_cast<long>(data.channels),
                                static_cast<long>(data.height), static_cast<long>(data.width)});
@@ -42,14 +61,28 @@ struct batch_buffer {
 
 train_metrics train(torch::nn::Sequential& net, const data::split& data,
                     const std::vector<std::uint32_t>& indices,
-                    const std::vector<std::int32_t>& pixel_map, const train_options& options,
+                    const std::vector<std::int32_t>& pixel_map,
+                    const std::vector<std::int64_t>& label_map, const train_options& options,
                     std::uint64_t seed) {
   auto wall_start = std::chrono::steady_clock::now();
   auto cpu_start = thread_cpu_seconds();
+  if (!(options.proximal_mu >= 0))
+    throw model_error("proximal_mu is " + std::to_string(options.proximal_mu) +
+                      "; it must be 0 (plain SGD) or more (FedProx)");
+  check_label_map(label_map);
   net->train();
-  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(options.lr)
-                                               .momentum(options.momentum)
-                                               .weight_decay(options.weight_decay));
+  auto params = net->parameters();
+  torch::optim::SGD sgd(params, torch::optim::SGDOptions(options.lr)
+                                    .momentum(options.momentum)
+                                    .weight_decay(options.weight_decay));
+  // FedProx: the gradient of mu/2 * |w - w_start|^2 is mu * (w - w_start), added after
+  // backward in place (no autograd graph, no per-batch allocation). mu = 0 skips it entirely,
+  // so plain SGD stays bit-identical.
+  std::vector<torch::Tensor> start;
+  auto mu = options.proximal_mu;
+  if (mu > 0)
+    for (const auto& p : params)
+      start.push_back(p.detach().clone());
   std::vector<std::uint32_t> order = indices;
   std::mt19937_64 rng(seed);
   batch_buffer batch;
@@ -60,7 +93,7 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
     double loss_sum = 0;
     for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
       auto n = std::min(batch_size, order.size() - begin);
-      auto [x, y] = batch.fill(data, order.data() + begin, n, pixel_map);
+      auto [x, y] = batch.fill(data, order.data() + begin, n, pixel_map, label_map);
       sgd.zero_grad();
       auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
       auto value = loss.item<double>();
@@ -69,6 +102,11 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
                           std::to_string(epoch + 1) + ", batch " +
                           std::to_string(begin / batch_size + 1) + "; lower train.lr");
       loss.backward();
+      if (!start.empty()) {
+        torch::NoGradGuard no_grad;
+        for (std::size_t i = 0; i < params.size(); ++i)
+          params[i].mutable_grad().add_(params[i], mu).sub_(start[i], mu);
+      }
       sgd.step();
       loss_sum += value * static_cast<double>(n);
     }
@@ -82,7 +120,9 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
 
 eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
                       const std::vector<std::uint32_t>& indices,
-                      const std::vector<std::int32_t>& pixel_map) {
+                      const std::vector<std::int32_t>& pixel_map,
+                      const std::vector<std::int64_t>& label_map) {
+  check_label_map(label_map);
   torch::NoGradGuard no_grad;
   net->eval();
   std::vector<std::uint32_t> all;
@@ -99,7 +139,7 @@ eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
   std::int64_t correct = 0;
   for (std::size_t begin = 0; begin < idx->size(); begin += batch_size) {
     auto n = std::min(batch_size, idx->size() - begin);
-    auto [x, y] = batch.fill(data, idx->data() + begin, n, pixel_map);
+    auto [x, y] = batch.fill(data, idx->data() + begin, n, pixel_map, label_map);
     auto logits = net->forward(x);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
-
 #include "model/models.hpp"
 #include "model/train.hpp"
 #include "model/weights.hpp"
@@ -30,36 +28,26 @@ const model_spec& trainer::spec() const {
 
 fit_outcome trainer::fit(const std::vector<float>& weights, const data::split& data,
                          const std::vector<std::uint32_t>& indices,
-                         const std::vector<std::int32_t>& pixel_map, const train_options& options,
+                         const std::vector<std::int32_t>& pixel_map,
+                         const std::vector<std::int64_t>& label_map, const train_options& options,
                          std::uint64_t seed) {
   load_flat(*impl_->net, weights.data(), weights.size());
   fit_outcome out;
-  out.metrics = train(impl_->net, data, indices, pixel_map, options, seed);
+  out.metrics = train(impl_->net, data, indices, pixel_map, label_map, options, seed);
   out.weights = flatten(*impl_->net);
   return out;
 }
 
 eval_metrics trainer::evaluate(const std::vector<float>& weights, const data::split& data,
                                const std::vector<std::uint32_t>& indices,
-                               const std::vector<std::int32_t>& pixel_map) {
+                               const std::vector<std::int32_t>& pixel_map,
+                               const std::vector<std::int64_t>& label_map) {
   load_flat(*impl_->net, weights.data(), weights.size());
-  return model::evaluate(impl_->net, data, indices, pixel_map);
+  return model::evaluate(impl_->net, data, indices, pixel_map, label_map);
 }
 
 std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed) {
-  // Module constructors draw from torch's global generator; serialize the seeding.
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> guard(mutex);
-  torch::manual_seed(seed);
-  auto net = make_model(model_name);
-  return flatten(*net);
-}
-
-void save_model(const std::string& model_name, const std::vector<float>& weights,
-                const std::string& path) {
-  auto net = make_model(model_name);
-  load_flat(*net, weights.data(), weights.size());
-  torch::save(net, path);
+  return flatten(*make_model(model_name, seed));
 }
 
 void configure_torch_threads(int threads) {

@@ -28,15 +28,20 @@ public:
 
   const model_spec& spec() const;
 
-  /// Loads `weights` (checked against the model), trains, returns the new weights.
+  /// Loads `weights` (checked against the model), trains, returns the new weights. Pixels go
+  /// through `pixel_map` and label y is trained as label_map[y]; empty maps change nothing.
   fit_outcome fit(const std::vector<float>& weights, const data::split& data,
                   const std::vector<std::uint32_t>& indices,
-                  const std::vector<std::int32_t>& pixel_map, const train_options& options,
+                  const std::vector<std::int32_t>& pixel_map,
+                  const std::vector<std::int64_t>& label_map, const train_options& options,
                   std::uint64_t seed);
 
+  /// Loads `weights` and evaluates them on `indices` (all samples when empty), through the
+  /// same maps as fit.
   eval_metrics evaluate(const std::vector<float>& weights, const data::split& data,
                         const std::vector<std::uint32_t>& indices,
-                        const std::vector<std::int32_t>& pixel_map);
+                        const std::vector<std::int32_t>& pixel_map,
+                        const std::vector<std::int64_t>& label_map);
 
 private:
   struct impl;
@@ -46,10 +51,6 @@ private:
 /// Deterministic initial weights for a model: the same (name, seed) gives the same buffer in
 /// every process.
 std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed);
-
-/// Saves flat weights as a TorchScript-loadable module archive (torch::save of the model).
-void save_model(const std::string& model_name, const std::vector<float>& weights,
-                const std::string& path);
 
 /// Limits torch to one intra-op thread per trainer; call once before any torch work.
 void configure_torch_threads(int threads);

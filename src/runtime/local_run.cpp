@@ -10,6 +10,7 @@
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
 #include "actors/trainer_pool.hpp"
+#include "model/model_file.hpp"
 #include "model/trainer.hpp"
 #include "runtime/actor_system_setup.hpp"
 #include "runtime/remote_clients.hpp"
@@ -17,7 +18,8 @@
 namespace flotilla::runtime {
 
 std::vector<float> initial_model(const config::settings& s) {
-  return model::initial_weights(s.model.name, s.experiment.seed);
+  return s.model.init.empty() ? model::initial_weights(s.model.name, s.experiment.seed)
+                              : model::load_model(s.model.name, s.model.init);
 }
 
 namespace {

@@ -3,6 +3,8 @@
 #include <caf/all.hpp>
 #include <caf/io/network/interfaces.hpp>
 
+#include "net/backend_link.hpp"
+
 #include <arpa/inet.h>
 
 #include <stdexcept>
@@ -18,12 +20,17 @@ caf::actor config_server(caf::actor_system& sys) {
 }
 
 // The advertised (port, addresses), or an empty message.
-caf::message advertised(caf::actor_system& sys) {
+caf::message advertised(caf::actor_system& sys, const caf::actor& basp) {
   auto cs = config_server(sys);
   if (!cs)
     return {};
   caf::message out;
   caf::scoped_actor self{sys};
+  // The BASP broker opens its listener and advertises it when it starts; one answered
+  // request proves that has happened (and its advertisement reached the config server first).
+  self->request(basp, std::chrono::seconds(5), caf::get_atom_v, caf::node_id{})
+    .receive([](const caf::node_id&, const std::string&, std::uint16_t) {},
+             [&](caf::error& e) { throw std::runtime_error("guard: CAF's BASP broker did not answer: " + sys.render(e)); });
   self->request(cs, std::chrono::seconds(5), caf::get_atom_v, connectivity_key)
     .receive([&](const std::string&, caf::message& m) { out = std::move(m); },
              [&](caf::error& e) {
@@ -35,19 +42,14 @@ caf::message advertised(caf::actor_system& sys) {
 } // namespace
 
 std::uint16_t advertised_automatic_port(caf::actor_system& sys) {
-  auto m = advertised(sys);
+  auto m = advertised(sys, basp_broker_of(sys));
   return m.match_elements<std::uint16_t, caf::io::network::address_listing>() ? m.get_as<std::uint16_t>(0) : 0;
 }
 
 std::uint16_t adopt_automatic_connections(caf::actor_system& sys, const caf::actor& basp, std::uint16_t guard_port,
                                           const std::string& bind) {
   caf::scoped_actor self{sys};
-  // The BASP broker opens its listener and advertises it when it starts; one answered
-  // request proves that has happened (and its advertisement reached the config server first).
-  self->request(basp, std::chrono::seconds(5), caf::get_atom_v, caf::node_id{})
-    .receive([](const caf::node_id&, const std::string&, std::uint16_t) {},
-             [&](caf::error& e) { throw std::runtime_error("guard: CAF's BASP broker did not answer: " + sys.render(e)); });
-  auto m = advertised(sys);
+  auto m = advertised(sys, basp);
   if (!m.match_elements<std::uint16_t, caf::io::network::address_listing>())
     return 0;
   auto caf_port = m.get_as<std::uint16_t>(0);

@@ -135,8 +135,16 @@ std::size_t basp_inbound_filter::offer(const std::uint8_t* data, std::size_t n) 
       default:
         return used; // refused, or waiting for budget
     }
-    if (n - used < basp_header_size)
+    if (n - used < basp_header_size) {
+      // The operation byte alone can already rule a peer out (text, TLS to a plain port).
+      auto op = data[used];
+      bool known = op <= static_cast<std::uint8_t>(basp_operation::heartbeat);
+      if (!known || (!handshake_done_ && op != static_cast<std::uint8_t>(basp_operation::client_handshake))) {
+        verdict_ = known ? frame_verdict::handshake_expected : frame_verdict::unknown_operation;
+        state_ = state::refused;
+      }
       return used; // incomplete header: offer it again with what follows
+    }
     auto h = parse_basp_header(data + used);
     bool first = !handshake_done_;
     verdict_ = check_inbound_header(h, first, limits_);

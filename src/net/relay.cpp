@@ -158,6 +158,7 @@ void relay::admit(guard_clock::time_point now) {
   auto allowed = std::max(options_.message_timeout_s,
                           static_cast<double>(bytes) / static_cast<double>(std::max<std::size_t>(1, options_.min_rate_bytes_per_s)));
   message_deadline_ = now + seconds(allowed);
+  deadline_message_ = filter_.messages();
 }
 
 void relay::granted(guard_clock::time_point now) {
@@ -197,10 +198,6 @@ bool relay::scan(guard_clock::time_point now) {
     admit(now);
     progress = true;
   }
-  if (filter_.messages() != messages_seen_) {
-    messages_seen_ = filter_.messages();
-    message_deadline_.reset();
-  }
   if (!authenticated_ && filter_.handshake_done()) {
     authenticated_ = true;
     handshake_deadline_.reset();
@@ -210,18 +207,18 @@ bool relay::scan(guard_clock::time_point now) {
   switch (filter_.current()) {
     case basp_inbound_filter::state::at_header:
       // Bytes of a header that has not completed yet: the header has message_timeout to finish.
-      if (approved_ < to_node_.size()) {
-        if (!message_deadline_)
-          message_deadline_ = now + seconds(options_.message_timeout_s);
-      } else {
+      if (approved_ == to_node_.size()) {
         message_deadline_.reset();
+      } else if (!message_deadline_ || deadline_message_ != filter_.messages()) {
+        message_deadline_ = now + seconds(options_.message_timeout_s);
+        deadline_message_ = filter_.messages();
       }
       break;
     case basp_inbound_filter::state::needs_budget:
       message_deadline_.reset(); // waiting is the guard's doing, not the peer's
       break;
     default:
-      break;
+      break; // admit() set the deadline of the message now passing
   }
   return progress;
 }

@@ -102,7 +102,7 @@ private:
   bool authenticated_ = false;
   bool peer_eof_ = false;
   bool node_eof_ = false;
-  std::uint64_t messages_seen_ = 0;
+  std::uint64_t deadline_message_ = 0; ///< filter_.messages() when message_deadline_ was set
   guard_clock::time_point accepted_at_;
   std::optional<guard_clock::time_point> handshake_deadline_;
   std::optional<guard_clock::time_point> message_deadline_;

@@ -92,6 +92,19 @@ TEST_CASE_FIXTURE(guarded_node, "peers announcing a 4 GiB message are closed at 
   CHECK(answers(*client, remote));
 }
 
+TEST_CASE_FIXTURE(guarded_node, "an empty client handshake, which crashes a bare CAF 0.17.6 node, is refused") {
+  // CAF's basp::valid() lets a client handshake without payload through, and its handler then
+  // deserializes a null payload: SIGSEGV from one 32-byte packet. Here it must not reach CAF.
+  raw_peer first{guard->port()};
+  CHECK(first.send(basp_header_bytes(basp_operation::client_handshake, 0)));
+  raw_peer later{guard->port()};
+  CHECK(later.send(join(client_handshake_bytes(), basp_header_bytes(basp_operation::client_handshake, 0))));
+  CHECK(first.closed_within(1.0));
+  CHECK(later.closed_within(1.0));
+  CHECK(eventually([&] { return guard->stats().bad_frames == 2; }));
+  CHECK(answers(*client, connect()));
+}
+
 TEST_CASE_FIXTURE(guarded_node, "garbage bytes close the connection") {
   raw_peer http{guard->port()};
   std::string get = "GET / HTTP/1.1\r\nHost: node\r\n\r\n";

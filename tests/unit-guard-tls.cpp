@@ -155,10 +155,16 @@ TEST_CASE("idle TLS connections are closed at the handshake deadline") {
   options.handshake_timeout_s = 1.0;
   options.max_pending_handshakes = 256;
   tls_node node{options};
+  auto before = rss_bytes();
   std::vector<raw_peer> idle;
   auto start = steady_clock::now();
   for (int i = 0; i < 200; ++i)
     idle.emplace_back(node.guard->port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(node.guard->stats().handshaking == 200);
+  auto held = static_cast<double>(rss_bytes()) - static_cast<double>(before);
+  MESSAGE("RSS change while 200 idle TLS connections are held: " << held / (1 << 20) << " MiB");
+  CHECK(held < 16.0 * (1 << 20));
   double last = 0;
   for (auto& p : idle) {
     CHECK(p.closed_within(3.0));

@@ -163,6 +163,7 @@ TEST_CASE("200 idle connections are all closed at the handshake deadline") {
   auto options = quick(/*handshake_s=*/2.0);
   options.max_pending_handshakes = 256;
   guarded_node node{options};
+  auto before = rss_bytes();
   std::vector<raw_peer> idle;
   auto start = steady_clock::now();
   for (int i = 0; i < 200; ++i) {
@@ -170,6 +171,11 @@ TEST_CASE("200 idle connections are all closed at the handshake deadline") {
     REQUIRE(idle.back().connected());
   }
   auto opened = seconds_since(start);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(node.guard->stats().handshaking == 200);
+  auto held = static_cast<double>(rss_bytes()) - static_cast<double>(before);
+  MESSAGE("RSS change while 200 idle connections are held: " << held / (1 << 20) << " MiB");
+  CHECK(held < 16.0 * (1 << 20));
   double first = 1e9, last = 0;
   for (auto& p : idle) {
     CHECK(p.closed_within(5.0));
@@ -262,4 +268,25 @@ TEST_CASE("stop closes every connection and the actor systems still shut down") 
   CHECK(down);
   raw_peer late{node.guard->port()};
   CHECK(!late.connected());
+}
+
+TEST_CASE("inconsistent options and a taken port are refused with what to change") {
+  net::guard_options o;
+  o.in_flight_budget = o.max_message_bytes - 1;
+  CHECK_THROWS_WITH_AS(net::check_guard_options(o),
+                       "guard: in_flight_budget (67108863) must be at least max_message_bytes (67108864), or the "
+                       "largest messages could never pass",
+                       std::invalid_argument);
+  net::guard_options half_tls;
+  half_tls.cert = "node.pem";
+  CHECK_THROWS_WITH_AS(net::check_guard_options(half_tls), "guard: TLS needs all of cert, key and ca; give all three or none",
+                       std::invalid_argument);
+  guarded_node node;
+  net::guard_options same;
+  same.port = node.guard->port();
+  CHECK_THROWS_WITH_AS(net::guard::start(*node.server, node.echo, same),
+                       ("guard: cannot listen on 127.0.0.1:" + std::to_string(same.port) +
+                        ": Address already in use (port in use? try another port)")
+                         .c_str(),
+                       std::runtime_error);
 }

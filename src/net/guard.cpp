@@ -2,11 +2,10 @@
 
 #include <caf/all.hpp>
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -24,6 +23,7 @@
 #include "net/automatic_connections.hpp"
 #include "net/backend_link.hpp"
 #include "net/in_flight_budget.hpp"
+#include "net/listen_socket.hpp"
 #include "net/relay.hpp"
 #include "net/tls_context.hpp"
 
@@ -35,70 +35,6 @@ constexpr std::uint64_t listener_key = 0; // relay ids start at 1; epoll data = 
 constexpr std::uint64_t wake_key = 1;
 constexpr auto tick = std::chrono::milliseconds(50); // deadline resolution
 constexpr std::size_t pump_quota = 4u << 20;         // bytes per turn before others get theirs
-
-void check_options(const guard_options& o) {
-  auto fail = [](const std::string& m) { throw std::invalid_argument("guard: " + m); };
-  bool any_tls = !o.cert.empty() || !o.key.empty() || !o.ca.empty();
-  if (any_tls && (o.cert.empty() || o.key.empty() || o.ca.empty()))
-    fail("TLS needs all of cert, key and ca; give all three or none");
-  if (o.handshake_timeout_s <= 0 || o.message_timeout_s <= 0)
-    fail("handshake_timeout_s and message_timeout_s must be positive");
-  if (o.max_message_bytes == 0 || o.max_message_bytes > 0xffffffffu)
-    fail("max_message_bytes must be between 1 and 4294967295 (BASP's 32-bit length)");
-  if (o.max_handshake_bytes == 0 || o.max_handshake_bytes > o.max_message_bytes)
-    fail("max_handshake_bytes must be between 1 and max_message_bytes");
-  if (o.in_flight_budget < o.max_message_bytes)
-    fail("in_flight_budget (" + std::to_string(o.in_flight_budget) + ") must be at least max_message_bytes (" +
-         std::to_string(o.max_message_bytes) + "), or the largest messages could never pass");
-  if (o.max_connections == 0 || o.max_pending_handshakes == 0)
-    fail("max_connections and max_pending_handshakes must be positive");
-  if (o.min_rate_bytes_per_s == 0)
-    fail("min_rate_bytes_per_s must be positive");
-}
-
-std::string address_text(const sockaddr_storage& ss, std::uint16_t& port) {
-  char buf[INET6_ADDRSTRLEN] = "?";
-  if (ss.ss_family == AF_INET) {
-    auto& a = reinterpret_cast<const sockaddr_in&>(ss);
-    inet_ntop(AF_INET, &a.sin_addr, buf, sizeof(buf));
-    port = ntohs(a.sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
-    inet_ntop(AF_INET6, &a.sin6_addr, buf, sizeof(buf));
-    port = ntohs(a.sin6_port);
-  }
-  return buf;
-}
-
-// A non-blocking listening socket on bind:port; returns it and the actual port.
-int listen_on(const std::string& bind, std::uint16_t port, std::uint16_t& actual) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  auto where = bind + ":" + std::to_string(port);
-  if (int rc = getaddrinfo(bind.empty() ? nullptr : bind.c_str(), std::to_string(port).c_str(), &hints, &res); rc != 0)
-    throw std::runtime_error("guard: cannot listen on " + where + ": " + gai_strerror(rc) + " (is the bind address right?)");
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> hold{res, freeaddrinfo};
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    throw std::runtime_error("guard: cannot create a socket: " + std::string(std::strerror(errno)));
-  int one = 1, zero = 0;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (res->ai_family == AF_INET6)
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-  if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
-    auto err = std::string(std::strerror(errno));
-    ::close(fd);
-    throw std::runtime_error("guard: cannot listen on " + where + ": " + err + " (port in use? try another port)");
-  }
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  address_text(ss, actual);
-  return fd;
-}
 
 const char* cause_text(close_cause c) {
   switch (c) {
@@ -131,6 +67,7 @@ struct guard::impl final : relay_host {
   std::uint16_t port = 0;
   std::thread thread;
   bool stopped = false;
+  bool listener_resting = false; ///< taken out of epoll for a tick after running out of descriptors
 
   // Owned by the guard thread.
   std::unordered_map<std::uint64_t, std::unique_ptr<relay>> relays;
@@ -207,9 +144,15 @@ struct guard::impl final : relay_host {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED)
           continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-          event("guard: cannot accept: " + std::string(std::strerror(errno)) + " (raise the open-file limit)");
-        return; // EAGAIN, or out of descriptors: the level-triggered listener reports again
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // The pending connection stays queued and the level-triggered listener would report
+          // it at once again: rest the listener for a tick instead of spinning.
+          event("guard: cannot accept: " + std::string(std::strerror(errno)) +
+                " (raise the open-file limit, ulimit -n, or lower max_connections)");
+          ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+          listener_resting = true;
+        }
+        return;
       }
       std::uint16_t peer_port = 0;
       auto addr = address_text(ss, peer_port);
@@ -291,6 +234,7 @@ struct guard::impl final : relay_host {
   }
 
   void run() {
+    pthread_setname_np(pthread_self(), "flotilla-guard"); // visible in top -H and /proc
     // OpenSSL writes with write(2): a peer that vanished must not kill the process with SIGPIPE.
     sigset_t pipe;
     sigemptyset(&pipe);
@@ -332,6 +276,13 @@ struct guard::impl final : relay_host {
         for (auto& [id, r] : relays)
           r->expire(now);
         next_tick = now + tick;
+        if (listener_resting) {
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.u64 = listener_key;
+          ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+          listener_resting = false;
+        }
       }
       sweep();
     }
@@ -345,7 +296,7 @@ guard::~guard() {
 }
 
 std::unique_ptr<guard> guard::start(caf::actor_system& sys, caf::actor published, const guard_options& options) {
-  check_options(options);
+  check_guard_options(options);
   if (!published)
     throw std::invalid_argument("guard: nothing to publish (the actor handle is invalid)");
   auto p = std::make_unique<impl>(sys, options);

@@ -48,4 +48,7 @@ struct guard_stats {
   std::uint64_t bytes_to_peers = 0;    ///< relayed CAF -> peer
 };
 
+/// Throws std::invalid_argument naming the first inconsistent option.
+void check_guard_options(const guard_options& options);
+
 } // namespace flotilla::net

@@ -124,11 +124,22 @@ relay::io relay::peer_write(std::size_t& n) {
     }
     return would_block(errno) ? io::blocked : io::failed;
   }
-  ERR_clear_error();
-  if (SSL_write_ex(ssl_, to_peer_.head_ptr(), to_peer_.size(), &n) == 1)
-    return io::moved;
-  auto e = SSL_get_error(ssl_, 0);
-  return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? io::blocked : io::failed;
+  // With partial writes OpenSSL returns after each 16 KiB record: write records until the
+  // socket is full rather than going round the whole pump once per record.
+  n = 0;
+  while (n < to_peer_.size()) {
+    ERR_clear_error();
+    std::size_t k = 0;
+    if (SSL_write_ex(ssl_, to_peer_.head_ptr() + n, to_peer_.size() - n, &k) == 1) {
+      n += k;
+      continue;
+    }
+    auto e = SSL_get_error(ssl_, 0);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      return n > 0 ? io::moved : io::blocked;
+    return io::failed;
+  }
+  return io::moved;
 }
 
 bool relay::tls_handshake() {

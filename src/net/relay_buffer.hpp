@@ -11,6 +11,8 @@ namespace flotilla::net {
 /// arrived in pieces can be read in place.
 class relay_buffer {
 public:
+  static constexpr std::size_t compact_limit = 4096;
+
   explicit relay_buffer(std::size_t capacity) : data_(new std::uint8_t[capacity]), cap_(capacity) {}
 
   /// The first byte still held.
@@ -19,9 +21,11 @@ public:
   std::size_t capacity() const { return cap_; }
   bool empty() const { return head_ == tail_; }
 
-  /// Free bytes after the tail, compacting first when that makes room.
+  /// Free bytes after the tail. At the end of the storage, bytes still held move to the front
+  /// only when they are few (a header in pieces): moving many would copy the stream a second
+  /// time, and the writer frees the whole buffer soon anyway.
   std::size_t space() {
-    if (tail_ == cap_ && head_ > 0)
+    if (tail_ == cap_ && head_ > 0 && size() <= compact_limit)
       compact();
     return cap_ - tail_;
   }

@@ -53,6 +53,10 @@ ssl_ctx_ptr make_server_tls_context(const std::string& cert, const std::string& 
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                   SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  // Read several records per read(2); the relay reads until OpenSSL wants more, so bytes
+  // OpenSSL holds are never left waiting for an epoll event that will not come.
+  SSL_CTX_set_read_ahead(ctx.get(), 1);
+  SSL_CTX_set_default_read_buffer_len(ctx.get(), 64u << 10);
   return ctx;
 }
 

@@ -105,7 +105,8 @@ TEST_CASE("a CAF TLS client reaches the published actor through the guard with 6
   CHECK(node.guard->tls());
   tls_client client{certs().client_pem, certs().client_key, certs().ca};
   auto remote = client.connect(node.guard->port());
-  REQUIRE_MESSAGE(remote, client.sys.render(remote.error()));
+  if (!remote)
+    FAIL("TLS remote_actor through the guard failed: " << client.sys.render(remote.error()));
   CHECK(answers(client.sys, *remote));
   auto t = median_round_trip(client.sys, *remote, model_sized_blob(), 5);
   MESSAGE("6.6 MB echo through the TLS guard: median " << t * 1e3 << " ms");

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <mutex>
 
 #include "net/automatic_connections.hpp"
 #include "net/guard.hpp"
@@ -37,7 +38,8 @@ struct guarded_node {
   }
   caf::actor connect() {
     auto hdl = client->middleman().remote_actor("127.0.0.1", guard->port());
-    REQUIRE_MESSAGE(hdl, client->render(hdl.error()));
+    if (!hdl) // (doctest renders a message even on success: never call error() on a value)
+      FAIL("remote_actor through the guard failed: " << client->render(hdl.error()));
     return *hdl;
   }
 };
@@ -162,6 +164,12 @@ TEST_CASE("a peer that trickles a message after its handshake is closed at the m
 TEST_CASE("200 idle connections are all closed at the handshake deadline") {
   auto options = quick(/*handshake_s=*/2.0);
   options.max_pending_handshakes = 256;
+  std::mutex mtx;
+  std::vector<std::string> lines;
+  options.on_event = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock{mtx};
+    lines.push_back(line);
+  };
   guarded_node node{options};
   auto before = rss_bytes();
   std::vector<raw_peer> idle;
@@ -187,8 +195,14 @@ TEST_CASE("200 idle connections are all closed at the handshake deadline") {
                                               << " s after the first connect (deadline 2 s)");
   CHECK(first > 1.9);
   CHECK(last < 2.0 + opened + 0.3);
-  CHECK(eventually([&] { return node.guard->stats().handshake_timeouts == 200; }));
   CHECK(answers(*node.client, node.connect()));
+  CHECK(eventually([&] { return node.guard->stats().handshake_timeouts == 200; }));
+  node.guard->stop(); // flushes the last events
+  std::lock_guard<std::mutex> lock{mtx};
+  REQUIRE(lines.size() >= 10);
+  CHECK(lines.size() <= 11); // ten a second, then one summary with the next line
+  CHECK(lines.front().rfind("guard: closed 127.0.0.1:", 0) == 0);
+  CHECK(lines.front().find(": handshake timeout (no BASP client handshake within 2 s)") != std::string::npos);
 }
 
 TEST_CASE("when the guard is full, idle handshakers make room for new peers") {

@@ -101,9 +101,38 @@ struct guard::impl final : relay_host {
     return net::open_backend(sys, basp, published, port, addr, peer_port);
   }
 
+  // Events go out at most events_per_second a second, so a flood cannot flood the log too;
+  // the rest are counted and summed up in the next line that goes out.
+  static constexpr int events_per_second = 10;
+  guard_clock::time_point event_window{};
+  int events_in_window = 0;
+  std::uint64_t events_suppressed = 0;
+  std::vector<std::string> pending_events;
+
   void event(const std::string& text) {
     if (opts.on_event)
+      pending_events.push_back(text);
+  }
+
+  // Called without stats_mutex held: on_event may ask for stats().
+  void flush_events(guard_clock::time_point now) {
+    if (now - event_window >= std::chrono::seconds(1)) {
+      event_window = now;
+      events_in_window = 0;
+    }
+    for (auto& text : pending_events) {
+      if (events_in_window >= events_per_second) {
+        ++events_suppressed;
+        continue;
+      }
+      ++events_in_window;
+      if (events_suppressed > 0) {
+        opts.on_event("guard: " + std::to_string(events_suppressed) + " more events not shown (see guard::stats)");
+        events_suppressed = 0;
+      }
       opts.on_event(text);
+    }
+    pending_events.clear();
   }
 
   bool evict_oldest_handshaking() {
@@ -223,7 +252,8 @@ struct guard::impl final : relay_host {
       }
       totals.bytes_to_node += r.bytes_to_node();
       totals.bytes_to_peers += r.bytes_to_peer();
-      if (r.cause() != close_cause::peer_closed && r.cause() != close_cause::node_closed)
+      if (r.cause() != close_cause::peer_closed && r.cause() != close_cause::node_closed &&
+          r.cause() != close_cause::stopped)
         event("guard: closed " + r.peer() + ": " + cause_text(r.cause()) + (r.detail().empty() ? "" : " (" + r.detail() + ")"));
       i = relays.erase(i);
     }
@@ -251,6 +281,7 @@ struct guard::impl final : relay_host {
         if (key == wake_key) {
           relays.clear();
           sweep();
+          flush_events(now);
           return;
         }
         if (key == listener_key)
@@ -285,6 +316,7 @@ struct guard::impl final : relay_host {
         }
       }
       sweep();
+      flush_events(now);
     }
   }
 };

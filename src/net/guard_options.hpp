@@ -24,8 +24,9 @@ struct guard_options {
   /// Plain TCP with middleman.enable-automatic-connections: close CAF's own unguarded listener
   /// for node-to-node links and advertise the guard's port instead.
   bool adopt_automatic_connections = true;
-  /// Called on the guard's thread for each refused or closed-by-rule connection (one line,
-  /// naming the peer and the reason); keep it short and thread-safe.
+  /// Called on the guard's thread for each connection closed by a rule (one line naming the
+  /// peer and the reason), at most 10 lines a second (then a count of the lines not shown).
+  /// May call guard::stats(); must not call stop().
   std::function<void(const std::string&)> on_event;
 };
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace flotilla::net {
@@ -81,12 +82,14 @@ std::optional<guard_clock::time_point> relay::next_deadline() const {
 void relay::expire(guard_clock::time_point now) {
   if (closed())
     return;
-  if (handshake_deadline_ && now >= *handshake_deadline_)
+  if (handshake_deadline_ && now >= *handshake_deadline_) {
+    char limit[32];
+    std::snprintf(limit, sizeof(limit), "%g", options_.handshake_timeout_s);
     close(close_cause::handshake_timeout,
-          std::string(tls_done_ ? "no BASP client handshake" : "no TLS handshake") + " within " +
-              std::to_string(options_.handshake_timeout_s) + " s");
-  else if (message_deadline_ && now >= *message_deadline_)
+          std::string(tls_done_ ? "no BASP client handshake" : "no TLS handshake") + " within " + limit + " s");
+  } else if (message_deadline_ && now >= *message_deadline_) {
     close(close_cause::message_timeout, "a message arrived too slowly");
+  }
 }
 
 relay::io relay::peer_read(std::size_t& n) {

@@ -27,6 +27,7 @@
 #include "model/model_error.hpp"
 #include "model/torch_version.hpp"
 #include "model/trainer.hpp"
+#include "net/tls_check.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/node.hpp"
 
@@ -124,6 +125,9 @@ int main(int argc, char** argv) {
   try {
     return dispatch(app::parse_command_line(argc, argv));
   } catch (const config::config_error& e) {
+    std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
+    return 2;
+  } catch (const net::tls_error& e) {
     std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
     return 2;
   } catch (const app::report_usage_error& e) {

@@ -27,7 +27,7 @@ std::shared_ptr<actors::node_context> node_context_for(const config::settings& s
   return ctx;
 }
 
-void configure_actor_system(caf::actor_system_config& cfg, const config::runtime_options& rt, bool direct_links) {
+void configure_actor_system(caf::actor_system_config& cfg, const config::runtime_options& rt) {
   actors::add_protocol_types(cfg);
   cfg.load<caf::io::middleman>();
   auto threads = rt.scheduler_threads > 0 ? rt.scheduler_threads : cores();
@@ -43,13 +43,10 @@ void configure_actor_system(caf::actor_system_config& cfg, const config::runtime
     cfg.set("openssl.certificate", rt.tls.cert);
     cfg.set("openssl.key", rt.tls.key);
     cfg.set("openssl.cafile", rt.tls.ca);
-  } else if (direct_links) {
-    // Members reach their cluster server directly, not relayed through the coordinator. CAF
-    // 0.17 opens these links in plain TCP to the peer's interface addresses (on an extra
-    // port), so they stay off under TLS and on loopback-only deployments, where messages
-    // between nodes are relayed by the coordinator's node instead.
-    cfg.set("middleman.enable-automatic-connections", true);
   }
+  // CAF's automatic connections stay off: they would open an unguarded plain-TCP port on every
+  // interface. Nodes link to each other explicitly instead (link_atom), through each other's
+  // guard, in plain TCP or TLS.
 }
 
 } // namespace flotilla::runtime

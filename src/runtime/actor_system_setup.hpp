@@ -10,11 +10,9 @@ namespace flotilla::runtime {
 
 /// Fills a CAF config the way every Flotilla process needs it: protocol types and error
 /// category, middleman, scheduler threads (CAF's default is max(cores, 4), too many beside the
-/// trainers), heartbeats and connection timeout, and TLS (caf_openssl) when configured. With
-/// `direct_links`, nodes open connections to each other as needed (CAF's automatic
-/// connections) so members reach their cluster server without a relay.
-void configure_actor_system(caf::actor_system_config& cfg, const config::runtime_options& rt,
-                            bool direct_links = false);
+/// trainers), heartbeats and connection timeout, and TLS (caf_openssl, for the connections
+/// this process opens) when configured.
+void configure_actor_system(caf::actor_system_config& cfg, const config::runtime_options& rt);
 
 /// True for 127.0.0.0/8, ::1 and localhost.
 bool is_loopback(const std::string& host);

@@ -3,6 +3,7 @@
 #include <caf/io/all.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "actors/client.hpp"
 #include "actors/coordinator.hpp"
@@ -13,6 +14,7 @@
 #include "model/model_file.hpp"
 #include "model/trainer.hpp"
 #include "runtime/actor_system_setup.hpp"
+#include "net/tls_check.hpp"
 #include "runtime/remote_clients.hpp"
 
 namespace flotilla::runtime {
@@ -37,6 +39,28 @@ run_error::kind kind_of(const caf::error& e) {
   }
 }
 
+// Tells every node still there to drop the run. Nodes that went down during the run are
+// skipped (a request to a dead node is never answered: each would cost the full deadline);
+// the others are asked all at once, so a node that hangs costs one short deadline in all.
+void teardown_nodes(caf::scoped_actor& self, const std::vector<caf::actor>& managers) {
+  std::set<caf::actor_addr> down;
+  bool more = true;
+  while (more)
+    self->receive([&](caf::down_msg& dm) { down.insert(dm.source); },
+                  caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  std::size_t asked = 0;
+  for (const auto& m : managers)
+    if (!down.count(m.address())) {
+      self->send(m, actors::teardown_atom::value);
+      ++asked;
+    }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (std::size_t answered = 0; answered < asked && std::chrono::steady_clock::now() < until;)
+    self->receive([&](std::uint32_t) { ++answered; }, [&](caf::down_msg&) { ++answered; },
+                  [&](caf::error&) { ++answered; },
+                  caf::after(until - std::chrono::steady_clock::now()) >> [&] { answered = asked; });
+}
+
 } // namespace
 
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
@@ -44,6 +68,9 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                               const std::string& config_json) {
   if (!s.runtime.nodes.empty() && config_json.empty())
     throw std::invalid_argument("run_experiment: a run on nodes needs the resolved config");
+  // CAF 0.17.6 would hang in remote_actor on a key that does not fit its certificate.
+  if (s.runtime.tls.enabled())
+    net::check_tls_files(s.runtime.tls.cert, s.runtime.tls.key, s.runtime.tls.ca);
   auto fingerprint = data->fingerprint;
   auto ctx = node_context_for(s, std::move(data));
 
@@ -55,9 +82,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
 
   auto report = std::make_shared<fl::run_report>();
   caf::actor_system_config cfg;
-  bool routable = std::any_of(s.runtime.nodes.begin(), s.runtime.nodes.end(),
-                              [](const std::string& n) { return !is_loopback(n.substr(0, n.rfind(':'))); });
-  configure_actor_system(cfg, s.runtime, routable);
+  configure_actor_system(cfg, s.runtime);
   caf::error failure;
   std::string failure_text;
   {
@@ -80,8 +105,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
         }
       }
     } catch (...) {
-      for (auto& m : managers)
-        self->send(m, actors::teardown_atom::value);
+      teardown_nodes(self, managers);
       caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
       throw;
     }
@@ -96,9 +120,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                  failure_text = actors::text_of(sys, err);
                });
     // Stop everything explicitly: ~actor_system waits for every actor (CAF 0.17 notes, §9).
-    for (auto& m : managers)
-      self->request(m, std::chrono::seconds(10), actors::teardown_atom::value)
-        .receive([](std::uint32_t) {}, [](caf::error&) {});
+    teardown_nodes(self, managers);
     if (managers.empty())
       for (auto& c : clients)
         caf::anon_send_exit(c.handle, caf::exit_reason::user_shutdown);

@@ -15,6 +15,10 @@
 #include "config/config.hpp"
 #include "runtime/actor_system_setup.hpp"
 #include "model/trainer.hpp"
+#include "data/data_error.hpp"
+#include "net/guard.hpp"
+#include "net/tls_check.hpp"
+#include "runtime/remote_clients.hpp"
 
 namespace flotilla::runtime {
 
@@ -22,13 +26,17 @@ using namespace flotilla::actors;
 
 namespace {
 
+// Internal: the node's own main thread asks the manager to drop everything before exiting.
+using stop_atom = caf::atom_constant<caf::atom("nodestop")>;
+
 void log(const std::string& text) {
   std::printf("flotilla node: %s\n", text.c_str());
   std::fflush(stdout);
 }
 
 struct node_state {
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides;           ///< node-local keys from the command line
+  config::runtime_options runtime;              ///< this node's TLS and connection settings
   std::string data_key;                         ///< dataset options of the cached copy
   std::shared_ptr<const data::dataset> data;    ///< kept between runs
   caf::actor_addr owner;                        ///< the coordinator side of the current run
@@ -57,6 +65,9 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
   auto& st = self->state;
   try {
     auto config = nlohmann::json::parse(config_json);
+    // Where the data lives is this node's own decision, never the peer's: the default unless
+    // the node's command line says otherwise.
+    config::apply_override(config, "data.root=");
     for (const auto& o : st.overrides)
       config::apply_override(config, o);
     auto s = config::settings_from(config);
@@ -84,14 +95,27 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
       list += (list.empty() ? "" : ",") + std::to_string(id);
     log("run '" + s.name + "': hosting " + std::to_string(ids.size()) + " clients [" + list + "]");
     return st.clients;
+  } catch (const data::data_error& e) {
+    teardown(self);
+    return make_error(errc::data_error, std::string("node setup failed: ") + e.what());
   } catch (const std::exception& e) {
     teardown(self);
     return make_error(errc::config_error, std::string("node setup failed: ") + e.what());
   }
 }
 
-caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides) {
+// Only the coordinator that owns the current run may change it.
+bool from_owner(node_actor* self) {
+  return self->state.owner && caf::actor_cast<caf::actor_addr>(self->current_sender()) == self->state.owner;
+}
+
+caf::error not_owner() {
+  return make_error(errc::not_owner, "this node serves another coordinator's run; only that coordinator may change it");
+}
+
+caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides, config::runtime_options rt) {
   self->state.overrides = std::move(overrides);
+  self->state.runtime = std::move(rt);
   self->set_down_handler([=](caf::down_msg& dm) {
     if (dm.source && dm.source == self->state.owner) {
       auto n = teardown(self);
@@ -112,10 +136,37 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides)
       self->monitor(owner);
       return std::move(*res);
     },
-    [=](teardown_atom) {
+    [=](stop_atom) -> caf::result<std::uint32_t> {
+      // Only this process's own main thread may stop the node.
+      auto sender = self->current_sender();
+      if (!sender || sender->node() != self->node())
+        return not_owner();
+      return static_cast<std::uint32_t>(teardown(self));
+    },
+    [=](teardown_atom) -> caf::result<std::uint32_t> {
+      if (!from_owner(self))
+        return not_owner();
       auto n = teardown(self);
       log("run ended: dropped " + std::to_string(n) + " clients; ready for the next run");
       return static_cast<std::uint32_t>(n);
+    },
+    // Direct links to the run's other nodes, so cluster traffic between them does not pass
+    // through the coordinator's node (BASP routes over a direct connection once one exists).
+    // The manager is detached: blocking in remote_actor stalls nothing else.
+    [=](link_atom, const std::vector<std::string>& peers) -> caf::result<std::uint32_t> {
+      if (!from_owner(self))
+        return not_owner();
+      std::uint32_t linked = 0;
+      for (const auto& p : peers) {
+        try {
+          connect_node(self->system(), p, self->state.runtime);
+          ++linked;
+        } catch (const std::exception& e) {
+          log("no direct link to " + p + " (messages to it are relayed by the coordinator's node): " + e.what());
+        }
+      }
+      log("linked directly to " + std::to_string(linked) + " of " + std::to_string(peers.size()) + " peer nodes");
+      return linked;
     },
   };
 }
@@ -140,7 +191,11 @@ int serve_node(const node_options& options) {
   auto s = config::settings_from(local);
   bool tls = options.tls.enabled();
   if (tls)
-    config::check_tls_files(options.tls, "--tls-");
+    net::check_tls_files(options.tls.cert, options.tls.key, options.tls.ca);
+  else if (!is_loopback(options.bind) && !options.insecure)
+    throw config::config_error("plain TCP on " + options.bind + " would let anyone who can reach it run clients "
+                               "here; give --tls-cert/--tls-key/--tls-ca (scripts/make-certs.sh), or --insecure "
+                               "on a network you trust");
   model::configure_torch_threads(1);
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t stop;
@@ -152,27 +207,37 @@ int serve_node(const node_options& options) {
   caf::actor_system_config cfg;
   auto rt = s.runtime;
   rt.tls = options.tls;
-  configure_actor_system(cfg, rt, /*direct_links=*/!is_loopback(options.bind));
+  configure_actor_system(cfg, rt);
   caf::actor_system sys{cfg};
-  auto manager = sys.spawn<caf::detached>(node_manager, options.overrides);
-  auto port = tls ? caf::openssl::publish(manager, options.port, options.bind.c_str(), true)
-                  : sys.middleman().publish(manager, options.port, options.bind.c_str(), true);
-  if (!port) {
+  auto manager = sys.spawn<caf::detached>(node_manager, options.overrides, rt);
+  // CAF listens nowhere: the guard owns the port and hands CAF only checked connections.
+  net::guard_options g;
+  g.bind = options.bind;
+  g.port = options.port;
+  if (tls) {
+    g.cert = options.tls.cert;
+    g.key = options.tls.key;
+    g.ca = options.tls.ca;
+  }
+  g.on_event = [](const std::string& text) { log(text); };
+  std::unique_ptr<net::guard> guard;
+  try {
+    guard = net::guard::start(sys, manager, g);
+  } catch (const std::exception& e) {
     caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
     throw std::runtime_error("cannot listen on " + options.bind + ":" + std::to_string(options.port) + ": " +
-                             sys.render(port.error()) + " (port in use? try another --port)");
+                             e.what() + " (port in use? try another --port)");
   }
-  log("listening on " + options.bind + ":" + std::to_string(*port) +
+  log("listening on " + options.bind + ":" + std::to_string(guard->port()) +
       (tls ? " (mutual TLS)" : " (plain TCP, no TLS: keep it on a trusted network or use --tls-*)"));
   int sig = 0;
   sigwait(&stop, &sig);
   log(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ")");
-  if (!tls) // openssl's unpublish does not compile in 0.17.6; the system's shutdown closes it
-    sys.middleman().unpublish(manager, *port);
+  guard->stop();
   {
     // Stop the clients first: ~actor_system waits for every actor.
     caf::scoped_actor self{sys};
-    self->request(manager, std::chrono::seconds(10), teardown_atom::value).receive([](std::uint32_t) {}, [](caf::error&) {});
+    self->request(manager, std::chrono::seconds(10), stop_atom::value).receive([](std::uint32_t) {}, [](caf::error&) {});
   }
   caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
   // ~actor_system can wait forever here: actors whose handles went to other nodes stay

@@ -43,6 +43,7 @@ std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scop
   for (std::size_t i = 0; i < n; ++i) {
     auto mgr = connect_node(sys, s.runtime.nodes[i], s.runtime);
     managers.push_back(mgr);
+    self->monitor(mgr); // teardown skips nodes that went down
     std::string error;
     self->request(mgr, std::chrono::minutes(5), actors::setup_atom::value, config_json, ids[i], fingerprint)
       .receive(
@@ -53,6 +54,16 @@ std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scop
         [&](caf::error& err) { error = actors::text_of(sys, err); });
     if (!error.empty())
       throw std::runtime_error("node " + s.runtime.nodes[i] + " refused the run: " + error);
+  }
+  // Each node opens a direct link to the nodes after it: members then reach a cluster server on
+  // another node directly (plain or TLS alike), not through the coordinator's node.
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    std::vector<std::string> peers(s.runtime.nodes.begin() + static_cast<long>(i) + 1, s.runtime.nodes.end());
+    std::string error;
+    self->request(managers[i], std::chrono::minutes(2), actors::link_atom::value, peers)
+      .receive([](std::uint32_t) {}, [&](caf::error& err) { error = actors::text_of(sys, err); });
+    if (!error.empty())
+      throw std::runtime_error("node " + s.runtime.nodes[i] + " could not link to its peers: " + error);
   }
   return clients;
 }

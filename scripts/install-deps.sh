@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(cmake g++ make pkg-config libcaf-dev libtorch-dev nlohmann-json3-dev doctest-dev
           libbenchmark-dev zlib1g-dev libopenblas0-pthread libssl-dev openssl ca-certificates
           iproute2)  # iproute2: the network-namespace integration test
+# The tests' own dependencies: a real browser for the report (Debian's Chromium) and PyTorch for
+# loading our models from Python (Debian's python3-torch, CPU only).
+packages+=(chromium python3-torch python3-numpy)
 # npm only where no npm exists: Node.js from elsewhere and Debian's npm conflict.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 

@@ -3,6 +3,7 @@
 #include "actors/errors.hpp"
 #include "actors/fan_out.hpp"
 #include "actors/round_engine.hpp"
+#include "fl/cfl.hpp"
 #include "fl/seeds.hpp"
 
 namespace flotilla::actors {
@@ -82,6 +83,9 @@ caf::message_handler client_handlers(client_actor* self) {
     [=](evaluate_atom, const weight_blob& w) {
       return self->delegate(self->state.pool, evaluate_atom::value, self->state.id, w);
     },
+    [=](losses_atom, const std::vector<weight_blob>& models) {
+      return self->delegate(self->state.pool, losses_atom::value, self->state.id, models);
+    },
     [=](resources_atom) {
       auto& st = self->state;
       auto [cpu, mem] = st.ctx->host->sample();
@@ -107,6 +111,23 @@ caf::message_handler client_handlers(client_actor* self) {
   };
 }
 
+// CFL's criterion on this round's updates, taken relative to the model the round started from.
+fl::cfl_decision cfl_of(const fl::round_updates& updates, const std::vector<float>& start, const server_role& role) {
+  std::vector<std::uint32_t> ids;
+  std::vector<std::vector<float>> deltas;
+  for (const auto& [id, u] : updates.kept()) {
+    ids.push_back(id);
+    std::vector<float> d(start.size());
+    for (std::size_t i = 0; i < d.size(); ++i)
+      d[i] = (*u.weights)[i] - start[i];
+    deltas.push_back(std::move(d));
+  }
+  std::vector<const float*> views;
+  for (const auto& d : deltas)
+    views.push_back(d.data());
+  return fl::cfl_check(ids, views, start.size(), role.cfl_eps1, role.cfl_eps2, role.cfl_min_size);
+}
+
 // A promoted client's aggregator handlers: one cluster round through the round engine,
 // evaluated on the members' local test splits.
 caf::message_handler server_handlers(client_actor* self) {
@@ -126,6 +147,7 @@ caf::message_handler server_handlers(client_actor* self) {
       in.quorum = srv.role.quorum;
       in.timeout_s = srv.role.timeout_s;
       in.sampling_seed = fl::sampling_seed(srv.role.seed, srv.role.cluster + 1, ins.round);
+      in.keep_updates = srv.role.cfl; // CFL's split looks at every member's update
       auto members = ins.members;
       auto timeout = srv.role.timeout_s;
       auto evaluate = [self, members, timeout](const weight_blob& model, const std::vector<failure>& failed,
@@ -138,10 +160,19 @@ caf::message_handler server_handlers(client_actor* self) {
         fan_out<eval_result>(*self->state.watch, reachable, timeout, [msg](const peer&) { return msg; },
                              [cb](fan_in<eval_result>& evals) { cb(combine(evals.results)); });
       };
+      auto start = srv.model;
       run_round(*self->state.watch, *srv.strategy, std::move(in), evaluate, [=](round_outcome out) mutable {
         auto& srv = *self->state.server;
         srv.model = out.model;
-        rp.deliver(round_result{std::move(out.record), out.model, srv.strategy->state(), self->address()});
+        round_result res{std::move(out.record), out.model, srv.strategy->state(), self->address(), {}};
+        if (srv.role.cfl && out.updates && out.updates->count() > 0) {
+          auto d = cfl_of(*out.updates, start.values(), srv.role);
+          res.record.update_norm_mean = d.mean_norm;
+          res.record.update_norm_max = d.max_norm;
+          if (d.split)
+            res.split_off = d.second;
+        }
+        rp.deliver(std::move(res));
       });
       return rp;
     },

@@ -2,8 +2,6 @@
 
 #include "actors/coordinator_phases.hpp"
 #include "actors/round_engine.hpp"
-#include "fl/kmeans.hpp"
-#include "fl/pca.hpp"
 #include "fl/seeds.hpp"
 #include "fl/sketch.hpp"
 
@@ -18,9 +16,52 @@ std::optional<caf::error> fatal_failure(const std::vector<failure>& failures, st
     if (f.code != errc::model_error && f.code != errc::data_error && f.code != errc::config_error)
       return std::nullopt;
   const auto& first = failures.front();
-  return make_error(*first.code, "every client failed (" + std::to_string(failures.size()) + " of " +
-                                   std::to_string(failures.size()) + "); client " + std::to_string(first.id) +
-                                   ": " + first.reason);
+  auto more = failures.size() > 1 ? " (and " + std::to_string(failures.size() - 1) + " more clients alike)" : "";
+  return make_error(*first.code, "no client could train; client " + std::to_string(first.id) + ": " + first.reason + more);
+}
+
+void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round) {
+  auto& st = self->state;
+  for (const auto& f : st.opt.experiment.faults) {
+    if (f.phase != phase || f.round != round)
+      continue;
+    fl::applied_fault a{f.client >= 0 ? std::to_string(f.client) : "server:" + std::to_string(f.server_of), -1,
+                        f.kind, f.phase, f.round, f.seconds};
+    if (f.client >= 0) {
+      a.client = f.client;
+    } else if (static_cast<std::size_t>(f.server_of) < st.registry.clusters().size()) {
+      if (auto s = st.registry.server_of(static_cast<std::uint32_t>(f.server_of)))
+        a.client = *s;
+    }
+    if (a.client >= 0 && st.clients[static_cast<std::size_t>(a.client)].handle) {
+      // Sent before the round's requests: the target applies it first (messages between two
+      // actors keep their order, locally and across nodes).
+      self->send(st.clients[static_cast<std::size_t>(a.client)].handle, fault_atom::value, f.kind, f.seconds);
+      st.observer->on_warning("injected fault: " + f.kind + " of client " + std::to_string(a.client) + " (" + a.target +
+                              ") before " + phase + " round " + std::to_string(round));
+    } else {
+      st.observer->on_warning("fault " + a.target + " (" + f.kind + ") in " + phase + " round " + std::to_string(round) +
+                              " has no target: nothing injected");
+    }
+    st.report->faults.push_back(a);
+  }
+}
+
+std::vector<peer> member_peers(coordinator_actor* self, std::uint32_t c) {
+  std::vector<peer> out;
+  for (auto id : self->state.registry.live_members(c))
+    if (self->state.clients[id].handle)
+      out.push_back(self->state.clients[id]);
+  return out;
+}
+
+void client_lost(coordinator_actor* self, std::uint32_t id, const std::string& reason) {
+  auto& st = self->state;
+  if (st.registry.clusters().empty() || !st.registry.clients().count(id)) {
+    st.lost_early.insert(id);
+    return;
+  }
+  st.registry.mark_lost(id, reason); // a lost server is replaced when its cluster next needs it
 }
 
 namespace {
@@ -38,29 +79,31 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   auto& st = self->state;
   const auto& ex = st.opt.experiment;
   bool last = round == ex.rounds.initial;
+  apply_faults(self, "initial", round);
   round_inputs in;
   in.header.phase = "initial";
   in.header.round = round;
-  in.available = st.clients;
+  // Late joiners are not there yet.
+  in.available.assign(st.clients.begin(), st.clients.begin() + ex.clients);
   in.model = st.global;
   // Clustering needs every client's weights, so the last round asks everyone.
   in.fraction_fit = last ? 1.0 : ex.rounds.fraction_fit;
   in.quorum = ex.rounds.quorum;
   in.timeout_s = ex.rounds.timeout_s;
   in.sampling_seed = fl::sampling_seed(ex.seed, 0, round);
-  st.observer->on_phase("initial", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.initial) +
-                                     " (" + st.strategy->options().name + ")");
+  st.last_start = st.global;
+  st.points.clear(); // features are those of the round that ends the phase
+  st.observer->on_phase("initial", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.initial) + " (" +
+                                     st.strategy->options().name + ")");
   round_hooks hooks;
   hooks.on_progress = [self](std::size_t done, std::size_t total) { self->state.observer->on_progress(done, total); };
-  hooks.on_update = [self, last](const fit_result& r) {
+  hooks.on_update = [self](const fit_result& r) {
     auto& st = self->state;
     st.samples_of[r.client_id] = r.samples;
-    if (last) {
-      auto dim = st.opt.experiment.clustering.sketch_dim;
-      st.points[r.client_id] =
-        dim > 0 ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), dim, st.opt.experiment.seed))
-                : r.weights.data;
-    }
+    auto dim = st.opt.experiment.clustering.sketch_dim;
+    st.points[r.client_id] =
+      dim > 0 ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), dim, st.opt.experiment.seed))
+              : r.weights.data;
   };
   auto evaluate = [self](const weight_blob& m, const std::vector<failure>&, std::function<void(eval_summary)> cb) {
     evaluate_on_test_set(self, m, std::move(cb));
@@ -95,72 +138,6 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   }, hooks);
 }
 
-} // namespace
-
-caf::behavior initial(coordinator_actor* self) {
-  return {
-    [=](next_atom, std::uint32_t round) { initial_round(self, round); },
-  };
-}
-
-caf::behavior clustering(coordinator_actor* self) {
-  return {
-    [=](next_atom) {
-      auto& st = self->state;
-      auto& rep = *st.report;
-      const auto& cl = st.opt.experiment.clustering;
-      rep.initial_seconds = since(st.phase_start);
-      st.phase_start = std::chrono::steady_clock::now();
-      rep.initial_global = st.global.values();
-      rep.initial_global_accuracy = rep.rounds.empty() ? 0 : rep.rounds.back().test_accuracy;
-      if (st.points.empty())
-        return fail_run(self, errc::round_failed, "no client answered in the last initial round: nothing to cluster");
-      auto k = std::min<std::uint32_t>(cl.k, static_cast<std::uint32_t>(st.points.size()));
-      if (k < cl.k)
-        st.observer->on_warning("only " + std::to_string(st.points.size()) + " clients to cluster; k lowered to " +
-                                std::to_string(k));
-      st.observer->on_phase("clustering", "k-means, k=" + std::to_string(k) + " on " +
-                                            std::to_string(st.points.size()) + " clients" +
-                                            (cl.sketch_dim > 0 ? " (sketches)" : ""));
-      std::vector<const float*> points;
-      std::vector<std::uint32_t> ids;
-      for (const auto& [id, p] : st.points) {
-        ids.push_back(id);
-        points.push_back(p->data());
-      }
-      std::size_t dim = cl.sketch_dim > 0 ? cl.sketch_dim : st.opt.model.parameters;
-      auto km = fl::kmeans(points, dim, {k, cl.restarts, cl.max_iterations, st.opt.experiment.seed});
-      rep.assignment.assign(st.clients.size(), fl::no_cluster);
-      st.clusters.assign(k, {});
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        rep.assignment[ids[i]] = km.assignment[i];
-        st.clusters[km.assignment[i]].members.push_back(st.clients[ids[i]]);
-      }
-      auto projected = fl::pca2(points, dim); // for the report's picture of the clustering
-      for (std::size_t i = 0; i < ids.size(); ++i)
-        rep.projection[ids[i]] = projected[i];
-      st.points.clear(); // release every client's features
-      // The initial global model on every client's local split: the baseline for the clusters.
-      rep.initial_personalized.assign(st.clients.size(), -1.0);
-      auto msg = caf::make_message(evaluate_atom::value, st.global);
-      fan_out<eval_result>(*st.watch, st.clients, st.opt.experiment.rounds.timeout_s,
-                           [msg](const peer&) { return msg; },
-                           [=](fan_in<eval_result>& evals) {
-                             for (const auto& [id, e] : evals.results) {
-                               self->state.report->initial_personalized[id] = e.accuracy;
-                               self->state.report->samples_evaluated += e.samples;
-                             }
-                             self->state.report->clustering_seconds = since(self->state.phase_start);
-                             enter(self, selection);
-                           });
-    },
-  };
-}
-
-} // namespace phases
-
-namespace {
-
 caf::behavior idle(coordinator_actor* self) {
   return {
     [=](run_atom) {
@@ -176,6 +153,14 @@ caf::behavior idle(coordinator_actor* self) {
 
 } // namespace
 
+caf::behavior initial(coordinator_actor* self) {
+  return {
+    [=](next_atom, std::uint32_t round) { initial_round(self, round); },
+  };
+}
+
+} // namespace phases
+
 caf::behavior coordinator(coordinator_actor* self, coordinator_options options, std::vector<peer> clients,
                           caf::actor pool, std::shared_ptr<fl::run_observer> observer,
                           std::shared_ptr<fl::run_report> report) {
@@ -185,11 +170,19 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
   st.strategy = fl::make_strategy(options.experiment.strategy);
   st.opt = std::move(options);
   st.clients = std::move(clients);
+  for (const auto& c : st.clients)
+    if (c.handle)
+      st.id_of[c.handle.address()] = c.id;
   st.pool = std::move(pool);
   st.observer = std::move(observer);
   st.report = std::move(report);
-  st.watch = down_watch::install(self);
-  return idle(self);
+  // A client that goes down leaves the clusters for good (its pending requests fail at once).
+  st.watch = down_watch::install(self, [self](const caf::down_msg& dm) {
+    auto it = self->state.id_of.find(dm.source);
+    if (it != self->state.id_of.end())
+      phases::client_lost(self, it->second, "down: " + self->system().render(dm.reason));
+  });
+  return phases::idle(self);
 }
 
 } // namespace flotilla::actors

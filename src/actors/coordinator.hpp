@@ -4,9 +4,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "actors/down_watch.hpp"
 #include "actors/protocol.hpp"
+#include "fl/cluster_registry.hpp"
 #include "fl/experiment.hpp"
 #include "fl/run_report.hpp"
 #include "fl/strategy.hpp"
@@ -22,33 +24,28 @@ struct coordinator_options {
   std::vector<float> initial_model;
 };
 
-/// One cluster as the coordinator tracks it during the cluster phase.
-struct cluster_track {
-  std::vector<peer> members;        ///< sorted by id
-  peer server;
-  weight_blob model;                ///< after the last finished round
-  fl::strategy_state state;         ///< the cluster strategy's state after that round
-  std::uint32_t rounds_done = 0;
-  std::uint32_t term = 1;
-  bool failed = false;
-  std::string failure;
-};
-
 struct coordinator_state {
   coordinator_options opt;
-  std::vector<peer> clients;
+  std::vector<peer> clients;              ///< by id, late joiners included (a handle arrives with them)
   caf::actor pool;
   std::shared_ptr<fl::run_observer> observer;
   std::shared_ptr<fl::run_report> report;
   caf::response_promise done;
   weight_blob global;
+  weight_blob last_start;                 ///< the model the last initial round started from
   std::unique_ptr<fl::strategy> strategy; ///< the coordinator's own aggregation point
   std::map<std::uint32_t, std::shared_ptr<const std::vector<float>>> points; ///< clustering features
-  std::vector<std::uint64_t> samples_of; ///< training samples per client
-  std::vector<cluster_track> clusters;
-  std::size_t clusters_running = 0;
+  std::vector<std::uint64_t> samples_of;  ///< training samples per client
+  fl::cluster_registry registry;          ///< the clusters from clustering on
+  std::set<std::uint32_t> lost_early;     ///< clients gone before the registry existed
+  std::map<caf::actor_addr, std::uint32_t> id_of;
+  std::uint32_t round = 0;                ///< the cluster round in progress
+  std::size_t running = 0;                ///< clusters still in the current cluster round
+  std::map<std::uint32_t, std::uint32_t> reassigned; ///< IFCA: cluster -> members moved in
+  std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> splits; ///< CFL proposals of the round
+  bool late_joined = false;
   std::chrono::steady_clock::time_point phase_start;
-  std::shared_ptr<down_watch> watch; ///< fails requests to peers that go down
+  std::shared_ptr<down_watch> watch;      ///< fails requests to peers that go down
   static inline const char* name = "flotilla.coordinator";
 };
 
@@ -57,14 +54,18 @@ using coordinator_actor = caf::stateful_actor<coordinator_state>;
 /// The coordinator runs a whole clustered-FL run as a chain of phases, one behaviour each:
 ///
 ///   idle ──run──► initial ──(rounds.initial rounds through the round engine)──► clustering
-///        ──► selection (resource reports, argmin per cluster, promote)
-///        ──► cluster rounds (each cluster independently, rounds.cluster rounds)
+///        (k-means / agglomerative / one cluster for CFL; k by silhouette when "auto")
+///        ──► selection (resource reports; per cluster the lowest score serves; promotion)
+///        ──► cluster rounds: round r of every live cluster, in parallel ──► after the round:
+///              CFL splits, IFCA reassignment, late joiners (before late_join_round) ──► r + 1
 ///        ──► evaluation (global + per-cluster models) ──► done (answers run, quits)
 ///
+/// Cluster state lives in a fl::cluster_registry. A server that is lost (DOWN, its node gone or
+/// hung, no answer by the round's deadline) is replaced by the live member with the next-lowest
+/// score, promoted with the cluster's latest model and strategy state, and the round is re-run.
 /// Each phase starts on a `next` message it sends itself, so the mailbox stays live between
-/// steps. The run's results go to `report`; progress to `observer`. When the run cannot go on
-/// (every client failed with a model, data or configuration error), `run` is answered with
-/// that error.
+/// steps. When the run cannot go on (every client failed with a model, data or configuration
+/// error), `run` is answered with that error.
 caf::behavior coordinator(coordinator_actor* self, coordinator_options options, std::vector<peer> clients,
                           caf::actor pool, std::shared_ptr<fl::run_observer> observer,
                           std::shared_ptr<fl::run_report> report);

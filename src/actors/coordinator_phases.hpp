@@ -1,7 +1,8 @@
 #pragma once
-// The coordinator's phases, one behaviour each (the diagram is in coordinator.hpp). Internal
-// to the coordinator's .cpp files.
+// The coordinator's phases, one behaviour each (the diagram is in coordinator.hpp), and the
+// steps they share. Internal to the coordinator's .cpp files.
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "actors/coordinator.hpp"
@@ -32,6 +33,30 @@ inline void fail_run(coordinator_actor* self, errc code, const std::string& why)
 /// When nobody's update was accepted and every failure is of a class that will not heal by
 /// itself (diverged training, a node's data or configuration), the error to end the run with.
 std::optional<caf::error> fatal_failure(const std::vector<failure>& failures, std::size_t accepted);
+
+/// Sends the configured faults of (phase, round) to their targets (`cluster` limits server
+/// targets to that cluster; no_cluster applies all) and records them.
+void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round);
+
+/// Promotes cluster c's current server with the cluster's model and strategy state. When that
+/// fails, the server is lost and the next member is elected and promoted; `then(true)` once a
+/// server serves, `then(false)` when the cluster ran out of members.
+void promote(coordinator_actor* self, std::uint32_t c, std::uint32_t round, std::function<void(bool)> then);
+
+/// Elects a new server for cluster c (reason recorded) and promotes it, as promote does.
+void elect_and_promote(coordinator_actor* self, std::uint32_t c, std::uint32_t round, const std::string& reason,
+                       std::function<void(bool)> then);
+
+/// The after-round steps of the adaptive methods and late joiners; each calls `then` when done.
+void apply_splits(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
+void reassign_by_loss(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
+void join_late_clients(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
+
+/// The peers of cluster c's live members, by id.
+std::vector<peer> member_peers(coordinator_actor* self, std::uint32_t c);
+
+/// A client is gone (DOWN): it leaves the registry (or is remembered until it exists).
+void client_lost(coordinator_actor* self, std::uint32_t id, const std::string& reason);
 
 /// Seconds since `t`.
 inline double since(std::chrono::steady_clock::time_point t) {

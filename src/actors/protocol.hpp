@@ -20,7 +20,8 @@ namespace flotilla::actors {
 using fit_atom = caf::atom_constant<caf::atom("fit")>;            // fit_ins -> fit_result
 using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;  // weight_blob -> eval_result
 using resources_atom = caf::atom_constant<caf::atom("resources")>; // -> resource_report
-using fault_atom = caf::atom_constant<caf::atom("fault")>;        // kind, seconds -> ok
+using fault_atom = caf::atom_constant<caf::atom("fault")>;        // kind, seconds -> client id
+using losses_atom = caf::atom_constant<caf::atom("losses")>;      // models -> loss of each on its train split
 // Server role (a promoted client).
 using promote_atom = caf::atom_constant<caf::atom("promote")>;    // server_role -> client id
 using demote_atom = caf::atom_constant<caf::atom("demote")>;      // -> client id
@@ -204,12 +205,15 @@ struct server_role {
   double fraction_fit = 0;
   double quorum = 0;
   double timeout_s = 0;
+  bool cfl = false;                      ///< check CFL's split criterion after every round
+  double cfl_eps1 = 0, cfl_eps2 = 0;
+  std::uint32_t cfl_min_size = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_role& x) {
   return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
-           x.fraction_fit, x.quorum, x.timeout_s);
+           x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size);
 }
 
 /// One cluster round: its number and who the members are this round (membership may change
@@ -230,12 +234,13 @@ struct round_result {
   fl::round_record record;
   weight_blob model;
   fl::strategy_state state;
-  caf::actor_addr aggregator; ///< the actor that aggregated: the promoted client itself
+  caf::actor_addr aggregator;             ///< the actor that aggregated: the promoted client itself
+  std::vector<std::uint32_t> split_off;   ///< CFL: members proposed for a new cluster (empty: none)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, round_result& x) {
-  return f(caf::meta::type_name("flotilla::round_result"), x.record, x.model, x.state, x.aggregator);
+  return f(caf::meta::type_name("flotilla::round_result"), x.record, x.model, x.state, x.aggregator, x.split_off);
 }
 
 /// Registers every type above and the error category; call on every actor system's config,
@@ -293,7 +298,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, round_record& x) {
   return f(caf::meta::type_name("flotilla::round_record"), x.phase, x.round, x.cluster, x.server, x.term, x.asked,
            x.clients, x.failures, x.failed, x.failure_reasons, x.aggregated, x.not_aggregated, x.samples,
-           x.train_loss, x.test_loss, x.test_accuracy, x.evaluated, x.seconds);
+           x.train_loss, x.test_loss, x.test_accuracy, x.evaluated, x.seconds, x.reassigned, x.update_norm_mean,
+           x.update_norm_max);
 }
 
 } // namespace flotilla::fl

@@ -71,6 +71,20 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
         return r;
       });
     },
+    // IFCA: the loss of each model on the client's own training data (its labels as it sees them).
+    [=](losses_atom, std::uint32_t client, const std::vector<weight_blob>& models) -> caf::result<std::vector<double>> {
+      if (client >= ctx->partitions.size())
+        return unknown(client);
+      return guarded([&]() -> caf::result<std::vector<double>> {
+        const auto& part = ctx->partitions[client];
+        std::vector<double> losses;
+        for (const auto& m : models)
+          losses.push_back(self->state.trainer
+                             ->evaluate(m.values(), ctx->data->train, part.train, ctx->pixel_map(client), part.label_map)
+                             .loss);
+        return losses;
+      });
+    },
     // A slice [begin, end) of the test set: the pool splits a test-set evaluation over workers.
     [=](evaluate_atom, std::uint32_t begin, std::uint32_t end, const weight_blob& w) -> caf::result<eval_result> {
       return guarded([&]() -> caf::result<eval_result> {
@@ -191,6 +205,11 @@ caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std:
     [=](fit_atom a, std::uint32_t client, const fit_ins& in) {
       auto rp = self->make_response_promise<fit_result>();
       enqueue<fit_result>(self, deliver_to(rp), a, client, in);
+      return rp;
+    },
+    [=](losses_atom a, std::uint32_t client, const std::vector<weight_blob>& models) {
+      auto rp = self->make_response_promise<std::vector<double>>();
+      enqueue<std::vector<double>>(self, deliver_to(rp), a, client, models);
       return rp;
     },
     [=](evaluate_atom a, std::uint32_t client, const weight_blob& w) {

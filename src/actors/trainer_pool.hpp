@@ -13,6 +13,7 @@ namespace flotilla::actors {
 /// never blocks the scheduler threads that carry control messages.
 ///
 /// Protocol: (fit_atom, client, fit_ins) -> fit_result (an attacking client's update poisoned);
+///           (losses_atom, client, models) -> the loss of each model on the client's train split;
 ///           (evaluate_atom, client | test_set, weight_blob) -> eval_result; a test-set evaluation
 ///           is split into one slice per worker, so it takes 1/trainers of the time.
 caf::actor spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,

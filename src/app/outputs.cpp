@@ -38,6 +38,25 @@ double mean_of_known(const std::vector<double>& xs) {
   return n > 0 ? sum / static_cast<double>(n) : 0.0;
 }
 
+json elections_json(const std::vector<fl::election>& elections) {
+  json out = json::array();
+  for (const auto& e : elections)
+    out.push_back({{"round", e.round},
+                   {"term", e.term},
+                   {"from", e.from < 0 ? json(nullptr) : json(e.from)},
+                   {"to", e.to},
+                   {"reason", e.reason}});
+  return out;
+}
+
+json late_json(const fl::run_report& r) {
+  json out = json::array();
+  for (const auto& l : r.late_joins)
+    out.push_back({{"client", l.client}, {"cluster", l.cluster}, {"joined_round", l.joined_round},
+                   {"distances", l.distances}});
+  return out;
+}
+
 } // namespace
 
 json clusters_json(const fl::run_report& r, const std::vector<data::client_partition>& parts) {
@@ -64,7 +83,11 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
             {"scores", scores},
             {"rounds_done", c.rounds_done},
             {"samples", c.samples},
-            {"accuracy", c.accuracy}};
+            {"accuracy", c.accuracy},
+            {"term", c.term},
+            {"elections", elections_json(c.elections)},
+            {"created_round", c.created_round},
+            {"parent", c.parent < 0 ? json(nullptr) : json(c.parent)}};
     if (c.failed)
       cl["failure"] = c.failure;
     out["clusters"].push_back(cl);
@@ -85,6 +108,7 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
   for (const auto& [id, xy] : r.projection)
     projection[std::to_string(id)] = {xy[0], xy[1]};
   out["projection"] = projection;
+  out["late_clients"] = late_json(r);
   return out;
 }
 
@@ -125,7 +149,29 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
   out["attack"] = at.clients.empty() ? json(nullptr)
                                      : json{{"clients", at.clients}, {"kind", at.kind}, {"scale", at.scale}};
   out["clients"] = per_client;
-  json clustering{{"k", r.clusters.size()}, {"assignment", json::array()}};
+  std::size_t elections = 0;
+  for (const auto& c : r.clusters)
+    elections += c.elections.size();
+  json silhouette = json::object();
+  for (const auto& [k, score] : r.silhouette)
+    silhouette[std::to_string(k)] = score;
+  json clustering{{"method", r.clustering_method},
+                  {"k", r.k},
+                  {"k_requested", s.experiment.clustering.k == 0 ? json("auto") : json(s.experiment.clustering.k)},
+                  {"clusters_at_end", r.clusters.size()},
+                  {"silhouette", silhouette},
+                  {"assignment", json::array()}};
+  out["elections"] = elections;
+  out["late_clients"] = late_json(r);
+  json faults = json::array();
+  for (const auto& f : r.faults)
+    faults.push_back({{"target", f.target},
+                      {"client", f.client < 0 ? json(nullptr) : json(f.client)},
+                      {"kind", f.kind},
+                      {"phase", f.phase},
+                      {"round", f.round},
+                      {"seconds", f.seconds}});
+  out["faults"] = faults;
   for (auto a : r.assignment)
     clustering["assignment"].push_back(a == fl::no_cluster ? json(nullptr) : json(a));
   if (has_groups(parts)) {

@@ -115,6 +115,8 @@ void merge_into(json& base, const json& patch, const std::string& where) {
     auto& target = base[it.key()];
     if (target.is_object()) {
       merge_into(target, *it, key);
+    } else if (key == "clustering.k" && *it == json("auto")) {
+      target = *it; // the one key that takes a word besides its number: k chosen by silhouette
     } else if (!same_kind(target, *it)) {
       throw config_error("config key '" + key + "' must be " + type_name(target) + ", got " +
                          it->dump());

@@ -90,6 +90,83 @@ void read_strategy(const json& doc, fl::strategy_options& s) {
   s.multi_krum = number<std::uint32_t>(doc, "strategy.multi_krum", 1, 100000);
 }
 
+void read_clustering(const json& doc, fl::experiment& ex) {
+  auto& cl = ex.clustering;
+  cl.method = one_of(doc, "clustering.method", {"kmeans", "agglomerative", "cfl", "ifca"});
+  cl.k_max = number<std::uint32_t>(doc, "clustering.k_max", 2, u32_max);
+  if (at(doc, "clustering.k").is_string()) {
+    cl.k = 0; // "auto": chosen by silhouette over 2..k_max
+    if (cl.method == "cfl")
+      throw config_error("config key 'clustering.k' = \"auto\" does not apply to clustering.method=cfl, which "
+                         "starts from one cluster and splits it");
+  } else {
+    cl.k = number<std::uint32_t>(doc, "clustering.k", 1, u32_max);
+    if (cl.k > ex.clients)
+      throw config_error("config key 'clustering.k' = " + std::to_string(cl.k) + " is more than clients = " +
+                         std::to_string(ex.clients) + "; allowed: 1 to the number of clients, or \"auto\"");
+  }
+  cl.restarts = number<std::uint32_t>(doc, "clustering.restarts", 1, 1000);
+  cl.max_iterations = number<std::uint32_t>(doc, "clustering.max_iterations", 1, 100000);
+  cl.sketch_dim = number<std::uint32_t>(doc, "clustering.sketch_dim", 0, 1 << 24);
+  cl.linkage = one_of(doc, "clustering.linkage", {"ward", "average"});
+  cl.cfl_eps1 = number<double>(doc, "clustering.cfl_eps1", 0, 1e9);
+  cl.cfl_eps2 = number<double>(doc, "clustering.cfl_eps2", 0, 1e9);
+  cl.cfl_min_size = number<std::uint32_t>(doc, "clustering.cfl_min_size", 1, u32_max);
+}
+
+// `faults`: [{"target": 3 | "server:0", "kind": "crash"|"hang"|"slow", "phase": "initial"|"cluster",
+//             "round": r, "seconds": s}], every field checked against the run.
+std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
+  std::vector<fl::fault> out;
+  const std::string form = "; a fault looks like {\"target\": 3 or \"server:0\", \"kind\": \"crash\" | \"hang\" | "
+                           "\"slow\", \"phase\": \"initial\" | \"cluster\", \"round\": 2, \"seconds\": 5}";
+  for (const auto& f : at(doc, "faults")) {
+    auto bad = [&](const std::string& why) { return config_error("faults: " + f.dump() + ": " + why + form); };
+    if (!f.is_object())
+      throw bad("not an object");
+    for (auto it = f.begin(); it != f.end(); ++it)
+      if (it.key() != "target" && it.key() != "kind" && it.key() != "phase" && it.key() != "round" &&
+          it.key() != "seconds")
+        throw bad("unknown field '" + it.key() + "'");
+    fl::fault x;
+    if (!f.contains("target") || !f.contains("kind") || !f.contains("phase") || !f.contains("round"))
+      throw bad("target, kind, phase and round are required");
+    const auto& t = f["target"];
+    if (t.is_number_unsigned() && t.get<std::uint64_t>() < ex.total_clients()) {
+      x.client = t.get<std::int64_t>();
+    } else if (t.is_string() && t.get<std::string>().rfind("server:", 0) == 0 &&
+               t.get<std::string>().size() > 7 &&
+               t.get<std::string>().find_first_not_of("0123456789", 7) == std::string::npos &&
+               t.get<std::string>().size() < 14) {
+      x.server_of = std::stoll(t.get<std::string>().substr(7));
+    } else {
+      throw bad("target must be a client id (0 to " + std::to_string(ex.total_clients() - 1) +
+                ") or \"server:<cluster id>\"");
+    }
+    if (!f["kind"].is_string() || (f["kind"] != "crash" && f["kind"] != "hang" && f["kind"] != "slow"))
+      throw bad("kind must be crash, hang or slow");
+    x.kind = f["kind"].get<std::string>();
+    if (!f["phase"].is_string() || (f["phase"] != "initial" && f["phase"] != "cluster"))
+      throw bad("phase must be initial or cluster");
+    x.phase = f["phase"].get<std::string>();
+    if (x.server_of >= 0 && x.phase != "cluster")
+      throw bad("a server exists only in the cluster phase");
+    auto last = x.phase == "initial" ? ex.rounds.initial : ex.rounds.cluster;
+    if (!f["round"].is_number_unsigned() || f["round"].get<std::uint64_t>() < 1 || f["round"].get<std::uint64_t>() > last)
+      throw bad("round must be 1 to " + std::to_string(last) + " (the " + x.phase + " phase's rounds)");
+    x.round = f["round"].get<std::uint32_t>();
+    if (f.contains("seconds")) {
+      if (!f["seconds"].is_number() || f["seconds"].get<double>() < 0 || f["seconds"].get<double>() > 86400)
+        throw bad("seconds must be 0 to 86400");
+      x.seconds = f["seconds"].get<double>();
+    }
+    if (x.kind == "slow" && x.seconds <= 0)
+      throw bad("a slow fault needs seconds above 0");
+    out.push_back(x);
+  }
+  return out;
+}
+
 void read_attack(const json& doc, fl::experiment& ex) {
   auto& a = ex.attack;
   a.clients = client_ids(doc, "attack.clients", ex.total_clients());
@@ -139,6 +216,7 @@ void read_runtime(const json& doc, runtime_options& rt) {
     rt.nodes.push_back(text);
   }
   rt.placement = one_of(doc, "runtime.placement", {"round_robin", "block"});
+  rt.link_nodes = at(doc, "runtime.link_nodes").get<bool>();
   // Heartbeats are how a hung node is found; they cannot be switched off (0 would wait for
   // rounds.timeout_s per phase instead).
   rt.heartbeat_s = number<double>(doc, "runtime.heartbeat_s", 0.05, 3600);
@@ -151,6 +229,7 @@ void read_runtime(const json& doc, runtime_options& rt) {
   rt.tls.cert = text(doc, "runtime.tls.cert");
   rt.tls.key = text(doc, "runtime.tls.key");
   rt.tls.ca = text(doc, "runtime.tls.ca");
+  rt.listen = number<std::uint32_t>(doc, "runtime.listen", 0, 65535);
   if (rt.tls.enabled())
     check_tls_files(rt.tls, "runtime.tls.");
 }
@@ -195,14 +274,14 @@ settings settings_from(const json& doc) {
   read_rounds(doc, ex.rounds);
   read_strategy(doc, ex.strategy);
 
-  auto& cl = ex.clustering;
-  cl.k = number<std::uint32_t>(doc, "clustering.k", 1, u32_max);
-  if (cl.k > ex.clients)
-    throw config_error("config key 'clustering.k' = " + std::to_string(cl.k) + " is more than clients = " +
-                       std::to_string(ex.clients) + "; allowed: 1 to the number of clients");
-  cl.restarts = number<std::uint32_t>(doc, "clustering.restarts", 1, 1000);
-  cl.max_iterations = number<std::uint32_t>(doc, "clustering.max_iterations", 1, 100000);
-  cl.sketch_dim = number<std::uint32_t>(doc, "clustering.sketch_dim", 0, 1 << 24);
+  read_clustering(doc, ex);
+  ex.late_clients = number<std::uint32_t>(doc, "late_clients", 0, u32_max);
+  ex.late_join_round = number<std::uint32_t>(doc, "late_join_round", 1, 100000);
+  if (ex.late_clients > 0 && ex.late_join_round > ex.rounds.cluster)
+    throw config_error("config key 'late_join_round' = " + std::to_string(ex.late_join_round) +
+                       " is after the last cluster round (rounds.cluster = " + std::to_string(ex.rounds.cluster) +
+                       "); late clients arrive before a cluster round: 1 to rounds.cluster");
+  ex.faults = read_faults(doc, ex);
 
   read_attack(doc, ex);
   s.profiles = read_profiles(doc, ex.total_clients());

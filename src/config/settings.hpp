@@ -33,10 +33,12 @@ struct runtime_options {
   std::uint32_t scheduler_threads = 0; ///< 0: one per core
   std::vector<std::string> nodes;      ///< host:port of `flotilla node`s; empty: all in-process
   std::string placement;               ///< round_robin | block
+  bool link_nodes = true;              ///< nodes connect to each other directly (else relayed by us)
   double heartbeat_s = 0;
   double connection_timeout_s = 0;     ///< must exceed the transfer time of the largest message
   std::uint32_t connect_attempts = 0;
   tls_options tls;
+  std::uint32_t listen = 0;            ///< port where `flotilla node --join` reaches the coordinator (0: none)
 };
 
 struct output_options {

@@ -80,6 +80,8 @@ void cluster_registry::create(const std::vector<std::uint32_t>& assignment, std:
   }
   std::map<std::uint32_t, client_record> clients;
   for (std::uint32_t i = 0; i < assignment.size(); ++i) {
+    if (assignment[i] == unassigned)
+      continue; // not clustered (e.g. it missed the last initial round)
     if (assignment[i] >= k)
       throw error("create", "client " + id(i) + " is in cluster " + id(assignment[i]) + " of " + id(k));
     clusters[assignment[i]].members.push_back(i); // i ascends: members stay sorted

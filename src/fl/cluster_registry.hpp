@@ -51,7 +51,11 @@ struct client_record {
 
 class cluster_registry {
 public:
-  /// Starts the clusters 0..k-1: client i joins cluster assignment[i]. Every cluster needs a
+  /// An assignment entry for a client that is in no cluster.
+  static constexpr std::uint32_t unassigned = 0xffffffffu;
+
+  /// Starts the clusters 0..k-1: client i joins cluster assignment[i] (none when `unassigned`).
+  /// Every cluster needs a
   /// member and the model must be set; all clusters start from `model` and `state`.
   void create(const std::vector<std::uint32_t>& assignment, std::uint32_t k,
               std::shared_ptr<const std::vector<float>> model, strategy_state state = {});

@@ -30,6 +30,7 @@ struct clustering_options {
   std::string linkage;            ///< agglomerative: ward | average
   double cfl_eps1 = 0;            ///< CFL: split when the mean update norm is below this ...
   double cfl_eps2 = 0;            ///< ... and the largest update norm above this
+  std::uint32_t cfl_min_size = 0; ///< CFL: smallest cluster a split may create
 };
 
 /// Simulation-only model poisoning by some clients.

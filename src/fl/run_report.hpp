@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "fl/cluster_registry.hpp"
+
 namespace flotilla::fl {
 
 constexpr std::uint32_t no_cluster = std::numeric_limits<std::uint32_t>::max();
@@ -31,6 +33,9 @@ struct round_record {
   double test_accuracy = 0;           ///< initial: global test set; cluster: members' local splits
   std::uint64_t evaluated = 0;        ///< images that evaluation covered
   double seconds = 0;
+  std::uint32_t reassigned = 0;       ///< IFCA: members that moved into this cluster before the round
+  double update_norm_mean = 0;        ///< CFL: ||mean of the members' updates||
+  double update_norm_max = 0;         ///< CFL: largest member update norm
 };
 
 /// Who was scored how during server selection.
@@ -47,6 +52,10 @@ struct cluster_report {
   std::uint32_t id = 0;
   std::vector<std::uint32_t> members;
   std::uint32_t server = 0;
+  std::uint32_t term = 0;
+  std::vector<election> elections;    ///< re-elections after the first selection
+  std::uint32_t created_round = 0;    ///< 0: made by the clustering phase; else a CFL split
+  std::int64_t parent = -1;
   std::uint64_t aggregator_actor = 0; ///< CAF actor id that aggregated (the promoted client)
   std::uint32_t rounds_done = 0;
   bool failed = false;
@@ -54,6 +63,23 @@ struct cluster_report {
   std::uint64_t samples = 0;          ///< training samples of its members
   double accuracy = 0;                ///< its model on the members' local test splits
   std::vector<float> model;
+};
+
+/// A client that arrived during the cluster phase and where it went.
+struct late_join_record {
+  std::uint32_t client = 0;
+  std::uint32_t cluster = 0;
+  std::uint32_t joined_round = 0;
+  std::vector<double> distances; ///< to each cluster's centroid, by cluster id (-1: no centroid)
+};
+
+/// An injected fault as it was applied.
+struct applied_fault {
+  std::string target;  ///< as configured: a client id or "server:<cluster>"
+  std::int64_t client = -1; ///< who it hit (-1: nobody, e.g. the cluster had failed)
+  std::string kind, phase;
+  std::uint32_t round = 0;
+  double seconds = 0;
 };
 
 /// Everything a finished run knows; written to summary.json, clusters.json and models/.
@@ -69,6 +95,11 @@ struct run_report {
   std::vector<std::uint64_t> client_actors; ///< per client: CAF actor id (audits promotion)
   std::map<std::uint32_t, std::array<double, 2>> projection; ///< PCA of each clustered client's features
   std::vector<client_score> scores;
+  std::string clustering_method;
+  std::uint32_t k = 0;                      ///< clusters made by the clustering phase
+  std::map<std::uint32_t, double> silhouette; ///< k -> score, when k was chosen automatically
+  std::vector<late_join_record> late_joins;
+  std::vector<applied_fault> faults;
   std::vector<cluster_report> clusters;
   std::vector<round_record> rounds;
   double initial_seconds = 0, clustering_seconds = 0, cluster_seconds = 0, evaluation_seconds = 0;

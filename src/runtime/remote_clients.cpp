@@ -57,7 +57,7 @@ std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scop
   }
   // Each node opens a direct link to the nodes after it: members then reach a cluster server on
   // another node directly (plain or TLS alike), not through the coordinator's node.
-  for (std::size_t i = 0; i + 1 < n; ++i) {
+  for (std::size_t i = 0; s.runtime.link_nodes && i + 1 < n; ++i) {
     std::vector<std::string> peers(s.runtime.nodes.begin() + static_cast<long>(i) + 1, s.runtime.nodes.end());
     std::string error;
     self->request(managers[i], std::chrono::minutes(2), actors::link_atom::value, peers)

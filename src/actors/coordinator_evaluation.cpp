@@ -1,0 +1,107 @@
+// Evaluation: the global model (the sample-weighted mean of the live clusters' models) on the
+// test set, each cluster's model on its members' local splits, and the clusters as reported.
+#include "actors/coordinator_phases.hpp"
+#include "actors/round_engine.hpp"
+#include "fl/aggregate.hpp"
+
+namespace flotilla::actors::phases {
+
+namespace {
+
+// The registry's clusters as the report shows them.
+void report_clusters(coordinator_actor* self) {
+  auto& st = self->state;
+  auto& rep = *st.report;
+  rep.clusters.resize(st.registry.clusters().size());
+  rep.assignment.assign(st.clients.size(), fl::no_cluster);
+  for (const auto& c : st.registry.clusters()) {
+    auto& out = rep.clusters[c.id];
+    out.id = c.id;
+    out.members = c.members;
+    out.server = c.server ? *c.server : static_cast<std::uint32_t>(std::max<std::int64_t>(0, c.last_server));
+    out.term = c.term;
+    out.elections = c.elections;
+    out.created_round = c.created_round;
+    out.parent = c.parent;
+    out.rounds_done = c.rounds_done;
+    out.failed = c.failed;
+    out.failure = c.failure;
+    out.samples = 0;
+    for (auto id : c.members) {
+      out.samples += st.samples_of[id];
+      rep.assignment[id] = c.id;
+    }
+    out.model = c.model ? *c.model : std::vector<float>{};
+  }
+}
+
+// Each live member evaluates its cluster's model on its local split.
+void evaluate_members(coordinator_actor* self) {
+  auto& st = self->state;
+  std::vector<peer> members;
+  std::map<std::uint32_t, caf::message> msgs;
+  for (const auto& c : st.registry.clusters()) {
+    if (c.failed || !c.model)
+      continue;
+    auto msg = caf::make_message(evaluate_atom::value, weight_blob{st.opt.model.layout, c.model});
+    for (const auto& m : member_peers(self, c.id)) {
+      members.push_back(m);
+      msgs[m.id] = msg;
+    }
+  }
+  std::sort(members.begin(), members.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
+  fan_out<eval_result>(*st.watch, members, st.opt.experiment.rounds.timeout_s,
+                       [msgs](const peer& p) { return msgs.at(p.id); },
+                       [=](fan_in<eval_result>& evals) {
+                         auto& st = self->state;
+                         auto& rep = *st.report;
+                         rep.personalized.assign(st.clients.size(), -1.0);
+                         std::vector<std::vector<std::pair<std::uint32_t, eval_result>>> per(rep.clusters.size());
+                         for (const auto& [id, e] : evals.results) {
+                           rep.personalized[id] = e.accuracy;
+                           rep.samples_evaluated += e.samples;
+                           per[rep.assignment[id]].emplace_back(id, e);
+                         }
+                         for (std::size_t c = 0; c < rep.clusters.size(); ++c)
+                           rep.clusters[c].accuracy = combine(per[c]).accuracy;
+                         for (const auto& f : evals.failures)
+                           st.observer->on_warning("client " + std::to_string(f.id) + " could not evaluate: " + f.reason);
+                         rep.evaluation_seconds = since(st.phase_start);
+                         st.done.deliver(caf::ok_atom::value);
+                         self->quit();
+                       });
+}
+
+} // namespace
+
+caf::behavior evaluation(coordinator_actor* self) {
+  return {
+    [=](next_atom) {
+      auto& st = self->state;
+      auto& rep = *st.report;
+      rep.cluster_seconds = since(st.phase_start);
+      st.phase_start = std::chrono::steady_clock::now();
+      st.observer->on_phase("evaluation", "global model on the test set, cluster models on local splits");
+      report_clusters(self);
+      // The global model: live cluster models weighted by their members' samples.
+      std::vector<fl::weighted_update> parts;
+      for (const auto& out : rep.clusters)
+        if (!out.failed && out.samples > 0 && !out.model.empty())
+          parts.push_back({out.id, out.samples, &out.model});
+      rep.global_model = parts.empty() ? st.global.values() : fl::weighted_mean(parts);
+      self->request(st.pool, deadline(st.opt.experiment.rounds.timeout_s), evaluate_atom::value, test_set,
+                    weight_blob{st.opt.model.layout, rep.global_model})
+        .then(
+          [=](eval_result& e) {
+            self->state.report->global_accuracy = e.accuracy;
+            self->state.report->samples_evaluated += e.samples;
+            evaluate_members(self);
+          },
+          [=](caf::error& err) {
+            fail_run(self, errc::round_failed, "evaluating the global model failed: " + text_of(self->system(), err));
+          });
+    },
+  };
+}
+
+} // namespace flotilla::actors::phases

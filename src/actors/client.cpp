@@ -22,19 +22,15 @@ caf::result<caf::message> swallow(caf::scheduled_actor*, caf::message_view&) {
   return caf::delegated<caf::message>{};
 }
 
-// An injected fault (config `faults`), applied at once.
-caf::result<std::uint32_t> inject(client_actor* self, const std::string& kind, double seconds) {
+// An injected fault (config `faults`), applied at once. Sent without a request: nothing answers.
+void inject(client_actor* self, const std::string& kind, double seconds) {
   auto& st = self->state;
   if (kind == "crash") {
     // The actor quits, and with it any server role: its peers see it go DOWN.
     self->quit(make_error(errc::injected_fault, "client " + std::to_string(st.id) + " crashed (injected)"));
-    return st.id;
-  }
-  if (kind == "slow") {
+  } else if (kind == "slow") {
     st.slow_s = seconds;
-    return st.id;
-  }
-  if (kind == "hang") {
+  } else if (kind == "hang") {
     self->set_default_handler(swallow);
     self->become(caf::keep_behavior, caf::behavior{[=](wake_atom) {
                    self->set_default_handler(caf::print_and_drop);
@@ -42,9 +38,7 @@ caf::result<std::uint32_t> inject(client_actor* self, const std::string& kind, d
                  }});
     if (seconds > 0)
       self->delayed_send(self, after(seconds), wake_atom::value);
-    return caf::delegated<std::uint32_t>{}; // hung: not even this request is answered
   }
-  return make_error(errc::injected_fault, "unknown fault kind '" + kind + "'");
 }
 
 // The handlers every client has, promoted or not.
@@ -94,7 +88,7 @@ caf::message_handler client_handlers(client_actor* self) {
                         : 0.0;
       return make_resource_report(st.id, *st.ctx, st.cpu_seconds, window, cpu, mem);
     },
-    [=](fault_atom, const std::string& kind, double seconds) { return inject(self, kind, seconds); },
+    [=](fault_atom, const std::string& kind, double seconds) { inject(self, kind, seconds); },
     [=](promote_atom, server_role& role) -> caf::result<std::uint32_t> {
       try {
         auto strategy = fl::make_strategy(role.strategy);
@@ -176,10 +170,9 @@ caf::message_handler server_handlers(client_actor* self) {
       });
       return rp;
     },
-    [=](demote_atom) {
+    [=](demote_atom) { // sent without a request by the coordinator after an election
       self->state.server.reset();
       self->become(as_client(self));
-      return self->state.id;
     },
   };
 }

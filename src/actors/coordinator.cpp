@@ -37,7 +37,7 @@ void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32
       // Sent before the round's requests: the target applies it first (messages between two
       // actors keep their order, locally and across nodes).
       self->send(st.clients[static_cast<std::size_t>(a.client)].handle, fault_atom::value, f.kind, f.seconds);
-      st.observer->on_warning("injected fault: " + f.kind + " of client " + std::to_string(a.client) + " (" + a.target +
+      st.observer->on_event("injected fault: " + f.kind + " of client " + std::to_string(a.client) + " (" + a.target +
                               ") before " + phase + " round " + std::to_string(round));
     } else {
       st.observer->on_warning("fault " + a.target + " (" + f.kind + ") in " + phase + " round " + std::to_string(round) +

@@ -47,7 +47,7 @@ void apply_splits(coordinator_actor* self, std::uint32_t round, std::function<vo
       continue;
     auto parent = c;
     auto child = st.registry.split(parent, second, round);
-    st.observer->on_warning("cluster " + std::to_string(parent) + " splits after round " + std::to_string(round) +
+    st.observer->on_event("cluster " + std::to_string(parent) + " splits after round " + std::to_string(round) +
                             " (CFL): clients " + list(second) + " form cluster " + std::to_string(child));
     if (!st.registry.server_of(parent))
       tasks.push_back([self, parent, child, round](std::function<void()> k) {
@@ -108,7 +108,7 @@ void reassign_by_loss(coordinator_actor* self, std::uint32_t round, std::functio
       for (const auto& f : answers.failures)
         st.observer->on_warning("client " + std::to_string(f.id) + " could not compare the cluster models: " + f.reason);
       if (moved > 0)
-        st.observer->on_phase("ifca", std::to_string(moved) + " clients moved to the cluster model with their lowest loss");
+        st.observer->on_event( std::to_string(moved) + " clients moved to the cluster model with their lowest loss");
       std::vector<std::function<void(std::function<void()>)>> tasks;
       for (auto c : need_server)
         tasks.push_back([self, c, round](std::function<void()> k) {
@@ -177,7 +177,7 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round, std::functi
       st.samples_of[id] = r.samples;
       st.report->late_joins.push_back(rec);
       joined.push_back(st.clients[id]);
-      st.observer->on_warning("late client " + std::to_string(id) + " joins cluster " + std::to_string(cluster) +
+      st.observer->on_event("late client " + std::to_string(id) + " joins cluster " + std::to_string(cluster) +
                               " before round " + std::to_string(round));
     }
     for (const auto& f : fits.failures)

@@ -99,8 +99,8 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
   auto ticket = st.watch->watch(handle.address(), [failed](const std::string& why) { failed("gone: " + why); });
   // A round is a fit and an evaluation fan-out at the server, each with its own deadline: a
   // server that hangs is found by this one.
-  const auto& ex = st.opt.experiment;
-  self->request(handle, deadline(2 * ex.rounds.timeout_s + 5), cluster_round_atom::value,
+  auto limit = 2 * st.opt.experiment.rounds.timeout_s + 5;
+  self->request(handle, deadline(limit), cluster_round_atom::value,
                 cluster_round_ins{round, member_peers(self, c)})
     .then(
       [=](round_result& r) {
@@ -112,7 +112,11 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
       },
       [=](caf::error& err) {
         self->state.watch->forget(handle.address(), ticket);
-        failed(text_of(self->system(), err));
+        if (err == caf::sec::request_timeout)
+          failed("no answer within the round's deadline (" + std::to_string(static_cast<int>(limit)) +
+                 " s): hung or cut off");
+        else
+          failed(text_of(self->system(), err));
       });
 }
 

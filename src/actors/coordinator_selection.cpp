@@ -67,7 +67,7 @@ void elect_and_promote(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     st.observer->on_warning("cluster " + std::to_string(c) + " failed: " + st.registry.cluster(c).failure);
     return then(false);
   }
-  st.observer->on_warning("cluster " + std::to_string(c) + ": client " + std::to_string(*next) + " elected server (term " +
+  st.observer->on_event("cluster " + std::to_string(c) + ": client " + std::to_string(*next) + " elected server (term " +
                           std::to_string(st.registry.cluster(c).term) + ", round " + std::to_string(round) + "): " +
                           reason);
   // A former server that is still around goes back to being a plain client.

@@ -20,11 +20,11 @@ namespace flotilla::actors {
 using fit_atom = caf::atom_constant<caf::atom("fit")>;            // fit_ins -> fit_result
 using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;  // weight_blob -> eval_result
 using resources_atom = caf::atom_constant<caf::atom("resources")>; // -> resource_report
-using fault_atom = caf::atom_constant<caf::atom("fault")>;        // kind, seconds -> client id
+using fault_atom = caf::atom_constant<caf::atom("fault")>;        // kind, seconds (no answer)
 using losses_atom = caf::atom_constant<caf::atom("losses")>;      // models -> loss of each on its train split
 // Server role (a promoted client).
 using promote_atom = caf::atom_constant<caf::atom("promote")>;    // server_role -> client id
-using demote_atom = caf::atom_constant<caf::atom("demote")>;      // -> client id
+using demote_atom = caf::atom_constant<caf::atom("demote")>;      // (no answer)
 using cluster_round_atom = caf::atom_constant<caf::atom("clround")>; // cluster_round_ins -> round_result
 // Coordinator.
 using run_atom = caf::atom_constant<caf::atom("run")>;            // -> ok (report via observer)

@@ -55,6 +55,12 @@ std::string metrics_line(const fl::round_record& r) {
     line["failure_reasons"] = r.failure_reasons;
   if (!r.aggregated)
     line["not_aggregated"] = r.not_aggregated;
+  if (r.reassigned > 0)
+    line["reassigned"] = r.reassigned;
+  if (r.update_norm_max > 0) { // CFL's split criterion
+    line["update_norm_mean"] = r.update_norm_mean;
+    line["update_norm_max"] = r.update_norm_max;
+  }
   return line.dump();
 }
 
@@ -82,6 +88,10 @@ void run_recorder::on_round(const fl::round_record& r) {
                   "cluster %u round %u: %u clients, %u failed, loss %.4f, local accuracy %.2f%% (%.1fs)", r.cluster,
                   r.round, r.clients, r.failures, r.train_loss, 100 * r.test_accuracy, r.seconds);
   progress_.line(buf);
+}
+
+void run_recorder::on_event(const std::string& text) {
+  progress_.line(text);
 }
 
 void run_recorder::on_warning(const std::string& text) {

@@ -22,6 +22,7 @@ public:
   void on_progress(std::size_t done, std::size_t total) override;
   void on_round(const fl::round_record& record) override;
   void on_warning(const std::string& text) override;
+  void on_event(const std::string& text) override;
 
   const std::vector<std::string>& warnings() const { return warnings_; }
   std::size_t rounds_recorded() const { return rounds_; }

@@ -118,6 +118,8 @@ public:
   virtual void on_progress(std::size_t done, std::size_t total) = 0;
   virtual void on_round(const round_record& record) = 0;
   virtual void on_warning(const std::string& text) = 0;
+  /// Something worth a line that is not a problem (an election, a late joiner, a split).
+  virtual void on_event(const std::string& text) { on_phase("event", text); }
 };
 
 } // namespace flotilla::fl

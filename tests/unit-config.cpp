@@ -72,7 +72,7 @@ TEST_CASE("wrong types and ranges name the key and what is allowed") {
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"clustering.k=11"})),
                        "config key 'clustering.k' = 11 is more than clients = 10; allowed: 1 to the "
-                       "number of clients",
+                       "number of clients, or \"auto\"",
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"model.name=cifar_cnn"})),
                        "model.name=cifar_cnn does not fit data.dataset=mnist; use cnn or mcmahan_cnn "
@@ -103,4 +103,51 @@ TEST_CASE("a bad config file is reported with its name") {
   CHECK_THROWS_WITH_AS(config::resolve_config(dir.file("none.json"), {}),
                        ("config file '" + dir.file("none.json") + "' cannot be read (does it exist?)").c_str(),
                        config_error);
+}
+
+TEST_CASE("strategy, clustering, fault and late-joiner keys are read and checked") {
+  auto s = config::settings_from(config::resolve_config(
+    "", {"strategy.name=fedadam", "strategy.server_lr=0.02", "clustering.k=auto", "clustering.method=agglomerative",
+         "late_clients=2", "late_join_round=2", R"(faults=[{"target": "server:1", "kind": "hang", "phase": "cluster", "round": 2}])"}));
+  CHECK(s.experiment.strategy.name == "fedadam");
+  CHECK(s.experiment.strategy.server_lr == 0.02);
+  CHECK(s.experiment.clustering.k == 0);
+  CHECK(s.experiment.total_clients() == 12);
+  REQUIRE(s.experiment.faults.size() == 1);
+  CHECK(s.experiment.faults[0].server_of == 1);
+  CHECK(s.experiment.faults[0].kind == "hang");
+  auto refuse = [](std::vector<std::string> o, const std::string& message) {
+    CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", o)), message.c_str(), config_error);
+  };
+  refuse({"strategy.name=fedsgd"},
+         "config key 'strategy.name' = \"fedsgd\" is not allowed; allowed: fedavg, fedavgm, fedprox, fedadagrad, "
+         "fedadam, fedyogi, median, trimmed_mean, krum");
+  refuse({"clustering.k=many"}, "config key 'clustering.k' must be an integer, got \"many\"");
+  refuse({"clustering.method=cfl", "clustering.k=auto"},
+         "config key 'clustering.k' = \"auto\" does not apply to clustering.method=cfl, which starts from one cluster "
+         "and splits it");
+  refuse({"late_clients=1", "late_join_round=9"},
+         "config key 'late_join_round' = 9 is after the last cluster round (rounds.cluster = 3); late clients arrive "
+         "before a cluster round: 1 to rounds.cluster");
+  refuse({R"(faults=[{"target": "server:0", "kind": "crash", "phase": "initial", "round": 1}])"},
+         R"(faults: {"kind":"crash","phase":"initial","round":1,"target":"server:0"}: a server exists only in the cluster phase; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+  refuse({R"(faults=[{"target": 10, "kind": "crash", "phase": "cluster", "round": 1}])"},
+         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":10}: target must be a client id (0 to 9) or "server:<cluster id>"; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+  refuse({"attack.clients=0,12"}, "config key 'attack.clients': 12 is not a client id (0 to 9)");
+  refuse({"rounds.stop_at_target=true"}, "config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
+}
+
+TEST_CASE("runtime and output keys that would misbehave are refused") {
+  auto refuse = [](std::vector<std::string> o, const std::string& message) {
+    CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", o)), message.c_str(), config_error);
+  };
+  refuse({"runtime.nodes=host:99999"},
+         "config key 'runtime.nodes': \"host:99999\" is not host:port with a port from 1 to 65535");
+  refuse({"runtime.nodes=host:abc"}, "config key 'runtime.nodes': \"host:abc\" is not host:port with a port from 1 to 65535");
+  refuse({"runtime.heartbeat_s=0"}, "config key 'runtime.heartbeat_s' = 0 is out of range; allowed: 0.05 to 3600");
+  refuse({"runtime.heartbeat_s=20"},
+         "config key 'runtime.connection_timeout_s' = 30.000000 must exceed twice runtime.heartbeat_s = 20.000000 (a "
+         "node is declared hung after missing heartbeats for that long)");
+  refuse({"name=../../etc"}, "config key 'name' = \"../../etc\" is not allowed; use letters, digits, '.', '_' and '-' "
+                             "(it names the run directory inside output.dir)");
 }

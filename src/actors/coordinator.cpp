@@ -64,6 +64,47 @@ void client_lost(coordinator_actor* self, std::uint32_t id, const std::string& r
   st.registry.mark_lost(id, reason); // a lost server is replaced when its cluster next needs it
 }
 
+using join_timeout_atom = caf::atom_constant<caf::atom("joinwait")>;
+
+caf::message_handler common(coordinator_actor* self) {
+  return {
+    // A node that joined (flotilla node --join) hosts these late clients now.
+    [=](join_atom, const std::vector<peer>& peers) {
+      auto& st = self->state;
+      for (const auto& p : peers)
+        if (p.id >= st.opt.experiment.clients && p.id < st.clients.size() && p.handle && !st.clients[p.id].handle) {
+          st.clients[p.id] = p;
+          st.id_of[p.handle.address()] = p.id;
+        }
+      st.observer->on_event("a node joined with " + std::to_string(peers.size()) + " late clients");
+      if (st.join_waiting && all_late_present(self))
+        std::exchange(st.join_waiting, {})();
+    },
+    [=](join_timeout_atom) {
+      if (self->state.join_waiting)
+        std::exchange(self->state.join_waiting, {})();
+    },
+  };
+}
+
+bool all_late_present(coordinator_actor* self) {
+  auto& st = self->state;
+  for (auto id = st.opt.experiment.clients; id < st.opt.experiment.total_clients(); ++id)
+    if (!st.clients[id].handle)
+      return false;
+  return true;
+}
+
+void wait_for_joins(coordinator_actor* self, std::function<void()> then) {
+  auto& st = self->state;
+  if (all_late_present(self))
+    return then();
+  st.observer->on_event("waiting up to " + std::to_string(static_cast<int>(st.opt.experiment.rounds.timeout_s)) +
+                        " s for a node to join with the late clients (flotilla node --join)");
+  st.join_waiting = std::move(then);
+  self->delayed_send(self, after(st.opt.experiment.rounds.timeout_s), join_timeout_atom::value);
+}
+
 namespace {
 
 // The global model on this node's test set.
@@ -138,13 +179,13 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   }, hooks);
 }
 
-caf::behavior idle(coordinator_actor* self) {
+caf::message_handler idle(coordinator_actor* self) {
   return {
     [=](run_atom) {
       auto& st = self->state;
       st.done = self->make_response_promise();
       st.phase_start = std::chrono::steady_clock::now();
-      self->become(phases::initial(self));
+      self->become(phases::initial(self).or_else(common(self)));
       self->send(self, next_atom::value, std::uint32_t{1});
       return st.done;
     },
@@ -153,7 +194,7 @@ caf::behavior idle(coordinator_actor* self) {
 
 } // namespace
 
-caf::behavior initial(coordinator_actor* self) {
+caf::message_handler initial(coordinator_actor* self) {
   return {
     [=](next_atom, std::uint32_t round) { initial_round(self, round); },
   };
@@ -182,7 +223,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
     if (it != self->state.id_of.end())
       phases::client_lost(self, it->second, "down: " + self->system().render(dm.reason));
   });
-  return phases::idle(self);
+  return phases::idle(self).or_else(phases::common(self));
 }
 
 } // namespace flotilla::actors

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <functional>
 #include <set>
 
 #include "actors/down_watch.hpp"
@@ -44,6 +45,7 @@ struct coordinator_state {
   std::map<std::uint32_t, std::uint32_t> reassigned; ///< IFCA: cluster -> members moved in
   std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> splits; ///< CFL proposals of the round
   bool late_joined = false;
+  std::function<void()> join_waiting;     ///< the late join, once every late client has arrived
   std::chrono::steady_clock::time_point phase_start;
   std::shared_ptr<down_watch> watch;      ///< fails requests to peers that go down
   static inline const char* name = "flotilla.coordinator";

@@ -52,7 +52,7 @@ std::vector<std::uint32_t> group(coordinator_actor* self, const std::vector<cons
 
 } // namespace
 
-caf::behavior clustering(coordinator_actor* self) {
+caf::message_handler clustering(coordinator_actor* self) {
   return {
     [=](next_atom) {
       auto& st = self->state;

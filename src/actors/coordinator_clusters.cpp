@@ -125,7 +125,7 @@ void start_round(coordinator_actor* self, std::uint32_t round) {
   const auto& ex = st.opt.experiment;
   if (ex.late_clients > 0 && !st.late_joined && round == ex.late_join_round) {
     st.late_joined = true;
-    return join_late_clients(self, round, [self, round] { start_round(self, round); });
+    return wait_for_joins(self, [self, round] { join_late_clients(self, round, [self, round] { start_round(self, round); }); });
   }
   st.round = round;
   apply_faults(self, "cluster", round);
@@ -144,7 +144,7 @@ void start_round(coordinator_actor* self, std::uint32_t round) {
 
 } // namespace
 
-caf::behavior cluster_rounds(coordinator_actor* self) {
+caf::message_handler cluster_rounds(coordinator_actor* self) {
   return {
     [=](next_atom) {
       auto& st = self->state;

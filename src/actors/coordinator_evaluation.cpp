@@ -74,7 +74,7 @@ void evaluate_members(coordinator_actor* self) {
 
 } // namespace
 
-caf::behavior evaluation(coordinator_actor* self) {
+caf::message_handler evaluation(coordinator_actor* self) {
   return {
     [=](next_atom) {
       auto& st = self->state;

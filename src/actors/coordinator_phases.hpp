@@ -11,15 +11,18 @@
 
 namespace flotilla::actors::phases {
 
-caf::behavior initial(coordinator_actor* self);
-caf::behavior clustering(coordinator_actor* self);
-caf::behavior selection(coordinator_actor* self);
-caf::behavior cluster_rounds(coordinator_actor* self);
-caf::behavior evaluation(coordinator_actor* self);
+caf::message_handler initial(coordinator_actor* self);
+caf::message_handler clustering(coordinator_actor* self);
+caf::message_handler selection(coordinator_actor* self);
+caf::message_handler cluster_rounds(coordinator_actor* self);
+caf::message_handler evaluation(coordinator_actor* self);
+
+/// What the coordinator handles in every phase: late clients arriving with a joining node.
+caf::message_handler common(coordinator_actor* self);
 
 /// Switches to `phase` and starts it with a `next` message.
-inline void enter(coordinator_actor* self, caf::behavior (*phase)(coordinator_actor*)) {
-  self->become(phase(self));
+inline void enter(coordinator_actor* self, caf::message_handler (*phase)(coordinator_actor*)) {
+  self->become(phase(self).or_else(common(self)));
   self->send(self, next_atom::value);
 }
 
@@ -51,6 +54,11 @@ void elect_and_promote(coordinator_actor* self, std::uint32_t c, std::uint32_t r
 void apply_splits(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
 void reassign_by_loss(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
 void join_late_clients(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
+
+/// Whether every late client has an actor (they come with joining nodes when the coordinator
+/// listens); wait_for_joins calls `then` once they all have, or after rounds.timeout_s.
+bool all_late_present(coordinator_actor* self);
+void wait_for_joins(coordinator_actor* self, std::function<void()> then);
 
 /// The peers of cluster c's live members, by id.
 std::vector<peer> member_peers(coordinator_actor* self, std::uint32_t c);

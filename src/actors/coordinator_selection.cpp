@@ -76,7 +76,7 @@ void elect_and_promote(coordinator_actor* self, std::uint32_t c, std::uint32_t r
   promote(self, c, round, std::move(then));
 }
 
-caf::behavior selection(coordinator_actor* self) {
+caf::message_handler selection(coordinator_actor* self) {
   return {
     [=](next_atom) {
       auto& st = self->state;

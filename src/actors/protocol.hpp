@@ -33,6 +33,8 @@ using next_atom = caf::atom_constant<caf::atom("next")>;          // internal: n
 using setup_atom = caf::atom_constant<caf::atom("setup")>;       // config, ids, fingerprint -> clients
 using teardown_atom = caf::atom_constant<caf::atom("teardown")>; // -> number of clients dropped
 using link_atom = caf::atom_constant<caf::atom("link")>;         // peer node addresses -> links made
+using join_atom = caf::atom_constant<caf::atom("join")>;         // desk: node manager -> clients hosted;
+                                                                 // coordinator: late clients' peers
 
 /// Client id meaning "the node's own test set" in evaluation requests to a trainer pool.
 constexpr std::uint32_t test_set = std::numeric_limits<std::uint32_t>::max();

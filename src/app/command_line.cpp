@@ -24,10 +24,13 @@ const char* config_usage =
 
 const char* node_usage =
   "usage: flotilla node [--port P] [--bind ADDR] [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
+  "                     [--join HOST:PORT]\n"
   "                     [data.root=DIR] [runtime.trainers=N] [runtime.scheduler_threads=N]\n"
   "  Hosts client actors for runs started elsewhere with runtime.nodes=HOST:PORT,... (default\n"
   "  port 4242, bound to 127.0.0.1; 0 picks a free port). Mutual TLS with the three --tls-*\n"
-  "  files; plain TCP only on loopback unless --insecure.\n";
+  "  files; plain TCP only on loopback unless --insecure. With --join, the node listens nowhere:\n"
+  "  it offers itself to a running coordinator (runtime.listen=PORT), hosts late clients, and ends\n"
+  "  with that run.\n";
 
 const char* resume_usage =
   "usage: flotilla resume RUN_DIR [key=value ...]\n"
@@ -86,6 +89,10 @@ command_line parse_command_line(int argc, char** argv) {
       cl.config_file = arg.substr(9);
     } else if (cl.command == "node" && arg == "--insecure") {
       cl.node.insecure = true;
+    } else if (cl.command == "node" && arg == "--join") {
+      if (i + 1 >= argc || std::string(argv[i + 1]).find(':') == std::string::npos)
+        throw config::config_error("--join needs the coordinator's HOST:PORT (its runtime.listen)");
+      cl.node.join = argv[++i];
     } else if (cl.command == "node" &&
                (arg == "--port" || arg == "--bind" || arg == "--tls-cert" || arg == "--tls-key" || arg == "--tls-ca")) {
       if (i + 1 >= argc)

@@ -14,7 +14,9 @@
 #include "model/model_file.hpp"
 #include "model/trainer.hpp"
 #include "runtime/actor_system_setup.hpp"
+#include "net/guard.hpp"
 #include "net/tls_check.hpp"
+#include "runtime/join_desk.hpp"
 #include "runtime/remote_clients.hpp"
 
 namespace flotilla::runtime {
@@ -98,6 +100,10 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
         clients = spawn_remote_clients(sys, self, s, config_json, fingerprint, managers);
       } else {
         for (std::uint32_t id = 0; id < s.experiment.total_clients(); ++id) {
+          if (s.runtime.listen > 0 && id >= s.experiment.clients) {
+            clients.push_back({id, caf::actor{}}); // a joining node brings it
+            continue;
+          }
           caf::actor hdl = override_client ? override_client(sys, id) : caf::actor{};
           if (!hdl)
             hdl = sys.spawn(actors::client, id, std::shared_ptr<const actors::node_context>(ctx), pool);
@@ -113,6 +119,33 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
       report->client_actors.push_back(c.handle ? c.handle.id() : 0);
     // Detached: K-means and aggregation on its own thread never stall the scheduler.
     auto coord = sys.spawn<caf::detached>(actors::coordinator, co, clients, pool, observer, report);
+    // With runtime.listen, nodes may join the running run and host its late clients.
+    caf::actor desk;
+    std::unique_ptr<net::guard> guard;
+    if (s.runtime.listen > 0) {
+      std::vector<std::uint32_t> late;
+      for (auto id = s.experiment.clients; id < s.experiment.total_clients(); ++id)
+        late.push_back(id);
+      desk = sys.spawn(join_desk, coord, config_json.empty() ? std::string("{}") : config_json, late, fingerprint);
+      net::guard_options g;
+      g.bind = s.runtime.tls.enabled() ? "0.0.0.0" : "127.0.0.1"; // plain TCP stays on loopback
+      g.port = static_cast<std::uint16_t>(s.runtime.listen);
+      g.cert = s.runtime.tls.cert;
+      g.key = s.runtime.tls.key;
+      g.ca = s.runtime.tls.ca;
+      try {
+        guard = net::guard::start(sys, desk, g);
+      } catch (const std::exception& e) {
+        caf::anon_send_exit(desk, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
+        caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+        teardown_nodes(self, managers);
+        throw std::runtime_error("cannot listen for joining nodes on port " + std::to_string(s.runtime.listen) +
+                                 ": " + e.what() + " (runtime.listen: choose a free port)");
+      }
+      observer->on_event("listening for joining nodes on " + g.bind + ":" + std::to_string(guard->port()) +
+                         " (flotilla node --join HOST:" + std::to_string(guard->port()) + ")");
+    }
     self->request(coord, caf::infinite, actors::run_atom::value)
       .receive([](caf::ok_atom) {},
                [&](caf::error& err) {
@@ -126,6 +159,10 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
         caf::anon_send_exit(c.handle, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(coord, caf::exit_reason::user_shutdown);
+    if (guard) {
+      guard->stop(); // joined nodes see us go and drop the run
+      caf::anon_send_exit(desk, caf::exit_reason::user_shutdown);
+    }
   }
   if (failure)
     throw run_error(kind_of(failure), "the run failed: " + failure_text);

@@ -3,6 +3,9 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -35,6 +38,7 @@ void log(const std::string& text) {
 }
 
 struct node_state {
+  bool one_run = false;                         ///< a joined node ends with its run
   std::vector<std::string> overrides;           ///< node-local keys from the command line
   config::runtime_options runtime;              ///< this node's TLS and connection settings
   std::string data_key;                         ///< dataset options of the cached copy
@@ -113,14 +117,18 @@ caf::error not_owner() {
   return make_error(errc::not_owner, "this node serves another coordinator's run; only that coordinator may change it");
 }
 
-caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides, config::runtime_options rt) {
+caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides, config::runtime_options rt,
+                           bool one_run) {
+  self->state.one_run = one_run;
   self->state.overrides = std::move(overrides);
   self->state.runtime = std::move(rt);
   self->set_down_handler([=](caf::down_msg& dm) {
     if (dm.source && dm.source == self->state.owner) {
       auto n = teardown(self);
       log("coordinator lost (" + self->system().render(dm.reason) + "): dropped " + std::to_string(n) +
-          " clients; ready for the next run");
+          (self->state.one_run ? " clients; the run this node joined is over" : " clients; ready for the next run"));
+      if (self->state.one_run)
+        ::kill(::getpid(), SIGUSR1); // wakes the main thread: the node's work is done
     }
   });
   return {
@@ -148,6 +156,8 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
         return not_owner();
       auto n = teardown(self);
       log("run ended: dropped " + std::to_string(n) + " clients; ready for the next run");
+      if (self->state.one_run)
+        ::kill(::getpid(), SIGUSR1);
       return static_cast<std::uint32_t>(n);
     },
     // Direct links to the run's other nodes, so cluster traffic between them does not pass
@@ -169,6 +179,43 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
       return linked;
     },
   };
+}
+
+// Stops the clients (~actor_system waits for every actor) and leaves the process.
+[[noreturn]] int leave(caf::actor_system& sys, const caf::actor& manager) {
+  {
+    caf::scoped_actor self{sys};
+    self->request(manager, std::chrono::seconds(10), stop_atom::value).receive([](std::uint32_t) {}, [](caf::error&) {});
+  }
+  caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+  // ~actor_system can wait forever here: actors whose handles went to other nodes stay
+  // referenced by the middleman (CAF 0.17 notes §9, issue #1110). A node keeps nothing that
+  // needs an orderly shutdown once its clients are gone, so leave without it.
+  std::fflush(nullptr);
+  std::_Exit(0);
+}
+
+// `flotilla node --join HOST:PORT`: offers this node to a running coordinator (runtime.listen),
+// hosts the late clients it is given, and ends with that run.
+int join_run(caf::actor_system& sys, const caf::actor& manager, const node_options& options,
+             const config::runtime_options& rt, const sigset_t& stop) {
+  auto desk = connect_node(sys, options.join, rt);
+  std::string error;
+  std::uint32_t hosted = 0;
+  {
+    caf::scoped_actor self{sys};
+    self->request(desk, std::chrono::minutes(5), join_atom::value, manager)
+      .receive([&](std::uint32_t n) { hosted = n; }, [&](caf::error& err) { error = text_of(sys, err); });
+  }
+  if (!error.empty()) {
+    caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+    throw std::runtime_error("the coordinator at " + options.join + " did not take this node: " + error);
+  }
+  log("joined the run at " + options.join + ": hosting " + std::to_string(hosted) + " late clients");
+  int sig = 0;
+  sigwait(&stop, &sig);
+  log(sig == SIGUSR1 ? "the joined run is over; stopping" : std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ")");
+  return leave(sys, manager);
 }
 
 } // namespace
@@ -202,6 +249,7 @@ int serve_node(const node_options& options) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGUSR1); // a joined node's run is over
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   caf::actor_system_config cfg;
@@ -209,7 +257,10 @@ int serve_node(const node_options& options) {
   rt.tls = options.tls;
   configure_actor_system(cfg, rt);
   caf::actor_system sys{cfg};
-  auto manager = sys.spawn<caf::detached>(node_manager, options.overrides, rt);
+  bool joining = !options.join.empty();
+  auto manager = sys.spawn<caf::detached>(node_manager, options.overrides, rt, joining);
+  if (joining)
+    return join_run(sys, manager, options, rt, stop);
   // CAF listens nowhere: the guard owns the port and hands CAF only checked connections.
   net::guard_options g;
   g.bind = options.bind;
@@ -234,17 +285,7 @@ int serve_node(const node_options& options) {
   sigwait(&stop, &sig);
   log(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ")");
   guard->stop();
-  {
-    // Stop the clients first: ~actor_system waits for every actor.
-    caf::scoped_actor self{sys};
-    self->request(manager, std::chrono::seconds(10), stop_atom::value).receive([](std::uint32_t) {}, [](caf::error&) {});
-  }
-  caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
-  // ~actor_system can wait forever here: actors whose handles went to other nodes stay
-  // referenced by the middleman (CAF 0.17 notes §9, issue #1110). A node keeps nothing that
-  // needs an orderly shutdown once its clients are gone, so leave without it.
-  std::fflush(nullptr);
-  std::_Exit(0);
+  return leave(sys, manager);
 }
 
 } // namespace flotilla::runtime

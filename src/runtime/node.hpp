@@ -13,6 +13,7 @@ struct node_options {
   std::uint16_t port = 4242;      ///< 0: any free port (printed)
   config::tls_options tls;
   bool insecure = false;              ///< allow plain TCP on a non-loopback address
+  std::string join;                   ///< host:port of a coordinator to join (runtime.listen) instead of listening
   std::vector<std::string> overrides; ///< node-local keys: data.root, runtime.trainers, ...
 };
 

@@ -38,7 +38,9 @@ std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scop
                                                const config::settings& s, const std::string& config_json,
                                                const std::string& fingerprint, std::vector<caf::actor>& managers) {
   auto n = s.runtime.nodes.size();
-  auto ids = place_clients(s.experiment.total_clients(), n, s.runtime.placement);
+  // With runtime.listen, late clients come with the nodes that join; the others are placed here.
+  auto placed = s.runtime.listen > 0 ? s.experiment.clients : s.experiment.total_clients();
+  auto ids = place_clients(placed, n, s.runtime.placement);
   std::vector<actors::peer> clients(s.experiment.total_clients());
   for (std::size_t i = 0; i < n; ++i) {
     auto mgr = connect_node(sys, s.runtime.nodes[i], s.runtime);

@@ -105,7 +105,48 @@ void wait_for_joins(coordinator_actor* self, std::function<void()> then) {
   self->delayed_send(self, after(st.opt.experiment.rounds.timeout_s), join_timeout_atom::value);
 }
 
+void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uint32_t round) {
+  auto& st = self->state;
+  fl::checkpoint cp;
+  cp.phase = phase;
+  cp.round = round;
+  cp.global = st.global.values();
+  cp.strategy = st.strategy->state();
+  cp.samples_of = st.samples_of;
+  cp.clusters = st.registry.clusters();
+  cp.clients = st.registry.clients();
+  cp.selected = st.registry.selected();
+  cp.late_joined = st.late_joined;
+  if (!st.late_joined && st.opt.experiment.late_clients > 0)
+    for (const auto& [id, p] : st.points)
+      cp.points.emplace(id, *p);
+  cp.report = *st.report;
+  st.observer->on_checkpoint(cp);
+}
+
 namespace {
+
+// Puts a checkpoint's state back and continues where it stopped.
+void resume(coordinator_actor* self, const fl::checkpoint& cp) {
+  auto& st = self->state;
+  st.global = weight_blob{st.opt.model.layout, cp.global};
+  st.strategy->restore(cp.strategy);
+  st.samples_of = cp.samples_of;
+  st.samples_of.resize(st.clients.size(), 0);
+  if (!cp.clusters.empty())
+    st.registry = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
+  st.late_joined = cp.late_joined;
+  for (const auto& [id, p] : cp.points)
+    st.points[id] = std::make_shared<const std::vector<float>>(p);
+  *st.report = cp.report;
+  st.observer->on_event("resuming after " + cp.phase + " round " + std::to_string(cp.round));
+  if (cp.phase == "initial") {
+    self->become(initial(self).or_else(common(self)));
+    self->send(self, next_atom::value, cp.round + 1);
+  } else {
+    resume_cluster_phase(self, cp.round);
+  }
+}
 
 // The global model on this node's test set.
 void evaluate_on_test_set(coordinator_actor* self, const weight_blob& model, std::function<void(eval_summary)> cb) {
@@ -173,9 +214,9 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
     if (reached && rep.rounds_to_target < 0)
       rep.rounds_to_target = round;
     if (last || (reached && ex.rounds.stop_at_target))
-      enter(self, clustering);
-    else
-      self->send(self, next_atom::value, round + 1);
+      return enter(self, clustering); // the next checkpoint comes after clustering and selection
+    save_checkpoint(self, "initial", round);
+    self->send(self, next_atom::value, round + 1);
   }, hooks);
 }
 
@@ -185,6 +226,10 @@ caf::message_handler idle(coordinator_actor* self) {
       auto& st = self->state;
       st.done = self->make_response_promise();
       st.phase_start = std::chrono::steady_clock::now();
+      if (st.opt.resume) {
+        resume(self, *st.opt.resume);
+        return st.done;
+      }
       self->become(phases::initial(self).or_else(common(self)));
       self->send(self, next_atom::value, std::uint32_t{1});
       return st.done;

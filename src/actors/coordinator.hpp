@@ -9,6 +9,7 @@
 
 #include "actors/down_watch.hpp"
 #include "actors/protocol.hpp"
+#include "fl/checkpoint.hpp"
 #include "fl/cluster_registry.hpp"
 #include "fl/experiment.hpp"
 #include "fl/run_report.hpp"
@@ -23,6 +24,7 @@ struct coordinator_options {
   model::model_spec model;
   std::uint32_t epochs = 0;         ///< local epochs, to count sample-passes
   std::vector<float> initial_model;
+  std::shared_ptr<const fl::checkpoint> resume; ///< continue from here instead of starting afresh
 };
 
 struct coordinator_state {

@@ -123,6 +123,7 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
 void start_round(coordinator_actor* self, std::uint32_t round) {
   auto& st = self->state;
   const auto& ex = st.opt.experiment;
+  save_checkpoint(self, "cluster", round - 1); // rounds before this one, and what followed them, are done
   if (ex.late_clients > 0 && !st.late_joined && round == ex.late_join_round) {
     st.late_joined = true;
     return wait_for_joins(self, [self, round] { join_late_clients(self, round, [self, round] { start_round(self, round); }); });
@@ -144,14 +145,41 @@ void start_round(coordinator_actor* self, std::uint32_t round) {
 
 } // namespace
 
+void resume_cluster_phase(coordinator_actor* self, std::uint32_t round) {
+  auto& st = self->state;
+  st.phase_start = std::chrono::steady_clock::now();
+  self->become(cluster_rounds(self).or_else(common(self)));
+  // The servers are new actors after a resume: promote them again with their clusters' state.
+  std::vector<std::uint32_t> live;
+  for (const auto& c : st.registry.clusters())
+    if (!c.failed && c.server)
+      live.push_back(c.id);
+  auto left = std::make_shared<std::size_t>(live.size());
+  auto go = [self, round] {
+    if (round < self->state.opt.experiment.rounds.cluster)
+      start_round(self, round + 1);
+    else
+      enter(self, evaluation);
+  };
+  if (live.empty())
+    return go();
+  for (auto c : live)
+    promote(self, c, round, [left, go](bool) {
+      if (--*left == 0)
+        go();
+    });
+}
+
 caf::message_handler cluster_rounds(coordinator_actor* self) {
   return {
     [=](next_atom) {
       auto& st = self->state;
       st.phase_start = std::chrono::steady_clock::now();
       st.report->clusters.assign(st.registry.clusters().size(), {});
-      if (st.opt.experiment.rounds.cluster == 0)
+      if (st.opt.experiment.rounds.cluster == 0) {
+        save_checkpoint(self, "cluster", 0);
         return enter(self, evaluation);
+      }
       start_round(self, 1);
     },
   };

@@ -82,6 +82,8 @@ caf::message_handler evaluation(coordinator_actor* self) {
       rep.cluster_seconds = since(st.phase_start);
       st.phase_start = std::chrono::steady_clock::now();
       st.observer->on_phase("evaluation", "global model on the test set, cluster models on local splits");
+      if (st.opt.experiment.rounds.cluster > 0)
+        save_checkpoint(self, "cluster", st.opt.experiment.rounds.cluster);
       report_clusters(self);
       // The global model: live cluster models weighted by their members' samples.
       std::vector<fl::weighted_update> parts;

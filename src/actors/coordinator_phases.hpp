@@ -60,6 +60,13 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round, std::functi
 bool all_late_present(coordinator_actor* self);
 void wait_for_joins(coordinator_actor* self, std::function<void()> then);
 
+/// Hands the run's state to the observer as a checkpoint: `phase` rounds 1..`round` are done.
+void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uint32_t round);
+
+/// Continues a resumed run: re-promotes the live clusters' servers, then cluster round
+/// `round` + 1 (or the evaluation when none is left).
+void resume_cluster_phase(coordinator_actor* self, std::uint32_t round);
+
 /// The peers of cluster c's live members, by id.
 std::vector<peer> member_peers(coordinator_actor* self, std::uint32_t c);
 

@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <cstring>
 
+#include "app/checkpoint_file.hpp"
 #include "app/command_line.hpp"
 #include "app/metrics_csv.hpp"
 #include "app/outputs.hpp"
 #include "app/report.hpp"
 #include "app/report_command.hpp"
 #include "app/report_error.hpp"
+#include "app/resume.hpp"
 #include "app/run_directory.hpp"
 #include "app/run_recorder.hpp"
 #include "app/summary_table.hpp"
@@ -43,43 +45,37 @@ extern "C" void on_interrupt(int) {
   _exit(130);
 }
 
-int run(const app::command_line& cl) {
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  auto start = std::chrono::steady_clock::now();
-  auto doc = config::resolve_config(cl.config_file, cl.overrides);
-  auto s = config::settings_from(doc);
-  model::configure_torch_threads(1);
-  // Everything that can be refused is checked before the run directory exists: the data, and
-  // whether it can be split as asked.
-  auto data = data::load_dataset(s.data);
+// Runs (or continues) the experiment `s` in `dir` and writes every output.
+int execute(const config::settings& s, const nlohmann::json& doc, app::run_directory& dir,
+            std::shared_ptr<const data::dataset> data, std::shared_ptr<const fl::checkpoint> resume,
+            std::chrono::steady_clock::time_point start) {
   auto parts = data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
                                      s.experiment.seed);
-  if (!s.model.init.empty())
-    runtime::initial_model(s); // a state_dict that does not fit the model is refused here, before any output
-  app::run_directory dir(s);
-  write_file_atomically(dir.file("config.json"), doc.dump(2) + "\n");
-  std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%u -> %s\n", s.name.c_str(),
+  std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%s -> %s\n", s.name.c_str(),
               s.experiment.clients, s.partition.scheme.c_str(), s.model.name.c_str(),
-              s.experiment.strategy.name.c_str(), s.experiment.clustering.k, dir.path().c_str());
+              s.experiment.strategy.name.c_str(),
+              s.experiment.clustering.k == 0 ? "auto" : std::to_string(s.experiment.clustering.k).c_str(),
+              dir.path().c_str());
   std::printf("flotilla: %s loaded: %zu train / %zu test images\n", data->name.c_str(), data->train.count,
               data->test.count);
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
-  auto recorder = std::make_shared<app::run_recorder>(dir.file("metrics.jsonl"), s.output.progress);
+  auto recorder = std::make_shared<app::run_recorder>(dir.path(), app::run_id(doc), s.output.progress,
+                                                      resume ? resume->metrics_bytes : 0);
   fl::run_report report;
   try {
-    report = runtime::run_experiment(s, data, recorder, {}, doc.dump());
+    report = runtime::run_experiment(s, data, recorder, {}, doc.dump(), resume);
   } catch (...) {
     if (recorder->rounds_recorded() > 0)
-      dir.keep(); // what it did is worth keeping
+      dir.keep(); // what it did is worth keeping (and resuming)
     throw;
   }
   dir.keep();
   if (!recorder->write_error().empty())
     throw output_error(recorder->write_error());
-  report.warnings = recorder->warnings();
+  // A resumed run's recorder starts with the warnings its checkpoint kept.
+  report.warnings.insert(report.warnings.end(), recorder->warnings().begin(), recorder->warnings().end());
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto summary = app::write_outputs(dir.path(), s, report, parts, total);
   app::write_metrics_csv(dir.path());
@@ -87,6 +83,46 @@ int run(const app::command_line& cl) {
   std::printf("%s\n  run directory: %s (report.html)\n", app::summary_table(summary, report).c_str(),
               dir.path().c_str());
   return 0;
+}
+
+int run(const app::command_line& cl) {
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  auto start = std::chrono::steady_clock::now();
+  auto doc = config::resolve_config(cl.config_file, cl.overrides);
+  auto s = config::settings_from(doc);
+  model::configure_torch_threads(1);
+  // Everything that can be refused is checked before the run directory exists: the data, how
+  // it is split, and a starting model.
+  auto data = data::load_dataset(s.data);
+  data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
+                        s.experiment.seed);
+  if (!s.model.init.empty())
+    runtime::initial_model(s);
+  app::run_directory dir(s);
+  write_file_atomically(dir.file("config.json"), doc.dump(2) + "\n");
+  return execute(s, doc, dir, data, nullptr, start);
+}
+
+// flotilla resume RUN_DIR [key=value ...]: the run's own configuration, its last checkpoint.
+int resume(const app::command_line& cl) {
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  auto start = std::chrono::steady_clock::now();
+  if (cl.words.size() != 1)
+    throw config::config_error("resume takes one run directory\n\n" + app::usage("resume"));
+  const auto& run_dir = cl.words.front();
+  auto saved = config::resolve_config(run_dir + "/config.json", {});
+  auto id = app::run_id(saved);
+  auto doc = saved;
+  app::apply_resume_overrides(doc, cl.overrides);
+  auto s = config::settings_from(doc);
+  auto cp = std::make_shared<const fl::checkpoint>(app::read_checkpoint(run_dir, id));
+  std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
+  model::configure_torch_threads(1);
+  auto data = data::load_dataset(s.data);
+  app::run_directory dir(run_dir);
+  return execute(s, doc, dir, data, cp, start);
 }
 
 int version() {
@@ -116,6 +152,8 @@ int dispatch(const app::command_line& cl) {
   }
   if (cl.command == "node")
     return runtime::serve_node(cl.node);
+  if (cl.command == "resume")
+    return resume(cl);
   return run(cl);
 }
 
@@ -130,6 +168,9 @@ int main(int argc, char** argv) {
   } catch (const net::tls_error& e) {
     std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
     return 2;
+  } catch (const app::checkpoint_error& e) {
+    std::fprintf(stderr, "flotilla: cannot resume: %s\n", e.what());
+    return 3;
   } catch (const app::report_usage_error& e) {
     std::fprintf(stderr, "flotilla: %s\n", e.what());
     return 2;

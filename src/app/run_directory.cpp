@@ -67,6 +67,13 @@ run_directory::run_directory(const config::settings& s) {
     cannot_create(path_, ec);
 }
 
+run_directory::run_directory(std::string existing) : path_(std::move(existing)), keep_(true) {
+  std::error_code ec;
+  if (!fs::is_directory(path_, ec))
+    throw config::config_error(path_ + " is not a run directory");
+  fs::create_directories(fs::path(path_) / "models", ec);
+}
+
 run_directory::~run_directory() {
   if (created_ && !keep_) {
     std::error_code ec;

@@ -14,6 +14,8 @@ class run_directory {
 public:
   /// Creates the directory (and models/). Throws config_error saying what to change.
   explicit run_directory(const config::settings& s);
+  /// An existing run's directory (flotilla resume): kept whatever happens.
+  explicit run_directory(std::string existing);
   ~run_directory();
   run_directory(const run_directory&) = delete;
   run_directory& operator=(const run_directory&) = delete;

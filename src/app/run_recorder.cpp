@@ -10,17 +10,36 @@
 #include <cerrno>
 #include <cstring>
 
+#include "app/checkpoint_file.hpp"
 #include "common/atomic_file.hpp"
 
 namespace flotilla::app {
 
-run_recorder::run_recorder(const std::string& metrics_path, const std::string& progress_mode)
-    : path_(metrics_path), progress_(progress_mode) {
-  fd_ = ::open(metrics_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+run_recorder::run_recorder(const std::string& run_dir, const std::string& run_id, const std::string& progress_mode,
+                           std::uint64_t metrics_bytes)
+    : run_dir_(run_dir), run_id_(run_id), path_(run_dir + "/metrics.jsonl"), progress_(progress_mode) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0)
-    throw output_error("cannot write " + metrics_path + " (" + std::strerror(errno) +
-                       "); check output.dir / output.run_dir");
+    throw output_error("cannot write " + path_ + " (" + std::strerror(errno) + "); check output.dir / output.run_dir");
   size_ = ::lseek(fd_, 0, SEEK_END);
+  // A resumed run continues after its checkpoint's last round: lines written after it go.
+  if (metrics_bytes > 0 && static_cast<long long>(metrics_bytes) < size_) {
+    if (::ftruncate(fd_, static_cast<off_t>(metrics_bytes)) != 0)
+      throw output_error("cannot cut " + path_ + " back to its checkpoint (" + std::strerror(errno) + ")");
+    size_ = static_cast<long long>(metrics_bytes);
+  }
+}
+
+void run_recorder::on_checkpoint(fl::checkpoint& state) {
+  state.metrics_bytes = static_cast<std::uint64_t>(size_);
+  state.report.warnings = warnings_;
+  try {
+    write_checkpoint(run_dir_, run_id_, state);
+  } catch (const std::exception& e) {
+    if (write_error_.empty())
+      write_error_ = e.what();
+    progress_.warn(std::string("checkpoint not written: ") + e.what());
+  }
 }
 
 run_recorder::~run_recorder() {

@@ -13,7 +13,10 @@ namespace flotilla::app {
 /// line and the error is kept for the caller (write_error).
 class run_recorder : public fl::run_observer {
 public:
-  run_recorder(const std::string& metrics_path, const std::string& progress_mode);
+  /// Appends to run_dir/metrics.jsonl (cut back to `metrics_bytes` when resuming) and writes
+  /// checkpoints of the run `run_id` into run_dir/checkpoint/.
+  run_recorder(const std::string& run_dir, const std::string& run_id, const std::string& progress_mode,
+               std::uint64_t metrics_bytes = 0);
   ~run_recorder() override;
   run_recorder(const run_recorder&) = delete;
   run_recorder& operator=(const run_recorder&) = delete;
@@ -23,6 +26,7 @@ public:
   void on_round(const fl::round_record& record) override;
   void on_warning(const std::string& text) override;
   void on_event(const std::string& text) override;
+  void on_checkpoint(fl::checkpoint& state) override;
 
   const std::vector<std::string>& warnings() const { return warnings_; }
   std::size_t rounds_recorded() const { return rounds_; }
@@ -30,6 +34,7 @@ public:
   const std::string& write_error() const { return write_error_; }
 
 private:
+  std::string run_dir_, run_id_;
   std::string path_;
   int fd_ = -1;
   long long size_ = 0;

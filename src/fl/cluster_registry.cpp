@@ -94,6 +94,27 @@ void cluster_registry::create(const std::vector<std::uint32_t>& assignment, std:
   clients_ = std::move(clients);
 }
 
+cluster_registry cluster_registry::restore(std::vector<cluster_record> clusters,
+                                           std::map<std::uint32_t, client_record> clients, bool selected) {
+  for (std::uint32_t i = 0; i < clusters.size(); ++i) {
+    if (clusters[i].id != i)
+      throw error("restore", "cluster ids must be 0.." + id(static_cast<std::uint32_t>(clusters.size() - 1)));
+    for (auto m : clusters[i].members) {
+      auto it = clients.find(m);
+      if (it == clients.end() || it->second.lost || it->second.cluster != i)
+        throw error("restore", "member " + id(m) + " of cluster " + id(i) + " is not a live client of it");
+    }
+    if (clusters[i].server && !std::binary_search(clusters[i].members.begin(), clusters[i].members.end(),
+                                                  *clusters[i].server))
+      throw error("restore", "the server of cluster " + id(i) + " is not one of its members");
+  }
+  cluster_registry r;
+  r.clusters_ = std::move(clusters);
+  r.clients_ = std::move(clients);
+  r.selected_ = selected;
+  return r;
+}
+
 void cluster_registry::set_score(std::uint32_t client, double score) {
   auto& c = known_client("set_score", client);
   if (!std::isfinite(score))

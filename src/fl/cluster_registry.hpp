@@ -60,6 +60,12 @@ public:
   void create(const std::vector<std::uint32_t>& assignment, std::uint32_t k,
               std::shared_ptr<const std::vector<float>> model, strategy_state state = {});
 
+  /// A registry exactly as saved (checkpoints): its clusters, clients and whether servers were
+  /// selected. Throws std::invalid_argument when the parts contradict each other.
+  static cluster_registry restore(std::vector<cluster_record> clusters, std::map<std::uint32_t, client_record> clients,
+                                  bool selected);
+  bool selected() const { return selected_; }
+
   /// Records a client's resource score (cpu% + mem%, lower serves better).
   void set_score(std::uint32_t client, double score);
 

@@ -109,6 +109,8 @@ struct run_report {
   std::vector<std::string> warnings;
 };
 
+struct checkpoint;
+
 /// What the coordinator tells the outside world while it runs. Called from the coordinator's
 /// thread only.
 class run_observer {
@@ -120,6 +122,8 @@ public:
   virtual void on_warning(const std::string& text) = 0;
   /// Something worth a line that is not a problem (an election, a late joiner, a split).
   virtual void on_event(const std::string& text) { on_phase("event", text); }
+  /// A point the run can be resumed from (after every round); the observer stores it.
+  virtual void on_checkpoint(checkpoint& state) { (void)state; }
 };
 
 } // namespace flotilla::fl

@@ -67,7 +67,7 @@ void teardown_nodes(caf::scoped_actor& self, const std::vector<caf::actor>& mana
 
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client,
-                              const std::string& config_json) {
+                              const std::string& config_json, std::shared_ptr<const fl::checkpoint> resume) {
   if (!s.runtime.nodes.empty() && config_json.empty())
     throw std::invalid_argument("run_experiment: a run on nodes needs the resolved config");
   // CAF 0.17.6 would hang in remote_actor on a key that does not fit its certificate.
@@ -80,7 +80,8 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   co.experiment = s.experiment;
   co.model = ctx->model;
   co.epochs = s.train.epochs;
-  co.initial_model = initial_model(s);
+  co.initial_model = resume ? resume->global : initial_model(s);
+  co.resume = std::move(resume);
 
   auto report = std::make_shared<fl::run_report>();
   caf::actor_system_config cfg;

@@ -6,6 +6,7 @@
 
 #include "config/settings.hpp"
 #include "data/dataset.hpp"
+#include "fl/checkpoint.hpp"
 #include "fl/run_report.hpp"
 
 namespace flotilla::runtime {
@@ -32,7 +33,8 @@ private:
 /// cannot complete.
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client = {},
-                              const std::string& config_json = "");
+                              const std::string& config_json = "",
+                              std::shared_ptr<const fl::checkpoint> resume = nullptr);
 
 /// The first weights of a run: model.init's state_dict, or seeded fresh weights.
 std::vector<float> initial_model(const config::settings& s);

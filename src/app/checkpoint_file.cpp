@@ -1,0 +1,372 @@
+#include "app/checkpoint_file.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+#include "common/atomic_file.hpp"
+#include "common/sha256.hpp"
+
+namespace flotilla::app {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string magic = "FLOTILLA-CHECKPOINT\n";
+
+// Named float buffers beside the JSON.
+using blobs = std::map<std::string, std::vector<float>>;
+
+json state_json(const fl::strategy_state& s, const std::string& prefix, blobs& b) {
+  for (std::size_t i = 0; i < s.buffers.size(); ++i)
+    b[prefix + "." + std::to_string(i)] = s.buffers[i];
+  return {{"strategy", s.strategy}, {"steps", s.steps}, {"buffers", s.buffers.size()}};
+}
+
+fl::strategy_state state_from(const json& j, const std::string& prefix, const blobs& b) {
+  fl::strategy_state s{j.at("strategy").get<std::string>(), j.at("steps").get<std::uint64_t>(), {}};
+  for (std::size_t i = 0; i < j.at("buffers").get<std::size_t>(); ++i)
+    s.buffers.push_back(b.at(prefix + "." + std::to_string(i)));
+  return s;
+}
+
+json record_json(const fl::round_record& r) {
+  return {{"phase", r.phase}, {"round", r.round}, {"cluster", r.cluster}, {"server", r.server}, {"term", r.term},
+          {"asked", r.asked}, {"clients", r.clients}, {"failures", r.failures}, {"failed", r.failed},
+          {"failure_reasons", r.failure_reasons}, {"aggregated", r.aggregated}, {"not_aggregated", r.not_aggregated},
+          {"samples", r.samples}, {"train_loss", r.train_loss}, {"test_loss", r.test_loss},
+          {"test_accuracy", r.test_accuracy}, {"evaluated", r.evaluated}, {"seconds", r.seconds},
+          {"reassigned", r.reassigned}, {"update_norm_mean", r.update_norm_mean}, {"update_norm_max", r.update_norm_max}};
+}
+
+fl::round_record record_from(const json& j) {
+  fl::round_record r;
+  j.at("phase").get_to(r.phase);
+  j.at("round").get_to(r.round);
+  j.at("cluster").get_to(r.cluster);
+  j.at("server").get_to(r.server);
+  j.at("term").get_to(r.term);
+  j.at("asked").get_to(r.asked);
+  j.at("clients").get_to(r.clients);
+  j.at("failures").get_to(r.failures);
+  j.at("failed").get_to(r.failed);
+  j.at("failure_reasons").get_to(r.failure_reasons);
+  j.at("aggregated").get_to(r.aggregated);
+  j.at("not_aggregated").get_to(r.not_aggregated);
+  j.at("samples").get_to(r.samples);
+  j.at("train_loss").get_to(r.train_loss);
+  j.at("test_loss").get_to(r.test_loss);
+  j.at("test_accuracy").get_to(r.test_accuracy);
+  j.at("evaluated").get_to(r.evaluated);
+  j.at("seconds").get_to(r.seconds);
+  j.at("reassigned").get_to(r.reassigned);
+  j.at("update_norm_mean").get_to(r.update_norm_mean);
+  j.at("update_norm_max").get_to(r.update_norm_max);
+  return r;
+}
+
+json elections_json(const std::vector<fl::election>& es) {
+  json out = json::array();
+  for (const auto& e : es)
+    out.push_back({{"round", e.round}, {"term", e.term}, {"from", e.from}, {"to", e.to}, {"reason", e.reason}});
+  return out;
+}
+
+std::vector<fl::election> elections_from(const json& j) {
+  std::vector<fl::election> out;
+  for (const auto& e : j)
+    out.push_back({e.at("round").get<std::uint32_t>(), e.at("term").get<std::uint32_t>(), e.at("from").get<std::int64_t>(),
+                   e.at("to").get<std::uint32_t>(), e.at("reason").get<std::string>()});
+  return out;
+}
+
+json report_json(const fl::run_report& r, blobs& b) {
+  b["report.initial_global"] = r.initial_global;
+  json rounds = json::array();
+  for (const auto& x : r.rounds)
+    rounds.push_back(record_json(x));
+  json scores = json::array();
+  for (const auto& s : r.scores)
+    scores.push_back({s.client, s.host_cpu, s.host_mem, s.own_cpu_seconds, s.window_seconds, s.own_bytes, s.profiled,
+                      s.cpu, s.mem});
+  json projection = json::array();
+  for (const auto& [id, xy] : r.projection)
+    projection.push_back({id, xy[0], xy[1]});
+  json silhouette = json::array();
+  for (const auto& [k, v] : r.silhouette)
+    silhouette.push_back({k, v});
+  json late = json::array();
+  for (const auto& l : r.late_joins)
+    late.push_back({{"client", l.client}, {"cluster", l.cluster}, {"joined_round", l.joined_round},
+                    {"distances", l.distances}});
+  json faults = json::array();
+  for (const auto& f : r.faults)
+    faults.push_back({{"target", f.target}, {"client", f.client}, {"kind", f.kind}, {"phase", f.phase},
+                      {"round", f.round}, {"seconds", f.seconds}});
+  json aggregators = json::array();
+  for (const auto& c : r.clusters)
+    aggregators.push_back(c.aggregator_actor);
+  return {{"initial_global_accuracy", r.initial_global_accuracy},
+          {"rounds_to_target", r.rounds_to_target},
+          {"initial_personalized", r.initial_personalized},
+          {"scores", scores},
+          {"projection", projection},
+          {"clustering_method", r.clustering_method},
+          {"k", r.k},
+          {"silhouette", silhouette},
+          {"late_joins", late},
+          {"faults", faults},
+          {"aggregators", aggregators},
+          {"rounds", rounds},
+          {"seconds", {r.initial_seconds, r.clustering_seconds, r.cluster_seconds}},
+          {"samples_trained", r.samples_trained},
+          {"samples_evaluated", r.samples_evaluated},
+          {"bytes_moved", r.bytes_moved},
+          {"warnings", r.warnings}};
+}
+
+fl::run_report report_from(const json& j, const blobs& b) {
+  fl::run_report r;
+  r.initial_global = b.at("report.initial_global");
+  j.at("initial_global_accuracy").get_to(r.initial_global_accuracy);
+  j.at("rounds_to_target").get_to(r.rounds_to_target);
+  j.at("initial_personalized").get_to(r.initial_personalized);
+  for (const auto& s : j.at("scores"))
+    r.scores.push_back({s[0].get<std::uint32_t>(), s[1].get<double>(), s[2].get<double>(), s[3].get<double>(),
+                        s[4].get<double>(), s[5].get<std::uint64_t>(), s[6].get<bool>(), s[7].get<double>(),
+                        s[8].get<double>()});
+  for (const auto& p : j.at("projection"))
+    r.projection[p[0].get<std::uint32_t>()] = {p[1].get<double>(), p[2].get<double>()};
+  j.at("clustering_method").get_to(r.clustering_method);
+  j.at("k").get_to(r.k);
+  for (const auto& s : j.at("silhouette"))
+    r.silhouette[s[0].get<std::uint32_t>()] = s[1].get<double>();
+  for (const auto& l : j.at("late_joins"))
+    r.late_joins.push_back({l.at("client").get<std::uint32_t>(), l.at("cluster").get<std::uint32_t>(),
+                            l.at("joined_round").get<std::uint32_t>(), l.at("distances").get<std::vector<double>>()});
+  for (const auto& f : j.at("faults"))
+    r.faults.push_back({f.at("target").get<std::string>(), f.at("client").get<std::int64_t>(),
+                        f.at("kind").get<std::string>(), f.at("phase").get<std::string>(),
+                        f.at("round").get<std::uint32_t>(), f.at("seconds").get<double>()});
+  for (const auto& a : j.at("aggregators")) {
+    r.clusters.emplace_back();
+    r.clusters.back().aggregator_actor = a.get<std::uint64_t>();
+  }
+  for (const auto& x : j.at("rounds"))
+    r.rounds.push_back(record_from(x));
+  const auto& s = j.at("seconds");
+  r.initial_seconds = s.at(0).get<double>();
+  r.clustering_seconds = s.at(1).get<double>();
+  r.cluster_seconds = s.at(2).get<double>();
+  j.at("samples_trained").get_to(r.samples_trained);
+  j.at("samples_evaluated").get_to(r.samples_evaluated);
+  j.at("bytes_moved").get_to(r.bytes_moved);
+  j.at("warnings").get_to(r.warnings);
+  return r;
+}
+
+template <class T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+}
+
+// Reads from the body with bounds checks; every failure is the file's damage.
+struct reader {
+  const std::string& bytes;
+  std::size_t at;
+  std::size_t end;
+  std::string path;
+  template <class T>
+  T get() {
+    T v;
+    need(sizeof(v));
+    std::memcpy(&v, bytes.data() + at, sizeof(v));
+    at += sizeof(v);
+    return v;
+  }
+  void need(std::size_t n) {
+    if (n > end - at)
+      throw checkpoint_error(path + ": truncated (it ends inside a field); the checkpoint is damaged");
+  }
+};
+
+} // namespace
+
+void write_checkpoint(const std::string& run_dir, const std::string& run_id, const fl::checkpoint& cp) {
+  blobs b;
+  b["global"] = cp.global;
+  json clusters = json::array();
+  for (const auto& c : cp.clusters) {
+    if (c.model)
+      b["cluster." + std::to_string(c.id) + ".model"] = *c.model;
+    clusters.push_back({{"id", c.id},
+                        {"members", c.members},
+                        {"server", c.server ? json(*c.server) : json(nullptr)},
+                        {"last_server", c.last_server},
+                        {"has_model", static_cast<bool>(c.model)},
+                        {"state", state_json(c.state, "cluster." + std::to_string(c.id) + ".state", b)},
+                        {"rounds_done", c.rounds_done},
+                        {"term", c.term},
+                        {"elections", elections_json(c.elections)},
+                        {"failed", c.failed},
+                        {"failure", c.failure},
+                        {"created_round", c.created_round},
+                        {"parent", c.parent}});
+  }
+  json clients = json::array();
+  for (const auto& [id, c] : cp.clients)
+    clients.push_back({{"id", id},
+                       {"score", c.score ? json(*c.score) : json(nullptr)},
+                       {"lost", c.lost},
+                       {"lost_reason", c.lost_reason},
+                       {"joined_round", c.joined_round},
+                       {"cluster", c.cluster ? json(*c.cluster) : json(nullptr)}});
+  json points = json::array();
+  for (const auto& [id, p] : cp.points) {
+    b["point." + std::to_string(id)] = p;
+    points.push_back(id);
+  }
+  json doc{{"run", run_id},
+           {"phase", cp.phase},
+           {"round", cp.round},
+           {"strategy", state_json(cp.strategy, "strategy", b)},
+           {"samples_of", cp.samples_of},
+           {"clusters", clusters},
+           {"clients", clients},
+           {"selected", cp.selected},
+           {"late_joined", cp.late_joined},
+           {"points", points},
+           {"report", report_json(cp.report, b)},
+           {"metrics_bytes", cp.metrics_bytes}};
+  auto text = doc.dump();
+  std::string out = magic;
+  put(out, checkpoint_version);
+  put(out, static_cast<std::uint64_t>(text.size()));
+  out += text;
+  put(out, static_cast<std::uint32_t>(b.size()));
+  for (const auto& [name, v] : b) {
+    put(out, static_cast<std::uint32_t>(name.size()));
+    out += name;
+    put(out, static_cast<std::uint64_t>(v.size()));
+    out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  }
+  sha256 h;
+  h.update(out.data(), out.size());
+  auto hex = h.hex_digest();
+  for (std::size_t i = 0; i < 32; ++i)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16)));
+  auto dir = fs::path(run_dir) / "checkpoint";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw output_error("cannot create " + dir.string() + ": " + ec.message());
+  write_file_atomically((dir / "checkpoint.bin").string(), out);
+  write_file_atomically((dir / "progress.json").string(),
+                        json{{"phase", cp.phase}, {"round", cp.round}, {"version", checkpoint_version}}.dump() + "\n");
+}
+
+fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id) {
+  auto path = (fs::path(run_dir) / "checkpoint" / "checkpoint.bin").string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw checkpoint_error(path + ": no checkpoint (a run writes one after its first round); nothing to resume");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() < magic.size() + 4 + 8 + 4 + 32 || bytes.compare(0, magic.size(), magic) != 0)
+    throw checkpoint_error(path + ": not a Flotilla checkpoint");
+  auto body = bytes.size() - 32;
+  sha256 h;
+  h.update(bytes.data(), body);
+  auto hex = h.hex_digest();
+  for (std::size_t i = 0; i < 32; ++i)
+    if (static_cast<unsigned char>(bytes[body + i]) != std::stoi(hex.substr(2 * i, 2), nullptr, 16))
+      throw checkpoint_error(path + ": checksum mismatch; the checkpoint is damaged and cannot be resumed");
+  reader r{bytes, magic.size(), body, path};
+  auto version = r.get<std::uint32_t>();
+  if (version != checkpoint_version)
+    throw checkpoint_error(path + ": format version " + std::to_string(version) + ", this build reads version " +
+                           std::to_string(checkpoint_version) + "; resume it with the Flotilla that wrote it");
+  auto n = r.get<std::uint64_t>();
+  r.need(n);
+  json doc;
+  try {
+    doc = json::parse(bytes.substr(r.at, n));
+  } catch (const json::exception& e) {
+    throw checkpoint_error(path + ": damaged (" + e.what() + ")");
+  }
+  r.at += n;
+  if (doc.value("run", std::string{}) != run_id)
+    throw checkpoint_error(path + ": it belongs to another run (its configuration differs from " + run_dir +
+                           "/config.json); resume the directory it was written in");
+  blobs b;
+  auto count = r.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto len = r.get<std::uint32_t>();
+    r.need(len);
+    auto name = bytes.substr(r.at, len);
+    r.at += len;
+    auto floats = r.get<std::uint64_t>();
+    if (floats > (r.end - r.at) / sizeof(float))
+      throw checkpoint_error(path + ": truncated (it ends inside a field); the checkpoint is damaged");
+    std::vector<float> v(floats);
+    std::memcpy(v.data(), bytes.data() + r.at, floats * sizeof(float));
+    r.at += floats * sizeof(float);
+    b[name] = std::move(v);
+  }
+  try {
+    fl::checkpoint cp;
+    doc.at("phase").get_to(cp.phase);
+    doc.at("round").get_to(cp.round);
+    cp.global = b.at("global");
+    cp.strategy = state_from(doc.at("strategy"), "strategy", b);
+    doc.at("samples_of").get_to(cp.samples_of);
+    for (const auto& c : doc.at("clusters")) {
+      fl::cluster_record x;
+      c.at("id").get_to(x.id);
+      c.at("members").get_to(x.members);
+      if (!c.at("server").is_null())
+        x.server = c.at("server").get<std::uint32_t>();
+      c.at("last_server").get_to(x.last_server);
+      if (c.at("has_model").get<bool>())
+        x.model = std::make_shared<const std::vector<float>>(b.at("cluster." + std::to_string(x.id) + ".model"));
+      x.state = state_from(c.at("state"), "cluster." + std::to_string(x.id) + ".state", b);
+      c.at("rounds_done").get_to(x.rounds_done);
+      c.at("term").get_to(x.term);
+      x.elections = elections_from(c.at("elections"));
+      c.at("failed").get_to(x.failed);
+      c.at("failure").get_to(x.failure);
+      c.at("created_round").get_to(x.created_round);
+      c.at("parent").get_to(x.parent);
+      cp.clusters.push_back(std::move(x));
+    }
+    for (const auto& c : doc.at("clients")) {
+      fl::client_record x;
+      if (!c.at("score").is_null())
+        x.score = c.at("score").get<double>();
+      c.at("lost").get_to(x.lost);
+      c.at("lost_reason").get_to(x.lost_reason);
+      c.at("joined_round").get_to(x.joined_round);
+      if (!c.at("cluster").is_null())
+        x.cluster = c.at("cluster").get<std::uint32_t>();
+      cp.clients[c.at("id").get<std::uint32_t>()] = x;
+    }
+    doc.at("selected").get_to(cp.selected);
+    doc.at("late_joined").get_to(cp.late_joined);
+    for (const auto& id : doc.at("points"))
+      cp.points[id.get<std::uint32_t>()] = b.at("point." + std::to_string(id.get<std::uint32_t>()));
+    cp.report = report_from(doc.at("report"), b);
+    doc.at("metrics_bytes").get_to(cp.metrics_bytes);
+    return cp;
+  } catch (const std::out_of_range& e) {
+    throw checkpoint_error(path + ": a field is missing (" + e.what() + "); the checkpoint is damaged");
+  } catch (const json::exception& e) {
+    throw checkpoint_error(path + ": a field is malformed (" + e.what() + "); the checkpoint is damaged");
+  }
+}
+
+} // namespace flotilla::app

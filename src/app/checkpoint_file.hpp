@@ -1,0 +1,33 @@
+#pragma once
+// The on-disk form of a checkpoint: one file, checkpoint/checkpoint.bin in the run directory,
+//   "FLOTILLA-CHECKPOINT\n" | u32 version | u64 n | n bytes of JSON (every scalar and list) |
+//   u32 blobs | per blob: u32 name length, name, u64 floats, the floats (little-endian) |
+//   32 bytes of SHA-256 over everything before them,
+// written atomically (temporary file, fsync, rename), so a kill at any instant leaves the
+// previous checkpoint whole. checkpoint/progress.json says which round it holds, for people
+// and scripts.
+#include <stdexcept>
+#include <string>
+
+#include "fl/checkpoint.hpp"
+
+namespace flotilla::app {
+
+/// A checkpoint that cannot be used: missing, damaged, of another version or of another run.
+class checkpoint_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The format version this build writes and reads.
+constexpr std::uint32_t checkpoint_version = 1;
+
+/// Writes `cp` for the run whose configuration fingerprint is `run_id` into run_dir/checkpoint/.
+/// Throws output_error when it cannot be written.
+void write_checkpoint(const std::string& run_dir, const std::string& run_id, const fl::checkpoint& cp);
+
+/// Reads run_dir/checkpoint/checkpoint.bin; throws checkpoint_error saying what is wrong when
+/// it is missing, damaged (checksum), of another version, or belongs to another run (run_id).
+fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id);
+
+} // namespace flotilla::app

@@ -1,0 +1,142 @@
+// Checkpoints on disk: a round trip keeps every value, and a damaged, truncated, foreign or
+// future checkpoint is refused with a message saying so; resume overrides are limited to keys
+// that do not change the experiment.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "app/checkpoint_file.hpp"
+#include "app/resume.hpp"
+#include "config/config.hpp"
+#include "fixtures.hpp"
+
+using namespace flotilla;
+
+namespace {
+
+fl::checkpoint sample() {
+  fl::checkpoint cp;
+  cp.phase = "cluster";
+  cp.round = 2;
+  cp.global = {1.5f, -2.25f, 3};
+  cp.strategy = {"fedadam", 4, {{0.1f, 0.2f, 0.3f}, {1, 2, 3}}};
+  cp.samples_of = {10, 20, 30};
+  fl::cluster_record c;
+  c.id = 0;
+  c.members = {0, 2};
+  c.server = 2;
+  c.last_server = 2;
+  c.model = std::make_shared<const std::vector<float>>(std::vector<float>{7, 8, 9});
+  c.state = {"fedadam", 1, {{4, 5, 6}, {7, 8, 9}}};
+  c.rounds_done = 2;
+  c.term = 2;
+  c.elections = {{2, 2, 1, 2, "crashed"}};
+  cp.clusters = {c};
+  cp.clients[0] = fl::client_record{12.5, false, "", 0, 0u};
+  cp.clients[1] = fl::client_record{3.0, true, "crashed", 0, std::nullopt};
+  cp.clients[2] = fl::client_record{4.0, false, "", 0, 0u};
+  cp.selected = true;
+  cp.points[1] = {0.5f, 0.25f};
+  fl::round_record r;
+  r.phase = "initial";
+  r.round = 1;
+  r.failed = {1};
+  r.failure_reasons = {"gone"};
+  r.test_accuracy = 0.9;
+  cp.report.rounds = {r};
+  cp.report.initial_global = {1, 1, 1};
+  cp.report.projection[0] = {0.1, 0.2};
+  cp.report.bytes_moved = 123456;
+  cp.report.warnings = {"something"};
+  cp.metrics_bytes = 789;
+  return cp;
+}
+
+} // namespace
+
+TEST_CASE("a checkpoint round trip keeps every value") {
+  test::temp_dir dir;
+  app::write_checkpoint(dir.path().string(), "run-a", sample());
+  auto cp = app::read_checkpoint(dir.path().string(), "run-a");
+  CHECK(cp.phase == "cluster");
+  CHECK(cp.round == 2);
+  CHECK(cp.global == sample().global);
+  CHECK(cp.strategy.buffers == sample().strategy.buffers);
+  CHECK(cp.strategy.steps == 4);
+  REQUIRE(cp.clusters.size() == 1);
+  CHECK(*cp.clusters[0].model == std::vector<float>{7, 8, 9});
+  CHECK(cp.clusters[0].server == 2u);
+  CHECK(cp.clusters[0].elections.size() == 1);
+  CHECK(cp.clusters[0].elections[0].from == 1);
+  CHECK(cp.clusters[0].state.buffers == sample().clusters[0].state.buffers);
+  CHECK(cp.clients.at(1).lost);
+  CHECK_FALSE(cp.clients.at(1).cluster);
+  CHECK(cp.clients.at(0).score == 12.5);
+  CHECK(cp.points.at(1) == std::vector<float>{0.5f, 0.25f});
+  REQUIRE(cp.report.rounds.size() == 1);
+  CHECK(cp.report.rounds[0].failure_reasons == std::vector<std::string>{"gone"});
+  CHECK(cp.report.projection.at(0)[1] == 0.2);
+  CHECK(cp.report.bytes_moved == 123456);
+  CHECK(cp.metrics_bytes == 789);
+  CHECK(std::filesystem::exists(dir.path() / "checkpoint" / "progress.json"));
+  // The registry accepts what was saved.
+  auto reg = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
+  CHECK(reg.server_of(0) == 2u);
+}
+
+TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
+  test::temp_dir dir;
+  auto d = dir.path().string();
+  auto file = (dir.path() / "checkpoint" / "checkpoint.bin").string();
+  CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-a"),
+                       (file + ": no checkpoint (a run writes one after its first round); nothing to resume").c_str(),
+                       app::checkpoint_error);
+  app::write_checkpoint(d, "run-a", sample());
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto write = [&](const std::string& b) {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << b;
+  };
+  SUBCASE("another run's") {
+    CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-b"),
+                         (file + ": it belongs to another run (its configuration differs from " + d +
+                          "/config.json); resume the directory it was written in").c_str(),
+                         app::checkpoint_error);
+  }
+  SUBCASE("one byte flipped") {
+    auto b = bytes;
+    b[b.size() / 2] ^= 0x40;
+    write(b);
+    CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-a"),
+                         (file + ": checksum mismatch; the checkpoint is damaged and cannot be resumed").c_str(),
+                         app::checkpoint_error);
+  }
+  SUBCASE("cut short") {
+    write(bytes.substr(0, bytes.size() / 3));
+    CHECK_THROWS_AS(app::read_checkpoint(d, "run-a"), app::checkpoint_error);
+  }
+  SUBCASE("not a checkpoint at all") {
+    write("hello");
+    CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-a"), (file + ": not a Flotilla checkpoint").c_str(),
+                         app::checkpoint_error);
+  }
+}
+
+TEST_CASE("a resume may change where the run happens, not what it is") {
+  auto doc = config::resolve_config("", {});
+  auto id = app::run_id(doc);
+  auto changed = doc;
+  app::apply_resume_overrides(changed, {"runtime.nodes=h:4242", "output.progress=off"});
+  CHECK(app::run_id(changed) == id);
+  CHECK_THROWS_WITH_AS(app::apply_resume_overrides(changed, {"rounds.cluster=9"}),
+                       "'rounds.cluster' would change the experiment; a resume may only change runtime.* (e.g. "
+                       "runtime.nodes) and output.progress",
+                       config::config_error);
+  auto other = config::resolve_config("", {"seed=7"});
+  CHECK(app::run_id(other) != id);
+}

@@ -5,7 +5,7 @@ ARGS ?=
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: all deps data build test run bench clean
+.PHONY: all deps data build test run bench bench-methods bench-mcmahan clean
 
 all: build
 
@@ -35,6 +35,14 @@ bench: deps data build
 	./$(BUILD)/bench/flotilla_micro --benchmark_min_time=0.2 \
 	  --benchmark_out=bench/results/$(STAMP)-micro.json --benchmark_out_format=json
 	./$(BUILD)/bench/flotilla_bench $(ARGS)
+
+# The clustering-method table (about 15 minutes) and the McMahan et al. rounds-to-99% table
+# (about an hour): separate, they are experiments more than speed checks.
+bench-methods: deps data build
+	bash bench/clustering_methods.sh $(BUILD)/flotilla
+
+bench-mcmahan: deps data build
+	bash bench/mcmahan.sh $(BUILD)/flotilla
 
 clean:
 	rm -rf $(BUILD)

@@ -1,6 +1,7 @@
 #include "config/settings.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -301,6 +302,10 @@ void check_tls_files(const tls_options& tls, const std::string& prefix) {
     if (path->empty())
       throw config_error("TLS needs all of " + prefix + "cert, " + prefix + "key and " + prefix + "ca; " + prefix + name +
                          " is missing (scripts/make-certs.sh makes a CA and node certificates)");
+    std::error_code ec;
+    // A PEM file is small and regular: never read a device or a pipe without bound.
+    if (!std::filesystem::is_regular_file(*path, ec) || std::filesystem::file_size(*path, ec) > (1u << 20))
+      throw config_error(prefix + name + ": '" + *path + "' is not a PEM file of at most 1 MiB");
     std::ifstream in(*path);
     if (!in)
       throw config_error(prefix + name + ": cannot read '" + *path + "'");

@@ -1,5 +1,7 @@
 #include "net/tls_check.hpp"
 
+#include <filesystem>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -30,6 +32,11 @@ std::unique_ptr<std::FILE, file_closer> open_file(const char* what, const std::s
   if (path.empty())
     throw tls_error(std::string("TLS ") + what + ": no file given (TLS needs a certificate, its key and the CA; "
                     "scripts/make-certs.sh makes them)");
+  // PEM files are small regular files; a device or pipe (/dev/zero) would be read without end.
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) &&
+      (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) > (1u << 20)))
+    throw tls_error(std::string("TLS ") + what + " '" + path + "' is not a PEM file of at most 1 MiB");
   std::unique_ptr<std::FILE, file_closer> f{std::fopen(path.c_str(), "rb")};
   if (!f)
     throw tls_error(std::string("TLS ") + what + " '" + path + "' cannot be read: " + std::strerror(errno));

@@ -5,15 +5,11 @@
 // (special files as TLS paths) run in a forked child, so a crash is reported, not suffered.
 #include <doctest/doctest.h>
 
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
-#include <cstring>
 #include <fstream>
 #include <limits>
 #include <algorithm>
@@ -22,6 +18,7 @@
 
 #include "config/config.hpp"
 #include "config/settings.hpp"
+#include "child_process.hpp"
 #include "fixtures.hpp"
 
 using namespace flotilla;
@@ -171,44 +168,10 @@ std::string nested_text(std::size_t depth, bool objects) {
   return s;
 }
 
-// Runs `f` in a forked child with a time and memory limit. Returns "" when the child
-// finished (f returned an outcome without failure), else what went wrong.
+// in_child with this file's outcome: "" unless the child failed, crashed or hung.
 template <class F>
 std::string in_child(F&& f, int seconds = 10) {
-  std::fflush(nullptr);
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    // The parent reports what happened: no doctest crash handlers in the child.
-    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGALRM})
-      std::signal(sig, SIG_DFL);
-    ::alarm(static_cast<unsigned>(seconds));
-    rlimit as{std::size_t{2} << 30, std::size_t{2} << 30};
-    ::setrlimit(RLIMIT_AS, &as);
-    outcome o = f();
-    std::string msg = o.failure;
-    (void)!::write(fds[1], msg.data(), msg.size());
-    ::_exit(o.failure.empty() ? 0 : 1);
-  }
-  ::close(fds[1]);
-  std::string msg;
-  char buf[512];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) > 0;)
-    msg.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    return sig == SIGALRM ? "hung (no answer within " + std::to_string(seconds) + " s)"
-                          : std::string("crashed with signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  if (WEXITSTATUS(status) != 0)
-    return msg.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : msg;
-  return "";
+  return test::in_child([&] { return f().failure; }, seconds, std::size_t{2} << 30);
 }
 
 using clock_type = std::chrono::steady_clock;

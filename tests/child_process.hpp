@@ -17,10 +17,19 @@ namespace flotilla::test {
 
 /// Runs `f` (returning "" on success, else what went wrong) in a child limited to `seconds` of
 /// wall time and `address_space` bytes. Returns "" when the child returned "", else the
-/// failure text, "crashed with signal N (name)" or "hung (...)".
+/// failure text, "crashed with signal N (name)", "hung (...)", or, when `max_rss` is not 0
+/// and the child's peak RSS grew by more than that beyond the parent's, "used N MiB more".
 template <class F>
-std::string in_child(F&& f, int seconds = 10, std::size_t address_space = std::size_t{4} << 30) {
+std::string in_child(F&& f, int seconds = 10, std::size_t address_space = std::size_t{4} << 30,
+                     std::size_t max_rss = 0) {
   std::fflush(nullptr);
+  std::size_t resident_pages = 0, ignored = 0;
+  if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(statm, "%zu %zu", &ignored, &resident_pages) != 2)
+      resident_pages = 0;
+    std::fclose(statm);
+  }
+  auto start_rss = resident_pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   pid_t pid = ::fork();
@@ -44,7 +53,9 @@ std::string in_child(F&& f, int seconds = 10, std::size_t address_space = std::s
     msg.append(buf, static_cast<std::size_t>(n));
   ::close(fds[0]);
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  rusage usage{};
+  ::wait4(pid, &status, 0, &usage);
+  auto peak = static_cast<std::size_t>(usage.ru_maxrss) * 1024;
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     return sig == SIGALRM ? "hung (no answer within " + std::to_string(seconds) + " s)"
@@ -52,6 +63,8 @@ std::string in_child(F&& f, int seconds = 10, std::size_t address_space = std::s
   }
   if (WEXITSTATUS(status) != 0)
     return msg.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : msg;
+  if (max_rss != 0 && peak > start_rss + max_rss)
+    return "used " + std::to_string((peak - start_rss) >> 20) + " MiB more than its parent";
   return "";
 }
 

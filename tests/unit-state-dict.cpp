@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "common/atomic_file.hpp"
+
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -241,12 +243,12 @@ TEST_CASE("save_model writes a state_dict file atomically, load_model reads it b
     CHECK(model::load_model("cnn", path) == w);
   }
   SUBCASE("errors name the file") {
+    // A file that cannot be written is an output problem (exit 5), not a model problem.
     CHECK_THROWS_WITH_AS(model::save_model("cnn", w, dir.file("missing/global.pt")),
-                         ("cannot write model file '" + dir.file("missing/global.pt") +
-                          "': cannot create a temporary file beside it (No such file or directory); "
-                          "check that the directory exists, is writable and has space")
+                         ("cannot write " + dir.file("missing/global.pt") +
+                          ": cannot create a temporary file (No such file or directory)")
                              .c_str(),
-                         model::model_error);
+                         output_error);
     CHECK_THROWS_WITH_AS(model::load_model("cnn", dir.file("none.pt")),
                          ("cannot read model file '" + dir.file("none.pt") +
                           "': No such file or directory; check the path (a state_dict saved by "

@@ -33,7 +33,7 @@ void inject(client_actor* self, const std::string& kind, double seconds) {
   } else if (kind == "hang") {
     self->set_default_handler(swallow);
     self->become(caf::keep_behavior, caf::behavior{[=](wake_atom) {
-                   self->set_default_handler(caf::print_and_drop);
+                   self->set_default_handler(drop_unexpected);
                    self->unbecome();
                  }});
     if (seconds > 0)
@@ -217,6 +217,7 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);
   self->state.watch = down_watch::install(self);
+  self->set_default_handler(drop_unexpected);
   return as_client(self);
 }
 

@@ -263,6 +263,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
   st.observer = std::move(observer);
   st.report = std::move(report);
   // A client that goes down leaves the clusters for good (its pending requests fail at once).
+  self->set_default_handler(drop_unexpected);
   st.watch = down_watch::install(self, [self](const caf::down_msg& dm) {
     auto it = self->state.id_of.find(dm.source);
     if (it != self->state.id_of.end())

@@ -26,6 +26,10 @@ std::string text_of(caf::actor_system& sys, const caf::error& e) {
   return sys.render(e);
 }
 
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor*, caf::message_view&) {
+  return caf::sec::unexpected_message;
+}
+
 void add_error_category(caf::actor_system_config& cfg) {
   cfg.add_error_category(errc_category, [](std::uint8_t code, caf::atom_value, const caf::message& ctx) {
     auto text = context_text(ctx);

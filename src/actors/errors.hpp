@@ -35,6 +35,11 @@ std::optional<errc> code_of(const caf::error& e);
 /// The text of an error: ours as written, CAF's as the system renders them.
 std::string text_of(caf::actor_system& sys, const caf::error& e);
 
+/// The default handler of every Flotilla actor: an unexpected message is answered with
+/// unexpected_message and dropped without printing it (CAF's default prints the whole message:
+/// megabytes of text from one hostile message).
+caf::result<caf::message> drop_unexpected(caf::scheduled_actor* self, caf::message_view& msg);
+
 /// Registers the category's renderer; call on every actor system's config.
 void add_error_category(caf::actor_system_config& cfg);
 

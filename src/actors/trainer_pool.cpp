@@ -196,6 +196,7 @@ void evaluate_test_set(pool_actor* self, caf::typed_response_promise<eval_result
 }
 
 caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std::size_t test_count) {
+  self->set_default_handler(drop_unexpected);
   for (auto& w : workers)
     self->link_to(w); // workers end with the pool
   self->state.workers = workers.size();

@@ -1,5 +1,7 @@
 #include "app/metrics_csv.hpp"
 
+#include "common/atomic_file.hpp"
+
 #include <filesystem>
 #include <fstream>
 
@@ -65,16 +67,15 @@ void write_metrics_csv(const std::string& run_dir) {
   const auto dir = std::filesystem::path(run_dir);
   const auto lines = read_json_lines((dir / "metrics.jsonl").string());
   const auto path = (dir / "metrics.csv").string();
-  std::ofstream out(path, std::ios::binary);
+  std::string out;
   std::string header;
   for (const auto& column : metrics_csv_columns())
     header += (header.empty() ? "" : ",") + column;
-  out << header << '\n';
+  out += header + '\n';
   for (const auto& line : lines)
-    out << metrics_csv_row(line) << '\n';
-  out.flush();
-  if (!out)
-    throw report_error("cannot write " + path + "; check that the run directory is writable");
+    out += metrics_csv_row(line) + '\n';
+  write_file_atomically(path, out); // whole or not at all; output_error says why
+
 }
 
 } // namespace flotilla::app

@@ -5,6 +5,7 @@
 
 #include "app/report_error.hpp"
 #include "app/report_page.hpp"
+#include "common/atomic_file.hpp"
 
 namespace flotilla::app {
 
@@ -15,23 +16,7 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
   for (const auto& dir : run_dirs)
     runs.push_back(read_run_files(dir));
   const auto page = report_page(runs);
-  // Write beside the target and rename, so a reader never sees half a report.
-  const auto tmp = out_path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << page;
-    out.flush();
-    if (!out)
-      throw report_error("cannot write " + tmp + "; check that its directory exists and is writable, or pass "
-                         "another --out FILE");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, out_path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw report_error("cannot write " + out_path + "; check that its directory is writable, or pass another "
-                       "--out FILE");
-  }
+  write_file_atomically(out_path, page); // whole or not at all; output_error says why
 }
 
 std::string default_report_path(const std::vector<std::string>& run_dirs) {

@@ -1,5 +1,7 @@
 #include "app/run_directory.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
@@ -30,8 +32,13 @@ run_directory::run_directory(const config::settings& s) {
       if (!s.output.overwrite)
         throw config::config_error("output.run_dir " + path_ + " is not empty (an earlier run's files would mix with "
                                    "this one's); choose another directory, or set output.overwrite=true to clear it");
-      for (const auto& entry : fs::directory_iterator(path_, ec))
-        fs::remove_all(entry.path(), ec);
+      // Only a Flotilla run directory is ever cleared, and only once this run has recorded
+      // something: until then the earlier run is set aside and put back if this one fails.
+      if (!fs::exists(fs::path(path_) / "config.json", ec))
+        throw config::config_error("output.run_dir " + path_ + " is not empty and is not a Flotilla run directory (no "
+                                   "config.json); output.overwrite clears only run directories, choose another one");
+      replaced_ = path_ + ".replaced-" + std::to_string(::getpid());
+      fs::rename(path_, replaced_, ec);
       if (ec)
         cannot_create(path_, ec);
     }
@@ -74,11 +81,21 @@ run_directory::run_directory(std::string existing) : path_(std::move(existing)),
   fs::create_directories(fs::path(path_) / "models", ec);
 }
 
-run_directory::~run_directory() {
-  if (created_ && !keep_) {
+void run_directory::keep() {
+  keep_ = true;
+  if (!replaced_.empty()) {
     std::error_code ec;
-    fs::remove_all(path_, ec);
+    fs::remove_all(replaced_, ec); // the earlier run this one overwrites
+    replaced_.clear();
   }
+}
+
+run_directory::~run_directory() {
+  std::error_code ec;
+  if (!keep_ && (created_ || !replaced_.empty()))
+    fs::remove_all(path_, ec);
+  if (!keep_ && !replaced_.empty())
+    fs::rename(replaced_, path_, ec); // this run failed before it recorded anything: put the old one back
 }
 
 std::string run_directory::file(const std::string& name) const {

@@ -65,10 +65,43 @@ std::string trim(const std::string& s) {
 
 json parse_scalar(const std::string& text) {
   auto parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? json(text) : parsed;
+  if (parsed.is_discarded())
+    return json(text);
+  check_depth(parsed, "the value '" + text.substr(0, 40) + (text.size() > 40 ? "...'" : "'"));
+  return parsed;
 }
 
 } // namespace
+
+std::string describe(const json& v) {
+  auto text = [](const json& x) {
+    auto s = x.dump(-1, ' ', false, json::error_handler_t::replace);
+    return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+  };
+  if (v.is_array() || v.is_object()) {
+    bool flat = v.size() <= 16;
+    for (const auto& x : v)
+      flat = flat && !x.is_array() && !x.is_object();
+    if (flat)
+      return text(v);
+    return (v.is_array() ? "a list of " : "an object of ") + std::to_string(v.size()) + " entries";
+  }
+  return text(v);
+}
+
+void check_depth(const json& doc, const std::string& where) {
+  std::vector<std::pair<const json*, std::size_t>> todo{{&doc, 1}};
+  while (!todo.empty()) {
+    auto [v, depth] = todo.back();
+    todo.pop_back();
+    if (depth > max_config_depth)
+      throw config_error(where + " nests values deeper than " + std::to_string(max_config_depth) +
+                         " levels; no configuration key needs that");
+    if (v->is_array() || v->is_object())
+      for (const auto& x : *v)
+        todo.push_back({&x, depth + 1});
+  }
+}
 
 json default_config() {
   return json::parse(default_config_json);
@@ -119,7 +152,7 @@ void merge_into(json& base, const json& patch, const std::string& where) {
       target = *it; // the one key that takes a word besides its number: k chosen by silhouette
     } else if (!same_kind(target, *it)) {
       throw config_error("config key '" + key + "' must be " + type_name(target) + ", got " +
-                         it->dump());
+                         describe(*it));
     } else {
       target = target.is_number_integer() && it->is_number_float()
                    ? json(static_cast<std::int64_t>(it->get<double>()))
@@ -181,6 +214,7 @@ json resolve_config(const std::string& file, const std::vector<std::string>& ove
     } catch (const json::parse_error& e) {
       throw config_error("config file '" + file + "' is not valid JSON: " + e.what());
     }
+    check_depth(patch, "config file '" + file + "'");
     merge_into(config, patch);
   }
   for (const auto& o : overrides)

@@ -28,6 +28,19 @@ void apply_override(nlohmann::json& config, const std::string& assignment);
 /// default <- file (when not empty) <- overrides, in that order (Hydra's habit).
 nlohmann::json resolve_config(const std::string& file, const std::vector<std::string>& overrides);
 
+/// A value as an error message may quote it: scalars as JSON (invalid UTF-8 replaced, at most
+/// 80 characters), small flat lists and objects in full, anything larger or deeper only by its
+/// kind and size. Never recurses into what it does not print, so no document can exhaust the
+/// stack through an error message.
+std::string describe(const nlohmann::json& value);
+
+/// The deepest nesting a configuration document may have (the defaults nest 3 levels).
+constexpr std::size_t max_config_depth = 16;
+
+/// Refuses (config_error naming `where`) a document nested deeper than max_config_depth,
+/// checked without recursion: copying or printing such a value would exhaust the stack.
+void check_depth(const nlohmann::json& doc, const std::string& where);
+
 /// Every leaf key of `config` in dotted form.
 std::vector<std::string> dotted_keys(const nlohmann::json& config, const std::string& prefix = "");
 

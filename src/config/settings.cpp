@@ -30,7 +30,7 @@ T number(const json& doc, const std::string& key, T min, T max) {
   auto v = at(doc, key).get<double>();
   if (v < static_cast<double>(min) || v > static_cast<double>(max)) {
     std::ostringstream msg;
-    msg << "config key '" << key << "' = " << at(doc, key).dump() << " is out of range; allowed: " << min << " to "
+    msg << "config key '" << key << "' = " << describe(at(doc, key)) << " is out of range; allowed: " << min << " to "
         << max;
     throw config_error(msg.str());
   }
@@ -57,7 +57,7 @@ std::vector<std::uint32_t> client_ids(const json& doc, const std::string& key, s
   std::vector<std::uint32_t> out;
   for (const auto& c : at(doc, key)) {
     if (!c.is_number_unsigned() || c.get<std::uint64_t>() >= clients)
-      throw config_error("config key '" + key + "': " + c.dump() + " is not a client id (0 to " +
+      throw config_error("config key '" + key + "': " + describe(c) + " is not a client id (0 to " +
                          std::to_string(clients - 1) + ")");
     out.push_back(c.get<std::uint32_t>());
   }
@@ -122,7 +122,7 @@ std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
   const std::string form = "; a fault looks like {\"target\": 3 or \"server:0\", \"kind\": \"crash\" | \"hang\" | "
                            "\"slow\", \"phase\": \"initial\" | \"cluster\", \"round\": 2, \"seconds\": 5}";
   for (const auto& f : at(doc, "faults")) {
-    auto bad = [&](const std::string& why) { return config_error("faults: " + f.dump() + ": " + why + form); };
+    auto bad = [&](const std::string& why) { return config_error("faults: " + describe(f) + ": " + why + form); };
     if (!f.is_object())
       throw bad("not an object");
     for (auto it = f.begin(); it != f.end(); ++it)
@@ -187,13 +187,13 @@ std::vector<device_profile> read_profiles(const json& doc, std::uint32_t clients
       if (k == "clients" && it->is_array()) {
         for (const auto& c : *it) {
           if (!c.is_number_unsigned() || c.get<std::uint64_t>() >= clients)
-            throw config_error("selection.profiles: client " + c.dump() + " is not a client id (0 to clients-1)");
+            throw config_error("selection.profiles: client " + describe(c) + " is not a client id (0 to clients-1)");
           profile.clients.push_back(c.get<std::uint32_t>());
         }
       } else if ((k == "cpu" || k == "mem") && it->is_number() && it->get<double>() >= 0 && it->get<double>() <= 100) {
         (k == "cpu" ? profile.cpu : profile.mem) = it->get<double>();
       } else {
-        throw config_error("selection.profiles: '" + k + "': " + it->dump() +
+        throw config_error("selection.profiles: '" + k + "': " + describe(*it) +
                            " is not allowed; entries take clients (a list of ids), cpu and mem (percent, 0 to 100)");
       }
     }
@@ -207,7 +207,7 @@ void read_runtime(const json& doc, runtime_options& rt) {
   rt.scheduler_threads = number<std::uint32_t>(doc, "runtime.scheduler_threads", 0, 1024);
   for (const auto& n : at(doc, "runtime.nodes")) {
     if (!n.is_string())
-      throw config_error("config key 'runtime.nodes': " + n.dump() + " is not host:port");
+      throw config_error("config key 'runtime.nodes': " + describe(n) + " is not host:port");
     auto text = n.get<std::string>();
     auto colon = text.rfind(':');
     auto port = colon == std::string::npos ? std::string{} : text.substr(colon + 1);
@@ -235,9 +235,24 @@ void read_runtime(const json& doc, runtime_options& rt) {
     check_tls_files(rt.tls, "runtime.tls.");
 }
 
+settings read_settings(const json& doc);
+
 } // namespace
 
 settings settings_from(const json& doc) {
+  // A document that lacks a key or has one of another type (e.g. one received over the
+  // network, not merged over the defaults) is a configuration error like any other.
+  try {
+    return read_settings(doc);
+  } catch (const json::exception& e) {
+    throw config_error(std::string("configuration is incomplete or mistyped: ") + e.what() +
+                       "; merge it over config/default.json's keys");
+  }
+}
+
+namespace {
+
+settings read_settings(const json& doc) {
   settings s;
   s.name = text(doc, "name");
   // The name becomes part of the run directory's name: it must not reach outside output.dir.
@@ -295,6 +310,8 @@ settings settings_from(const json& doc) {
   s.output.progress = one_of(doc, "output.progress", {"auto", "bar", "lines", "off"});
   return s;
 }
+
+} // namespace
 
 void check_tls_files(const tls_options& tls, const std::string& prefix) {
   for (auto [name, path] :

@@ -11,6 +11,7 @@ using namespace flotilla::actors;
 
 caf::behavior join_desk(caf::event_based_actor* self, caf::actor coordinator, std::string config_json,
                         std::vector<std::uint32_t> late_ids, std::string fingerprint) {
+  self->set_default_handler(drop_unexpected);
   auto left = std::make_shared<std::vector<std::uint32_t>>(std::move(late_ids));
   return {
     [=](join_atom, const caf::actor& manager) -> caf::result<std::uint32_t> {

@@ -68,7 +68,12 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
                                              const std::vector<std::uint32_t>& ids, const std::string& fingerprint) {
   auto& st = self->state;
   try {
-    auto config = nlohmann::json::parse(config_json);
+    // Over the defaults: unknown keys and wrong types are refused as configuration errors,
+    // missing ones take their default.
+    auto config = config::default_config();
+    auto received = nlohmann::json::parse(config_json);
+    config::check_depth(received, "the coordinator's configuration");
+    config::merge_into(config, received);
     // Where the data lives is this node's own decision, never the peer's: the default unless
     // the node's command line says otherwise.
     config::apply_override(config, "data.root=");
@@ -122,6 +127,7 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
   self->state.one_run = one_run;
   self->state.overrides = std::move(overrides);
   self->state.runtime = std::move(rt);
+  self->set_default_handler(drop_unexpected);
   self->set_down_handler([=](caf::down_msg& dm) {
     if (dm.source && dm.source == self->state.owner) {
       auto n = teardown(self);

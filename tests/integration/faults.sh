@@ -233,11 +233,16 @@ if want dirs; then
   "$bin" run "${small[@]}" output.run_dir="$work/nonempty" > /dev/null 2> "$work/nonempty.err"; rc=$?
   [ "$rc" = 2 ] && [ -e "$work/nonempty/notes.txt" ] && pass "non-empty output.run_dir refused (exit 2)" \
     || fail "non-empty output.run_dir: exit $rc: $(head -c 200 "$work/nonempty.err")"
+  # overwrite clears only a run directory (one with config.json): never a folder of other files.
+  "$bin" run "${small[@]}" output.run_dir="$work/nonempty" output.overwrite=true > /dev/null 2> "$work/nonrun.err"; rc=$?
+  [ "$rc" = 2 ] && [ -e "$work/nonempty/notes.txt" ] && grep -q "not a Flotilla run directory" "$work/nonrun.err" \
+    && pass "output.overwrite=true refuses a directory that is not a run's (exit 2)" || fail "overwrite of a non-run dir: exit $rc"
+  echo '{}' > "$work/nonempty/config.json"
   "$bin" run "${small[@]}" output.run_dir="$work/nonempty" output.overwrite=true > /dev/null 2>&1; rc=$?
   [ "$rc" = 0 ] && [ ! -e "$work/nonempty/notes.txt" ] && [ -n "$(sha "$work/nonempty")" ] \
-    && pass "output.overwrite=true clears it and runs" || fail "overwrite: exit $rc"
+    && pass "output.overwrite=true replaces an earlier run and runs" || fail "overwrite: exit $rc"
   # A run that cannot start must not have destroyed what was there.
-  mkdir -p "$work/precious" && echo data > "$work/precious/results.csv"
+  mkdir -p "$work/precious" && echo data > "$work/precious/results.csv" && echo '{}' > "$work/precious/config.json"
   "$bin" run "${small[@]}" output.run_dir="$work/precious" output.overwrite=true runtime.nodes=127.0.0.1:1 \
     runtime.connect_attempts=1 > /dev/null 2> "$work/precious.err"; rc=$?
   if [ -e "$work/precious/results.csv" ]; then

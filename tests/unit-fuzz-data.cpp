@@ -15,27 +15,9 @@
 
 // Every allocation of this test executable goes through here, so a reader that allocates
 // from a header's claim is caught even where the kernel would overcommit the memory.
-namespace {
-std::atomic<bool> tracking{false};
-std::atomic<std::size_t> largest_request{0};
-} // namespace
+#include "allocation_probe.hpp"
 
-void* operator new(std::size_t n) {
-  if (tracking.load(std::memory_order_relaxed)) {
-    auto seen = largest_request.load(std::memory_order_relaxed);
-    while (n > seen && !largest_request.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
-    }
-  }
-  if (void* p = std::malloc(n == 0 ? 1 : n))
-    return p;
-  throw std::bad_alloc();
-}
-// GCC 12 takes these for mismatched pairs, not seeing that they replace the global ones.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
+using namespace flotilla::test;
 
 using namespace flotilla;
 using bytes = std::vector<unsigned char>;

@@ -22,29 +22,9 @@
 // Every allocation of this executable passes here; only the thread that decodes counts (CAF's
 // own threads keep allocating meanwhile). Requests above `refuse_above` throw bad_alloc
 // instead of being served, so a 4 GiB claim is seen without touching 4 GiB.
-namespace {
-thread_local bool tracking = false;
-thread_local std::size_t largest_request = 0;
-thread_local std::size_t total_requested = 0;
-constexpr std::size_t refuse_above = std::size_t{256} << 20;
-} // namespace
+#include "allocation_probe.hpp"
 
-void* operator new(std::size_t n) {
-  if (tracking) {
-    total_requested += n;
-    largest_request = std::max(largest_request, n);
-    if (n > refuse_above)
-      throw std::bad_alloc();
-  }
-  if (void* p = std::malloc(n == 0 ? 1 : n))
-    return p;
-  throw std::bad_alloc();
-}
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
+using namespace flotilla::test;
 
 using namespace flotilla;
 using namespace flotilla::actors;

@@ -3,41 +3,16 @@
 
 #include <algorithm>
 
-#include <random>
 
 #include "fl/adjusted_rand_index.hpp"
 #include "fl/kmeans.hpp"
+#include "points_fixture.hpp"
 
 using namespace flotilla;
 
 namespace {
-// n points around each of `groups` centres far apart in `dim` dimensions; truth[i] = group.
-struct blobs {
-  std::vector<std::vector<float>> data;
-  std::vector<std::int64_t> truth;
-  std::vector<const float*> views() const {
-    std::vector<const float*> out;
-    for (const auto& d : data)
-      out.push_back(d.data());
-    return out;
-  }
-};
-
-blobs make_blobs(int groups, int per_group, std::size_t dim, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> noise(0, 0.5f);
-  blobs b;
-  // Interleave groups so cluster labels cannot follow input order by accident.
-  for (int i = 0; i < per_group; ++i)
-    for (int g = 0; g < groups; ++g) {
-      std::vector<float> p(dim);
-      for (std::size_t d = 0; d < dim; ++d)
-        p[d] = (d % static_cast<std::size_t>(groups) == static_cast<std::size_t>(g) ? 10.0f : 0.0f) + noise(rng);
-      b.data.push_back(p);
-      b.truth.push_back(g);
-    }
-  return b;
-}
+using flotilla::test::blobs;
+auto make_blobs = blobs;
 
 std::vector<std::int64_t> as_labels(const std::vector<std::uint32_t>& a) {
   return {a.begin(), a.end()};

@@ -14,36 +14,9 @@ set -uo pipefail
 bin=$(realpath "$1")
 shift
 sections=${*:-matrix coordinator disk dirs refusals}
-work=$(mktemp -d)
-pids=()
-failures=()
-mnt=""
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "$mnt" ] && umount "$mnt" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 fail() { echo "FAIL: $*"; failures+=("$*"); }
-pass() { echo "ok:   $*"; }
-die() { echo "FAIL: $*" >&2; exit 1; }
 want() { [[ " $sections " == *" $1 "* ]]; }
-
-# start_node NAME [flags...]: a node on a free port; sets $port and $pid.
-start_node() {
-  local name=$1; shift
-  "$bin" node --port 0 "$@" > "$work/$name.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 150); do
-    port=$(grep -o "listening on 127.0.0.1:[0-9]*" "$work/$name.log" 2>/dev/null | cut -d: -f2 || true)
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  head -c 2000 "$work/$name.log" >&2
-  die "node $name did not start"
-}
 
 # wait_for FILE PATTERN [SECONDS]: until FILE holds a line matching PATTERN.
 wait_for() {
@@ -54,7 +27,6 @@ wait_for() {
   return 1
 }
 
-sha() { grep -o '"global_model_sha256": *"[0-9a-f]*"' "$1/summary.json" 2>/dev/null | grep -o '[0-9a-f]\{64\}'; }
 json_ok() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null; }
 # summary_number DIR KEY: a top-level number of summary.json
 summary_number() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]+"/summary.json")).get(sys.argv[2], 0))' "$1" "$2" 2>/dev/null || echo 0; }

@@ -12,36 +12,8 @@ set -uo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 peer=(python3 "$here/hostile_peer.py")
-work=$(mktemp -d)
-pids=()
-failures=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$here/lib.sh"
 fail() { echo "FAIL: $*"; failures+=("$*"); }
-pass() { echo "ok:   $*"; }
-die() { echo "FAIL: $*" >&2; exit 1; }
-
-# start_node NAME [flags...]: a node on a free port; sets $port and $pid.
-start_node() {
-  local name=$1; shift
-  "$bin" node --port 0 "$@" > "$work/$name.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 100); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/$name.log" | cut -d: -f2 || true)
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  head -c 2000 "$work/$name.log" >&2
-  die "node $name did not start"
-}
-
-kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 alive() { kill -0 "$1" 2>/dev/null; }
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("null" if v is None else v)' "$1" "$2"; }
 # closed_within JSON SECONDS: the node closed the connection, within SECONDS
@@ -88,7 +60,6 @@ echo "after the frames: VmRSS $rss1 kB (+$(( (rss1 - rss0) / 1024 )) MiB), VmHWM
 echo "== the node still serves a run, with the threaded run's model"
 run=(data.train_limit=3000 clients=4 rounds.initial=1 rounds.cluster=1 clustering.k=2 output.progress=off
      output.save_models=false)
-sha() { grep -o '"global_model_sha256": *"[0-9a-f]*"' "$1/summary.json" 2>/dev/null | grep -o '[0-9a-f]\{64\}'; }
 "$bin" run "${run[@]}" output.run_dir="$work/threaded" > "$work/threaded.log" 2>&1 || fail "threaded run failed"
 if timeout 180 "$bin" run "${run[@]}" runtime.nodes=127.0.0.1:$nport output.run_dir="$work/node-run" \
      > "$work/node-run.log" 2>&1; then

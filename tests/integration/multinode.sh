@@ -7,29 +7,7 @@
 # Usage: multinode.sh path/to/flotilla   (run from the source dir; needs data/mnist)
 set -euo pipefail
 bin=$(realpath "$1")
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# start_node NAME [flags...]: starts a node on a free port; sets $port.
-start_node() {
-  local name=$1; shift
-  "$bin" node --port 0 "$@" > "$work/$name.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/$name.log" | cut -d: -f2 || true)
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  cat "$work/$name.log" >&2
-  fail "node $name did not start"
-}
+source "$(dirname "$0")/lib.sh"
 
 # wait_for_round DIR: until the run writing DIR has finished its first round.
 wait_for_round() {

@@ -7,30 +7,10 @@
 # Usage: resume.sh path/to/flotilla   (run from the source dir; needs data/mnist)
 set -euo pipefail
 bin=$(realpath "$1")
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-start_node() {
-  "$bin" node --port 0 > "$work/$1.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/$1.log" | cut -d: -f2 || true)
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  fail "node $1 did not start"
-}
+source "$(dirname "$0")/lib.sh"
 
 common=(data.train_limit=8000 clients=8 rounds.initial=3 rounds.cluster=3 train.epochs=2 clustering.k=2
         output.progress=off output.save_models=false)
-sha() { grep '"global_model_sha256"' "$1/summary.json"; }
 
 # killed_then_resumed NAME CHECKPOINT [run args...]: starts a run, SIGKILLs it as soon as its
 # checkpoint reaches CHECKPOINT (a phase/round pair), resumes it, and compares with $reference.

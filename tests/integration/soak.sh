@@ -9,34 +9,9 @@ bin=$(realpath "$1")
 runs=${2:-20}
 nnodes=${3:-2}
 deadline=${SOAK_RUN_TIMEOUT:-120}
-work=$(mktemp -d)
-pids=()
-failures=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 fail() { echo "FAIL: $*"; failures+=("$*"); }
-die() { echo "FAIL: $*" >&2; exit 1; }
-
-start_node() {
-  local name=$1; shift
-  "$bin" node --port 0 "$@" > "$work/$name.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 150); do
-    port=$(grep -o "listening on 127.0.0.1:[0-9]*" "$work/$name.log" 2>/dev/null | cut -d: -f2 || true)
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  die "node $name did not start: $(head -c 500 "$work/$name.log")"
-}
-kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 threads() { ls "/proc/$1/task" 2>/dev/null | wc -l; }
-sha() { grep -o '"global_model_sha256": *"[0-9a-f]*"' "$1/summary.json" 2>/dev/null | grep -o '[0-9a-f]\{64\}'; }
 
 # stacks PID LABEL: every thread's stack, into the report.
 stacks() {

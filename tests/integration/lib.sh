@@ -1,0 +1,37 @@
+# Shared by the integration scripts (source it after setting `bin`): a work directory removed
+# at exit with every node started here, and the helpers every script needs.
+work=$(mktemp -d)
+pids=()
+failures=()
+mnt=""
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "$mnt" ]; then umount "$mnt" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+die() { echo "FAIL: $*" >&2; exit 1; }
+fail() { die "$@"; }  # scripts that collect failures instead redefine it
+pass() { echo "ok:   $*"; }
+
+# start_node NAME [flags...]: a flotilla node on a free loopback port; sets $port and $pid.
+start_node() {
+  local name=$1; shift
+  "$bin" node --port 0 "$@" > "$work/$name.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 150); do
+    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/$name.log" 2>/dev/null | cut -d: -f2 || true)
+    [ -n "$port" ] && return 0
+    sleep 0.1
+  done
+  head -c 2000 "$work/$name.log" >&2
+  die "node $name did not start"
+}
+
+# The final global model's hash of a run directory.
+sha() { grep -o '"global_model_sha256": *"[0-9a-f]*"' "$1/summary.json" 2>/dev/null | grep -o '[0-9a-f]\{64\}'; }
+# A process's /proc/PID/status field in kB, and its open descriptors.
+kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }

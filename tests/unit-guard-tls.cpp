@@ -35,6 +35,7 @@ struct tls_node {
     options.ca = certs().ca;
     server = std::make_unique<caf::actor_system>(server_cfg);
     echo = server->spawn(echo_actor);
+    options.message_types.allow_opaque("@charbuf"); // the echo actor's byte blobs (see unit-guard.cpp)
     guard = net::guard::start(*server, echo, options);
   }
   ~tls_node() {

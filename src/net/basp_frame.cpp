@@ -56,6 +56,8 @@ const char* to_string(frame_verdict v) {
       return "client handshake larger than the handshake limit";
     case frame_verdict::too_large:
       return "message larger than max_message_bytes";
+    case frame_verdict::payload_refused:
+      return "message payload refused";
   }
   return "unknown verdict";
 }
@@ -99,7 +101,8 @@ frame_verdict check_inbound_header(const basp_header& h, bool first, const frame
   return frame_verdict::accept;
 }
 
-basp_inbound_filter::basp_inbound_filter(frame_limits limits) : limits_(limits) {}
+basp_inbound_filter::basp_inbound_filter(frame_limits limits, const message_allowlist* types, payload_limits payload)
+    : limits_(limits), types_(types), payload_limits_(payload) {}
 
 void basp_inbound_filter::finish_message() {
   ++messages_;
@@ -115,6 +118,25 @@ std::size_t basp_inbound_filter::offer(const std::uint8_t* data, std::size_t n) 
   while (used < n) {
     switch (state_) {
       case state::in_payload: {
+        if (checking_) {
+          // Nothing of this payload has passed yet (remaining_ is its length): hold its first
+          // bytes until the check decides, so CAF never has a whole unchecked payload.
+          auto avail = remaining_ < n - used ? remaining_ : n - used;
+          if (avail < (need_ < remaining_ ? need_ : remaining_))
+            return used;
+          auto v = check_payload(pending_.operation, data + used, avail, remaining_, *types_, payload_limits_);
+          if (v.result == payload_verdict::refuse) {
+            verdict_ = frame_verdict::payload_refused;
+            refusal_ = std::move(v.why);
+            state_ = state::refused;
+            return used;
+          }
+          if (v.result == payload_verdict::need_more) {
+            need_ = v.need; // > avail, <= window and <= remaining_ (check_payload refuses otherwise)
+            return used;
+          }
+          checking_ = false;
+        }
         auto k = remaining_ < n - used ? remaining_ : n - used;
         used += k;
         remaining_ -= k;
@@ -129,6 +151,8 @@ std::size_t basp_inbound_filter::offer(const std::uint8_t* data, std::size_t n) 
         used += basp_header_size;
         remaining_ = pending_.payload_len;
         state_ = state::in_payload;
+        checking_ = types_ != nullptr && remaining_ > 0;
+        need_ = 1;
         continue;
       case state::at_header:
         break;

@@ -1,6 +1,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
+
+#include "net/basp_payload.hpp"
+#include "net/message_types.hpp"
 
 namespace flotilla::net {
 
@@ -54,6 +58,7 @@ enum class frame_verdict {
   handshake_expected,   ///< the first message of a connection must be a client handshake
   handshake_too_large,  ///< first message larger than max_handshake_bytes
   too_large,            ///< payload larger than max_message_bytes
+  payload_refused,      ///< the payload's leading structure broke a rule (basp_payload.hpp)
 };
 
 /// A sentence naming what was wrong with the header (for logs and close reasons).
@@ -67,7 +72,10 @@ frame_verdict check_inbound_header(const basp_header& h, bool first, const frame
 /// Walks the byte stream a peer sends to the node, frame by frame, and says how many of the
 /// offered bytes may be passed on. A header is passed on only once it is complete, judged
 /// acceptable and, when it announces a payload, granted budget (CAF reserves payload_len
-/// bytes as soon as it reads a header). Pure: no I/O, no clock.
+/// bytes as soon as it reads a header). With an allowlist, a payload's first bytes are held
+/// back until check_payload accepts its leading structure (at most payload_limits::window
+/// bytes; CAF deserializes nothing before it has the whole payload), then the rest streams
+/// through unread. Pure: no I/O, no clock.
 class basp_inbound_filter {
 public:
   enum class state {
@@ -78,7 +86,10 @@ public:
     refused,      ///< the peer broke the rules; close the connection
   };
 
-  explicit basp_inbound_filter(frame_limits limits);
+  /// `types`: the element types payloads may hold (it must outlive the filter); nullptr checks
+  /// frames only (tests of the framing alone).
+  explicit basp_inbound_filter(frame_limits limits, const message_allowlist* types = nullptr,
+                               payload_limits payload = {});
 
   /// Offers the unconsumed bytes [data, data + n), starting where the last offer stopped
   /// consuming; returns how many of them may be forwarded now (those are consumed). Bytes of
@@ -95,6 +106,10 @@ public:
   std::size_t payload_remaining() const { return remaining_; }
   /// Why the stream was refused (state refused).
   frame_verdict verdict() const { return verdict_; }
+  /// For payload_refused: what the payload held (names the type; never payload bytes).
+  const std::string& refusal() const { return refusal_; }
+  /// True while the current payload's first bytes wait for the payload check.
+  bool checking_payload() const { return checking_; }
   /// True once the first message, a client handshake, has passed entirely.
   bool handshake_done() const { return handshake_done_; }
   /// Messages passed entirely.
@@ -104,6 +119,11 @@ private:
   void finish_message();
 
   frame_limits limits_;
+  const message_allowlist* types_;
+  payload_limits payload_limits_;
+  bool checking_ = false;  ///< the current payload waits for check_payload
+  std::size_t need_ = 0;   ///< payload bytes to have before checking again
+  std::string refusal_;
   state state_ = state::at_header;
   basp_header pending_;
   std::size_t remaining_ = 0;

@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 
+#include "net/message_types.hpp"
+
 namespace flotilla::net {
 
 /// How a guard listens and what it lets through to CAF. Defaults suit models of a few MB.
@@ -21,6 +23,9 @@ struct guard_options {
   std::size_t max_pending_handshakes = 64;   ///< connections still handshaking; the oldest yields
   std::size_t relay_buffer_bytes = 256u << 10; ///< per direction, once a peer finished its handshake
   std::size_t handshake_buffer_bytes = 16u << 10; ///< per direction, before that
+  /// Element types a message may hold; any other closes the connection (message_types.hpp).
+  /// The default is what Flotilla exchanges; a guard in front of another actor adds its types.
+  message_allowlist message_types = message_allowlist::flotilla();
   /// Plain TCP with middleman.enable-automatic-connections: close CAF's own unguarded listener
   /// for node-to-node links and advertise the guard's port instead.
   bool adopt_automatic_connections = true;

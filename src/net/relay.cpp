@@ -17,6 +17,11 @@ namespace {
 
 constexpr std::uint64_t node_side = 1; // epoll data: id << 1 | side
 
+// A header and the payload bytes the payload check may hold back must fit in the buffer, and
+// held bytes at the buffer's end must be few enough for relay_buffer to move them to its front.
+constexpr std::size_t min_buffer = 2 * basp_header_size + payload_limits{}.window;
+static_assert(payload_limits{}.window <= relay_buffer::compact_limit, "held payload bytes must be compactable");
+
 guard_clock::duration seconds(double s) {
   return std::chrono::duration_cast<guard_clock::duration>(std::chrono::duration<double>(s));
 }
@@ -38,9 +43,9 @@ relay::relay(std::uint64_t id, int epoll_fd, int peer_fd, SSL* ssl, std::string 
       peer_(peer_addr_ + ":" + std::to_string(peer_port_)),
       options_(options),
       host_(host),
-      filter_(frame_limits{options.max_message_bytes, options.max_handshake_bytes}),
-      to_node_(std::max<std::size_t>(options.handshake_buffer_bytes, 2 * basp_header_size)),
-      to_peer_(std::max<std::size_t>(options.handshake_buffer_bytes, 2 * basp_header_size)),
+      filter_(frame_limits{options.max_message_bytes, options.max_handshake_bytes}, &options.message_types),
+      to_node_(std::max<std::size_t>(options.handshake_buffer_bytes, min_buffer)),
+      to_peer_(std::max<std::size_t>(options.handshake_buffer_bytes, min_buffer)),
       tls_done_(ssl == nullptr),
       accepted_at_(now),
       handshake_deadline_(now + seconds(options.handshake_timeout_s)) {}
@@ -188,7 +193,10 @@ bool relay::scan(guard_clock::time_point now) {
     progress |= k > 0;
     auto state = filter_.current();
     if (state == basp_inbound_filter::state::refused) {
-      close(close_cause::bad_frame, to_string(filter_.verdict()));
+      auto why = std::string(to_string(filter_.verdict()));
+      if (!filter_.refusal().empty())
+        why += ": " + filter_.refusal();
+      close(close_cause::bad_frame, why);
       return true;
     }
     if (state != basp_inbound_filter::state::needs_budget || waiting_)

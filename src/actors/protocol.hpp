@@ -39,6 +39,9 @@ using join_atom = caf::atom_constant<caf::atom("join")>;         // desk: node m
 /// Client id meaning "the node's own test set" in evaluation requests to a trainer pool.
 constexpr std::uint32_t test_set = std::numeric_limits<std::uint32_t>::max();
 
+/// The most failure reasons one round record may carry from the wire (one per failed client).
+constexpr std::size_t max_failure_reasons = std::size_t{1} << 16;
+
 /// The largest float buffer accepted from the wire (1 GiB); besides, never more than the
 /// message holds.
 constexpr std::size_t max_blob_floats = std::size_t{1} << 28;
@@ -298,10 +301,29 @@ typename Inspector::result_type inspect(Inspector& f, strategy_state& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, round_record& x) {
-  return f(caf::meta::type_name("flotilla::round_record"), x.phase, x.round, x.cluster, x.server, x.term, x.asked,
-           x.clients, x.failures, x.failed, x.failure_reasons, x.aggregated, x.not_aggregated, x.samples,
-           x.train_loss, x.test_loss, x.test_accuracy, x.evaluated, x.seconds, x.reassigned, x.update_norm_mean,
-           x.update_norm_max);
+  if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
+    // A list of empty strings costs a byte each on the wire and 32 in memory: bound the count.
+    if (auto err = f(x.phase, x.round, x.cluster, x.server, x.term, x.asked, x.clients, x.failures, x.failed))
+      return err;
+    std::size_t n = 0;
+    if (auto err = f.begin_sequence(n))
+      return err;
+    if (n > actors::max_failure_reasons || n > actors::detail::remaining_bytes(f))
+      return caf::make_error(caf::sec::invalid_argument, "a round record with " + std::to_string(n) + " failure reasons");
+    x.failure_reasons.assign(n, {});
+    for (auto& r : x.failure_reasons)
+      if (auto err = f(r))
+        return err;
+    if (auto err = f.end_sequence())
+      return err;
+    return f(x.aggregated, x.not_aggregated, x.samples, x.train_loss, x.test_loss, x.test_accuracy, x.evaluated,
+             x.seconds, x.reassigned, x.update_norm_mean, x.update_norm_max);
+  } else {
+    return f(caf::meta::type_name("flotilla::round_record"), x.phase, x.round, x.cluster, x.server, x.term, x.asked,
+             x.clients, x.failures, x.failed, x.failure_reasons, x.aggregated, x.not_aggregated, x.samples,
+             x.train_loss, x.test_loss, x.test_accuracy, x.evaluated, x.seconds, x.reassigned, x.update_norm_mean,
+             x.update_norm_max);
+  }
 }
 
 } // namespace flotilla::fl

@@ -159,7 +159,20 @@ int dispatch(const app::command_line& cl) {
 
 } // namespace
 
+int guarded_main(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  auto code = guarded_main(argc, argv);
+  if (runtime::actor_system_left_running()) {
+    // Everything is written; an actor system that would not shut down must not keep us.
+    std::fprintf(stderr, "flotilla: the actor system did not shut down within 15 s; leaving without it\n");
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
+  return code;
+}
+
+int guarded_main(int argc, char** argv) {
   try {
     return dispatch(app::parse_command_line(argc, argv));
   } catch (const config::config_error& e) {

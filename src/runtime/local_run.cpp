@@ -3,6 +3,9 @@
 #include <caf/io/all.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <future>
+#include <thread>
 #include <set>
 
 #include "actors/client.hpp"
@@ -63,7 +66,31 @@ void teardown_nodes(caf::scoped_actor& self, const std::vector<caf::actor>& mana
                   caf::after(until - std::chrono::steady_clock::now()) >> [&] { answered = asked; });
 }
 
+std::atomic<bool> system_left_running{false};
+
+// Destroys the actor system, giving up after a while: the process then leaves without it once
+// its results are written (run_report::shutdown_stuck).
+void close_system(std::shared_ptr<caf::actor_system> system, fl::run_report& report) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  std::thread closer([system = std::move(system), done]() mutable {
+    system.reset();
+    done->set_value();
+  });
+  if (finished.wait_for(std::chrono::seconds(15)) == std::future_status::ready) {
+    closer.join();
+    return;
+  }
+  closer.detach();
+  report.shutdown_stuck = true;
+  system_left_running = true;
+}
+
 } // namespace
+
+bool actor_system_left_running() {
+  return system_left_running;
+}
 
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client,
@@ -88,8 +115,12 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   configure_actor_system(cfg, s.runtime);
   caf::error failure;
   std::string failure_text;
+  // Owned by a shared pointer: if shutting it down hangs (CAF 0.17 can wait forever for actors
+  // that other nodes still reference, notes §9), a closing thread keeps it and the run's results
+  // are not held hostage.
+  auto system = std::make_shared<caf::actor_system>(cfg);
   {
-    caf::actor_system sys{cfg};
+    auto& sys = *system;
     // This process's pool: every client's training in a local run, the test set on nodes.
     auto pool = actors::spawn_trainer_pool(sys, ctx, s.runtime.trainers > 0 ? s.runtime.trainers : cores());
     // Held for the whole run: nodes monitor it and drop the run's clients if it goes away.
@@ -165,6 +196,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
       caf::anon_send_exit(desk, caf::exit_reason::user_shutdown);
     }
   }
+  close_system(std::move(system), *report);
   if (failure)
     throw run_error(kind_of(failure), "the run failed: " + failure_text);
   return std::move(*report);

@@ -36,6 +36,10 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                               const std::string& config_json = "",
                               std::shared_ptr<const fl::checkpoint> resume = nullptr);
 
+/// Whether a run's actor system would not shut down and was left to a closing thread: the
+/// process must then leave with std::_Exit once its results are written.
+bool actor_system_left_running();
+
 /// The first weights of a run: model.init's state_dict, or seeded fresh weights.
 std::vector<float> initial_model(const config::settings& s);
 

@@ -63,25 +63,28 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
   auto recorder = std::make_shared<app::run_recorder>(dir.path(), app::run_id(doc), s.output.progress,
                                                       resume ? resume->metrics_bytes : 0);
-  fl::run_report report;
+  // Written from inside the run, before the actor system shuts down (see run_experiment).
+  auto finish = [&](fl::run_report& report) {
+    dir.keep();
+    if (!recorder->write_error().empty())
+      throw output_error(recorder->write_error());
+    // A resumed run's recorder starts with the warnings its checkpoint kept.
+    report.warnings.insert(report.warnings.end(), recorder->warnings().begin(), recorder->warnings().end());
+    double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto summary = app::write_outputs(dir.path(), s, report, parts, total);
+    app::write_metrics_csv(dir.path());
+    app::write_report({dir.path()}, dir.file("report.html"));
+    std::printf("%s\n  run directory: %s (report.html)\n", app::summary_table(summary, report).c_str(),
+                dir.path().c_str());
+    std::fflush(stdout);
+  };
   try {
-    report = runtime::run_experiment(s, data, recorder, {}, doc.dump(), resume);
+    runtime::run_experiment(s, data, recorder, {}, doc.dump(), resume, finish);
   } catch (...) {
     if (recorder->rounds_recorded() > 0)
       dir.keep(); // what it did is worth keeping (and resuming)
     throw;
   }
-  dir.keep();
-  if (!recorder->write_error().empty())
-    throw output_error(recorder->write_error());
-  // A resumed run's recorder starts with the warnings its checkpoint kept.
-  report.warnings.insert(report.warnings.end(), recorder->warnings().begin(), recorder->warnings().end());
-  double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  auto summary = app::write_outputs(dir.path(), s, report, parts, total);
-  app::write_metrics_csv(dir.path());
-  app::write_report({dir.path()}, dir.file("report.html"));
-  std::printf("%s\n  run directory: %s (report.html)\n", app::summary_table(summary, report).c_str(),
-              dir.path().c_str());
   return 0;
 }
 
@@ -159,20 +162,7 @@ int dispatch(const app::command_line& cl) {
 
 } // namespace
 
-int guarded_main(int argc, char** argv);
-
 int main(int argc, char** argv) {
-  auto code = guarded_main(argc, argv);
-  if (runtime::actor_system_left_running()) {
-    // Everything is written; an actor system that would not shut down must not keep us.
-    std::fprintf(stderr, "flotilla: the actor system did not shut down within 15 s; leaving without it\n");
-    std::fflush(nullptr);
-    std::_Exit(code);
-  }
-  return code;
-}
-
-int guarded_main(int argc, char** argv) {
   try {
     return dispatch(app::parse_command_line(argc, argv));
   } catch (const config::config_error& e) {
@@ -196,7 +186,7 @@ int guarded_main(int argc, char** argv) {
     const char* what = k == kind::model ? "model error: " : k == kind::data ? "data error: "
                                                           : k == kind::config ? "configuration error: " : "";
     std::fprintf(stderr, "flotilla: %s%s\n", what, e.what());
-    return k == kind::model ? 4 : k == kind::data ? 3 : k == kind::config ? 2 : 1;
+    return runtime::exit_code_of(k);
   } catch (const data::data_error& e) {
     std::fprintf(stderr, "flotilla: data error: %s\n", e.what());
     return 3;

@@ -107,7 +107,6 @@ struct run_report {
   std::uint64_t samples_evaluated = 0; ///< images evaluated (test set and local splits)
   std::uint64_t bytes_moved = 0;      ///< weight bytes sent and received by the coordinator and servers
   std::vector<std::string> warnings;
-  bool shutdown_stuck = false;        ///< the actor system did not shut down (the process must leave without it)
 };
 
 struct checkpoint;

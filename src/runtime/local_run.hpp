@@ -29,16 +29,18 @@ private:
 /// Runs one whole clustered-FL run: one actor system, a trainer pool, the coordinator, and one
 /// actor per client, in this process or, when runtime.nodes is set, spread over those nodes
 /// (which then need `config_json`, the resolved config, to build the same partitions). Blocks
-/// until the run ends; every actor is stopped before it returns. Throws run_error when the run
-/// cannot complete.
+/// until the run ends; every actor is stopped before it returns. `finish` sees the finished
+/// run's report before the actor system is shut down (so results are written even if CAF's
+/// shutdown hangs; a watchdog then ends the process). Throws run_error when the run cannot
+/// complete.
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client = {},
                               const std::string& config_json = "",
-                              std::shared_ptr<const fl::checkpoint> resume = nullptr);
+                              std::shared_ptr<const fl::checkpoint> resume = nullptr,
+                              const std::function<void(fl::run_report&)>& finish = {});
 
-/// Whether a run's actor system would not shut down and was left to a closing thread: the
-/// process must then leave with std::_Exit once its results are written.
-bool actor_system_left_running();
+/// The exit code of a run that failed for this cause (model 4, data 3, config 2, other 1).
+int exit_code_of(run_error::kind k);
 
 /// The first weights of a run: model.init's state_dict, or seeded fresh weights.
 std::vector<float> initial_model(const config::settings& s);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "fl/strategies/fedopt.hpp"
 #include "fl/strategies/krum.hpp"
 #include "fl/strategy.hpp"
 
@@ -137,6 +138,24 @@ TEST_CASE("fedadam, fedadagrad and fedyogi follow Reddi et al.'s server update")
     CHECK(w2[0] == Approx(w1[0] + 0.1 * m / (std::sqrt(v) + 1e-3)));
     CHECK(w2[0] == Approx(1.23339307));
   }
+}
+
+TEST_CASE("the server optimizers take their own server_lr when the configuration leaves it at 0") {
+  auto with_lr = [](const std::string& name, double lr) {
+    auto o = options(name);
+    o.server_lr = lr;
+    return fl::make_strategy(o)->options().server_lr;
+  };
+  CHECK(with_lr("fedadagrad", 0) == fl::fedopt::default_adagrad_server_lr);
+  CHECK(with_lr("fedadam", 0) == fl::fedopt::default_server_lr);
+  CHECK(with_lr("fedyogi", 0) == fl::fedopt::default_server_lr);
+  CHECK(fl::fedopt::default_adagrad_server_lr > fl::fedopt::default_server_lr);
+  CHECK(with_lr("fedadagrad", 0.02) == 0.02); // a configured rate is kept
+  // The default is the one the update uses: d = [2.5, 0.5], m = 0.1 d, v = tau^2 + d^2.
+  auto o = options("fedadagrad");
+  o.server_lr = 0;
+  auto w1 = step(*fl::make_strategy(o), 1, {1, 1}, two_clients(false));
+  CHECK(w1[0] == Approx(1 + 0.1 * 0.25 / (std::sqrt(1e-6 + 6.25) + 1e-3)));
 }
 
 TEST_CASE("a restored strategy continues exactly where the saved one stopped") {

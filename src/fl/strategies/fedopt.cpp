@@ -14,7 +14,7 @@ fedopt::fedopt(strategy_options options) : strategy(std::move(options)) {
   else
     throw strategy_error("fedopt: '" + options_.name + "' is not fedadagrad, fedadam or fedyogi");
   if (options_.server_lr == 0)
-    options_.server_lr = default_server_lr;
+    options_.server_lr = rule_ == rule::adagrad ? default_adagrad_server_lr : default_server_lr;
 }
 
 std::vector<float> fedopt::aggregate(std::uint32_t, const std::vector<float>& current, const round_updates& updates) {

@@ -2,24 +2,16 @@
 // matrix dominates for model-sized P, the merge loop for many clients.
 #include <benchmark/benchmark.h>
 
-#include <random>
-
 #include "fl/agglomerative.hpp"
+#include "grouped_points.hpp"
 
 namespace {
 
 void agglomerative(benchmark::State& state) {
   auto n = static_cast<std::size_t>(state.range(0)), p = static_cast<std::size_t>(state.range(1));
   auto l = state.range(2) == 0 ? flotilla::fl::linkage::ward : flotilla::fl::linkage::average_cosine;
-  std::mt19937 rng(3);
-  std::normal_distribution<float> noise(0, 1);
-  std::vector<std::vector<float>> data(n, std::vector<float>(p));
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t d = 0; d < p; ++d)
-      data[i][d] = noise(rng) + (d % 4 == i % 4 ? 4.0f : 0.0f); // four groups
-  std::vector<const float*> points;
-  for (const auto& v : data)
-    points.push_back(v.data());
+  flotilla::bench::grouped_points in(n, p);
+  const auto& points = in.points;
   for (auto _ : state) {
     auto labels = flotilla::fl::agglomerative(points, p, 4, l);
     benchmark::DoNotOptimize(labels.data());

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # McMahan et al. 2017, Table 2 (CNN, IID, C=0.1, E=5, B=10: 99% test accuracy in 20 rounds),
-# re-measured: config/mcmahan_iid.json (100 clients x 600 MNIST images, mcmahan_cnn) stops at the
+# re-measured: config/mcmahan_iid.json (100 clients x 600 MNIST images, 594 of them for training, mcmahan_cnn) stops at the
 # first round whose global test accuracy reaches 99%. One run per strategy; rounds to 99%, the
 # accuracy reached and the wall time go to bench/results/<date>-<host>-mcmahan.json and a
 # markdown table. Usage: bench/mcmahan.sh path/to/flotilla ["label|key=value ..." ...]
@@ -38,7 +38,7 @@ done
 printf '%s\n' "${rows[@]}" | python3 -c "
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
-json.dump({'setting': 'config/mcmahan_iid.json: mcmahan_cnn, 100 clients x 600 iid MNIST, C=0.1, E=5, B=10, lr 0.1, target 99%',
+json.dump({'setting': 'config/mcmahan_iid.json: mcmahan_cnn, 100 clients x 600 iid MNIST (594 train), C=0.1, E=5, B=10, lr 0.1, target 99%',
            'paper_rounds': 20, 'rows': rows}, open('$out', 'w'), indent=2)
 print('| setting | strategy | rounds to 99% | paper | accuracy at stop | wall |')
 print('|---|---|---|---|---|---|')

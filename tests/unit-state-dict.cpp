@@ -255,5 +255,11 @@ TEST_CASE("save_model writes a state_dict file atomically, load_model reads it b
                           "torch.save or a run's models/*.pt)")
                              .c_str(),
                          model::model_error);
+    // A device or a directory is refused before a byte is read (/dev/zero would never end).
+    CHECK_THROWS_WITH_AS(model::load_model("cnn", "/dev/zero"),
+                         "model file '/dev/zero' is not a regular file of at most 256 MiB; give a state_dict "
+                         "saved by torch.save or a run's models/*.pt",
+                         model::model_error);
+    CHECK_THROWS_AS(model::load_model("cnn", dir.path()), model::model_error);
   }
 }

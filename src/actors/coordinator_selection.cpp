@@ -70,8 +70,17 @@ void elect_and_promote(coordinator_actor* self, std::uint32_t c, std::uint32_t r
   st.observer->on_event("cluster " + std::to_string(c) + ": client " + std::to_string(*next) + " elected server (term " +
                           std::to_string(st.registry.cluster(c).term) + ", round " + std::to_string(round) + "): " +
                           reason);
-  // A former server that is still around goes back to being a plain client.
-  if (old >= 0 && !st.registry.lost(static_cast<std::uint32_t>(old)) && st.clients[static_cast<std::size_t>(old)].handle)
+  // A former server that is still around goes back to being a plain client, unless another
+  // cluster has just elected it (IFCA moves clients, servers too): demoting it then would take
+  // the role it holds now.
+  auto serves_elsewhere = [&](std::uint32_t id) {
+    for (const auto& other : st.registry.clusters())
+      if (other.id != c && other.server == id)
+        return true;
+    return false;
+  };
+  if (old >= 0 && !st.registry.lost(static_cast<std::uint32_t>(old)) &&
+      !serves_elsewhere(static_cast<std::uint32_t>(old)) && st.clients[static_cast<std::size_t>(old)].handle)
     self->send(st.clients[static_cast<std::size_t>(old)].handle, demote_atom::value);
   promote(self, c, round, std::move(then));
 }

@@ -5,6 +5,7 @@
 
 #include "app/report_command.hpp"
 #include "config/config.hpp"
+#include "config/settings.hpp"
 
 namespace flotilla::app {
 
@@ -90,8 +91,9 @@ command_line parse_command_line(int argc, char** argv) {
     } else if (cl.command == "node" && arg == "--insecure") {
       cl.node.insecure = true;
     } else if (cl.command == "node" && arg == "--join") {
-      if (i + 1 >= argc || std::string(argv[i + 1]).find(':') == std::string::npos)
-        throw config::config_error("--join needs the coordinator's HOST:PORT (its runtime.listen)");
+      if (i + 1 >= argc || !config::is_host_port(argv[i + 1]))
+        throw config::config_error("--join needs the coordinator's HOST:PORT (its runtime.listen), a port from 1 to "
+                                   "65535");
       cl.node.join = argv[++i];
     } else if (cl.command == "node" &&
                (arg == "--port" || arg == "--bind" || arg == "--tls-cert" || arg == "--tls-key" || arg == "--tls-ca")) {

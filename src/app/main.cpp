@@ -102,6 +102,8 @@ int run(const app::command_line& cl) {
                         s.experiment.seed);
   if (!s.model.init.empty())
     runtime::initial_model(s);
+  if (s.runtime.tls.enabled()) // the key fits its certificate, which the CA signed
+    net::check_tls_files(s.runtime.tls.cert, s.runtime.tls.key, s.runtime.tls.ca);
   app::run_directory dir(s);
   write_file_atomically(dir.file("config.json"), doc.dump(2) + "\n");
   return execute(s, doc, dir, data, nullptr, start);

@@ -209,10 +209,7 @@ void read_runtime(const json& doc, runtime_options& rt) {
     if (!n.is_string())
       throw config_error("config key 'runtime.nodes': " + describe(n) + " is not host:port");
     auto text = n.get<std::string>();
-    auto colon = text.rfind(':');
-    auto port = colon == std::string::npos ? std::string{} : text.substr(colon + 1);
-    bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
-    if (colon == 0 || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535)
+    if (!is_host_port(text))
       throw config_error("config key 'runtime.nodes': \"" + text + "\" is not host:port with a port from 1 to 65535");
     rt.nodes.push_back(text);
   }
@@ -238,6 +235,13 @@ void read_runtime(const json& doc, runtime_options& rt) {
 settings read_settings(const json& doc);
 
 } // namespace
+
+bool is_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  auto port = colon == std::string::npos ? std::string{} : text.substr(colon + 1);
+  bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+  return colon != 0 && digits && std::stoul(port) >= 1 && std::stoul(port) <= 65535;
+}
 
 settings settings_from(const json& doc) {
   // A document that lacks a key or has one of another type (e.g. one received over the

@@ -70,6 +70,9 @@ struct settings {
 /// the allowed values.
 settings settings_from(const nlohmann::json& doc);
 
+/// True for "host:port" with a non-empty host and a port from 1 to 65535.
+bool is_host_port(const std::string& text);
+
 /// Checks that TLS files are all given and readable (CAF 0.17.6 hangs on a bad client
 /// certificate path). Throws config_error naming the file; `prefix` names the flags.
 void check_tls_files(const tls_options& tls, const std::string& prefix);

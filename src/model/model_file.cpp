@@ -21,6 +21,13 @@ void save_model(const std::string& model_name, const std::vector<float>& weights
 }
 
 std::vector<float> load_model(const std::string& model_name, const std::string& path) {
+  // A state_dict is a regular file of a few MB: never read a device, a pipe or a huge file.
+  constexpr std::uintmax_t max_bytes = 256u << 20;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) &&
+      (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) > max_bytes))
+    throw model_error("model file '" + path + "' is not a regular file of at most 256 MiB; give a state_dict "
+                      "saved by torch.save or a run's models/*.pt");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw model_error("cannot read model file '" + path + "': " + std::strerror(errno) +

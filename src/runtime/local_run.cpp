@@ -11,6 +11,7 @@
 #include <set>
 
 #include "actors/client.hpp"
+#include "common/atomic_file.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/errors.hpp"
 #include "actors/node_context.hpp"
@@ -225,8 +226,23 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
     }
   }
   auto kind = failure ? kind_of(failure) : run_error::kind::other;
-  close_system(std::move(system), failure ? exit_code_of(kind) : finishing ? 1 : 0,
-               failure ? "the run failed: " + failure_text : std::string{});
+  // What the process would exit with if the watchdog has to end it: the run's own outcome.
+  int code = 0;
+  std::string message = failure ? "the run failed: " + failure_text : std::string{};
+  if (failure) {
+    code = exit_code_of(kind);
+  } else if (finishing) {
+    try {
+      std::rethrow_exception(finishing);
+    } catch (const output_error& e) {
+      code = 5, message = std::string("output error: ") + e.what();
+    } catch (const std::exception& e) {
+      code = 1, message = e.what();
+    } catch (...) {
+      code = 1;
+    }
+  }
+  close_system(std::move(system), code, message);
   if (finishing)
     std::rethrow_exception(finishing);
   if (failure)

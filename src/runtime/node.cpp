@@ -74,8 +74,12 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
     auto received = nlohmann::json::parse(config_json);
     config::check_depth(received, "the coordinator's configuration");
     config::merge_into(config, received);
-    // Where the data lives is this node's own decision, never the peer's: the default unless
-    // the node's command line says otherwise.
+    // What is local to this machine is this node's own decision, never the peer's: where the
+    // data lives, its threads, its TLS files (the coordinator's paths mean nothing here), its
+    // outputs. The defaults, unless the node's command line says otherwise.
+    const auto defaults = config::default_config();
+    config["runtime"] = defaults.at("runtime");
+    config["output"] = defaults.at("output");
     config::apply_override(config, "data.root=");
     for (const auto& o : st.overrides)
       config::apply_override(config, o);
@@ -140,7 +144,7 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
   return {
     [=](setup_atom, const std::string& config_json, const std::vector<std::uint32_t>& ids,
         const std::string& fingerprint) -> caf::result<std::vector<caf::actor>> {
-      if (!self->state.clients.empty())
+      if (self->state.owner) // a run is active, even one that placed no clients here
         return make_error(errc::node_busy, "node busy: another coordinator's run is active");
       auto owner = caf::actor_cast<caf::actor>(self->current_sender());
       auto res = setup(self, config_json, ids, fingerprint);

@@ -7,13 +7,14 @@
 #            auto-named directories in the same second, name=../x
 #   refusals unreachable node, port 99999, clients > samples, a TLS key that is not the
 #            certificate's (node and coordinator), runtime.heartbeat_s=0
+#   exits    a label of 200 ends with exit 3, training that diverges on every client with exit 4
 # Every check runs; the script lists the failures and exits 1 if there are any.
-# Usage: faults.sh path/to/flotilla [SECTION ...]   (sections: matrix coordinator disk dirs refusals;
+# Usage: faults.sh path/to/flotilla [SECTION ...]   (sections: matrix coordinator disk dirs refusals exits;
 #        default all; run from the source dir; needs data/mnist and python3)
 set -uo pipefail
 bin=$(realpath "$1")
 shift
-sections=${*:-matrix coordinator disk dirs refusals}
+sections=${*:-matrix coordinator disk dirs refusals exits}
 source "$(dirname "$0")/lib.sh"
 fail() { echo "FAIL: $*"; failures+=("$*"); }
 want() { [[ " $sections " == *" $1 "* ]]; }
@@ -265,6 +266,25 @@ if want refusals; then
   [ "$rc" = 2 ] && grep -q "does not match" "$work/node-mismatch.out" \
     && pass "node with a key that is not its certificate's: exit 2" \
     || fail "node with a mismatched key: exit $rc: $(head -c 200 "$work/node-mismatch.out")"
+fi
+
+if want exits; then
+  echo "== failure classes end with their documented exit codes, the cause in the message"
+  # A training label of 200 (data error, exit 3): a copy of MNIST with one byte changed.
+  mkdir -p "$work/badlabels"
+  cp data/mnist/* "$work/badlabels/"
+  printf '\xc8' | dd of="$work/badlabels/train-labels-idx1-ubyte" bs=1 seek=13 conv=notrunc status=none
+  "$bin" run "${small[@]}" data.root="$work/badlabels" output.run_dir="$work/badlabel-run" > /dev/null \
+    2> "$work/badlabel.err"; rc=$?
+  [ "$rc" = 3 ] && grep -q "train-labels-idx1-ubyte" "$work/badlabel.err" && grep -q "200" "$work/badlabel.err" \
+    && pass "label 200: exit 3: $(head -c 200 "$work/badlabel.err")" \
+    || fail "label 200: exit $rc (expected 3 naming the file and the value): $(head -c 300 "$work/badlabel.err")"
+  # Every client diverges (model error, exit 4), whether its loss turns non-finite or its weights
+  # explode past what the coordinator accepts.
+  "$bin" run "${small[@]}" train.lr=10 output.run_dir="$work/diverged-run" > /dev/null 2> "$work/diverged.err"; rc=$?
+  [ "$rc" = 4 ] && grep -qiE "diverged|non-finite" "$work/diverged.err" \
+    && pass "train.lr=10: exit 4: $(head -c 200 "$work/diverged.err")" \
+    || fail "train.lr=10: exit $rc (expected 4, saying training diverged): $(head -c 300 "$work/diverged.err")"
 fi
 
 echo

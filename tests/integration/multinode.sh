@@ -64,9 +64,13 @@ bash scripts/make-certs.sh "$certs" coordinator node > /dev/null
 bash scripts/make-certs.sh "$work/rogue" coordinator > /dev/null
 start_node tls --tls-cert "$certs/node.pem" --tls-key "$certs/node.key" --tls-ca "$certs/ca.pem"; pt=$port
 grep -q "mutual TLS" "$work/tls.log" || fail "TLS node does not say it uses TLS"
-"$bin" run "${common[@]}" runtime.nodes=127.0.0.1:$pt runtime.tls.cert="$certs/coordinator.pem" \
-  runtime.tls.key="$certs/coordinator.key" runtime.tls.ca="$certs/ca.pem" output.run_dir="$work/tls" > /dev/null \
-  || fail "TLS run with the deployment's CA failed"
+# The coordinator runs from its own folder with paths relative to it, as on another machine:
+# its TLS files and its data.root do not exist where the node runs, and the node must not care
+# (it uses its own --tls-* files and its own data location).
+ln -s "$PWD/data" "$work/coordinator-data"
+(cd "$work" && "$bin" run "${common[@]}" runtime.nodes=127.0.0.1:$pt data.root=coordinator-data/mnist \
+  runtime.tls.cert=certs/coordinator.pem runtime.tls.key=certs/coordinator.key runtime.tls.ca=certs/ca.pem \
+  output.run_dir="$work/tls" > "$work/tls-run.log" 2>&1) || { cat "$work/tls-run.log"; fail "TLS run with the deployment's CA failed"; }
 diff <(outcome "$work/tls") "$work/threaded.out" || fail "TLS run differs from the threaded run"
 if "$bin" run "${common[@]}" runtime.nodes=127.0.0.1:$pt runtime.connect_attempts=2 \
    runtime.tls.cert="$work/rogue/coordinator.pem" runtime.tls.key="$work/rogue/coordinator.key" \

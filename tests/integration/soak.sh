@@ -60,6 +60,8 @@ for r in $(seq "$runs"); do
   else
     wait "$run"; rc=$?
     [ "$rc" = 0 ] || fail "run $r exited $rc: $(tail -c 300 "$work/run-$r.out")"
+    # The shutdown watchdog (runtime/local_run.cpp) would hide a hang behind exit 0 15 s late.
+    grep -q "did not shut down" "$work/run-$r.out" && fail "run $r needed the shutdown watchdog: the actor system hung"
   fi
   secs=$(echo "scale=2; $(date +%s.%N) - $start" | bc)
   s=$(sha "$dir")

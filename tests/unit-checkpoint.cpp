@@ -1,13 +1,19 @@
-// Checkpoints on disk: a round trip keeps every value, and a damaged, truncated, foreign or
-// future checkpoint is refused with a message saying so; resume overrides are limited to keys
-// that do not change the experiment.
+// Checkpoints on disk: a round trip keeps every value, a version 1 file (before lost_early)
+// is still read, and a damaged, truncated, foreign or future checkpoint is refused with a
+// message saying so; resume overrides are limited to keys that do not change the experiment.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
+#include <set>
 
 #include "app/checkpoint_file.hpp"
 #include "app/resume.hpp"
+#include "common/sha256.hpp"
 #include "config/config.hpp"
 #include "fixtures.hpp"
 
@@ -36,6 +42,7 @@ fl::checkpoint sample() {
   cp.clients[0] = fl::client_record{12.5, false, "", 0, 0u};
   cp.clients[1] = fl::client_record{3.0, true, "crashed", 0, std::nullopt};
   cp.clients[2] = fl::client_record{4.0, false, "", 0, 0u};
+  cp.lost_early = {1, 5};
   cp.selected = true;
   cp.points[1] = {0.5f, 0.25f};
   fl::round_record r;
@@ -49,8 +56,42 @@ fl::checkpoint sample() {
   cp.report.projection[0] = {0.1, 0.2};
   cp.report.bytes_moved = 123456;
   cp.report.warnings = {"something"};
+  cp.report.faults = {{"server:0", 2, "crash", "cluster", 1, 0}, {"3", 3, "hang", "initial", 1, 0}};
+  cp.report.client_actors = {11, 12, 13}; // this process's actors: not part of a checkpoint
   cp.metrics_bytes = 789;
   return cp;
+}
+
+std::string read_bytes(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& file, const std::string& bytes) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// The checkpoint file `bytes` rewritten as `version`, its JSON changed by `edit`, with a valid
+// checksum: how an older or newer build would have written it.
+std::string rewritten(const std::string& bytes, std::uint32_t version,
+                      const std::function<void(nlohmann::json&)>& edit) {
+  const std::size_t magic = std::strlen("FLOTILLA-CHECKPOINT\n");
+  std::uint64_t n = 0;
+  std::memcpy(&n, bytes.data() + magic + 4, sizeof(n));
+  auto doc = nlohmann::json::parse(bytes.substr(magic + 12, n));
+  edit(doc);
+  auto text = doc.dump();
+  std::string out = bytes.substr(0, magic);
+  out.append(reinterpret_cast<const char*>(&version), sizeof(version));
+  std::uint64_t m = text.size();
+  out.append(reinterpret_cast<const char*>(&m), sizeof(m));
+  out += text;
+  out += bytes.substr(magic + 12 + n, bytes.size() - 32 - (magic + 12 + n)); // the blobs
+  auto hex = sha256_hex(out.data(), out.size());
+  for (std::size_t i = 0; i < 32; ++i)
+    out.push_back(static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16)));
+  return out;
 }
 
 } // namespace
@@ -73,16 +114,45 @@ TEST_CASE("a checkpoint round trip keeps every value") {
   CHECK(cp.clients.at(1).lost);
   CHECK_FALSE(cp.clients.at(1).cluster);
   CHECK(cp.clients.at(0).score == 12.5);
+  // Clients lost before clustering (no registry yet) stay lost after a resume.
+  CHECK(cp.lost_early == std::set<std::uint32_t>{1, 5});
   CHECK(cp.points.at(1) == std::vector<float>{0.5f, 0.25f});
   REQUIRE(cp.report.rounds.size() == 1);
   CHECK(cp.report.rounds[0].failure_reasons == std::vector<std::string>{"gone"});
   CHECK(cp.report.projection.at(0)[1] == 0.2);
   CHECK(cp.report.bytes_moved == 123456);
+  // The applied faults, with the client each hit: a resume applies them again.
+  REQUIRE(cp.report.faults.size() == 2);
+  CHECK(cp.report.faults[0].client == 2);
+  CHECK(cp.report.faults[0].kind == "crash");
+  CHECK(cp.report.faults[1].client == 3);
+  CHECK(cp.report.faults[1].kind == "hang");
+  CHECK(cp.report.faults[1].seconds == 0);
+  CHECK(cp.report.client_actors.empty());
   CHECK(cp.metrics_bytes == 789);
   CHECK(std::filesystem::exists(dir.path() / "checkpoint" / "progress.json"));
   // The registry accepts what was saved.
   auto reg = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
   CHECK(reg.server_of(0) == 2u);
+}
+
+TEST_CASE("a checkpoint without lost clients keeps none; a version 1 checkpoint is still read") {
+  test::temp_dir dir;
+  auto d = dir.path().string();
+  auto file = (dir.path() / "checkpoint" / "checkpoint.bin").string();
+  auto none = sample();
+  none.lost_early.clear();
+  app::write_checkpoint(d, "run-a", none);
+  CHECK(app::read_checkpoint(d, "run-a").lost_early.empty());
+  // Version 1 had no lost_early: read as none, every other value as before.
+  app::write_checkpoint(d, "run-a", sample());
+  write_bytes(file, rewritten(read_bytes(file), 1, [](nlohmann::json& doc) { doc.erase("lost_early"); }));
+  auto cp = app::read_checkpoint(d, "run-a");
+  CHECK(cp.lost_early.empty());
+  CHECK(cp.phase == "cluster");
+  CHECK(cp.global == sample().global);
+  CHECK(cp.report.faults.size() == 2);
+  CHECK(cp.metrics_bytes == 789);
 }
 
 TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
@@ -118,6 +188,18 @@ TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
   }
   SUBCASE("cut short") {
     write(bytes.substr(0, bytes.size() / 3));
+    CHECK_THROWS_AS(app::read_checkpoint(d, "run-a"), app::checkpoint_error);
+  }
+  SUBCASE("a future version") {
+    write(rewritten(bytes, app::checkpoint_version + 1, [](nlohmann::json&) {}));
+    CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-a"),
+                         (file + ": format version " + std::to_string(app::checkpoint_version + 1) +
+                          ", this build reads versions 1 to " + std::to_string(app::checkpoint_version) +
+                          "; resume it with the Flotilla that wrote it").c_str(),
+                         app::checkpoint_error);
+  }
+  SUBCASE("version 2 without lost_early") {
+    write(rewritten(bytes, 2, [](nlohmann::json& doc) { doc.erase("lost_early"); }));
     CHECK_THROWS_AS(app::read_checkpoint(d, "run-a"), app::checkpoint_error);
   }
   SUBCASE("not a checkpoint at all") {

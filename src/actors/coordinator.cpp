@@ -12,12 +12,17 @@ namespace phases {
 std::optional<caf::error> fatal_failure(const std::vector<failure>& failures, std::size_t accepted) {
   if (accepted > 0 || failures.empty())
     return std::nullopt;
+  // Every client failed for a reason that another round would meet again. Updates refused as
+  // non-finite or diverged (bad_update) from every client are a model error too: training
+  // diverges (a learning rate too high), whatever the coordinator does next.
   for (const auto& f : failures)
-    if (f.code != errc::model_error && f.code != errc::data_error && f.code != errc::config_error)
+    if (f.code != errc::model_error && f.code != errc::data_error && f.code != errc::config_error &&
+        f.code != errc::bad_update)
       return std::nullopt;
   const auto& first = failures.front();
   auto more = failures.size() > 1 ? " (and " + std::to_string(failures.size() - 1) + " more clients alike)" : "";
-  return make_error(*first.code, "no client could train; client " + std::to_string(first.id) + ": " + first.reason + more);
+  auto code = *first.code == errc::bad_update ? errc::model_error : *first.code;
+  return make_error(code, "no client could train; client " + std::to_string(first.id) + ": " + first.reason + more);
 }
 
 void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round) {
@@ -115,6 +120,7 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
   cp.samples_of = st.samples_of;
   cp.clusters = st.registry.clusters();
   cp.clients = st.registry.clients();
+  cp.lost_early = st.lost_early;
   cp.selected = st.registry.selected();
   cp.late_joined = st.late_joined;
   if (!st.late_joined && st.opt.experiment.late_clients > 0)
@@ -126,6 +132,39 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
 
 namespace {
 
+// The faults the run had injected before its checkpoint, told again to this process's client
+// actors: they are new actors, healthy, while in the run being continued a crashed client was
+// gone, a hung one answered nothing and a slow one answered late. Sent before any request of the
+// resumed run (messages between two actors keep their order), in the order they were applied,
+// so every later round meets the client as the uninterrupted run did: still sampled (initial
+// rounds ask every client; a lost cluster member is out of the registry, which the checkpoint
+// restored) and failing the same way.
+void reapply_faults(coordinator_actor* self, const std::vector<fl::applied_fault>& faults) {
+  auto& st = self->state;
+  for (const auto& f : faults) {
+    if (f.client < 0 || static_cast<std::size_t>(f.client) >= st.clients.size())
+      continue; // it hit nobody
+    // A timed hang is not applied again: it ends at a moment of the interrupted process's
+    // clock, which a resume cannot continue. It was applied before a round the checkpoint holds
+    // as done; when the client was asked in that round, the round waited for its deadline, so
+    // a hang no longer than rounds.timeout_s was over by the checkpoint in the uninterrupted
+    // run too, as it is here. Whether a longer one (or one on a client not asked) still held in
+    // a later round depended on wall-clock timing in the uninterrupted run itself, which no
+    // resume can reproduce.
+    if (f.kind == "hang" && f.seconds > 0)
+      continue;
+    const auto& target = st.clients[static_cast<std::size_t>(f.client)];
+    if (!target.handle) {
+      st.observer->on_warning("fault " + f.target + " (" + f.kind + ") of client " + std::to_string(f.client) +
+                              " is not applied again: the client has no actor yet");
+      continue;
+    }
+    self->send(target.handle, fault_atom::value, f.kind, f.seconds);
+    st.observer->on_event("injected fault applied again: " + f.kind + " of client " + std::to_string(f.client) +
+                          " (" + f.target + ", " + f.phase + " round " + std::to_string(f.round) + ")");
+  }
+}
+
 // Puts a checkpoint's state back and continues where it stopped.
 void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   auto& st = self->state;
@@ -135,11 +174,16 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   st.samples_of.resize(st.clients.size(), 0);
   if (!cp.clusters.empty())
     st.registry = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
+  st.lost_early = cp.lost_early;
   st.late_joined = cp.late_joined;
   for (const auto& [id, p] : cp.points)
     st.points[id] = std::make_shared<const std::vector<float>>(p);
+  // The client actors are this process's, not those of the run that wrote the checkpoint.
+  auto actors = std::move(st.report->client_actors);
   *st.report = cp.report;
+  st.report->client_actors = std::move(actors);
   st.observer->on_event("resuming after " + cp.phase + " round " + std::to_string(cp.round));
+  reapply_faults(self, cp.report.faults);
   if (cp.phase == "initial") {
     self->become(initial(self).or_else(common(self)));
     self->send(self, next_atom::value, cp.round + 1);

@@ -239,6 +239,7 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
            {"samples_of", cp.samples_of},
            {"clusters", clusters},
            {"clients", clients},
+           {"lost_early", cp.lost_early},
            {"selected", cp.selected},
            {"late_joined", cp.late_joined},
            {"points", points},
@@ -288,9 +289,10 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
       throw checkpoint_error(path + ": checksum mismatch; the checkpoint is damaged and cannot be resumed");
   reader r{bytes, magic.size(), body, path};
   auto version = r.get<std::uint32_t>();
-  if (version != checkpoint_version)
-    throw checkpoint_error(path + ": format version " + std::to_string(version) + ", this build reads version " +
-                           std::to_string(checkpoint_version) + "; resume it with the Flotilla that wrote it");
+  if (version < oldest_checkpoint_version || version > checkpoint_version)
+    throw checkpoint_error(path + ": format version " + std::to_string(version) + ", this build reads versions " +
+                           std::to_string(oldest_checkpoint_version) + " to " + std::to_string(checkpoint_version) +
+                           "; resume it with the Flotilla that wrote it");
   auto n = r.get<std::uint64_t>();
   r.need(n);
   json doc;
@@ -355,6 +357,8 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
         x.cluster = c.at("cluster").get<std::uint32_t>();
       cp.clients[c.at("id").get<std::uint32_t>()] = x;
     }
+    if (version >= 2) // version 1 did not record it (see checkpoint_version)
+      doc.at("lost_early").get_to(cp.lost_early);
     doc.at("selected").get_to(cp.selected);
     doc.at("late_joined").get_to(cp.late_joined);
     for (const auto& id : doc.at("points"))

@@ -19,15 +19,22 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-/// The format version this build writes and reads.
-constexpr std::uint32_t checkpoint_version = 1;
+/// The format version this build writes. Version 2 added `lost_early` (clients lost before
+/// clustering); an older build would read a version 2 file without it and silently resume a
+/// different run, so the number changed. This build still reads version 1 files (from
+/// `oldest_checkpoint_version` on): their `lost_early` is taken as empty, and a client lost to
+/// an injected crash is lost again when the resume applies the run's faults once more.
+constexpr std::uint32_t checkpoint_version = 2;
+/// The oldest format version this build reads.
+constexpr std::uint32_t oldest_checkpoint_version = 1;
 
 /// Writes `cp` for the run whose configuration fingerprint is `run_id` into run_dir/checkpoint/.
 /// Throws output_error when it cannot be written.
 void write_checkpoint(const std::string& run_dir, const std::string& run_id, const fl::checkpoint& cp);
 
 /// Reads run_dir/checkpoint/checkpoint.bin; throws checkpoint_error saying what is wrong when
-/// it is missing, damaged (checksum), of another version, or belongs to another run (run_id).
+/// it is missing, damaged (checksum), of a version this build does not read, or belongs to
+/// another run (run_id).
 fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id);
 
 } // namespace flotilla::app

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct checkpoint {
   std::vector<std::uint64_t> samples_of;
   std::vector<cluster_record> clusters; ///< the registry (cluster phase)
   std::map<std::uint32_t, client_record> clients;
+  /// Clients lost before the registry existed (initial phase): clustering marks them lost.
+  /// Injected faults are not here: they are in report.faults, and a resume applies them again.
+  std::set<std::uint32_t> lost_early;
   bool selected = false;
   bool late_joined = false;
   std::map<std::uint32_t, std::vector<float>> points; ///< clustering features, kept while late joiners are due

@@ -3,8 +3,12 @@
 # after clustering and selection, and during a cluster round; `flotilla resume` finishes each
 # run, and its final global model equals the uninterrupted run's bit for bit. Threaded, and on
 # two loopback nodes that stay up (they drop the run when its coordinator dies and serve the
-# resumed one). Also: a damaged checkpoint and experiment-changing overrides are refused.
-# Usage: resume.sh path/to/flotilla   (run from the source dir; needs data/mnist)
+# resumed one). With injected faults (threaded: a client crashed in initial round 1, the server
+# of cluster 0 crashed in cluster round 1, so an election), killed in the initial phase and after
+# the election: the resume applies the faults again and keeps the clients lost before clustering,
+# so it too equals the uninterrupted run with the same faults, and clusters.json names this
+# process's server actors. Also: a damaged checkpoint and experiment-changing overrides are refused.
+# Usage: resume.sh path/to/flotilla   (run from the source dir; needs data/mnist and python3)
 set -euo pipefail
 bin=$(realpath "$1")
 source "$(dirname "$0")/lib.sh"
@@ -38,9 +42,61 @@ echo "== threaded"
 "$bin" run "${common[@]}" output.run_dir="$work/uninterrupted" > /dev/null
 reference=$(sha "$work/uninterrupted")
 [ -n "$reference" ] || fail "no reference"
+echo "uninterrupted: $reference"
 killed_then_resumed t-initial '"phase":"initial","round":1'
 killed_then_resumed t-selected '"phase":"cluster","round":0'
 killed_then_resumed t-cluster '"phase":"cluster","round":1'
+
+echo "== threaded, with injected faults"
+# Client 3 crashes before initial round 1 (lost before clustering, so unclustered); client 0, the
+# least loaded by its profile and so the server of its cluster 0, crashes before cluster round 1:
+# cluster 0 elects the next least loaded member and re-runs the round. The profiles (client i at
+# 10*i % CPU and memory) make the servers the same clients in every run (measured load would not).
+profiles=$(for i in $(seq 0 7); do printf '{"clients":[%d],"cpu":%d,"mem":%d}\n' $i $((10 * i)) $((10 * i)); done | paste -sd,)
+faulty=("selection.profiles=[$profiles]"
+        'faults=[{"target":3,"kind":"crash","phase":"initial","round":1},{"target":"server:0","kind":"crash","phase":"cluster","round":1}]')
+"$bin" run "${common[@]}" "${faulty[@]}" output.run_dir="$work/f-uninterrupted" > "$work/f-uninterrupted.log" 2>&1 \
+  || { cat "$work/f-uninterrupted.log"; fail "the run with faults failed"; }
+plain=$reference
+reference=$(sha "$work/f-uninterrupted")
+[ -n "$reference" ] || fail "no reference with faults"
+[ "$reference" != "$plain" ] || fail "the faults did not change the run"
+# elections DIR: cluster:from->to of every election in clusters.json
+elections() {
+  python3 -c 'import json,sys
+c = json.load(open(sys.argv[1] + "/clusters.json"))
+print(" ".join("%d:%d->%d@%d" % (x["id"], e["from"], e["to"], e["round"]) for x in c["clusters"] for e in x["elections"]))' "$1"
+}
+elected=$(elections "$work/f-uninterrupted")
+[[ "$elected" == "0:0->"*"@1" ]] || fail "the faults gave no election of cluster 0 in round 1 (elections: '$elected')"
+killed_then_resumed f-initial '"phase":"initial","round":1' "${faulty[@]}"
+killed_then_resumed f-cluster '"phase":"cluster","round":1' "${faulty[@]}"
+# failed DIR: per round in metrics.jsonl, who was asked to train, who failed and how many were
+# aggregated (sorted: the clusters of a round finish in any order)
+failed() {
+  python3 -c 'import json,sys
+for line in open(sys.argv[1] + "/metrics.jsonl"):
+    r = json.loads(line)
+    print(r["phase"], r["round"], r.get("cluster"), r["asked"], r["failed"], r["clients"])' "$1" | sort
+}
+failed "$work/f-uninterrupted" | grep -q "^initial 3 .* \[3\] " || fail "client 3 did not fail in initial round 3: $(failed "$work/f-uninterrupted")"
+for name in f-initial f-cluster; do
+  # The crashed clients fail in the resumed rounds as in the uninterrupted run's.
+  [ "$(failed "$work/$name")" = "$(failed "$work/f-uninterrupted")" ] \
+    || fail "$name: rounds differ from the uninterrupted run's: $(diff <(failed "$work/$name") <(failed "$work/f-uninterrupted"))"
+  [ "$(elections "$work/$name")" = "$elected" ] || fail "$name: elections $(elections "$work/$name"), not $elected"
+  # Every cluster's server is an actor of the resumed process, the one that aggregated its rounds.
+  python3 -c 'import json,sys
+c = json.load(open(sys.argv[1] + "/clusters.json"))
+for x in c["clusters"]:
+    assert x["server_actor"] != 0, "cluster %d: server_actor 0" % x["id"]
+    assert x["server_actor"] == x["aggregator_actor"], "cluster %d: server_actor %d, aggregator_actor %d" % (
+        x["id"], x["server_actor"], x["aggregator_actor"])
+s = json.load(open(sys.argv[1] + "/summary.json"))
+assert len(s["faults"]) == 2, "faults recorded: %s" % s["faults"]' "$work/$name" || fail "$name: clusters.json or summary.json is wrong after the resume"
+done
+echo "with faults: resumed runs equal the uninterrupted one ($reference), elections $elected"
+reference=$plain
 
 echo "== two loopback nodes"
 start_node a; pa=$port

@@ -97,9 +97,10 @@ caf::message_handler clustering(coordinator_actor* self) {
       std::vector<std::uint32_t> assignment(st.clients.size(), fl::cluster_registry::unassigned);
       for (std::size_t i = 0; i < ids.size(); ++i)
         assignment[ids[i]] = found[i];
-      // One cluster needs no features: everyone is in it, also the clients the last round did
-      // not sample (a run stopped at its target accuracy before its last, all-client round).
-      if (k == 1)
+      // One cluster asked for needs no features: everyone is in it, also the clients the last
+      // round did not sample (a run stopped at its target accuracy before its last, all-client
+      // round). A k lowered to 1 because few clients answered keeps the others out.
+      if (cl.k == 1)
         std::fill(assignment.begin(), assignment.begin() + ex.clients, 0);
       else if (ids.size() < ex.clients)
         st.observer->on_warning(std::to_string(ex.clients - ids.size()) +

@@ -5,7 +5,7 @@ ARGS ?=
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: all deps data build test run bench bench-methods bench-mcmahan clean
+.PHONY: all deps data build test run bench bench-strategies bench-methods bench-mcmahan clean
 
 all: build
 
@@ -36,8 +36,12 @@ bench: deps data build
 	  --benchmark_out=bench/results/$(STAMP)-micro.json --benchmark_out_format=json
 	./$(BUILD)/bench/flotilla_bench $(ARGS)
 
-# The clustering-method table (about 15 minutes) and the McMahan et al. rounds-to-99% table
-# (about an hour): separate, they are experiments more than speed checks.
+# Experiments more than speed checks, each writing bench/results/<date>-<host>-<name>.json: the
+# strategy and attack tables (about 8 minutes), the clustering-method table (about 17) and the
+# McMahan et al. rounds-to-99% table (about 20).
+bench-strategies: deps data build
+	bash bench/strategies.sh $(BUILD)/flotilla
+
 bench-methods: deps data build
 	bash bench/clustering_methods.sh $(BUILD)/flotilla
 

@@ -75,8 +75,8 @@ TEST_CASE("wrong types and ranges name the key and what is allowed") {
                        "number of clients, or \"auto\"",
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"model.name=cifar_cnn"})),
-                       "model.name=cifar_cnn does not fit data.dataset=mnist; use cnn or mcmahan_cnn "
-                       "for mnist",
+                       "model.name=cifar_cnn does not fit data.dataset=mnist (1x28x28 images); use cnn or "
+                       "mcmahan_cnn for mnist",
                        config_error);
   CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients"}),
                        "override 'clients' is not of the form key=value (e.g. clients=8)", config_error);
@@ -129,6 +129,8 @@ TEST_CASE("strategy, clustering, fault and late-joiner keys are read and checked
   refuse({"late_clients=1", "late_join_round=9"},
          "config key 'late_join_round' = 9 is after the last cluster round (rounds.cluster = 3); late clients arrive "
          "before a cluster round: 1 to rounds.cluster");
+  refuse({R"(faults=[{"target": "server:2", "kind": "crash", "phase": "cluster", "round": 1}])"},
+         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":"server:2"}: server:2 names no cluster: clusters are 0 to 1 with clustering.k=2; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({R"(faults=[{"target": "server:0", "kind": "crash", "phase": "initial", "round": 1}])"},
          R"(faults: {"kind":"crash","phase":"initial","round":1,"target":"server:0"}: a server exists only in the cluster phase; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({R"(faults=[{"target": 10, "kind": "crash", "phase": "cluster", "round": 1}])"},

@@ -152,6 +152,13 @@ std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
     x.phase = f["phase"].get<std::string>();
     if (x.server_of >= 0 && x.phase != "cluster")
       throw bad("a server exists only in the cluster phase");
+    // Clusters are numbered 0..k-1 (k = auto: at most k_max); CFL's splits add clusters later.
+    const auto& cl = ex.clustering;
+    auto clusters = cl.k > 0 ? cl.k : cl.k_max;
+    if (x.server_of >= 0 && cl.method != "cfl" && x.server_of >= static_cast<std::int64_t>(clusters))
+      throw bad("server:" + std::to_string(x.server_of) + " names no cluster: clusters are 0 to " +
+                std::to_string(clusters - 1) + (cl.k > 0 ? " with clustering.k=" : " with clustering.k_max=") +
+                std::to_string(clusters));
     auto last = x.phase == "initial" ? ex.rounds.initial : ex.rounds.cluster;
     if (!f["round"].is_number_unsigned() || f["round"].get<std::uint64_t>() < 1 || f["round"].get<std::uint64_t>() > last)
       throw bad("round must be 1 to " + std::to_string(last) + " (the " + x.phase + " phase's rounds)");
@@ -280,10 +287,21 @@ settings read_settings(const json& doc) {
 
   s.model.name = one_of(doc, "model.name", model::model_names());
   s.model.init = text(doc, "model.init");
-  bool color = s.data.dataset == "cifar10", color_model = s.model.name == "cifar_cnn";
-  if (color != color_model)
-    throw config_error("model.name=" + s.model.name + " does not fit data.dataset=" + s.data.dataset + "; use " +
-                       (color ? "cifar_cnn for cifar10" : "cnn or mcmahan_cnn for " + s.data.dataset));
+  // A model fits a dataset when it takes its images' shape (the model table says which).
+  auto shape = data::shape_of(s.data.dataset);
+  auto fits = [&](const std::string& m) {
+    auto spec = model::spec_of(m);
+    return spec.channels == shape.channels && spec.height == shape.height && spec.width == shape.width;
+  };
+  if (!fits(s.model.name)) {
+    std::string fitting;
+    for (const auto& m : model::model_names())
+      if (fits(m))
+        fitting += (fitting.empty() ? "" : " or ") + m;
+    auto dims = std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" + std::to_string(shape.width);
+    throw config_error("model.name=" + s.model.name + " does not fit data.dataset=" + s.data.dataset + " (" + dims +
+                       " images); use " + fitting + " for " + s.data.dataset);
+  }
 
   s.train.epochs = number<std::uint32_t>(doc, "train.epochs", 1, 1000);
   s.train.batch_size = number<std::uint32_t>(doc, "train.batch_size", 1, 65536);

@@ -51,6 +51,10 @@ const std::vector<std::string>& dataset_names() {
   return names;
 }
 
+image_shape shape_of(const std::string& dataset) {
+  return dataset == "cifar10" ? image_shape{3, 32, 32} : image_shape{1, 28, 28};
+}
+
 std::string default_root(const std::string& dataset) {
   if (dataset == "mnist")
     return "data/mnist";

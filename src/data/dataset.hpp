@@ -41,6 +41,12 @@ struct data_options {
 /// The names load_dataset accepts.
 const std::vector<std::string>& dataset_names();
 
+/// The image shape of a dataset's samples: channels, height, width (what a model must take).
+struct image_shape {
+  std::size_t channels, height, width;
+};
+image_shape shape_of(const std::string& dataset);
+
 /// Where a dataset is read from when data.root is empty.
 std::string default_root(const std::string& dataset);
 

@@ -153,3 +153,17 @@ TEST_CASE("runtime and output keys that would misbehave are refused") {
   refuse({"name=../../etc"}, "config key 'name' = \"../../etc\" is not allowed; use letters, digits, '.', '_' and '-' "
                              "(it names the run directory inside output.dir)");
 }
+
+TEST_CASE("a node keeps its own machine's settings whatever the coordinator's document says") {
+  auto coordinator = config::resolve_config(
+    "", {"clients=12", "data.root=/coordinator/only/mnist", "runtime.trainers=1000", "runtime.tls.cert=/nowhere/c.pem",
+         "runtime.tls.key=/nowhere/c.key", "runtime.tls.ca=/nowhere/ca.pem", "output.dir=/coordinator/runs"});
+  auto s = config::settings_from(config::node_config(coordinator, {"runtime.scheduler_threads=3"}));
+  CHECK(s.experiment.clients == 12); // the experiment is the coordinator's
+  CHECK(s.data.root.empty());        // the data location, threads, TLS files and outputs are not
+  CHECK(s.runtime.trainers == 0);
+  CHECK(s.runtime.scheduler_threads == 3);
+  CHECK_FALSE(s.runtime.tls.enabled());
+  CHECK(s.output.dir == "runs");
+  CHECK_THROWS_AS(config::node_config(nlohmann::json{{"clients", "many"}}, {}), config::config_error);
+}

@@ -69,14 +69,10 @@ outcome through_overrides(const std::vector<std::string>& overrides) {
   return attempt([&] { config::settings_from(config::resolve_config("", overrides)); });
 }
 
-// A node's path (runtime/node.cpp setup): the coordinator's resolved document as received,
-// the node's own data.root over it, then settings_from.
+// A node's path (runtime/node.cpp setup): the coordinator's document as received, through
+// node_config, then settings_from.
 outcome through_node(const json& received) {
-  return attempt([&] {
-    auto doc = json::parse(show(received));
-    config::apply_override(doc, "data.root=");
-    config::settings_from(doc);
-  });
+  return attempt([&] { config::settings_from(config::node_config(json::parse(show(received)), {})); });
 }
 
 std::size_t pick(std::mt19937_64& rng, std::size_t n) {

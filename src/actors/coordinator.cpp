@@ -25,6 +25,26 @@ std::optional<caf::error> fatal_failure(const std::vector<failure>& failures, st
   return make_error(code, "no client could train; client " + std::to_string(first.id) + ": " + first.reason + more);
 }
 
+namespace {
+
+// Tells the fault's client about it, when that client has an actor; false otherwise. Sent
+// before the round's requests: the target applies it first (messages between two actors keep
+// their order, locally and across nodes).
+bool inject(coordinator_actor* self, const fl::applied_fault& f, const std::string& when) {
+  auto& st = self->state;
+  if (f.client < 0 || static_cast<std::size_t>(f.client) >= st.clients.size())
+    return false;
+  const auto& target = st.clients[static_cast<std::size_t>(f.client)];
+  if (!target.handle)
+    return false;
+  self->send(target.handle, fault_atom::value, f.kind, f.seconds);
+  st.observer->on_event("injected fault: " + f.kind + " of client " + std::to_string(f.client) + " (" + f.target +
+                        ") " + when);
+  return true;
+}
+
+} // namespace
+
 void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round) {
   auto& st = self->state;
   for (const auto& f : st.opt.experiment.faults) {
@@ -38,13 +58,7 @@ void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32
       if (auto s = st.registry.server_of(static_cast<std::uint32_t>(f.server_of)))
         a.client = *s;
     }
-    if (a.client >= 0 && st.clients[static_cast<std::size_t>(a.client)].handle) {
-      // Sent before the round's requests: the target applies it first (messages between two
-      // actors keep their order, locally and across nodes).
-      self->send(st.clients[static_cast<std::size_t>(a.client)].handle, fault_atom::value, f.kind, f.seconds);
-      st.observer->on_event("injected fault: " + f.kind + " of client " + std::to_string(a.client) + " (" + a.target +
-                              ") before " + phase + " round " + std::to_string(round));
-    } else {
+    if (!inject(self, a, "before " + phase + " round " + std::to_string(round))) {
       st.observer->on_warning("fault " + a.target + " (" + f.kind + ") in " + phase + " round " + std::to_string(round) +
                               " has no target: nothing injected");
     }
@@ -153,15 +167,9 @@ void reapply_faults(coordinator_actor* self, const std::vector<fl::applied_fault
     // resume can reproduce.
     if (f.kind == "hang" && f.seconds > 0)
       continue;
-    const auto& target = st.clients[static_cast<std::size_t>(f.client)];
-    if (!target.handle) {
+    if (!inject(self, f, "applied again (" + f.phase + " round " + std::to_string(f.round) + ")"))
       st.observer->on_warning("fault " + f.target + " (" + f.kind + ") of client " + std::to_string(f.client) +
                               " is not applied again: the client has no actor yet");
-      continue;
-    }
-    self->send(target.handle, fault_atom::value, f.kind, f.seconds);
-    st.observer->on_event("injected fault applied again: " + f.kind + " of client " + std::to_string(f.client) +
-                          " (" + f.target + ", " + f.phase + " round " + std::to_string(f.round) + ")");
   }
 }
 

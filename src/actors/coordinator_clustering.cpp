@@ -18,7 +18,9 @@ std::vector<std::uint32_t> group(coordinator_actor* self, const std::vector<cons
   auto& st = self->state;
   const auto& cl = st.opt.experiment.clustering;
   auto n = static_cast<std::uint32_t>(points.size());
-  if (cl.method == "cfl") { // Sattler et al.: everyone starts in one cluster and splits from there
+  // One cluster needs no clustering. CFL (Sattler et al.): everyone starts in one cluster and
+  // splits from there.
+  if (cl.method == "cfl" || cl.k == 1) {
     k = 1;
     return std::vector<std::uint32_t>(n, 0);
   }
@@ -80,7 +82,7 @@ caf::message_handler clustering(coordinator_actor* self) {
       // sketch of an update is the difference of sketches).
       std::vector<std::vector<float>> deltas;
       std::vector<const float*> updates;
-      if (cl.method == "agglomerative" && cl.linkage != "ward") {
+      if (cl.method == "agglomerative" && cl.linkage != "ward" && cl.k != 1) {
         auto start = cl.sketch_dim > 0 ? fl::sketch(st.last_start.values(), dim, ex.seed) : st.last_start.values();
         for (auto* p : points) {
           std::vector<float> d(dim);

@@ -222,4 +222,19 @@ json resolve_config(const std::string& file, const std::vector<std::string>& ove
   return config;
 }
 
+json node_config(const json& received, const std::vector<std::string>& own_overrides) {
+  // Over the defaults: unknown keys and wrong types are refused as configuration errors,
+  // missing ones take their default.
+  const auto defaults = default_config();
+  auto config = defaults;
+  check_depth(received, "the coordinator's configuration");
+  merge_into(config, received);
+  config["runtime"] = defaults.at("runtime");
+  config["output"] = defaults.at("output");
+  config["data"]["root"] = defaults.at("data").at("root");
+  for (const auto& o : own_overrides)
+    apply_override(config, o);
+  return config;
+}
+
 } // namespace flotilla::config

@@ -28,6 +28,12 @@ void apply_override(nlohmann::json& config, const std::string& assignment);
 /// default <- file (when not empty) <- overrides, in that order (Hydra's habit).
 nlohmann::json resolve_config(const std::string& file, const std::vector<std::string>& overrides);
 
+/// What a node runs with: the coordinator's document (hostile until checked: depth, keys,
+/// types) over the defaults, with everything local to the node's machine taken back from the
+/// defaults (data.root, runtime.*, output.*: the coordinator's paths and threads mean nothing
+/// there), then the node's own overrides.
+nlohmann::json node_config(const nlohmann::json& received, const std::vector<std::string>& own_overrides);
+
 /// A value as an error message may quote it: scalars as JSON (invalid UTF-8 replaced, at most
 /// 80 characters), small flat lists and objects in full, anything larger or deeper only by its
 /// kind and size. Never recurses into what it does not print, so no document can exhaust the

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/config.hpp"
+#include "common/small_file.hpp"
 #include "fl/attack.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
@@ -341,9 +342,8 @@ void check_tls_files(const tls_options& tls, const std::string& prefix) {
     if (path->empty())
       throw config_error("TLS needs all of " + prefix + "cert, " + prefix + "key and " + prefix + "ca; " + prefix + name +
                          " is missing (scripts/make-certs.sh makes a CA and node certificates)");
-    std::error_code ec;
     // A PEM file is small and regular: never read a device or a pipe without bound.
-    if (!std::filesystem::is_regular_file(*path, ec) || std::filesystem::file_size(*path, ec) > (1u << 20))
+    if (!is_small_regular_file(*path, 1u << 20))
       throw config_error(prefix + name + ": '" + *path + "' is not a PEM file of at most 1 MiB");
     std::ifstream in(*path);
     if (!in)

@@ -1,9 +1,5 @@
 #include "model/model_file.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +7,7 @@
 #include <sstream>
 
 #include "common/atomic_file.hpp"
+#include "common/small_file.hpp"
 #include "model/model_error.hpp"
 #include "model/state_dict.hpp"
 
@@ -24,8 +21,7 @@ std::vector<float> load_model(const std::string& model_name, const std::string& 
   // A state_dict is a regular file of a few MB: never read a device, a pipe or a huge file.
   constexpr std::uintmax_t max_bytes = 256u << 20;
   std::error_code ec;
-  if (std::filesystem::exists(path, ec) &&
-      (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) > max_bytes))
+  if (std::filesystem::exists(path, ec) && !is_small_regular_file(path, max_bytes))
     throw model_error("model file '" + path + "' is not a regular file of at most 256 MiB; give a state_dict "
                       "saved by torch.save or a run's models/*.pt");
   std::ifstream in(path, std::ios::binary);

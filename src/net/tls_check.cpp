@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/small_file.hpp"
 namespace flotilla::net {
 
 namespace {
@@ -34,8 +35,7 @@ std::unique_ptr<std::FILE, file_closer> open_file(const char* what, const std::s
                     "scripts/make-certs.sh makes them)");
   // PEM files are small regular files; a device or pipe (/dev/zero) would be read without end.
   std::error_code ec;
-  if (std::filesystem::exists(path, ec) &&
-      (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) > (1u << 20)))
+  if (std::filesystem::exists(path, ec) && !is_small_regular_file(path, 1u << 20))
     throw tls_error(std::string("TLS ") + what + " '" + path + "' is not a PEM file of at most 1 MiB");
   std::unique_ptr<std::FILE, file_closer> f{std::fopen(path.c_str(), "rb")};
   if (!f)

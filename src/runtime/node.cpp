@@ -68,21 +68,9 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
                                              const std::vector<std::uint32_t>& ids, const std::string& fingerprint) {
   auto& st = self->state;
   try {
-    // Over the defaults: unknown keys and wrong types are refused as configuration errors,
-    // missing ones take their default.
-    auto config = config::default_config();
-    auto received = nlohmann::json::parse(config_json);
-    config::check_depth(received, "the coordinator's configuration");
-    config::merge_into(config, received);
     // What is local to this machine is this node's own decision, never the peer's: where the
-    // data lives, its threads, its TLS files (the coordinator's paths mean nothing here), its
-    // outputs. The defaults, unless the node's command line says otherwise.
-    const auto defaults = config::default_config();
-    config["runtime"] = defaults.at("runtime");
-    config["output"] = defaults.at("output");
-    config::apply_override(config, "data.root=");
-    for (const auto& o : st.overrides)
-      config::apply_override(config, o);
+    // data lives, its threads, its TLS files, its outputs.
+    auto config = config::node_config(nlohmann::json::parse(config_json), st.overrides);
     auto s = config::settings_from(config);
     auto key = s.data.dataset + "|" + s.data.root + "|" + std::to_string(s.data.train_limit);
     if (!st.data || st.data_key != key) {

@@ -140,5 +140,5 @@ int main(int argc, char** argv) {
   caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
   std::filesystem::remove_all(dir);
   std::fflush(stdout);
-  std::_Exit(0); // CAF's published actors keep ~actor_system waiting (notes §9)
+  std::_Exit(0); // CAF's published actors keep ~actor_system waiting (docs/caf-notes.md §9)
 }

@@ -33,7 +33,7 @@ void configure_actor_system(caf::actor_system_config& cfg, const config::runtime
   auto threads = rt.scheduler_threads > 0 ? rt.scheduler_threads : cores();
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(threads));
   cfg.set("logger.console", caf::atom("none"));
-  // Heartbeats detect hung nodes; the timeout must exceed the largest transfer (CAF notes §5).
+  // Heartbeats detect hung nodes; the timeout must exceed the largest transfer (docs/caf-notes.md §5).
   if (rt.heartbeat_s > 0) {
     cfg.set("middleman.heartbeat-interval", caf::timespan{static_cast<std::int64_t>(rt.heartbeat_s * 1e9)});
     cfg.set("middleman.connection-timeout", caf::timespan{static_cast<std::int64_t>(rt.connection_timeout_s * 1e9)});

@@ -15,7 +15,7 @@ std::vector<std::vector<std::uint32_t>> place_clients(std::uint32_t clients, std
                                                       const std::string& placement);
 
 /// remote_actor with retries: 0.17.6 drops an outgoing connection with a spurious
-/// connection_timeout when the peer's handshake misses the first heartbeat tick (CAF notes §5).
+/// connection_timeout when the peer's handshake misses the first heartbeat tick (docs/caf-notes.md §5).
 /// Throws std::runtime_error saying what to check when the node stays unreachable.
 caf::actor connect_node(caf::actor_system& sys, const std::string& address, const config::runtime_options& rt);
 

@@ -1,7 +1,7 @@
 #pragma once
 // Stands in for CAF's own unit_test.hpp (this folder comes first on the include path of the
 // actor tests), so caf/test/dsl.hpp's deterministic test coordinator reports through doctest:
-// without it the DSL's first check dereferences CAF's absent test engine (CAF notes §7).
+// without it the DSL's first check dereferences CAF's absent test engine (docs/caf-notes.md §7).
 #include <doctest/doctest.h>
 
 #include "caf/deep_to_string.hpp"

@@ -147,7 +147,7 @@ inline std::vector<std::pair<std::string, caf::message>> flotilla_messages(wire&
 /// text, each of CAF's sec codes (some with the context CAF gives them), exit reasons.
 inline std::vector<caf::error> flotilla_errors() {
   std::vector<caf::error> out;
-  for (int c = static_cast<int>(errc::model_error); c <= static_cast<int>(errc::round_failed); ++c)
+  for (int c = static_cast<int>(errc::model_error); c <= static_cast<int>(errc::internal_error); ++c)
     out.push_back(make_error(static_cast<errc>(c), "what happened, and what to do (" + std::to_string(c) + ")"));
   for (int c = 1; c <= static_cast<int>(caf::sec::connection_timeout); ++c)
     out.push_back(caf::make_error(static_cast<caf::sec>(c)));

@@ -1,6 +1,7 @@
 #include "actors/client.hpp"
 
 #include "actors/errors.hpp"
+#include "actors/exception_policy.hpp"
 #include "actors/fan_out.hpp"
 #include "actors/round_engine.hpp"
 #include "fl/cfl.hpp"
@@ -218,6 +219,7 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.pool = std::move(pool);
   self->state.watch = down_watch::install(self);
   self->set_default_handler(drop_unexpected);
+  end_on_exception(self, "flotilla.client " + std::to_string(id));
   return as_client(self);
 }
 

@@ -1,6 +1,7 @@
 #include "actors/coordinator.hpp"
 
 #include "actors/coordinator_phases.hpp"
+#include "actors/exception_policy.hpp"
 #include "actors/round_engine.hpp"
 #include "fl/seeds.hpp"
 #include "fl/sketch.hpp"
@@ -316,11 +317,23 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
   st.report = std::move(report);
   // A client that goes down leaves the clusters for good (its pending requests fail at once).
   self->set_default_handler(drop_unexpected);
+  // An exception in the coordinator ends the run with its class; the caller of `run` is told
+  // (it would otherwise wait for ever on the promise).
+  end_on_exception(self, st.name, [self](const caf::error& err) { self->state.done.deliver(err); });
   st.watch = down_watch::install(self, [self](const caf::down_msg& dm) {
-    auto it = self->state.id_of.find(dm.source);
-    if (it != self->state.id_of.end())
+    auto& st = self->state;
+    // A client, server or the pool that threw (or failed for a reason no round heals) ends the
+    // run; a crash or a lost node is tolerated, as the clusters are built to.
+    if (ends_run(dm.reason) && (st.id_of.count(dm.source) || dm.source == st.pool.address())) {
+      auto text = text_of(self->system(), dm.reason);
+      return phases::fail_run(self, *code_of(dm.reason), text);
+    }
+    auto it = st.id_of.find(dm.source);
+    if (it != st.id_of.end())
       phases::client_lost(self, it->second, "down: " + self->system().render(dm.reason));
   });
+  if (st.pool)
+    st.watch->ensure_monitored(st.pool);
   return phases::idle(self).or_else(phases::common(self));
 }
 

@@ -21,6 +21,7 @@ enum class errc : std::uint8_t {
   not_owner,             ///< a request from someone other than the run's coordinator
   injected_fault,        ///< a fault the configuration asked for
   round_failed,          ///< a round could not aggregate (quorum missed, strategy refused)
+  internal_error,        ///< an actor threw (out of memory, a bug): the run ends, exit 1
 };
 
 /// The category atom of errc errors.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "actors/errors.hpp"
+#include "actors/exception_policy.hpp"
 #include "actors/protocol.hpp"
 #include "data/data_error.hpp"
 #include "fl/attack.hpp"
@@ -42,6 +43,9 @@ struct worker_state {
 
 // Runs on its own thread (detached): may block for the length of one training.
 caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<const node_context> ctx) {
+  // A job's exceptions become answers (guarded); one that escapes ends the worker, and through
+  // its link the pool, with the error's class.
+  end_on_exception(self, "flotilla.trainer");
   self->state.trainer = std::make_unique<model::trainer>(ctx->model.name);
   return {
     [=](fit_atom, std::uint32_t client, const fit_ins& in) -> caf::result<fit_result> {
@@ -197,6 +201,7 @@ void evaluate_test_set(pool_actor* self, caf::typed_response_promise<eval_result
 
 caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std::size_t test_count) {
   self->set_default_handler(drop_unexpected);
+  end_on_exception(self, "flotilla.trainer_pool");
   for (auto& w : workers)
     self->link_to(w); // workers end with the pool
   self->state.workers = workers.size();

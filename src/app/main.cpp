@@ -11,6 +11,7 @@
 
 #include "app/checkpoint_file.hpp"
 #include "app/command_line.hpp"
+#include "app/exit_status.hpp"
 #include "app/metrics_csv.hpp"
 #include "app/outputs.hpp"
 #include "app/report.hpp"
@@ -21,6 +22,7 @@
 #include "app/run_recorder.hpp"
 #include "app/summary_table.hpp"
 #include "common/atomic_file.hpp"
+#include "common/exit_code.hpp"
 #include "config/config.hpp"
 #include "config/settings.hpp"
 #include "data/data_error.hpp"
@@ -42,7 +44,7 @@ namespace {
 extern "C" void on_interrupt(int) {
   const char msg[] = "\nflotilla: interrupted; finished rounds are in the run directory's metrics.jsonl\n";
   (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-  _exit(130);
+  _exit(exit_code::interrupted);
 }
 
 // Runs (or continues) the experiment `s` in `dir` and writes every output.
@@ -167,39 +169,9 @@ int dispatch(const app::command_line& cl) {
 int main(int argc, char** argv) {
   try {
     return dispatch(app::parse_command_line(argc, argv));
-  } catch (const config::config_error& e) {
-    std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
-    return 2;
-  } catch (const net::tls_error& e) {
-    std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
-    return 2;
-  } catch (const app::checkpoint_error& e) {
-    std::fprintf(stderr, "flotilla: cannot resume: %s\n", e.what());
-    return 3;
-  } catch (const app::report_usage_error& e) {
-    std::fprintf(stderr, "flotilla: %s\n", e.what());
-    return 2;
-  } catch (const data::partition_error& e) {
-    std::fprintf(stderr, "flotilla: configuration error: %s\n", e.what());
-    return 2;
-  } catch (const runtime::run_error& e) {
-    using kind = runtime::run_error::kind;
-    auto k = e.cause();
-    const char* what = k == kind::model ? "model error: " : k == kind::data ? "data error: "
-                                                          : k == kind::config ? "configuration error: " : "";
-    std::fprintf(stderr, "flotilla: %s%s\n", what, e.what());
-    return runtime::exit_code_of(k);
-  } catch (const data::data_error& e) {
-    std::fprintf(stderr, "flotilla: data error: %s\n", e.what());
-    return 3;
-  } catch (const model::model_error& e) {
-    std::fprintf(stderr, "flotilla: model error: %s\n", e.what());
-    return 4;
-  } catch (const output_error& e) {
-    std::fprintf(stderr, "flotilla: output error: %s\n", e.what());
-    return 5;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "flotilla: %s\n", e.what());
-    return 1;
+  } catch (...) {
+    auto status = app::exit_status_of(std::current_exception());
+    std::fprintf(stderr, "flotilla: %s\n", status.message.c_str());
+    return status.code;
   }
 }

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "actors/errors.hpp"
+#include "actors/exception_policy.hpp"
 #include "actors/protocol.hpp"
 
 namespace flotilla::runtime {
@@ -12,6 +13,7 @@ using namespace flotilla::actors;
 caf::behavior join_desk(caf::event_based_actor* self, caf::actor coordinator, std::string config_json,
                         std::vector<std::uint32_t> late_ids, std::string fingerprint) {
   self->set_default_handler(drop_unexpected);
+  actors::end_on_exception(self, "flotilla.join_desk");
   auto left = std::make_shared<std::vector<std::uint32_t>>(std::move(late_ids));
   return {
     [=](join_atom, const caf::actor& manager) -> caf::result<std::uint32_t> {

@@ -20,6 +20,7 @@
 #include "model/model_file.hpp"
 #include "model/trainer.hpp"
 #include "runtime/actor_system_setup.hpp"
+#include "runtime/exit_status.hpp"
 #include "net/guard.hpp"
 #include "net/tls_check.hpp"
 #include "runtime/join_desk.hpp"
@@ -96,19 +97,6 @@ void close_system(std::shared_ptr<caf::actor_system> system, int code, const std
 }
 
 } // namespace
-
-int exit_code_of(run_error::kind k) {
-  switch (k) {
-    case run_error::kind::model:
-      return 4;
-    case run_error::kind::data:
-      return 3;
-    case run_error::kind::config:
-      return 2;
-    default:
-      return 1;
-  }
-}
 
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client,
@@ -226,27 +214,19 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
     }
   }
   auto kind = failure ? kind_of(failure) : run_error::kind::other;
-  // What the process would exit with if the watchdog has to end it: the run's own outcome.
+  // What the process would exit with if the watchdog has to end it: the run's own outcome, by
+  // the same mapping main uses.
+  std::exception_ptr outcome =
+    failure ? std::make_exception_ptr(run_error(kind, "the run failed: " + failure_text)) : finishing;
   int code = 0;
-  std::string message = failure ? "the run failed: " + failure_text : std::string{};
-  if (failure) {
-    code = exit_code_of(kind);
-  } else if (finishing) {
-    try {
-      std::rethrow_exception(finishing);
-    } catch (const output_error& e) {
-      code = 5, message = std::string("output error: ") + e.what();
-    } catch (const std::exception& e) {
-      code = 1, message = e.what();
-    } catch (...) {
-      code = 1;
-    }
+  std::string message;
+  if (outcome) {
+    auto status = exit_status_of(outcome);
+    code = status.code, message = status.message;
   }
   close_system(std::move(system), code, message);
-  if (finishing)
-    std::rethrow_exception(finishing);
-  if (failure)
-    throw run_error(kind, "the run failed: " + failure_text);
+  if (outcome)
+    std::rethrow_exception(outcome);
   return std::move(*report);
 }
 

@@ -39,9 +39,6 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                               std::shared_ptr<const fl::checkpoint> resume = nullptr,
                               const std::function<void(fl::run_report&)>& finish = {});
 
-/// The exit code of a run that failed for this cause (model 4, data 3, config 2, other 1).
-int exit_code_of(run_error::kind k);
-
 /// The first weights of a run: model.init's state_dict, or seeded fresh weights.
 std::vector<float> initial_model(const config::settings& s);
 

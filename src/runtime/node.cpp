@@ -15,6 +15,7 @@
 #include "actors/protocol.hpp"
 #include "actors/trainer_pool.hpp"
 #include "actors/errors.hpp"
+#include "actors/exception_policy.hpp"
 #include "config/config.hpp"
 #include "runtime/actor_system_setup.hpp"
 #include "model/trainer.hpp"
@@ -85,6 +86,7 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
                                  "); give the node the same files (data.root) and data.train_limit");
     auto ctx = node_context_for(s, st.data);
     st.pool = spawn_trainer_pool(self->system(), ctx, s.runtime.trainers > 0 ? s.runtime.trainers : ctx->cores);
+    self->monitor(st.pool); // a pool that threw takes the run's clients with it (down handler)
     for (auto id : ids) {
       if (id >= s.experiment.total_clients())
         throw std::invalid_argument("client id " + std::to_string(id) + " is not below clients=" +
@@ -120,7 +122,16 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
   self->state.overrides = std::move(overrides);
   self->state.runtime = std::move(rt);
   self->set_default_handler(drop_unexpected);
+  end_on_exception(self, "flotilla.node");
   self->set_down_handler([=](caf::down_msg& dm) {
+    // The pool threw: its clients end with the same reason, so the coordinator (which monitors
+    // them) ends the run with that class instead of waiting for answers that never come.
+    if (dm.source && self->state.pool && dm.source == self->state.pool.address() && ends_run(dm.reason)) {
+      log("the trainer pool failed (" + self->system().render(dm.reason) + "): ending the run's clients");
+      for (auto& c : self->state.clients)
+        self->send_exit(c, dm.reason);
+      return;
+    }
     if (dm.source && dm.source == self->state.owner) {
       auto n = teardown(self);
       log("coordinator lost (" + self->system().render(dm.reason) + "): dropped " + std::to_string(n) +

@@ -1,4 +1,5 @@
-// Training throughput of each model on one thread, batch 32: the compute floor per core.
+// Training throughput of each model on one thread, batch 32: the compute floor per core; and
+// evaluation throughput by batch size, which chose model::evaluation_batch.
 #include <benchmark/benchmark.h>
 
 #include <numeric>
@@ -45,8 +46,26 @@ void train_samples_per_second(benchmark::State& state, const char* name) {
       benchmark::Counter(static_cast<double>(state.iterations() * data.count), benchmark::Counter::kIsRate);
 }
 
+// Evaluation throughput by batch size: model::evaluation_batch is the fastest of these here.
+void evaluate_images_per_second(benchmark::State& state, const char* name) {
+  flotilla::model::configure_torch_threads(1);
+  flotilla::model::trainer t(name);
+  const auto& spec = t.spec();
+  auto data = synthetic(2000, spec.channels, spec.height, spec.width);
+  auto w = flotilla::model::initial_weights(name, 1);
+  auto batch = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    auto m = t.evaluate(w, data, {}, {}, {}, batch);
+    benchmark::DoNotOptimize(m.loss);
+  }
+  state.counters["images_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * data.count), benchmark::Counter::kIsRate);
+}
+
 } // namespace
 
+BENCHMARK_CAPTURE(evaluate_images_per_second, cnn, "cnn")
+    ->Arg(32)->Arg(64)->Arg(128)->Arg(256)->Arg(500)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK_CAPTURE(train_samples_per_second, cnn, "cnn")->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK_CAPTURE(train_samples_per_second, mcmahan_cnn, "mcmahan_cnn")->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK_CAPTURE(train_samples_per_second, cifar_cnn, "cifar_cnn")->Unit(benchmark::kMillisecond)->MinTime(2.0);

@@ -121,8 +121,9 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
 eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
                       const std::vector<std::uint32_t>& indices,
                       const std::vector<std::int32_t>& pixel_map,
-                      const std::vector<std::int64_t>& label_map) {
+                      const std::vector<std::int64_t>& label_map, std::size_t batch_size) {
   check_label_map(label_map);
+  batch_size = std::max<std::size_t>(1, batch_size);
   torch::NoGradGuard no_grad;
   net->eval();
   std::vector<std::uint32_t> all;
@@ -132,7 +133,6 @@ eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
     std::iota(all.begin(), all.end(), 0u);
     idx = &all;
   }
-  constexpr std::size_t batch_size = 500;
   batch_buffer batch;
   eval_metrics out;
   double loss_sum = 0;

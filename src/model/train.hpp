@@ -26,6 +26,7 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
 eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
                       const std::vector<std::uint32_t>& indices,
                       const std::vector<std::int32_t>& pixel_map,
-                      const std::vector<std::int64_t>& label_map);
+                      const std::vector<std::int64_t>& label_map,
+                      std::size_t batch_size = evaluation_batch);
 
 } // namespace flotilla::model

@@ -41,9 +41,9 @@ fit_outcome trainer::fit(const std::vector<float>& weights, const data::split& d
 eval_metrics trainer::evaluate(const std::vector<float>& weights, const data::split& data,
                                const std::vector<std::uint32_t>& indices,
                                const std::vector<std::int32_t>& pixel_map,
-                               const std::vector<std::int64_t>& label_map) {
+                               const std::vector<std::int64_t>& label_map, std::size_t batch_size) {
   load_flat(*impl_->net, weights.data(), weights.size());
-  return model::evaluate(impl_->net, data, indices, pixel_map, label_map);
+  return model::evaluate(impl_->net, data, indices, pixel_map, label_map, batch_size);
 }
 
 std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed) {

@@ -41,7 +41,8 @@ public:
   eval_metrics evaluate(const std::vector<float>& weights, const data::split& data,
                         const std::vector<std::uint32_t>& indices,
                         const std::vector<std::int32_t>& pixel_map,
-                        const std::vector<std::int64_t>& label_map);
+                        const std::vector<std::int64_t>& label_map,
+                        std::size_t batch_size = evaluation_batch);
 
 private:
   struct impl;

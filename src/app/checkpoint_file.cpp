@@ -10,6 +10,7 @@
 
 #include "common/atomic_file.hpp"
 #include "common/sha256.hpp"
+#include "common/small_file.hpp"
 
 namespace flotilla::app {
 
@@ -274,10 +275,14 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
 
 fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id) {
   auto path = (fs::path(run_dir) / "checkpoint" / "checkpoint.bin").string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  // A device, a FIFO or a directory in its place is refused before it is read (/dev/zero would
+  // be read until memory ends, a FIFO block for ever); 64 GiB is far beyond any checkpoint.
+  auto file = read_small_file(path, std::uintmax_t{64} << 30);
+  if (file.status == small_file_status::missing)
     throw checkpoint_error(path + ": no checkpoint (a run writes one after its first round); nothing to resume");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!file.ok())
+    throw checkpoint_error(path + ": " + file.problem + "; the checkpoint is damaged and cannot be resumed");
+  std::string bytes = std::move(file.bytes);
   if (bytes.size() < magic.size() + 4 + 8 + 4 + 32 || bytes.compare(0, magic.size(), magic) != 0)
     throw checkpoint_error(path + ": not a Flotilla checkpoint");
   auto body = bytes.size() - 32;

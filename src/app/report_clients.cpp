@@ -5,6 +5,7 @@
 #include <numeric>
 #include <set>
 
+#include "app/report_error.hpp"
 #include "app/report_json.hpp"
 #include "app/report_model.hpp"
 #include "fl/adjusted_rand_index.hpp"
@@ -15,6 +16,9 @@ using json = nlohmann::json;
 using namespace report_json;
 
 namespace {
+
+// The most cells the clusters x true groups table may have (1,000 x 1,000).
+constexpr std::size_t report_max_contingency_cells = 1'000'000;
 
 // Final cluster per client: summary clients (null = unclustered), else the K-means
 // assignment, else cluster membership.
@@ -125,13 +129,22 @@ json contingency_model(const run_files& run) {
   if (!rows.empty() && !rows.front())
     std::rotate(rows.begin(), rows.begin() + 1, rows.end());
   std::vector<std::int64_t> cols(group_ids.begin(), group_ids.end());
+  // The table is clusters x groups: drawn and held whole, so it is bounded, not the clients.
+  if (static_cast<double>(rows.size()) * static_cast<double>(cols.size()) > report_max_contingency_cells)
+    throw report_error(run.dir + ": its clients fall into " + std::to_string(rows.size()) + " clusters and " +
+                       std::to_string(cols.size()) + " true groups, a table of more than " +
+                       std::to_string(report_max_contingency_cells) +
+                       " cells (clusters.json and summary.json); no run has that many, the files are damaged: "
+                       "restore them or rerun the run");
   std::vector<std::vector<int>> counts(rows.size(), std::vector<int>(cols.size(), 0));
   std::vector<std::int64_t> truth, found;
   for (const auto& [client, g] : groups) {
     auto c = clusters.find(client);
     const std::optional<std::int64_t> cl = c == clusters.end() ? std::nullopt : c->second;
-    const auto r = std::find(rows.begin(), rows.end(), cl) - rows.begin();
-    const auto k = std::find(cols.begin(), cols.end(), g) - cols.begin();
+    // Binary searches: a linear find per client was clients x clusters.
+    const auto r = !cl ? static_cast<std::ptrdiff_t>(rows.size()) - 1
+                       : std::lower_bound(rows.begin(), rows.end() - (rows.back() ? 0 : 1), cl) - rows.begin();
+    const auto k = std::lower_bound(cols.begin(), cols.end(), g) - cols.begin();
     ++counts[r][k];
     if (cl) {
       truth.push_back(g);

@@ -4,7 +4,9 @@
 // still show everything they do have.
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -31,13 +33,19 @@ inline std::optional<double> number(const nlohmann::json& j, const char* key) {
 inline std::optional<std::int64_t> id(const nlohmann::json& v) {
   if (v.is_number_integer())
     return v.get<std::int64_t>();
-  if (v.is_number_float())
-    return static_cast<std::int64_t>(v.get<double>());
+  if (v.is_number_float()) {
+    // Only whole numbers an int64 holds: casting 1e300 or NaN is undefined.
+    const double x = v.get<double>();
+    if (x >= -9.2e18 && x <= 9.2e18 && x == static_cast<double>(static_cast<std::int64_t>(x)))
+      return static_cast<std::int64_t>(x);
+    return std::nullopt;
+  }
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
     char* end = nullptr;
+    errno = 0;
     const long long x = std::strtoll(s.c_str(), &end, 10);
-    if (!s.empty() && end != nullptr && *end == 0)
+    if (!s.empty() && end != nullptr && *end == 0 && errno == 0)
       return x;
   }
   return std::nullopt;

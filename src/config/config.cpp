@@ -1,9 +1,11 @@
 #include "config/config.hpp"
 
 #include <algorithm>
-#include <fstream>
+#include <cstdint>
 #include <sstream>
 
+#include "common/json_shape.hpp"
+#include "common/small_file.hpp"
 #include "default_config.hpp"
 
 namespace flotilla::config {
@@ -62,6 +64,9 @@ std::string trim(const std::string& s) {
   auto e = s.find_last_not_of(" \t");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
+
+// The largest file --config reads: the defaults are about 4 KiB.
+constexpr std::uintmax_t max_config_file_bytes = std::uintmax_t{4} << 20;
 
 json parse_scalar(const std::string& text) {
   auto parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -205,12 +210,19 @@ void apply_override(json& config, const std::string& assignment) {
 json resolve_config(const std::string& file, const std::vector<std::string>& overrides) {
   auto config = default_config();
   if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in)
+    // Hostile until checked: a directory, a FIFO or /dev/zero is refused before it is read.
+    const auto text = read_small_file(file, max_config_file_bytes);
+    if (text.status == small_file_status::missing)
       throw config_error("config file '" + file + "' cannot be read (does it exist?)");
+    if (!text.ok())
+      throw config_error("config file '" + file + "' " + text.problem + "; --config takes a JSON file of at most " +
+                         std::to_string(max_config_file_bytes >> 20) + " MiB");
+    if (measure_json(text.bytes).depth > max_config_depth)
+      throw config_error("config file '" + file + "' nests values deeper than " + std::to_string(max_config_depth) +
+                         " levels; no configuration key needs that");
     json patch;
     try {
-      patch = json::parse(in);
+      patch = json::parse(text.bytes);
     } catch (const json::parse_error& e) {
       throw config_error("config file '" + file + "' is not valid JSON: " + e.what());
     }

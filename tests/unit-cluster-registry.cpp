@@ -65,6 +65,19 @@ TEST_CASE("select_servers takes the lowest score, a client without a report last
   CHECK(*unreported.server_of(0) == 0);
 }
 
+TEST_CASE("the server score is cpu + mem: a busier CPU moves the choice to the other member") {
+  auto serve = [](double cpu0) {
+    fl::cluster_registry r;
+    r.create({0, 0}, 1, model(1, 0));
+    r.set_score(0, fl::server_score(cpu0, 10));
+    r.set_score(1, fl::server_score(12, 10));
+    r.select_servers();
+    return *r.server_of(0);
+  };
+  CHECK(serve(10) == 0);
+  CHECK(serve(90) == 1); // client 0 as a busy device
+}
+
 TEST_CASE("elections follow scores, skip lost clients, count terms and keep the history") {
   auto r = two_clusters();
   r.select_servers();

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "actors/client.hpp"
-#include "fl/selection.hpp"
+#include "fl/cluster_registry.hpp"
 
 using namespace flotilla;
 
@@ -43,12 +43,20 @@ TEST_CASE("a device profile replaces the host's load and the client's own share 
   CHECK_FALSE(plain.profiled);
   CHECK(plain.cpu == doctest::Approx(30 + 10));
   CHECK(plain.mem == doctest::Approx(20 + 100.0 * static_cast<double>(bytes) / total));
-  // The seed rule on these reports: the profiled (busy) device does not serve.
-  auto server = fl::select_servers({0, 0}, 1, {{busy.cpu, busy.mem}, {plain.cpu, plain.mem}});
-  CHECK(server[0] == 1);
-  ctx->profiles[0] = {true, 0, 0}; // an idle device profile wins instead
+  // The rule the coordinator applies to these reports (the registry's): the profiled (busy)
+  // device does not serve; with an idle profile it does.
+  auto server_of = [](const actors::resource_report& a, const actors::resource_report& b) {
+    fl::cluster_registry r;
+    r.create({0, 0}, 1, std::make_shared<const std::vector<float>>(1, 0.0f));
+    r.set_score(0, fl::server_score(a.cpu, a.mem));
+    r.set_score(1, fl::server_score(b.cpu, b.mem));
+    r.select_servers();
+    return *r.server_of(0);
+  };
+  CHECK(server_of(busy, plain) == 1);
+  ctx->profiles[0] = {true, 0, 0};
   auto idle = actors::make_resource_report(0, *ctx, 2, 10, 30, 20);
-  CHECK(fl::select_servers({0, 0}, 1, {{idle.cpu, idle.mem}, {plain.cpu, plain.mem}})[0] == 0);
+  CHECK(server_of(idle, plain) == 0);
 }
 
 TEST_CASE("a client that has not trained yet reports no own CPU share") {

@@ -105,7 +105,7 @@ caf::message_handler selection(coordinator_actor* self) {
           auto& rep = *st.report;
           // A client that cannot report cannot serve: it has no score and ranks last.
           for (const auto& [id, r] : reports.results) {
-            st.registry.set_score(id, r.cpu + r.mem);
+            st.registry.set_score(id, fl::server_score(r.cpu, r.mem));
             rep.scores.push_back({id, r.host_cpu, r.host_mem, r.own_cpu_seconds, r.window_seconds, r.own_bytes,
                                   r.profiled, r.cpu, r.mem});
           }

@@ -49,6 +49,10 @@ struct client_record {
   std::optional<std::uint32_t> cluster;
 };
 
+/// The seed's server rule, as a score: a client's CPU percent plus memory percent; the lowest
+/// live member of a cluster serves (select_servers, elect).
+inline double server_score(double cpu_percent, double mem_percent) { return cpu_percent + mem_percent; }
+
 class cluster_registry {
 public:
   /// An assignment entry for a client that is in no cluster.

@@ -71,7 +71,7 @@ void teardown_nodes(caf::scoped_actor& self, const std::vector<caf::actor>& mana
 }
 
 // Destroys the actor system on this thread. CAF 0.17 can wait forever for actors other nodes
-// still reference (notes §9; issue 8 item 7, ~1 in 35 runs): after 15 s a watchdog leaves the
+// still reference (docs/caf-notes.md §9; issue 8 item 7, ~1 in 35 runs): after 15 s a watchdog leaves the
 // process with `code` (what the run's own outcome would exit with), the results already written.
 void close_system(std::shared_ptr<caf::actor_system> system, int code, const std::string& message) {
   std::mutex m;
@@ -123,7 +123,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   caf::error failure;
   std::string failure_text;
   // Owned by a shared pointer: if shutting it down hangs (CAF 0.17 can wait forever for actors
-  // that other nodes still reference, notes §9), a closing thread keeps it and the run's results
+  // that other nodes still reference, docs/caf-notes.md §9), a closing thread keeps it and the run's results
   // are not held hostage.
   auto system = std::make_shared<caf::actor_system>(cfg);
   {
@@ -191,7 +191,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                  failure = err;
                  failure_text = actors::text_of(sys, err);
                });
-    // Stop everything explicitly: ~actor_system waits for every actor (CAF 0.17 notes, §9).
+    // Stop everything explicitly: ~actor_system waits for every actor (docs/caf-notes.md §9).
     teardown_nodes(self, managers);
     if (managers.empty())
       for (auto& c : clients)

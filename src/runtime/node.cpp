@@ -198,7 +198,7 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
   }
   caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
   // ~actor_system can wait forever here: actors whose handles went to other nodes stay
-  // referenced by the middleman (CAF 0.17 notes §9, issue #1110). A node keeps nothing that
+  // referenced by the middleman (docs/caf-notes.md §9, issue #1110). A node keeps nothing that
   // needs an orderly shutdown once its clients are gone, so leave without it.
   std::fflush(nullptr);
   std::_Exit(0);

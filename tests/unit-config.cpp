@@ -167,3 +167,75 @@ TEST_CASE("a node keeps its own machine's settings whatever the coordinator's do
   CHECK(s.output.dir == "runs");
   CHECK_THROWS_AS(config::node_config(nlohmann::json{{"clients", "many"}}, {}), config::config_error);
 }
+
+TEST_CASE("Krum's f is refused when no round of the run could meet n >= 2f + 3") {
+  auto refuse = [](std::vector<std::string> o, const std::string& message) {
+    CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", o)), message.c_str(), config_error);
+  };
+  SUBCASE("the initial rounds") {
+    refuse({"clients=4", "strategy.name=krum", "strategy.byzantine=100"},
+           "strategy.name=krum cannot aggregate an initial round of 4 clients (clients = 4, rounds.fraction_fit = "
+           "1.0): Krum with f = 100 needs at least 203 updates per round (n >= 2f + 3), but the round asks 4 "
+           "clients; lower strategy.byzantine to at most 0");
+    refuse({"clients=4", "strategy.name=krum", "strategy.multi_krum=100"},
+           "strategy.name=krum cannot aggregate an initial round of 4 clients (clients = 4, rounds.fraction_fit = "
+           "1.0): Multi-Krum m = 100 must be 1 to n - f = 4 for a round of 4 clients; lower strategy.multi_krum");
+    // All rounds but the last ask a sample: 5 of 10 cannot tolerate f = 2.
+    refuse({"strategy.name=krum", "strategy.byzantine=2", "rounds.fraction_fit=0.5"},
+           "strategy.name=krum cannot aggregate an initial round of 5 clients (clients = 10, rounds.fraction_fit = "
+           "0.5): Krum with f = 2 needs at least 7 updates per round (n >= 2f + 3), but the round asks 5 clients; "
+           "lower strategy.byzantine to at most 1");
+    // One initial round asks everyone (and cluster rounds ask a sample too: none here).
+    CHECK_NOTHROW(config::settings_from(config::resolve_config(
+      "", {"strategy.name=krum", "strategy.byzantine=2", "rounds.fraction_fit=0.5", "rounds.initial=1",
+           "rounds.cluster=0"})));
+  }
+  SUBCASE("the cluster rounds") {
+    // 4 clusters of 10 clients: the largest has at most 7 members, below 2 * 3 + 3.
+    refuse({"strategy.name=krum", "strategy.byzantine=3", "clustering.k=4"},
+           "strategy.name=krum cannot aggregate any cluster round: with 4 clusters the largest has at most 7 members "
+           "and a round asks 7 of them: Krum with f = 3 needs at least 9 updates per round (n >= 2f + 3), but the "
+           "round asks 7 clients; lower strategy.byzantine to at most 2");
+    CHECK_NOTHROW(config::settings_from(
+      config::resolve_config("", {"strategy.name=krum", "strategy.byzantine=3", "clustering.k=4", "rounds.cluster=0"})));
+    CHECK_NOTHROW(config::settings_from(
+      config::resolve_config("", {"strategy.name=krum", "strategy.byzantine=3", "clustering.k=1"})));
+    CHECK_NOTHROW(config::settings_from(config::resolve_config("", {"strategy.name=krum", "strategy.byzantine=2"})));
+  }
+}
+
+TEST_CASE("settings that would exhaust the coordinator's memory are refused with an estimate") {
+  const std::uint64_t gib = 1024ull * 1024 * 1024;
+  auto settings = [](std::vector<std::string> o) { return config::settings_from(config::resolve_config("", o)); };
+  // The finding's setting: 40 clients x 2^24 sketch floats = 2.5 GiB, refused with 4 GiB.
+  auto sketches = settings({"clients=40", "clustering.sketch_dim=16777216"});
+  CHECK(config::coordinator_memory(sketches).bytes == 40ull * 16777216 * 4 + 2 * 40 * 40 * 8);
+  CHECK_THROWS_WITH_AS(config::check_memory(sketches, 4 * gib),
+                       "the coordinator would need about 2.5 GiB for clustering (40 clients x 16777216 features "
+                       "(clustering.sketch_dim) x 4 bytes + 2 x 40 x 40 distances x 8 bytes), more than half of this "
+                       "machine's 4.0 GiB; lower clients or clustering.sketch_dim",
+                       config_error);
+  CHECK_NOTHROW(config::check_memory(sketches, 8 * gib));
+  SUBCASE("without sketches the features are the model's weights") {
+    auto full = settings({"clients=1000", "model.name=mcmahan_cnn"});
+    CHECK_THROWS_WITH_AS(config::check_memory(full, 8 * gib),
+                         "the coordinator would need about 6.2 GiB for clustering (1000 clients x 1663370 features "
+                         "(the model's weights: clustering.sketch_dim = 0) x 4 bytes + 2 x 1000 x 1000 distances x 8 "
+                         "bytes), more than half of this machine's 8.0 GiB; lower clients, or set "
+                         "clustering.sketch_dim (e.g. 4096)",
+                         config_error);
+  }
+  SUBCASE("a strategy that keeps every update holds the weights besides the sketches") {
+    auto median = settings({"clients=1000", "model.name=mcmahan_cnn", "clustering.sketch_dim=4096",
+                            "strategy.name=median"});
+    CHECK(config::coordinator_memory(median).bytes ==
+          1000ull * 4096 * 4 + 1000ull * 1663370 * 4 + 2ull * 1000 * 1000 * 8);
+  }
+  SUBCASE("late clients count, and agglomerative cosine linkage adds its updates") {
+    auto late = settings({"late_clients=10", "clustering.method=agglomerative", "clustering.linkage=average"});
+    CHECK(config::coordinator_memory(late).bytes == 20ull * 80202 * 4 + 10ull * 80202 * 4 + 2ull * 20 * 20 * 8);
+  }
+  // The defaults fit anywhere, and this machine's memory is known.
+  CHECK(config::coordinator_memory(settings({})).bytes < 16ull * 1024 * 1024);
+  CHECK(config::machine_memory_bytes() > 0);
+}

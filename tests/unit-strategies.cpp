@@ -170,6 +170,72 @@ TEST_CASE("a restored strategy continues exactly where the saved one stopped") {
                        fl::strategy_error);
 }
 
+TEST_CASE("a saved state that does not fit the model is refused when it is restored, not at a later round") {
+  auto saved = fl::make_strategy(options("fedadam"))->state(); // before any round: no buffers
+  CHECK(saved.buffers.empty());
+  CHECK_NOTHROW(fl::make_strategy(options("fedadam"))->restore(saved, 80202));
+  auto a = fl::make_strategy(options("fedadam"));
+  step(*a, 1, {1, 1}, two_clients(false));
+  auto two = a->state(); // m and v of a 2-weight model
+  CHECK_NOTHROW(fl::make_strategy(options("fedadam"))->restore(two, 2));
+  SUBCASE("buffers of another size than the model") {
+    CHECK_THROWS_WITH_AS(fl::make_strategy(options("fedadam"))->restore(two, 3),
+                         "fedadam: the saved buffer 'm' has 2 values, the model 3 weights", fl::strategy_error);
+    auto uneven = two;
+    uneven.buffers[1].push_back(0);
+    CHECK_THROWS_WITH_AS(fl::make_strategy(options("fedadam"))->restore(uneven, 2),
+                         "fedadam: the saved buffer 'v' has 3 values, the model 2 weights", fl::strategy_error);
+    // Without the model's size, the buffers must still agree with each other.
+    CHECK_THROWS_WITH_AS(fl::make_strategy(options("fedadam"))->restore(uneven),
+                         "fedadam: the saved buffer 'v' has 3 values, the model 2 weights", fl::strategy_error);
+  }
+  SUBCASE("another number of buffers") {
+    auto one = two;
+    one.buffers.pop_back();
+    CHECK_THROWS_WITH_AS(fl::make_strategy(options("fedadam"))->restore(one, 2),
+                         "fedadam keeps 2 buffers (m, v) or none, but the saved state has 1", fl::strategy_error);
+    fl::strategy_state velocity{"fedavgm", 1, {{1, 2}, {3, 4}}};
+    CHECK_THROWS_WITH_AS(fl::make_strategy(options("fedavgm"))->restore(velocity, 2),
+                         "fedavgm keeps 1 buffer (velocity) or none, but the saved state has 2", fl::strategy_error);
+    fl::strategy_state stateless{"median", 0, {{1, 2}}};
+    CHECK_THROWS_WITH_AS(fl::make_strategy(options("median"))->restore(stateless, 2),
+                         "median keeps no state, but the saved state has 1 buffer", fl::strategy_error);
+  }
+  SUBCASE("a value that is not finite") {
+    auto nan = two;
+    nan.buffers[0][1] = NAN;
+    CHECK_THROWS_WITH_AS(fl::make_strategy(options("fedadam"))->restore(nan, 2),
+                         "fedadam: the saved buffer 'm' has a non-finite value at index 1", fl::strategy_error);
+  }
+}
+
+TEST_CASE("a round size the strategy can never aggregate is known before anyone trains") {
+  auto o = options("krum");
+  o.byzantine = 2;
+  auto krum = fl::make_strategy(o);
+  CHECK(krum->cannot_ever_aggregate(7).empty());
+  CHECK(krum->cannot_ever_aggregate(0).empty()); // nobody to ask is the round engine's to say
+  CHECK(krum->cannot_ever_aggregate(6) == "Krum with f = 2 needs at least 7 updates per round (n >= 2f + 3), but the "
+                                          "round asks 6 clients; lower strategy.byzantine to at most 1");
+  o.byzantine = 0;
+  CHECK(fl::make_strategy(o)->cannot_ever_aggregate(2) ==
+        "Krum with f = 0 needs at least 3 updates per round (n >= 2f + 3), but the round asks 2 clients; Krum needs "
+        "at least 3 clients per round, even with strategy.byzantine = 0");
+  o.multi_krum = 100;
+  CHECK(fl::make_strategy(o)->cannot_ever_aggregate(4) ==
+        "Multi-Krum m = 100 must be 1 to n - f = 4 for a round of 4 clients; lower strategy.multi_krum");
+  auto t = options("trimmed_mean");
+  t.trim_fraction = 0.5; // beyond what the configuration allows
+  CHECK(fl::make_strategy(t)->cannot_ever_aggregate(2) ==
+        "trim_fraction 0.500000 cuts all of the 2 updates of a round; lower strategy.trim_fraction below 0.5");
+  for (const auto& name : {"fedavg", "fedavgm", "fedprox", "fedadam", "median", "trimmed_mean"})
+    CHECK(fl::make_strategy(options(name))->cannot_ever_aggregate(1).empty());
+  CHECK(fl::participants_of(10, 0.3) == 3);
+  CHECK(fl::participants_of(10, 1.0) == 10);
+  CHECK(fl::participants_of(10, 0.01) == 1);
+  CHECK(fl::participants_of(0, 0.5) == 0);
+}
+
 TEST_CASE("median takes the middle value per coordinate, unweighted") {
   auto s = fl::make_strategy(options("median"));
   CHECK(s->keeps_updates());

@@ -93,7 +93,7 @@ caf::message_handler client_handlers(client_actor* self) {
     [=](promote_atom, server_role& role) -> caf::result<std::uint32_t> {
       try {
         auto strategy = fl::make_strategy(role.strategy);
-        strategy->restore(role.state);
+        strategy->restore(role.state, role.model.size());
         auto model = role.model;
         self->state.server = server_state{std::move(role), std::move(strategy), std::move(model)};
       } catch (const std::exception& e) {
@@ -157,6 +157,16 @@ caf::message_handler server_handlers(client_actor* self) {
       };
       auto start = srv.model;
       run_round(*self->state.watch, *srv.strategy, std::move(in), evaluate, [=](round_outcome out) mutable {
+        if (out.fatal) {
+          // Another round would meet the same failure (see round_fatal_error): the coordinator
+          // ends the run with this error's class instead of electing a new server.
+          auto code = code_of(*out.fatal).value_or(errc::round_failed);
+          // A strategy that cannot aggregate this cluster's rounds may fit larger clusters.
+          auto hint = code == errc::config_error ? std::string(", or make clusters larger (a smaller clustering.k)") : "";
+          rp.deliver(make_error(code, "cluster " + std::to_string(self->state.server->role.cluster) + " round " +
+                                        std::to_string(ins.round) + ": " + text_of(self->system(), *out.fatal) + hint));
+          return;
+        }
         auto& srv = *self->state.server;
         srv.model = out.model;
         round_result res{std::move(out.record), out.model, srv.strategy->state(), self->address(), {}};

@@ -2,6 +2,7 @@
 // lost server is replaced and the round re-run; after each round the adaptive steps (CFL
 // splits, IFCA reassignment) and, before late_join_round, the late joiners.
 #include "actors/coordinator_phases.hpp"
+#include "actors/round_engine.hpp"
 
 #include <utility>
 
@@ -112,6 +113,13 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
       },
       [=](caf::error& err) {
         self->state.watch->forget(handle.address(), ticket);
+        // The server says the round cannot work with any server (training diverges, the
+        // strategy cannot aggregate a cluster this size, a node's data or configuration): an
+        // election would only repeat it, and going on would end the run with this cluster stuck
+        // on its model. The run ends with the error's class (exit 4 for divergence, 2 for a
+        // configuration the cluster cannot meet).
+        if (auto code = code_of(err); code && repeats(code) && !std::exchange(*settled, true))
+          return fail_run(self, *code == errc::bad_update ? errc::model_error : *code, text_of(self->system(), err));
         if (err == caf::sec::request_timeout)
           failed("no answer within the round's deadline (" + std::to_string(static_cast<int>(limit)) +
                  " s): hung or cut off");

@@ -1,6 +1,8 @@
 #include "actors/round_engine.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <sstream>
 
 namespace flotilla::actors {
 
@@ -19,6 +21,55 @@ eval_summary combine(const std::vector<std::pair<std::uint32_t, eval_result>>& r
   return s;
 }
 
+bool repeats(std::optional<errc> code) {
+  return code == errc::model_error || code == errc::data_error || code == errc::config_error ||
+         code == errc::bad_update;
+}
+
+std::optional<caf::error> round_fatal_error(const std::vector<failure>& failures, std::size_t accepted,
+                                            const std::string& advice) {
+  if (accepted > 0 || failures.empty())
+    return std::nullopt;
+  for (const auto& f : failures)
+    if (!repeats(f.code))
+      return std::nullopt;
+  const auto& first = failures.front();
+  auto more = failures.size() > 1 ? " (and " + std::to_string(failures.size() - 1) + " more clients alike)" : "";
+  auto code = *first.code == errc::bad_update ? errc::model_error : *first.code;
+  bool refused = std::all_of(failures.begin(), failures.end(), [](const failure& f) { return f.code == errc::bad_update; });
+  auto what = refused ? "every update was refused as diverged; client " : "no client could train; client ";
+  return make_error(code, what + std::to_string(first.id) + ": " + first.reason + more +
+                            (code == errc::model_error ? advice : std::string{}));
+}
+
+std::string divergence_advice(const fl::strategy_options& o) {
+  // A server step (FedAvgM's momentum, the server optimizers) scales every update: a large
+  // one diverges however gently the clients train.
+  if (o.name == "fedavgm" || o.name == "fedadagrad" || o.name == "fedadam" || o.name == "fedyogi") {
+    std::ostringstream lr;
+    lr << o.server_lr;
+    return "; the server's step may be what diverges: lower strategy.server_lr (" + lr.str() + ")";
+  }
+  return {};
+}
+
+std::string below_quorum(std::size_t accepted, std::size_t asked, std::size_t need,
+                         const std::vector<failure>& failures) {
+  std::size_t diverged = 0;
+  for (const auto& f : failures)
+    if (f.code == errc::model_error || f.code == errc::bad_update)
+      ++diverged;
+  auto tail = ", below the quorum of " + std::to_string(need);
+  if (diverged == 0)
+    return std::to_string(accepted) + " of " + std::to_string(asked) + " clients answered" + tail;
+  auto text = std::to_string(accepted) + " of " + std::to_string(asked) + " clients sent a usable update" + tail + ": " +
+              std::to_string(diverged) + " refused as diverged (a non-finite loss, or weights not finite or beyond "
+              "+-1e6; see failure_reasons)";
+  if (failures.size() > diverged)
+    text += ", " + std::to_string(failures.size() - diverged) + " failed or did not answer";
+  return text;
+}
+
 void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evaluator evaluate,
                std::function<void(round_outcome)> done, round_hooks hooks) {
   auto start = std::chrono::steady_clock::now();
@@ -31,6 +82,18 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     for (const auto& p : in.available)
       if (p.id == id)
         asked.push_back(p);
+  if (auto why = strategy.cannot_ever_aggregate(asked.size()); !why.empty()) {
+    // Training would be wasted: whatever the clients send, this round keeps its model, and so
+    // would every later one of this size.
+    round_outcome out;
+    out.record = in.header;
+    out.record.asked = static_cast<std::uint32_t>(asked.size());
+    out.record.aggregated = false;
+    out.record.not_aggregated = strategy.options().name + ": " + why;
+    out.model = in.model;
+    out.fatal = make_error(errc::config_error, out.record.not_aggregated);
+    return done(std::move(out));
+  }
   auto updates = std::make_shared<fl::round_updates>(in.model.size(), strategy.keeps_updates() || in.keep_updates);
   // One message for all participants: locally they share the buffer, no copy per client.
   auto msg = caf::make_message(fit_atom::value, fit_ins{plan.config, in.model});
@@ -73,8 +136,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       rec.not_aggregated = "no participant to ask";
     } else if (updates->count() < need) {
       rec.aggregated = false;
-      rec.not_aggregated = std::to_string(updates->count()) + " of " + std::to_string(n_asked) +
-                           " clients answered, below the quorum of " + std::to_string(need);
+      rec.not_aggregated = below_quorum(updates->count(), n_asked, need, out.failures);
     } else if (auto why = s->cannot_aggregate(*updates); !why.empty()) {
       rec.aggregated = false;
       rec.not_aggregated = s->options().name + ": " + why;
@@ -88,6 +150,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         rec.not_aggregated = e.what();
       }
     }
+    out.fatal = round_fatal_error(out.failures, updates->count(), divergence_advice(s->options()));
     auto shared = std::make_shared<round_outcome>(std::move(out));
     evaluate(shared->model, shared->failures, [shared, done, start](eval_summary e) {
       auto& rec = shared->record;

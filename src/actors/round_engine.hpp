@@ -5,6 +5,7 @@
 // checks the quorum, aggregates through the strategy and evaluates the new model.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct round_outcome {
   std::shared_ptr<const fl::round_updates> updates; ///< the accepted updates (kept when asked)
   std::vector<failure> failures;                   ///< with error codes, sorted by id
   std::string eval_error;                          ///< why the evaluation failed, or empty
+  /// Set when the run cannot go on from this round (round_fatal_error, or a round the strategy
+  /// can never aggregate at its size); the aggregation point ends the run with it.
+  std::optional<caf::error> fatal;
 };
 
 struct round_hooks {
@@ -54,7 +58,34 @@ struct round_hooks {
   std::function<void(std::size_t settled, std::size_t total)> on_progress;
 };
 
+/// Whether a failure of this class would happen again in another round with the same model:
+/// training diverged or an update refused (model_error, bad_update), a node's data or
+/// configuration (data_error, config_error). Timeouts, crashes and lost nodes are not.
+bool repeats(std::optional<errc> code);
+
+/// When no update was accepted and every failure is of a class another round would meet again
+/// (training diverged, an update refused as non-finite or diverged, a node's data or
+/// configuration), the error to end the run with: model_error for divergence, else the
+/// failure's own class. The same model goes out again next round (a round that does not
+/// aggregate keeps it), so such a round repeats for ever and the run would end having learned
+/// nothing; it applies per round at every aggregation point (the coordinator's initial rounds,
+/// each cluster's rounds), because one cluster stuck this way is a result nobody asked for.
+/// `advice` ends a model_error's text (divergence_advice).
+std::optional<caf::error> round_fatal_error(const std::vector<failure>& failures, std::size_t accepted,
+                                            const std::string& advice = {});
+
+/// What to add to a divergence error when the strategy itself takes a step (fedavgm and the
+/// server optimizers: "lower strategy.server_lr"), or empty.
+std::string divergence_advice(const fl::strategy_options& options);
+
+/// Why a round did not reach its quorum, for the record: how many answered usefully, and of
+/// the failures how many were refused as diverged and how many did not answer.
+std::string below_quorum(std::size_t accepted, std::size_t asked, std::size_t need,
+                         const std::vector<failure>& failures);
+
 /// Runs one round through `watch`'s actor and calls `done` once. `strategy` must outlive it.
+/// A round the strategy can never aggregate at its size (strategy::cannot_ever_aggregate) asks
+/// nobody: its outcome is not aggregated, with `fatal` a config_error saying why.
 void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evaluator evaluate,
                std::function<void(round_outcome)> done, round_hooks hooks = {});
 

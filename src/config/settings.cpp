@@ -5,9 +5,12 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/resource.h>
+
 #include "config/config.hpp"
 #include "common/small_file.hpp"
 #include "fl/attack.hpp"
+#include "fl/resources.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
 
@@ -240,9 +243,97 @@ void read_runtime(const json& doc, runtime_options& rt) {
     check_tls_files(rt.tls, "runtime.tls.");
 }
 
+// A strategy whose rule cannot hold for the rounds the configuration makes (Krum's n >= 2f + 3)
+// would keep its model in every such round: the run would end having learned nothing there.
+// The initial rounds' size is known here; a cluster's is not (clustering decides), but no
+// cluster can be larger than every client less one per other cluster, so when even that
+// cannot aggregate, no cluster round could. A cluster that turns out too small fails the run
+// at its round (actors/round_engine).
+void check_strategy_fits(const fl::experiment& ex) {
+  auto strategy = fl::make_strategy(ex.strategy);
+  const auto& r = ex.rounds;
+  // Every initial round but the last asks a sample; the last asks everyone (clustering).
+  auto asked = r.initial >= 2 ? fl::participants_of(ex.clients, r.fraction_fit) : std::size_t{ex.clients};
+  if (auto why = strategy->cannot_ever_aggregate(asked); !why.empty())
+    throw config_error("strategy.name=" + ex.strategy.name + " cannot aggregate an initial round of " +
+                       std::to_string(asked) + " clients (clients = " + std::to_string(ex.clients) +
+                       ", rounds.fraction_fit = " + describe(json(r.fraction_fit)) + "): " + why);
+  if (r.cluster == 0)
+    return;
+  const auto& cl = ex.clustering;
+  std::uint32_t fewest = cl.method == "cfl" || cl.k == 1 ? 1 : cl.k > 0 ? cl.k : (ex.clients < 3 ? 1 : 2);
+  std::size_t largest = ex.clients - std::min(fewest, ex.clients) + 1 + ex.late_clients;
+  auto in_cluster = fl::participants_of(largest, r.fraction_fit);
+  if (auto why = strategy->cannot_ever_aggregate(in_cluster); !why.empty())
+    throw config_error("strategy.name=" + ex.strategy.name + " cannot aggregate any cluster round: with " +
+                       std::to_string(fewest) + " clusters the largest has at most " + std::to_string(largest) +
+                       " members and a round asks " + std::to_string(in_cluster) + " of them: " + why);
+}
+
 settings read_settings(const json& doc);
 
+std::string gib(std::uint64_t bytes) {
+  std::ostringstream out;
+  out.precision(1);
+  out << std::fixed << static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0) << " GiB";
+  return out.str();
+}
+
 } // namespace
+
+memory_estimate coordinator_memory(const settings& s) {
+  const auto& ex = s.experiment;
+  const auto& cl = ex.clustering;
+  const std::uint64_t n = ex.total_clients();
+  const std::uint64_t parameters = model::spec_of(s.model.name).parameters;
+  const std::uint64_t dim = cl.sketch_dim > 0 ? cl.sketch_dim : parameters;
+  memory_estimate m;
+  // Features: with sketch_dim 0 they are the clients' weights themselves (the coordinator keeps
+  // each client's update of the last initial round); with sketches, the sketches.
+  m.bytes = n * dim * sizeof(float);
+  m.what = std::to_string(n) + " clients x " + std::to_string(dim) +
+           (cl.sketch_dim > 0 ? " features (clustering.sketch_dim)" : " features (the model's weights: clustering.sketch_dim = 0)") +
+           " x 4 bytes";
+  m.lower = cl.sketch_dim > 0 ? "clients or clustering.sketch_dim" : "clients, or set clustering.sketch_dim (e.g. 4096)";
+  // A strategy that needs every update (median, trimmed mean, Krum) holds every client's
+  // weights of a round besides their sketches.
+  if (cl.sketch_dim > 0 && fl::make_strategy(ex.strategy)->keeps_updates()) {
+    m.bytes += std::uint64_t{ex.clients} * parameters * sizeof(float);
+    m.what += " + " + std::to_string(ex.clients) + " updates x " + std::to_string(parameters) + " weights x 4 bytes (strategy." +
+              "name=" + ex.strategy.name + " keeps every update)";
+  }
+  // FL+HC's cosine linkage works on updates w - w_global: one more feature-sized copy.
+  if (cl.method == "agglomerative" && cl.linkage != "ward" && cl.k != 1) {
+    m.bytes += std::uint64_t{ex.clients} * dim * sizeof(float);
+    m.what += " + the same again for agglomerative average linkage's updates";
+  }
+  // Pairwise distances, silhouette and the PCA's Gram matrix: n x n doubles, two at a time.
+  m.bytes += 2 * n * n * sizeof(double);
+  m.what += " + 2 x " + std::to_string(n) + " x " + std::to_string(n) + " distances x 8 bytes";
+  return m;
+}
+
+void check_memory(const settings& s, std::uint64_t memory_bytes) {
+  if (memory_bytes == 0)
+    return;
+  auto m = coordinator_memory(s);
+  if (m.bytes > memory_bytes / 2)
+    throw config_error("the coordinator would need about " + gib(m.bytes) + " for clustering (" + m.what +
+                       "), more than half of this machine's " + gib(memory_bytes) + "; lower " + m.lower);
+}
+
+std::uint64_t machine_memory_bytes() {
+  std::uint64_t total = 0;
+  try {
+    total = fl::parse_meminfo(fl::read_proc_file("/proc/meminfo")).total_kb * 1024;
+  } catch (const std::exception&) {
+    // not Linux, or /proc is not mounted: only the address-space limit is known
+  }
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    total = total == 0 ? limit.rlim_cur : std::min<std::uint64_t>(total, limit.rlim_cur);
+  return total;
+}
 
 bool is_host_port(const std::string& text) {
   auto colon = text.rfind(':');
@@ -255,7 +346,9 @@ settings settings_from(const json& doc) {
   // A document that lacks a key or has one of another type (e.g. one received over the
   // network, not merged over the defaults) is a configuration error like any other.
   try {
-    return read_settings(doc);
+    auto s = read_settings(doc);
+    check_memory(s, machine_memory_bytes());
+    return s;
   } catch (const json::exception& e) {
     throw config_error(std::string("configuration is incomplete or mistyped: ") + e.what() +
                        "; merge it over config/default.json's keys");
@@ -320,6 +413,7 @@ settings read_settings(const json& doc) {
     throw config_error("config key 'late_join_round' = " + std::to_string(ex.late_join_round) +
                        " is after the last cluster round (rounds.cluster = " + std::to_string(ex.rounds.cluster) +
                        "); late clients arrive before a cluster round: 1 to rounds.cluster");
+  check_strategy_fits(ex);
   ex.faults = read_faults(doc, ex);
 
   read_attack(doc, ex);

@@ -15,15 +15,21 @@
 
 namespace flotilla::fl {
 
+std::size_t participants_of(std::size_t n, double fraction) {
+  if (fraction >= 1.0 || n == 0)
+    return n;
+  auto k = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(n) - 1e-9)));
+  return std::min(k, n);
+}
+
 std::vector<std::size_t> sample_participants(std::size_t n, double fraction, std::uint64_t seed) {
   std::vector<std::size_t> all(n);
   std::iota(all.begin(), all.end(), 0);
   if (fraction >= 1.0 || n == 0)
     return all;
-  auto k = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(n) - 1e-9)));
   std::mt19937_64 rng(seed);
   std::shuffle(all.begin(), all.end(), rng);
-  all.resize(std::min(k, n));
+  all.resize(participants_of(n, fraction));
   std::sort(all.begin(), all.end());
   return all;
 }
@@ -47,6 +53,10 @@ std::string strategy::cannot_aggregate(const round_updates& updates) const {
   return updates.count() == 0 ? "no update to aggregate" : std::string{};
 }
 
+std::string strategy::cannot_ever_aggregate(std::size_t) const {
+  return {}; // a round without participants is the round engine's business (a cluster with nobody left)
+}
+
 std::vector<float> strategy::aggregate_fit(std::uint32_t round, const std::vector<float>& current,
                                            const round_updates& updates, const std::vector<client_failure>&) {
   if (auto why = cannot_aggregate(updates); !why.empty())
@@ -63,12 +73,34 @@ strategy_state strategy::state() const {
   return {options_.name, 0, {}};
 }
 
-void strategy::restore(const strategy_state& s) {
+void strategy::restore(const strategy_state& s, std::size_t model_size) {
   if (s.strategy != options_.name)
     throw strategy_error("the saved strategy state belongs to '" + s.strategy + "', not '" + options_.name + "'");
-  if (!s.buffers.empty())
-    throw strategy_error(options_.name + " keeps no state, but the saved state has " +
-                         std::to_string(s.buffers.size()) + " buffers");
+  auto buffers = [](std::size_t n) { return std::to_string(n) + (n == 1 ? " buffer" : " buffers"); };
+  auto names = state_buffers();
+  std::string list;
+  for (const auto& n : names)
+    list += (list.empty() ? "" : ", ") + n;
+  if (names.empty() && !s.buffers.empty())
+    throw strategy_error(options_.name + " keeps no state, but the saved state has " + buffers(s.buffers.size()));
+  if (!s.buffers.empty() && s.buffers.size() != names.size())
+    throw strategy_error(options_.name + " keeps " + buffers(names.size()) + " (" + list +
+                         ") or none, but the saved state has " + std::to_string(s.buffers.size()));
+  for (std::size_t b = 0; b < s.buffers.size(); ++b) {
+    const auto& v = s.buffers[b];
+    if (v.size() != model_size)
+      throw strategy_error(options_.name + ": the saved buffer '" + names[b] + "' has " + std::to_string(v.size()) +
+                           " values, the model " + std::to_string(model_size) + " weights");
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw strategy_error(options_.name + ": the saved buffer '" + names[b] + "' has a non-finite value at index " +
+                             std::to_string(i));
+  }
+  restore_checked(s);
+}
+
+void strategy::restore(const strategy_state& s) {
+  restore(s, s.buffers.empty() ? 0 : s.buffers.front().size());
 }
 
 const std::vector<std::string>& strategy_names() {

@@ -65,6 +65,12 @@ public:
   /// Why this round's updates cannot be aggregated (e.g. Krum with too few), or empty.
   virtual std::string cannot_aggregate(const round_updates& updates) const;
 
+  /// Why a round that asks `participants` clients cannot aggregate even when every one of them
+  /// answers (e.g. Krum with fewer than 2f + 3), or empty. Such a round would only keep its
+  /// model, and so would every later round of the same size: the configuration (initial
+  /// rounds) or the round engine (cluster rounds) refuses it instead.
+  virtual std::string cannot_ever_aggregate(std::size_t participants) const;
+
   /// The next model from `current` and the round's accepted updates (at least one; check
   /// cannot_aggregate first). Called once per aggregated round, in round order: stateful
   /// strategies update their state here, in a fixed order, so results are deterministic.
@@ -73,11 +79,21 @@ public:
 
   /// The state to save or hand over (empty buffers for stateless strategies).
   virtual strategy_state state() const;
-  /// Continues from a saved state; throws strategy_error when it belongs to another strategy
-  /// or does not fit the model.
-  virtual void restore(const strategy_state& state);
+  /// Continues from a saved state for a model of `model_size` weights; throws strategy_error
+  /// when it belongs to another strategy, has other buffers than this strategy keeps, or a
+  /// buffer that does not fit the model (size, or a value that is not finite). Checked here,
+  /// once, so a damaged state is refused before it is used rather than at every round.
+  void restore(const strategy_state& state, std::size_t model_size);
+  /// restore() for callers that do not know the model: the buffers must agree with each
+  /// other; their size against the model is checked at aggregation. Prefer the form above.
+  void restore(const strategy_state& state);
 
 protected:
+  /// The names of the buffers a stateful strategy keeps, in state() order (none: stateless).
+  /// A saved state holds all of them (after the first aggregated round) or none (before).
+  virtual std::vector<std::string> state_buffers() const { return {}; }
+  /// Takes a state restore() has checked.
+  virtual void restore_checked(const strategy_state&) {}
   /// The fit configuration every participant of `round` gets.
   virtual fit_config fit_config_for(std::uint32_t round) const;
   /// The aggregation itself (the public aggregate_fit checks its inputs first).
@@ -96,5 +112,8 @@ const std::vector<std::string>& strategy_names();
 /// Which of `n` items take part: all when fraction >= 1, else a seeded sample of
 /// ceil(fraction * n) (at least one), ascending.
 std::vector<std::size_t> sample_participants(std::size_t n, double fraction, std::uint64_t seed);
+
+/// How many of `n` items sample_participants picks (whatever the seed).
+std::size_t participants_of(std::size_t n, double fraction);
 
 } // namespace flotilla::fl

@@ -31,11 +31,7 @@ strategy_state fedavgm::state() const {
   return s;
 }
 
-void fedavgm::restore(const strategy_state& s) {
-  if (s.strategy != options_.name)
-    throw strategy_error("the saved strategy state belongs to '" + s.strategy + "', not '" + options_.name + "'");
-  if (s.buffers.size() > 1)
-    throw strategy_error("fedavgm keeps one buffer (velocity), the saved state has " + std::to_string(s.buffers.size()));
+void fedavgm::restore_checked(const strategy_state& s) {
   steps_ = s.steps;
   velocity_ = s.buffers.empty() ? std::vector<float>{} : s.buffers.front();
 }

@@ -9,12 +9,13 @@ class fedavgm : public strategy {
 public:
   explicit fedavgm(strategy_options options);
   strategy_state state() const override;
-  void restore(const strategy_state& state) override;
 
   /// server_lr when the configuration leaves it at 0.
   static constexpr double default_server_lr = 1.0;
 
 protected:
+  std::vector<std::string> state_buffers() const override { return {"velocity"}; }
+  void restore_checked(const strategy_state& state) override;
   std::vector<float> aggregate(std::uint32_t round, const std::vector<float>& current,
                                const round_updates& updates) override;
 

@@ -58,11 +58,7 @@ strategy_state fedopt::state() const {
   return s;
 }
 
-void fedopt::restore(const strategy_state& s) {
-  if (s.strategy != options_.name)
-    throw strategy_error("the saved strategy state belongs to '" + s.strategy + "', not '" + options_.name + "'");
-  if (!s.buffers.empty() && (s.buffers.size() != 2 || s.buffers[0].size() != s.buffers[1].size()))
-    throw strategy_error(options_.name + " keeps two equal-sized buffers (m, v); the saved state does not");
+void fedopt::restore_checked(const strategy_state& s) {
   steps_ = s.steps;
   m_ = s.buffers.empty() ? std::vector<float>{} : s.buffers[0];
   v_ = s.buffers.empty() ? std::vector<float>{} : s.buffers[1];

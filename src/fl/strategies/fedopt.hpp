@@ -16,7 +16,6 @@ class fedopt : public strategy {
 public:
   explicit fedopt(strategy_options options);
   strategy_state state() const override;
-  void restore(const strategy_state& state) override;
 
   /// server_lr when the configuration leaves it at 0: fedadam and fedyogi. Their first step
   /// moves every weight by about server_lr (m / sqrt(v) starts at sign(d)); 0.03 reaches 98% on
@@ -28,6 +27,8 @@ public:
   static constexpr double default_adagrad_server_lr = 0.1;
 
 protected:
+  std::vector<std::string> state_buffers() const override { return {"m", "v"}; }
+  void restore_checked(const strategy_state& state) override;
   std::vector<float> aggregate(std::uint32_t round, const std::vector<float>& current,
                                const round_updates& updates) override;
 

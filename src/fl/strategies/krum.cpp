@@ -42,6 +42,24 @@ std::string krum::cannot_aggregate(const round_updates& updates) const {
   return {};
 }
 
+std::string krum::cannot_ever_aggregate(std::size_t n) const {
+  auto f = std::size_t{options_.byzantine};
+  auto m = std::size_t{options_.multi_krum};
+  if (n == 0)
+    return {}; // nobody to ask: the round engine says so, whatever the strategy
+  if (n < 2 * f + 3) {
+    // The largest f that n participants allow: n >= 2f + 3.
+    auto what = n >= 3 ? "lower strategy.byzantine to at most " + std::to_string((n - 3) / 2)
+                       : std::string("Krum needs at least 3 clients per round, even with strategy.byzantine = 0");
+    return "Krum with f = " + std::to_string(f) + " needs at least " + std::to_string(2 * f + 3) +
+           " updates per round (n >= 2f + 3), but the round asks " + std::to_string(n) + " clients; " + what;
+  }
+  if (m < 1 || m > n - f)
+    return "Multi-Krum m = " + std::to_string(m) + " must be 1 to n - f = " + std::to_string(n - f) +
+           " for a round of " + std::to_string(n) + " clients; lower strategy.multi_krum";
+  return {};
+}
+
 std::vector<float> krum::aggregate(std::uint32_t, const std::vector<float>&, const round_updates& updates) {
   std::vector<const float*> points;
   std::vector<const client_update*> order;

@@ -12,6 +12,7 @@ public:
   using strategy::strategy;
   bool keeps_updates() const override { return true; }
   std::string cannot_aggregate(const round_updates& updates) const override;
+  std::string cannot_ever_aggregate(std::size_t participants) const override;
 
 protected:
   std::vector<float> aggregate(std::uint32_t round, const std::vector<float>& current,

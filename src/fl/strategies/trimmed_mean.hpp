@@ -23,6 +23,13 @@ public:
     return {};
   }
 
+  std::string cannot_ever_aggregate(std::size_t n) const override {
+    if (n > 0 && 2 * cut(n) >= n)
+      return "trim_fraction " + std::to_string(options_.trim_fraction) + " cuts all of the " + std::to_string(n) +
+             " updates of a round; lower strategy.trim_fraction below 0.5";
+    return {};
+  }
+
 protected:
   std::vector<float> aggregate(std::uint32_t, const std::vector<float>&, const round_updates& updates) override {
     return coordinate_trimmed_mean(updates, cut(updates.count()));

@@ -1,13 +1,18 @@
 #pragma once
 // Synthetic run directories for the report's tests: what today's binary writes, and the same
-// with every field the newer coordinator adds.
+// with every field the newer coordinator adds. metrics.jsonl lines come from the real writer
+// (app::metrics_line over a round_record), so a fixture cannot invent a field.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <stdexcept>
 #include <vector>
+
+#include "app/record_json.hpp"
 
 namespace flotilla::test {
 
@@ -25,14 +30,27 @@ inline std::string read_file(const fs::path& path) {
   return s.str();
 }
 
-/// One metrics.jsonl line (with its newline); `extra` adds or replaces fields.
+/// One metrics.jsonl line (with its newline), as the run writes it; `extra` sets more fields of
+/// the round record by name (an unknown name is a test bug: nothing would write it).
 inline std::string metrics_line(const char* phase, int round, json cluster, int clients, std::vector<int> failed,
                                 double loss, double accuracy, json extra = json::object()) {
-  json line{{"phase", phase},   {"round", round},        {"cluster", cluster},   {"clients", clients},
-            {"failures", failed.size()}, {"failed", failed}, {"aggregated", true}, {"train_loss", loss},
-            {"test_accuracy", accuracy}, {"seconds", 1.5}};
+  fl::round_record r;
+  r.phase = phase;
+  r.round = static_cast<std::uint32_t>(round);
+  r.cluster = cluster.is_null() ? fl::no_cluster : cluster.get<std::uint32_t>();
+  r.clients = static_cast<std::uint32_t>(clients);
+  r.failures = static_cast<std::uint32_t>(failed.size());
+  r.failed.assign(failed.begin(), failed.end());
+  r.train_loss = loss;
+  r.test_accuracy = accuracy;
+  r.seconds = 1.5;
+  const auto names = fl::round_record_names();
+  for (auto it = extra.begin(); it != extra.end(); ++it)
+    if (std::find(names.begin(), names.end(), it.key()) == names.end())
+      throw std::invalid_argument("a round record has no field '" + it.key() + "'");
+  json line = r;
   line.update(extra);
-  return line.dump() + "\n";
+  return app::metrics_line(line.get<fl::round_record>()) + "\n";
 }
 
 /// A run as today's binary writes it: 6 clients in 2 true groups, k = 2, 2 + 3 rounds, client 5
@@ -99,8 +117,7 @@ inline void add_new_fields(const fs::path& dir) {
   std::string metrics = read_file(dir / "metrics.jsonl");
   metrics += metrics_line("cluster", 4, 1, 2, {}, 0.2, 0.5,
                           {{"aggregated", false}, {"test_loss", 0.7}, {"server", 3}, {"term", 2}, {"asked", 3},
-                           {"reassigned", {3, 5}},
-                           {"strategy", "fedprox"}});
+                           {"reassigned", 2}, {"not_aggregated", "quorum missed: 2 of 3 answered"}});
   metrics += metrics_line("cluster", 3, 2, 2, {}, 0.1, 0.93, {{"test_loss", 0.2}, {"term", 1}, {"reassigned", 0}});
   write_file(dir / "metrics.jsonl", metrics);
   auto clusters = json::parse(read_file(dir / "clusters.json"));

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fl/record_fields.hpp"
 #include "fl/run_report.hpp"
 #include "fl/strategy.hpp"
 
@@ -299,30 +300,48 @@ typename Inspector::result_type inspect(Inspector& f, strategy_state& x) {
   }
 }
 
+namespace detail {
+
+// One field of a record on the wire. A list of strings read from the network is bounded first:
+// an empty string costs a byte on the wire and 32 in memory.
+template <class Inspector, class T>
+caf::error wire_field(Inspector& f, T& x) {
+  return f(x);
+}
+
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, round_record& x) {
+caf::error wire_field(Inspector& f, std::vector<std::string>& x) {
   if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
-    // A list of empty strings costs a byte each on the wire and 32 in memory: bound the count.
-    if (auto err = f(x.phase, x.round, x.cluster, x.server, x.term, x.asked, x.clients, x.failures, x.failed))
-      return err;
     std::size_t n = 0;
     if (auto err = f.begin_sequence(n))
       return err;
     if (n > actors::max_failure_reasons || n > actors::detail::remaining_bytes(f))
       return caf::make_error(caf::sec::invalid_argument, "a round record with " + std::to_string(n) + " failure reasons");
-    x.failure_reasons.assign(n, {});
-    for (auto& r : x.failure_reasons)
+    x.assign(n, {});
+    for (auto& r : x)
       if (auto err = f(r))
         return err;
-    if (auto err = f.end_sequence())
-      return err;
-    return f(x.aggregated, x.not_aggregated, x.samples, x.train_loss, x.test_loss, x.test_accuracy, x.evaluated,
-             x.seconds, x.reassigned, x.update_norm_mean, x.update_norm_max);
+    return f.end_sequence();
   } else {
-    return f(caf::meta::type_name("flotilla::round_record"), x.phase, x.round, x.cluster, x.server, x.term, x.asked,
-             x.clients, x.failures, x.failed, x.failure_reasons, x.aggregated, x.not_aggregated, x.samples,
-             x.train_loss, x.test_loss, x.test_accuracy, x.evaluated, x.seconds, x.reassigned, x.update_norm_mean,
-             x.update_norm_max);
+    return f(x);
+  }
+}
+
+} // namespace detail
+
+// Generated from round_record_fields (fl/record_fields.hpp): the wire carries every field, in
+// the list's order.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, round_record& x) {
+  if constexpr (std::is_same<typename Inspector::result_type, void>::value) {
+    return f(caf::meta::type_name("flotilla::round_record"), x.phase, x.round, x.cluster); // logs: who, not all
+  } else {
+    caf::error err;
+    round_record_fields(x, [&](const char*, auto& member, auto&&...) {
+      if (!err)
+        err = detail::wire_field(f, member);
+    });
+    return err;
   }
 }
 

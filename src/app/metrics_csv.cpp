@@ -7,6 +7,7 @@
 
 #include "app/report_error.hpp"
 #include "app/report_inputs.hpp"
+#include "fl/record_fields.hpp"
 
 namespace flotilla::app {
 
@@ -42,10 +43,7 @@ std::string quoted(const std::string& cell) {
 } // namespace
 
 const std::vector<std::string>& metrics_csv_columns() {
-  static const std::vector<std::string> columns{
-    "phase",      "round",     "cluster",       "server",  "term",       "asked",    "clients",        "failures",
-    "failed",     "aggregated", "train_loss",   "test_loss", "test_accuracy", "seconds", "reassigned", "strategy",
-    "failure_reasons"};
+  static const std::vector<std::string> columns = fl::round_record_names();
   return columns;
 }
 

@@ -6,7 +6,8 @@
 
 namespace flotilla::app {
 
-/// The columns of metrics.csv, in order: every field a metrics.jsonl line may have.
+/// The columns of metrics.csv, in order: round_record's fields (fl/record_fields.hpp), every field
+/// of a metrics.jsonl line.
 const std::vector<std::string>& metrics_csv_columns();
 
 /// One metrics.jsonl line as a CSV row (no line end): an absent field is an empty cell, a

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "app/record_json.hpp"
 #include "common/atomic_file.hpp"
 #include "common/sha256.hpp"
 #include "fl/adjusted_rand_index.hpp"
@@ -38,25 +39,6 @@ double mean_of_known(const std::vector<double>& xs) {
   return n > 0 ? sum / static_cast<double>(n) : 0.0;
 }
 
-json elections_json(const std::vector<fl::election>& elections) {
-  json out = json::array();
-  for (const auto& e : elections)
-    out.push_back({{"round", e.round},
-                   {"term", e.term},
-                   {"from", e.from < 0 ? json(nullptr) : json(e.from)},
-                   {"to", e.to},
-                   {"reason", e.reason}});
-  return out;
-}
-
-json late_json(const fl::run_report& r) {
-  json out = json::array();
-  for (const auto& l : r.late_joins)
-    out.push_back({{"client", l.client}, {"cluster", l.cluster}, {"joined_round", l.joined_round},
-                   {"distances", l.distances}});
-  return out;
-}
-
 } // namespace
 
 json clusters_json(const fl::run_report& r, const std::vector<data::client_partition>& parts) {
@@ -65,16 +47,11 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
   for (const auto& c : r.clusters) {
     json scores = json::object();
     for (const auto& s : r.scores)
-      if (std::find(c.members.begin(), c.members.end(), s.client) != c.members.end())
-        scores[std::to_string(s.client)] = {{"cpu", s.cpu},
-                                            {"mem", s.mem},
-                                            {"score", s.score()},
-                                            {"host_cpu", s.host_cpu},
-                                            {"host_mem", s.host_mem},
-                                            {"own_cpu_seconds", s.own_cpu_seconds},
-                                            {"window_seconds", s.window_seconds},
-                                            {"own_bytes", s.own_bytes},
-                                            {"profiled", s.profiled}};
+      if (std::find(c.members.begin(), c.members.end(), s.client) != c.members.end()) {
+        json row = s;
+        row["score"] = s.score();
+        scores[std::to_string(s.client)] = row;
+      }
     json cl{{"id", c.id},
             {"members", c.members},
             {"server", c.server},
@@ -85,7 +62,7 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
             {"samples", c.samples},
             {"accuracy", c.accuracy},
             {"term", c.term},
-            {"elections", elections_json(c.elections)},
+            {"elections", c.elections},
             {"created_round", c.created_round},
             {"parent", c.parent < 0 ? json(nullptr) : json(c.parent)}};
     if (c.failed)
@@ -108,7 +85,7 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
   for (const auto& [id, xy] : r.projection)
     projection[std::to_string(id)] = {xy[0], xy[1]};
   out["projection"] = projection;
-  out["late_clients"] = late_json(r);
+  out["late_clients"] = r.late_joins;
   return out;
 }
 
@@ -162,16 +139,8 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
                   {"silhouette", silhouette},
                   {"assignment", json::array()}};
   out["elections"] = elections;
-  out["late_clients"] = late_json(r);
-  json faults = json::array();
-  for (const auto& f : r.faults)
-    faults.push_back({{"target", f.target},
-                      {"client", f.client < 0 ? json(nullptr) : json(f.client)},
-                      {"kind", f.kind},
-                      {"phase", f.phase},
-                      {"round", f.round},
-                      {"seconds", f.seconds}});
-  out["faults"] = faults;
+  out["late_clients"] = r.late_joins;
+  out["faults"] = json(r.faults);
   for (auto a : r.assignment)
     clustering["assignment"].push_back(a == fl::no_cluster ? json(nullptr) : json(a));
   if (has_groups(parts)) {

@@ -213,6 +213,8 @@ json run_model(const run_files& run) {
           {"projection", projection_model(run)},
           {"selection", selection_model(run)},
           {"run_table", run_table(run)},
+          // The results as summary.json holds them, unrounded (the tables show them formatted).
+          {"final", object(run.summary, "final")},
           {"config_table", config_table(run.config)},
           {"comparison", comparison_row(run)}};
 }

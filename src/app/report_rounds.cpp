@@ -6,6 +6,7 @@
 
 #include "app/report_format.hpp"
 #include "app/report_json.hpp"
+#include "fl/record_fields.hpp"
 #include "app/report_model.hpp"
 
 namespace flotilla::app {
@@ -31,25 +32,16 @@ std::string series_name(const json& cluster) {
 
 json point_of(const json& line, double x) {
   json p{{"x", x}};
+  // Every field the run recorded for the round, under its own name (fl/record_fields.hpp), so the
+  // page holds the round as written; objects are no field's type and are left out.
+  for (const auto& key : fl::round_record_names()) {
+    const auto& v = at(line, key.c_str());
+    if (v.is_number() || v.is_boolean() || v.is_string() || v.is_array())
+      p[key] = v;
+  }
   if (auto a = number(line, "test_accuracy"))
     p["accuracy"] = *a;
-  // Copied as they are, so whole numbers stay whole in the page's text.
-  for (const char* key :
-       {"round", "asked", "clients", "failures", "seconds", "train_loss", "test_loss", "server", "term"})
-    if (at(line, key).is_number())
-      p[key] = at(line, key);
   p["aggregated"] = !at(line, "aggregated").is_boolean() || at(line, "aggregated").get<bool>();
-  if (!array(line, "failed").empty())
-    p["failed"] = array(line, "failed");
-  if (!array(line, "failure_reasons").empty())
-    p["failure_reasons"] = array(line, "failure_reasons");
-  const auto& reassigned = at(line, "reassigned");
-  if (reassigned.is_array())
-    p["reassigned"] = reassigned.size();
-  else if (reassigned.is_number())
-    p["reassigned"] = reassigned;
-  if (auto s = text(line, "strategy"))
-    p["strategy"] = *s;
   return p;
 }
 
@@ -74,9 +66,9 @@ void add_round_events(const json& series, json& events) {
     const std::string where = series["label"].get<std::string>() + ", round " + p["round"].dump();
     if (p.value("failures", 0.0) > 0) {
       std::string what = where + ": " + report_format::count(p["failures"].get<double>()) + " failed";
-      if (p.contains("failed"))
+      if (!array(p, "failed").empty())
         what += " (clients " + ids_text(p["failed"]) + ")";
-      if (p.contains("failure_reasons"))
+      if (!array(p, "failure_reasons").empty())
         what += ": " + ids_text(p["failure_reasons"]);
       events.push_back(event("failure", p["x"], series["cluster"], what));
     }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "app/checkpoint_file.hpp"
+#include "app/record_json.hpp"
 #include "common/atomic_file.hpp"
 
 namespace flotilla::app {
@@ -53,34 +54,6 @@ void run_recorder::on_phase(const std::string& phase, const std::string& detail)
 
 void run_recorder::on_progress(std::size_t done, std::size_t total) {
   progress_.advance(done, total);
-}
-
-std::string metrics_line(const fl::round_record& r) {
-  nlohmann::json line{{"phase", r.phase},
-                      {"round", r.round},
-                      {"cluster", r.cluster == fl::no_cluster ? nlohmann::json(nullptr) : nlohmann::json(r.cluster)},
-                      {"server", r.server == fl::no_cluster ? nlohmann::json(nullptr) : nlohmann::json(r.server)},
-                      {"term", r.term},
-                      {"asked", r.asked},
-                      {"clients", r.clients},
-                      {"failures", r.failures},
-                      {"failed", r.failed},
-                      {"aggregated", r.aggregated},
-                      {"train_loss", r.train_loss},
-                      {"test_loss", r.test_loss},
-                      {"test_accuracy", r.test_accuracy},
-                      {"seconds", r.seconds}};
-  if (!r.failure_reasons.empty())
-    line["failure_reasons"] = r.failure_reasons;
-  if (!r.aggregated)
-    line["not_aggregated"] = r.not_aggregated;
-  if (r.reassigned > 0)
-    line["reassigned"] = r.reassigned;
-  if (r.update_norm_max > 0) { // CFL's split criterion
-    line["update_norm_mean"] = r.update_norm_mean;
-    line["update_norm_max"] = r.update_norm_max;
-  }
-  return line.dump();
 }
 
 void run_recorder::on_round(const fl::round_record& r) {

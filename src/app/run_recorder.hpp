@@ -44,7 +44,4 @@ private:
   std::string write_error_;
 };
 
-/// One metrics.jsonl line (without the newline).
-std::string metrics_line(const fl::round_record& r);
-
 } // namespace flotilla::app

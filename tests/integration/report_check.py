@@ -6,6 +6,9 @@
   report_check.py dom DOM ID [ID ...]   fail unless each id is in the rendered DOM, drawn, and the
                                         page says data-report-status="ok"
   report_check.py png PNG               fail if the screenshot is blank (too few colours or pixels)
+  report_check.py values RUN HTML       fail unless every value RUN wrote (each metrics.jsonl field of
+                                        each round, summary.json's final results, each cluster's
+                                        members, server and accuracy) is in the report's data
 """
 import html.parser
 import json
@@ -198,6 +201,68 @@ def png(path):
     return 0
 
 
+def report_data(html_path):
+    text = open(html_path, encoding="utf-8").read()
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S)
+    if not m:
+        raise SystemExit("values: no report-data block in " + html_path)
+    return json.loads(m.group(1))
+
+
+def leaves(x, out):
+    """Every number, string and boolean inside x, as JSON text (1 and 1.0 are one value)."""
+    if isinstance(x, dict):
+        for v in x.values():
+            leaves(v, out)
+    elif isinstance(x, list):
+        for v in x:
+            leaves(v, out)
+    elif isinstance(x, bool) or x is None:
+        out.add(json.dumps(x))
+    elif isinstance(x, (int, float)):
+        out.add(repr(float(x)))
+    else:
+        out.add(json.dumps(x))
+    return out
+
+
+def values(run_dir, html_path):
+    data = report_data(html_path)
+    run = data["runs"][0]
+    missing = []
+    series = {json.dumps(s.get("cluster")): s for s in run["rounds"]["series"]}
+    lines = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl")) if l.strip()]
+    for line in lines:
+        s = series.get(json.dumps(line.get("cluster")))
+        points = [p for p in (s or {}).get("points", []) if p.get("round") == line["round"]]
+        if len(points) != 1:
+            missing.append(f"round {line['phase']} {line['round']} cluster {line.get('cluster')}: no point")
+            continue
+        for key, value in line.items():
+            if value is None:
+                continue  # "not set": the page shows nothing for it
+            if points[0].get(key) != value:
+                missing.append(f"round {line['phase']} {line['round']} cluster {line.get('cluster')}: {key}="
+                               f"{json.dumps(value)} shown as {json.dumps(points[0].get(key))}")
+    everything = leaves(run, set())
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    for key, value in summary["final"].items():
+        for leaf in leaves(value, set()):
+            if leaf not in everything:
+                missing.append(f"summary.json final.{key}: {leaf} is not in the report")
+    clusters = json.load(open(os.path.join(run_dir, "clusters.json")))
+    for c in clusters["clusters"]:
+        for key in ("members", "server", "accuracy"):
+            for leaf in leaves(c[key], set()):
+                if leaf not in everything:
+                    missing.append(f"clusters.json cluster {c['id']} {key}: {leaf} is not in the report")
+    for m in missing:
+        print("values: " + m, file=sys.stderr)
+    print(f"values: {len(lines)} rounds, {len(summary['final'])} final results, {len(clusters['clusters'])} "
+          f"clusters checked; {len(missing)} values missing")
+    return 1 if missing else 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "sample":
         sample(argv[2])
@@ -208,6 +273,8 @@ def main(argv):
         return dom(argv[2], argv[3:])
     if len(argv) == 3 and argv[1] == "png":
         return png(argv[2])
+    if len(argv) == 4 and argv[1] == "values":
+        return values(argv[2], argv[3])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -90,12 +90,11 @@ function pointTip(series, p) {
   if (p.test_loss !== undefined) parts.push(`test loss ${num(p.test_loss, 4)}`);
   if (p.clients !== undefined) parts.push(`${p.clients}${p.asked !== undefined ? ' of ' + p.asked : ''} updates`);
   if (p.failures) parts.push(`${p.failures} failed`);
-  if (!p.aggregated) parts.push('quorum missed');
+  if (!p.aggregated) parts.push(p.not_aggregated ? `not aggregated: ${p.not_aggregated}` : 'not aggregated');
   if (p.seconds !== undefined) parts.push(`${num(p.seconds, 3)} s`);
   if (p.server !== undefined && p.server !== null) parts.push(`server ${p.server}`);
   if (p.term && series.cluster !== null) parts.push(`term ${p.term}`);
-  if (p.reassigned !== undefined) parts.push(`${p.reassigned} reassigned`);
-  if (p.strategy !== undefined) parts.push(`strategy ${p.strategy}`);
+  if (p.reassigned) parts.push(`${p.reassigned} reassigned`);
   return parts.join(', ');
 }
 

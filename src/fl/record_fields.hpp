@@ -1,0 +1,91 @@
+#pragma once
+// One field list per record (review P3): each record's fields are named here once, in order, and
+// every format is generated from that list: the CAF inspector (actors/protocol.hpp), JSON for
+// metrics.jsonl, checkpoints and outputs (app/record_json.hpp), metrics.csv's columns. A field
+// added here appears in all of them.
+//
+// A list calls `f(name, member)` for each field, or `f(name, member, none)` for a field whose
+// value `none` means "not set" (written as null in JSON: a round of the initial phase has no
+// cluster, a first server had no predecessor).
+#include "fl/cluster_registry.hpp"
+#include "fl/run_report.hpp"
+
+#include <string>
+#include <vector>
+
+namespace flotilla::fl {
+
+template <class R, class F>
+void round_record_fields(R& x, F&& f) {
+  f("phase", x.phase);
+  f("round", x.round);
+  f("cluster", x.cluster, no_cluster);
+  f("server", x.server, no_cluster);
+  f("term", x.term);
+  f("asked", x.asked);
+  f("clients", x.clients);
+  f("failures", x.failures);
+  f("failed", x.failed);
+  f("failure_reasons", x.failure_reasons);
+  f("aggregated", x.aggregated);
+  f("not_aggregated", x.not_aggregated);
+  f("samples", x.samples);
+  f("train_loss", x.train_loss);
+  f("test_loss", x.test_loss);
+  f("test_accuracy", x.test_accuracy);
+  f("evaluated", x.evaluated);
+  f("seconds", x.seconds);
+  f("reassigned", x.reassigned);
+  f("update_norm_mean", x.update_norm_mean);
+  f("update_norm_max", x.update_norm_max);
+}
+
+template <class R, class F>
+void election_fields(R& x, F&& f) {
+  f("round", x.round);
+  f("term", x.term);
+  f("from", x.from, std::int64_t{-1});
+  f("to", x.to);
+  f("reason", x.reason);
+}
+
+template <class R, class F>
+void client_score_fields(R& x, F&& f) {
+  f("client", x.client);
+  f("cpu", x.cpu);
+  f("mem", x.mem);
+  f("host_cpu", x.host_cpu);
+  f("host_mem", x.host_mem);
+  f("own_cpu_seconds", x.own_cpu_seconds);
+  f("window_seconds", x.window_seconds);
+  f("own_bytes", x.own_bytes);
+  f("profiled", x.profiled);
+}
+
+template <class R, class F>
+void late_join_fields(R& x, F&& f) {
+  f("client", x.client);
+  f("cluster", x.cluster);
+  f("joined_round", x.joined_round);
+  f("distances", x.distances);
+}
+
+template <class R, class F>
+void applied_fault_fields(R& x, F&& f) {
+  f("target", x.target);
+  f("client", x.client, std::int64_t{-1});
+  f("kind", x.kind);
+  f("phase", x.phase);
+  f("round", x.round);
+  f("seconds", x.seconds);
+}
+
+/// round_record's field names, in order: metrics.csv's columns.
+inline std::vector<std::string> round_record_names() {
+  std::vector<std::string> out;
+  round_record r;
+  round_record_fields(r, [&](const char* name, auto&&...) { out.emplace_back(name); });
+  return out;
+}
+
+} // namespace flotilla::fl

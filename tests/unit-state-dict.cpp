@@ -192,6 +192,33 @@ TEST_CASE("a state_dict that does not fit the model is refused, naming the key a
   }
 }
 
+TEST_CASE("a state_dict with a weight that is not finite is refused, naming the tensor") {
+  auto w = model::initial_weights("cnn", 1);
+  auto first_bias = static_cast<std::size_t>(16 * 1 * 5 * 5); // '0.weight' [16, 1, 5, 5] comes first
+  SUBCASE("NaN") {
+    w[first_bias + 3] = NAN;
+    CHECK_THROWS_WITH_AS(model::weights_from_state_dict("cnn", model::state_dict_bytes("cnn", w), "init.pt"),
+                         "init.pt: '0.bias' holds nan at index 3; a model to start from needs finite weights (in "
+                         "Python: all(torch.isfinite(t).all() for t in state_dict.values()))",
+                         model::model_error);
+  }
+  SUBCASE("infinity") {
+    w[0] = -INFINITY;
+    CHECK_THROWS_WITH_AS(model::weights_from_state_dict("cnn", model::state_dict_bytes("cnn", w), "init.pt"),
+                         "init.pt: '0.weight' holds -inf at index 0; a model to start from needs finite weights (in "
+                         "Python: all(torch.isfinite(t).all() for t in state_dict.values()))",
+                         model::model_error);
+  }
+  SUBCASE("beyond what aggregation takes") {
+    w[1] = 2e6f;
+    CHECK_THROWS_WITH_AS(model::weights_from_state_dict("cnn", model::state_dict_bytes("cnn", w), "init.pt"),
+                         "init.pt: '0.weight' holds 2000000.000000 at index 1, beyond the +-1e6 a weight may have; a "
+                         "model to start from needs finite weights (in Python: all(torch.isfinite(t).all() for t in "
+                         "state_dict.values()))",
+                         model::model_error);
+  }
+}
+
 TEST_CASE("files that are no state_dict are refused with what to do") {
   SUBCASE("not a zip archive") {
     CHECK_THROWS_WITH_AS(model::weights_from_state_dict("cnn", "hello", "notes.txt"),

@@ -73,6 +73,22 @@ TEST_CASE("a diverging training stops with a clear error") {
                        model::model_error);
 }
 
+TEST_CASE("a training that FedProx's term makes diverge names strategy.proximal_mu, not train.lr") {
+  test::temp_dir dir;
+  auto ds = tiny_dataset(dir);
+  model::trainer t("cnn");
+  auto w = model::initial_weights("cnn", 1);
+  model::train_options opt;
+  opt.lr = 0.05;
+  opt.proximal_mu = 100; // lr x mu = 5: each step overshoots the global model fourfold
+  opt.epochs = 10;
+  CHECK_THROWS_WITH_AS(t.fit(w, ds->train, range(64), {}, {}, opt, 1),
+                       "training diverged: loss is -nan at epoch 6, batch 1; lower strategy.proximal_mu (100): with "
+                       "train.lr 0.05 FedProx's pull toward the global model steps lr x mu = 5 times the distance, "
+                       "which overshoots; keep lr x mu well below 1",
+                       model::model_error);
+}
+
 TEST_CASE("cnn reaches 95% on real MNIST after one epoch on 10,000 images") {
   REQUIRE_MNIST();
   auto ds = data::load_dataset({"mnist", "data/mnist", 10000});

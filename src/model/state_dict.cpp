@@ -3,6 +3,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -110,7 +111,17 @@ std::vector<float> read_weights(const std::string& model_name, const std::string
       throw model_error(source + ": '" + key + "' has shape " + shape(entry.sizes) + " but model '" +
                         model_name + "' expects " + shape(expected) + fix);
     auto t = tensor_of(*archive, entry, source + ": '" + key + "' ");
-    std::memcpy(dst, t.data_ptr<float>(), static_cast<std::size_t>(t.numel()) * sizeof(float));
+    // A NaN or infinite weight makes every client's first loss NaN: the run would end as
+    // "training diverged" and blame train.lr. Name the tensor instead; +-1e6 is the most any
+    // weight may have (aggregation refuses more as diverged, and sums exactly within it).
+    const auto* values = t.data_ptr<float>();
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(values[i]) || std::fabs(values[i]) > 1e6f)
+        throw model_error(source + ": '" + key + "' holds " + std::to_string(values[i]) + " at index " +
+                          std::to_string(i) + (std::isfinite(values[i]) ? ", beyond the +-1e6 a weight may have" : "") +
+                          "; a model to start from needs finite weights (in Python: all(torch.isfinite(t).all() "
+                          "for t in state_dict.values()))");
+    std::memcpy(dst, values, static_cast<std::size_t>(t.numel()) * sizeof(float));
     dst += t.numel();
     by_name.erase(it);
   }

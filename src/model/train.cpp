@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <sstream>
 
 #include "model/model_error.hpp"
 
@@ -57,6 +58,25 @@ struct batch_buffer {
   }
 };
 
+// What to change when the loss is no longer finite. FedProx's term pulls every weight back by
+// lr x mu times its distance from the global model each step: from about 1 on, that step
+// overshoots and grows (momentum widens the swing), whatever train.lr does to the data's loss.
+std::string divergence_fix(const train_options& o) {
+  if (o.proximal_mu <= 0)
+    return "lower train.lr";
+  auto text = [](double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+  };
+  auto step = o.lr * o.proximal_mu;
+  if (step < 1)
+    return "lower train.lr (or strategy.proximal_mu = " + text(o.proximal_mu) + ")";
+  return "lower strategy.proximal_mu (" + text(o.proximal_mu) + "): with train.lr " + text(o.lr) +
+         " FedProx's pull toward the global model steps lr x mu = " + text(step) +
+         " times the distance, which overshoots; keep lr x mu well below 1";
+}
+
 } // namespace
 
 train_metrics train(torch::nn::Sequential& net, const data::split& data,
@@ -100,7 +120,7 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
       if (!std::isfinite(value))
         throw model_error("training diverged: loss is " + std::to_string(value) + " at epoch " +
                           std::to_string(epoch + 1) + ", batch " +
-                          std::to_string(begin / batch_size + 1) + "; lower train.lr");
+                          std::to_string(begin / batch_size + 1) + "; " + divergence_fix(options));
       loss.backward();
       if (!start.empty()) {
         torch::NoGradGuard no_grad;

@@ -177,7 +177,8 @@ TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
   SUBCASE("another run's") {
     CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-b"),
                          (file + ": it belongs to another run (its configuration differs from " + d +
-                          "/config.json); resume the directory it was written in").c_str(),
+                          "/config.json, or the data differs from the files it trained on); resume the directory "
+                          "it was written in, with the same data (data.root may point to another copy)").c_str(),
                          app::checkpoint_error);
   }
   SUBCASE("one byte flipped") {
@@ -213,16 +214,20 @@ TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
 
 TEST_CASE("a resume may change where the run happens, not what it is") {
   auto doc = config::resolve_config("", {});
-  auto id = app::run_id(doc);
+  auto id = app::run_id(doc, "data-a");
   auto changed = doc;
-  app::apply_resume_overrides(changed, {"runtime.nodes=h:4242", "output.progress=off"});
-  CHECK(app::run_id(changed) == id);
+  // Another machine: its data elsewhere, its nodes, its threads, its terminal.
+  app::apply_resume_overrides(changed, {"runtime.nodes=h:4242", "output.progress=off", "data.root=/elsewhere/mnist",
+                                        "runtime.trainers=3", "output.save_models=false"});
+  CHECK(app::run_id(changed, "data-a") == id);
   CHECK_THROWS_WITH_AS(app::apply_resume_overrides(changed, {"rounds.cluster=9"}),
-                       "'rounds.cluster' would change the experiment; a resume may only change runtime.* (e.g. "
-                       "runtime.nodes) and output.progress",
+                       "'rounds.cluster' would change the experiment; a resume may only change data.root, runtime.* "
+                       "(e.g. runtime.nodes), output.progress and output.save_models (config/key_classes.json)",
                        config::config_error);
+  CHECK_THROWS_AS(app::apply_resume_overrides(changed, {"data.train_limit=10"}), config::config_error);
   auto other = config::resolve_config("", {"seed=7"});
-  CHECK(app::run_id(other) != id);
+  CHECK(app::run_id(other, "data-a") != id);
+  CHECK(app::run_id(doc, "data-b") != id); // the same files elsewhere resume; other files do not
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "app/checkpoint_check.hpp"
 #include "app/checkpoint_file.hpp"
 #include "app/command_line.hpp"
 #include "app/exit_status.hpp"
@@ -63,7 +64,7 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
-  auto recorder = std::make_shared<app::run_recorder>(dir.path(), app::run_id(doc), s.output.progress,
+  auto recorder = std::make_shared<app::run_recorder>(dir.path(), app::run_id(doc, data->fingerprint), s.output.progress,
                                                       resume ? resume->metrics_bytes : 0);
   // Written from inside the run, before the actor system shuts down (see run_experiment).
   auto finish = [&](fl::run_report& report) {
@@ -119,16 +120,18 @@ int resume(const app::command_line& cl) {
   if (cl.words.size() != 1)
     throw config::config_error("resume takes one run directory\n\n" + app::usage("resume"));
   const auto& run_dir = cl.words.front();
-  auto saved = config::resolve_config(run_dir + "/config.json", {});
-  auto id = app::run_id(saved);
-  auto doc = saved;
+  // The directory's lock first: a second process on it is refused before anything is read.
+  app::run_directory dir(run_dir);
+  auto doc = config::resolve_config(run_dir + "/config.json", {});
   app::apply_resume_overrides(doc, cl.overrides);
   auto s = config::settings_from(doc);
-  auto cp = std::make_shared<const fl::checkpoint>(app::read_checkpoint(run_dir, id));
-  std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
   model::configure_torch_threads(1);
+  // The data may live elsewhere now (data.root); the run id holds its fingerprint, so other data
+  // is refused with the checkpoint.
   auto data = data::load_dataset(s.data);
-  app::run_directory dir(run_dir);
+  auto cp = std::make_shared<const fl::checkpoint>(
+    app::read_checked_checkpoint(run_dir, app::run_id(doc, data->fingerprint), s));
+  std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
   return execute(s, doc, dir, data, cp, start);
 }
 

@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "config/key_classes.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -241,9 +242,8 @@ json node_config(const json& received, const std::vector<std::string>& own_overr
   auto config = defaults;
   check_depth(received, "the coordinator's configuration");
   merge_into(config, received);
-  config["runtime"] = defaults.at("runtime");
-  config["output"] = defaults.at("output");
-  config["data"]["root"] = defaults.at("data").at("root");
+  // The coordinator's machine-local keys are not this machine's (config/key_classes.json).
+  config = with_machine_keys_of(config, defaults);
   for (const auto& o : own_overrides)
     apply_override(config, o);
   return config;

@@ -1,0 +1,72 @@
+#include "config/key_classes.hpp"
+
+#include <vector>
+
+#include "key_classes_json.hpp"
+
+namespace flotilla::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct classes {
+  std::vector<std::string> machine, resumable;
+};
+
+const classes& table() {
+  static const classes c = [] {
+    auto j = json::parse(key_classes_json);
+    return classes{j.at("machine").get<std::vector<std::string>>(), j.at("resumable").get<std::vector<std::string>>()};
+  }();
+  return c;
+}
+
+// A listed key, or a key under a listed prefix ("runtime" covers "runtime.tls.ca").
+bool listed(const std::vector<std::string>& list, const std::string& key) {
+  for (const auto& k : list)
+    if (key == k || (key.size() > k.size() && key.compare(0, k.size(), k) == 0 && key[k.size()] == '.'))
+      return true;
+  return false;
+}
+
+json::json_pointer pointer_of(const std::string& dotted) {
+  std::string p;
+  for (char c : dotted)
+    p += c == '.' ? '/' : c;
+  return json::json_pointer("/" + p);
+}
+
+} // namespace
+
+bool is_machine_key(const std::string& key) {
+  return listed(table().machine, key);
+}
+
+bool is_resumable_key(const std::string& key) {
+  return listed(table().resumable, key);
+}
+
+json experiment_part(const json& config) {
+  auto out = config;
+  for (const auto& k : table().machine) {
+    auto ptr = pointer_of(k);
+    if (out.contains(ptr))
+      out[ptr.parent_pointer()].erase(ptr.back());
+  }
+  return out;
+}
+
+json with_machine_keys_of(const json& config, const json& local) {
+  auto out = config;
+  for (const auto& k : table().machine) {
+    auto ptr = pointer_of(k);
+    if (local.contains(ptr))
+      out[ptr] = local[ptr];
+    else if (out.contains(ptr))
+      out[ptr.parent_pointer()].erase(ptr.back());
+  }
+  return out;
+}
+
+} // namespace flotilla::config

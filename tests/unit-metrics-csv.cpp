@@ -2,9 +2,9 @@
 
 #include <sstream>
 
-#include "app/metrics_csv.hpp"
+#include "report/metrics_csv.hpp"
 #include "fl/record_fields.hpp"
-#include "app/report_error.hpp"
+#include "report/report_error.hpp"
 #include "fixtures.hpp"
 #include "report_fixture.hpp"
 
@@ -14,12 +14,12 @@ using namespace flotilla::test;
 TEST_CASE("metrics.csv's columns are the round record's fields, every one of them") {
   // Pinned: a change to the file format is deliberate (fl/record_fields.hpp, the one list).
   std::string header;
-  for (const auto& c : app::metrics_csv_columns())
+  for (const auto& c : report::metrics_csv_columns())
     header += (header.empty() ? "" : ",") + c;
   CHECK(header == "phase,round,cluster,server,term,asked,clients,failures,failed,failure_reasons,aggregated,"
                   "not_aggregated,samples,train_loss,test_loss,test_accuracy,evaluated,seconds,reassigned,"
                   "update_norm_mean,update_norm_max");
-  CHECK(app::metrics_csv_columns() == fl::round_record_names());
+  CHECK(report::metrics_csv_columns() == fl::round_record_names());
 }
 
 TEST_CASE("metrics.csv has a fixed header and one row per metrics line") {
@@ -28,7 +28,7 @@ TEST_CASE("metrics.csv has a fixed header and one row per metrics line") {
   write_run(dir);
   add_new_fields(dir);
 
-  app::write_metrics_csv(dir.string());
+  report::write_metrics_csv(dir.string());
   std::istringstream csv(read_file(dir / "metrics.csv"));
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);)
@@ -43,7 +43,7 @@ TEST_CASE("metrics.csv has a fixed header and one row per metrics line") {
 }
 
 TEST_CASE("a CSV cell with quotes or line breaks is quoted") {
-  CHECK(app::metrics_csv_row({{"phase", "say \"hi\""}, {"failure_reasons", {"a\nb", "c"}}}) ==
+  CHECK(report::metrics_csv_row({{"phase", "say \"hi\""}, {"failure_reasons", {"a\nb", "c"}}}) ==
         "\"say \"\"hi\"\"\",,,,,,,,,\"a\nb;c\",,,,,,,,,,,");
 }
 
@@ -51,6 +51,6 @@ TEST_CASE("metrics.csv of a directory without metrics.jsonl is an error that nam
   test::temp_dir tmp;
   const auto expected = (tmp.path() / "metrics.jsonl").string() +
                         " is missing or unreadable: a run writes it when it starts; is this a flotilla run directory?";
-  CHECK_THROWS_WITH_AS(app::write_metrics_csv(tmp.path().string()), expected.c_str(), app::report_error);
+  CHECK_THROWS_WITH_AS(report::write_metrics_csv(tmp.path().string()), expected.c_str(), report::report_error);
 }
 

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <string>
 
-#include "app/report.hpp"
-#include "app/report_error.hpp"
-#include "app/report_inputs.hpp"
+#include "report/report.hpp"
+#include "report/report_error.hpp"
+#include "report/inputs.hpp"
 #include "child_process.hpp"
 #include "fixtures.hpp"
 #include "report_fixture.hpp"
@@ -29,8 +29,8 @@ std::string refused_in_child(const fs::path& dir, const std::vector<std::string>
   return in_child(
     [&]() -> std::string {
       try {
-        app::write_report({dir.string()}, out);
-      } catch (const app::report_error& e) {
+        report::write_report({dir.string()}, out);
+      } catch (const report::report_error& e) {
         const std::string message = e.what();
         for (const auto& part : expected)
           if (message.find(part) == std::string::npos)
@@ -70,7 +70,7 @@ TEST_CASE("a run file that is not a regular file is refused, never read") {
     CHECK(refused_in_child(dir, {"clusters.json is a FIFO (named pipe), not a regular file"}) == "");
   }
   SUBCASE("config.json is larger than any run writes") {
-    fs::resize_file(dir / "config.json", app::report_max_file_bytes + 1); // sparse: no disk used
+    fs::resize_file(dir / "config.json", report::report_max_file_bytes + 1); // sparse: no disk used
     CHECK(refused_in_child(dir, {"config.json is larger than 64 MiB"}) == "");
   }
 }
@@ -94,7 +94,7 @@ TEST_CASE("deep nesting in any run file is refused before anything recurses on i
   }
   SUBCASE("brackets inside strings are text, not nesting") {
     write_file(dir / "config.json", json{{"name", std::string(1000, '[') + "\\\"{"}}.dump());
-    CHECK_NOTHROW(app::write_report({dir.string()}, tmp.file("r.html")));
+    CHECK_NOTHROW(report::write_report({dir.string()}, tmp.file("r.html")));
   }
 }
 
@@ -130,9 +130,9 @@ TEST_CASE("report names what it was given when it is not a run directory") {
   test::temp_dir tmp;
   write_file(tmp.path() / "summary.json", "{}");
   const auto file = tmp.file("summary.json");
-  CHECK_THROWS_WITH_AS(app::write_report({file}, tmp.file("r.html")),
+  CHECK_THROWS_WITH_AS(report::write_report({file}, tmp.file("r.html")),
                        (file + " is not a run directory (it is a file, not a directory); pass the directory a run "
                                "printed at its end ('run directory: ...')")
                          .c_str(),
-                       app::report_error);
+                       report::report_error);
 }

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <string>
 
-#include "app/report_command.hpp"
-#include "app/report_error.hpp"
+#include "report/report_command.hpp"
+#include "report/report_error.hpp"
 #include "fixtures.hpp"
 #include "report_fixture.hpp"
 
@@ -21,8 +21,8 @@ namespace {
 
 std::string usage_error_of(const std::vector<std::string>& args) {
   try {
-    app::report_command(args);
-  } catch (const app::report_usage_error& e) {
+    report::report_command(args);
+  } catch (const report::report_usage_error& e) {
     return e.what();
   } catch (const std::exception& e) {
     return std::string("another error: ") + e.what();

@@ -8,10 +8,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/report.hpp"
-#include "app/report_command.hpp"
-#include "app/report_error.hpp"
-#include "app/report_page.hpp"
+#include "report/report.hpp"
+#include "report/report_command.hpp"
+#include "report/report_error.hpp"
+#include "report/page.hpp"
 #include "fixtures.hpp"
 #include "report_fixture.hpp"
 
@@ -40,7 +40,7 @@ template <class F>
 std::string report_error_of(F f) {
   try {
     f();
-  } catch (const app::report_error& e) {
+  } catch (const report::report_error& e) {
     return e.what();
   }
   return "no report_error";
@@ -57,10 +57,10 @@ std::vector<std::string> kinds_of(const json& events) {
 } // namespace
 
 TEST_CASE("the element ids of the report are stable") {
-  CHECK(app::report_element_ids() == std::vector<std::string>{"chart-accuracy", "chart-loss", "chart-clients",
+  CHECK(report::report_element_ids() == std::vector<std::string>{"chart-accuracy", "chart-loss", "chart-clients",
                                                                "table-contingency", "chart-pca", "table-selection",
                                                                "chart-timeline", "table-run", "table-config"});
-  CHECK(app::comparison_element_ids() == std::vector<std::string>{"table-comparison", "chart-comparison"});
+  CHECK(report::comparison_element_ids() == std::vector<std::string>{"table-comparison", "chart-comparison"});
 }
 
 TEST_CASE("a run's report is one self-contained HTML file with every chart") {
@@ -71,7 +71,7 @@ TEST_CASE("a run's report is one self-contained HTML file with every chart") {
   const auto out = tmp.file("report.html");
 
   // execute
-  app::write_report({(tmp.path() / "run").string()}, out);
+  report::write_report({(tmp.path() / "run").string()}, out);
   const auto html = read_file(out);
 
   // assert: one document, nothing to fetch, each chart exactly once
@@ -80,7 +80,7 @@ TEST_CASE("a run's report is one self-contained HTML file with every chart") {
   for (const char* external : {"http://", "https://", "src=", "url(", "@import", "<link rel=\"stylesheet\""})
     CHECK_MESSAGE(html.find(external) == std::string::npos, external);
   CHECK(html.find("default-src 'none'") != std::string::npos);
-  for (const auto& id : app::report_element_ids())
+  for (const auto& id : report::report_element_ids())
     CHECK_MESSAGE(occurrences(html, "id=\"" + id + "\"") == 1, id);
   CHECK(html.find("id=\"table-comparison\"") == std::string::npos);
   CHECK(html.find("function renderReport()") != std::string::npos);
@@ -174,10 +174,10 @@ TEST_CASE("a run written before the newer fields still gets every chart") {
   write_run(tmp.path() / "old");
   const auto out = tmp.file("old.html");
 
-  app::write_report({(tmp.path() / "old").string()}, out);
+  report::write_report({(tmp.path() / "old").string()}, out);
   const auto html = read_file(out);
 
-  for (const auto& id : app::report_element_ids())
+  for (const auto& id : report::report_element_ids())
     CHECK_MESSAGE(html.find("id=\"" + id + "\"") != std::string::npos, id);
   const auto run = page_data(html)["runs"][0];
   CHECK(run["projection"].is_null());
@@ -198,7 +198,7 @@ TEST_CASE("a run without true groups has no contingency table, and its ARI is co
     for (auto& [id, c] : summary["clients"].items())
       c.erase("group");
     write_file(dir / "summary.json", summary.dump());
-    app::write_report({dir.string()}, tmp.file("r.html"));
+    report::write_report({dir.string()}, tmp.file("r.html"));
     CHECK(page_data(read_file(tmp.file("r.html")))["runs"][0]["contingency"].is_null());
   }
   SUBCASE("true groups but no ARI in the summary") {
@@ -206,7 +206,7 @@ TEST_CASE("a run without true groups has no contingency table, and its ARI is co
     summary["clustering"].erase("adjusted_rand_index");
     summary["clients"]["5"]["cluster"] = 0; // one client in the other group's cluster
     write_file(dir / "summary.json", summary.dump());
-    app::write_report({dir.string()}, tmp.file("r.html"));
+    report::write_report({dir.string()}, tmp.file("r.html"));
     const auto c = page_data(read_file(tmp.file("r.html")))["runs"][0]["contingency"];
     CHECK(c["counts"] == json{{3, 1}, {0, 2}});
     CHECK(c["ari_source"] == "computed by the report");
@@ -222,7 +222,7 @@ TEST_CASE("rounds to target tell a target not reached from no target") {
   summary["final"]["rounds_to_target"] = nullptr;
   write_file(dir / "summary.json", summary.dump());
   auto rounds_to_target = [&] {
-    app::write_report({dir.string()}, tmp.file("r.html"));
+    report::write_report({dir.string()}, tmp.file("r.html"));
     return page_data(read_file(tmp.file("r.html")))["runs"][0]["comparison"]["rounds to target"];
   };
   CHECK(rounds_to_target() == "no target");
@@ -239,12 +239,12 @@ TEST_CASE("several run directories give a comparison with every run's charts sid
   add_new_fields(tmp.path() / "b");
   const auto out = tmp.file("compare.html");
 
-  app::write_report({(tmp.path() / "a").string(), (tmp.path() / "b").string()}, out);
+  report::write_report({(tmp.path() / "a").string(), (tmp.path() / "b").string()}, out);
   const auto html = read_file(out);
 
-  for (const auto& id : app::comparison_element_ids())
+  for (const auto& id : report::comparison_element_ids())
     CHECK_MESSAGE(occurrences(html, "id=\"" + id + "\"") == 1, id);
-  for (const auto& id : app::report_element_ids()) {
+  for (const auto& id : report::report_element_ids()) {
     CHECK_MESSAGE(occurrences(html, "id=\"" + id + "-0\"") == 1, id);
     CHECK_MESSAGE(occurrences(html, "id=\"" + id + "-1\"") == 1, id);
     CHECK_MESSAGE(html.find("id=\"" + id + "\"") == std::string::npos, id);
@@ -259,8 +259,8 @@ TEST_CASE("several run directories give a comparison with every run's charts sid
 }
 
 TEST_CASE("one run's report goes into its directory, a comparison into the current one") {
-  CHECK(app::default_report_path({"runs/x"}) == "runs/x/report.html");
-  CHECK(app::default_report_path({"runs/x", "runs/y"}) == "report.html");
+  CHECK(report::default_report_path({"runs/x"}) == "runs/x/report.html");
+  CHECK(report::default_report_path({"runs/x", "runs/y"}) == "report.html");
 }
 
 TEST_CASE("text from the run cannot end the page's script block") {
@@ -268,7 +268,7 @@ TEST_CASE("text from the run cannot end the page's script block") {
   const std::string name = "</script><script>alert(1)</script><!--";
   write_run(tmp.path() / "run", name);
 
-  app::write_report({(tmp.path() / "run").string()}, tmp.file("r.html"));
+  report::write_report({(tmp.path() / "run").string()}, tmp.file("r.html"));
   const auto html = read_file(tmp.file("r.html"));
 
   CHECK(html.find("<script>alert(1)") == std::string::npos);
@@ -280,20 +280,20 @@ TEST_CASE("a missing or damaged run file is an error that names it") {
   const auto dir = tmp.path() / "run";
   write_run(dir);
   const auto out = tmp.file("r.html");
-  auto report = [&] { app::write_report({dir.string()}, out); };
+  auto report = [&] { report::write_report({dir.string()}, out); };
 
   SUBCASE("missing summary.json") {
     fs::remove(dir / "summary.json");
     const auto expected = (dir / "summary.json").string() +
                           " is missing or unreadable: a run writes it when it finishes; pass the directory of a "
                           "finished run, or rerun it";
-    CHECK_THROWS_WITH_AS(report(), expected.c_str(), app::report_error);
+    CHECK_THROWS_WITH_AS(report(), expected.c_str(), report::report_error);
     CHECK_FALSE(fs::exists(out));
   }
   SUBCASE("missing directory") {
     const auto expected = "run directory " + tmp.file("nope") +
                           " does not exist; pass the directory a run printed at its end ('run directory: ...')";
-    CHECK_THROWS_WITH_AS(app::write_report({tmp.file("nope")}, out), expected.c_str(), app::report_error);
+    CHECK_THROWS_WITH_AS(report::write_report({tmp.file("nope")}, out), expected.c_str(), report::report_error);
   }
   SUBCASE("damaged clusters.json") {
     write_file(dir / "clusters.json", "{\"clusters\": [");
@@ -319,29 +319,29 @@ TEST_CASE("flotilla report: where it writes and what it refuses") {
   const auto dir = (tmp.path() / "run").string();
 
   SUBCASE("one directory: its report.html") {
-    CHECK(app::report_command({dir}) == 0);
+    CHECK(report::report_command({dir}) == 0);
     CHECK(fs::exists(tmp.path() / "run" / "report.html"));
   }
   SUBCASE("--out FILE") {
-    CHECK(app::report_command({dir, "--out", tmp.file("x.html")}) == 0);
+    CHECK(report::report_command({dir, "--out", tmp.file("x.html")}) == 0);
     CHECK(fs::exists(tmp.file("x.html")));
-    CHECK(app::report_command({"--out=" + tmp.file("y.html"), dir, dir}) == 0);
+    CHECK(report::report_command({"--out=" + tmp.file("y.html"), dir, dir}) == 0);
     CHECK(fs::exists(tmp.file("y.html")));
   }
   SUBCASE("command-line errors") {
-    CHECK_THROWS_WITH_AS(app::report_command({}),
+    CHECK_THROWS_WITH_AS(report::report_command({}),
                          "report needs a run directory: flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]",
-                         app::report_usage_error);
-    CHECK_THROWS_WITH_AS(app::report_command({dir, "--out"}),
+                         report::report_usage_error);
+    CHECK_THROWS_WITH_AS(report::report_command({dir, "--out"}),
                          "--out needs a file name: flotilla report RUN_DIR [RUN_DIR ...] --out FILE",
-                         app::report_usage_error);
-    CHECK_THROWS_WITH_AS(app::report_command({dir, "--bogus"}),
+                         report::report_usage_error);
+    CHECK_THROWS_WITH_AS(report::report_command({dir, "--bogus"}),
                          "unknown option --bogus for report; usage: flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]",
-                         app::report_usage_error);
+                         report::report_usage_error);
   }
   SUBCASE("an output that cannot be written") {
     const auto out = tmp.file("no/such/dir/r.html");
-    CHECK_THROWS_WITH_AS(app::report_command({dir, "--out", out}),
+    CHECK_THROWS_WITH_AS(report::report_command({dir, "--out", out}),
                          ("cannot write " + out + ": cannot create a temporary file (No such file or directory)").c_str(),
                          output_error);
   }

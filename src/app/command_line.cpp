@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "app/report_command.hpp"
+#include "report/report_command.hpp"
 #include "config/config.hpp"
 #include "config/settings.hpp"
 
@@ -50,9 +50,9 @@ std::string usage(const std::string& command) {
   if (command == "resume")
     return resume_usage;
   if (command == "report")
-    return report_usage;
+    return report::report_usage;
   return std::string("usage: flotilla COMMAND [options]\n\n") + run_usage + "\n" + resume_usage + "\n" + config_usage +
-         "\n" + node_usage + "\n" + report_usage +
+         "\n" + node_usage + "\n" + report::report_usage +
          "\nflotilla help [COMMAND] | flotilla --help | flotilla --version\n"
          "Exit codes: 0 done, 1 other failure, 2 configuration, 3 data, 4 model (e.g. training diverged),\n"
          "5 output (a result file could not be written), 130 interrupted.\n";

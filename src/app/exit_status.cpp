@@ -1,7 +1,7 @@
 #include "app/exit_status.hpp"
 
 #include "app/checkpoint_file.hpp"
-#include "app/report_error.hpp"
+#include "report/report_error.hpp"
 #include "common/exit_code.hpp"
 
 namespace flotilla::app {
@@ -11,9 +11,9 @@ runtime::exit_status exit_status_of(const std::exception_ptr& e) {
     std::rethrow_exception(e);
   } catch (const checkpoint_error& x) {
     return {exit_code::data, std::string("cannot resume: ") + x.what()};
-  } catch (const report_usage_error& x) {
+  } catch (const report::report_usage_error& x) {
     return {exit_code::config, x.what()};
-  } catch (const report_error& x) {
+  } catch (const report::report_error& x) {
     return {exit_code::data, std::string("cannot report: ") + x.what()};
   } catch (...) {
     return runtime::exit_status_of(e);

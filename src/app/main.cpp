@@ -13,11 +13,11 @@
 #include "app/checkpoint_file.hpp"
 #include "app/command_line.hpp"
 #include "app/exit_status.hpp"
-#include "app/metrics_csv.hpp"
+#include "report/metrics_csv.hpp"
 #include "app/outputs.hpp"
-#include "app/report.hpp"
-#include "app/report_command.hpp"
-#include "app/report_error.hpp"
+#include "report/report.hpp"
+#include "report/report_command.hpp"
+#include "report/report_error.hpp"
 #include "app/resume.hpp"
 #include "app/run_directory.hpp"
 #include "app/run_recorder.hpp"
@@ -75,8 +75,8 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
     report.warnings.insert(report.warnings.end(), recorder->warnings().begin(), recorder->warnings().end());
     double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto summary = app::write_outputs(dir.path(), s, report, parts, total);
-    app::write_metrics_csv(dir.path());
-    app::write_report({dir.path()}, dir.file("report.html"));
+    report::write_metrics_csv(dir.path());
+    report::write_report({dir.path()}, dir.file("report.html"));
     std::printf("%s\n  run directory: %s (report.html)\n", app::summary_table(summary, report).c_str(),
                 dir.path().c_str());
     std::fflush(stdout);
@@ -153,7 +153,7 @@ int dispatch(const app::command_line& cl) {
     return 0;
   }
   if (cl.command == "report")
-    return app::report_command(cl.words);
+    return report::report_command(cl.words);
   if (cl.command == "config") {
     auto doc = config::resolve_config(cl.config_file, cl.overrides);
     config::settings_from(doc); // validate ranges too

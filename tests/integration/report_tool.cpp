@@ -5,13 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "app/report_command.hpp"
-#include "app/report_error.hpp"
+#include "report/report_command.hpp"
+#include "report/report_error.hpp"
 
 int main(int argc, char** argv) {
   try {
-    return flotilla::app::report_command(std::vector<std::string>(argv + 1, argv + argc));
-  } catch (const flotilla::app::report_usage_error& e) {
+    return flotilla::report::report_command(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const flotilla::report::report_usage_error& e) {
     std::fprintf(stderr, "report_tool: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

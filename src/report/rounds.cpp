@@ -4,12 +4,12 @@
 #include <map>
 #include <sstream>
 
-#include "app/report_format.hpp"
-#include "app/report_json.hpp"
+#include "report/format.hpp"
+#include "report/json.hpp"
 #include "fl/record_fields.hpp"
-#include "app/report_model.hpp"
+#include "report/model.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 using json = nlohmann::json;
 using namespace report_json;
@@ -281,4 +281,4 @@ json timeline_model(const run_files& run, const json& rounds) {
   return {{"total", total ? json(*total) : json(t)}, {"phases", phases}, {"lanes", lanes}, {"marks", marks}};
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

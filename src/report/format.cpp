@@ -1,9 +1,9 @@
-#include "app/report_format.hpp"
+#include "report/format.hpp"
 
 #include <cmath>
 #include <cstdio>
 
-namespace flotilla::app::report_format {
+namespace flotilla::report::report_format {
 
 namespace {
 const char* unknown = "n/a";
@@ -65,4 +65,4 @@ std::string number(std::optional<double> x, int significant) {
   return buf;
 }
 
-} // namespace flotilla::app::report_format
+} // namespace flotilla::report::report_format

@@ -1,12 +1,12 @@
-#include "app/report_page.hpp"
+#include "report/page.hpp"
 
 #include <map>
 #include <stdexcept>
 
-#include "app/report_model.hpp"
+#include "report/model.hpp"
 #include "report_assets.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 using json = nlohmann::json;
 
@@ -153,9 +153,9 @@ std::string section_html(const section_spec& s, const json& runs, bool per_run) 
 
 std::string script() {
   // Drawing helpers first, the drawers next, main last: it draws as soon as it runs.
-  return std::string(report_assets::svg_js) + report_assets::chart_lines_js + report_assets::chart_clients_js +
-         report_assets::chart_pca_js + report_assets::chart_timeline_js + report_assets::tables_js +
-         report_assets::main_js;
+  return std::string(assets::svg_js) + assets::chart_lines_js + assets::chart_clients_js +
+         assets::chart_pca_js + assets::chart_timeline_js + assets::tables_js +
+         assets::main_js;
 }
 
 } // namespace
@@ -192,8 +192,8 @@ std::string report_page(const std::vector<run_files>& runs) {
     body += section_html(s, models, true);
   }
   json data{{"runs", models}, {"comparison_columns", comparison_columns()}};
-  return fill(report_assets::report_html, {{"title", html_escape(title)},
-                                           {"style", report_assets::report_css},
+  return fill(assets::report_html, {{"title", html_escape(title)},
+                                           {"style", assets::report_css},
                                            {"layout", models.size() == 1 ? "one-run" : "several-runs"},
                                            {"header", header_html(models)},
                                            {"nav", nav},
@@ -202,4 +202,4 @@ std::string report_page(const std::vector<run_files>& runs) {
                                            {"script", script()}});
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

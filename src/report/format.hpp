@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-namespace flotilla::app::report_format {
+namespace flotilla::report::report_format {
 
 /// 0.97441 -> "97.44%"; absent or negative (unknown) -> "n/a".
 std::string percent(std::optional<double> fraction);
@@ -20,4 +20,4 @@ std::string count(std::optional<double> n);
 /// A number in its shortest faithful form (for scores and indices): 0.3333333 -> "0.333".
 std::string number(std::optional<double> x, int significant = 3);
 
-} // namespace flotilla::app::report_format
+} // namespace flotilla::report::report_format

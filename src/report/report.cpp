@@ -1,4 +1,4 @@
-#include "app/report.hpp"
+#include "report/report.hpp"
 
 #include <sys/stat.h>
 
@@ -6,11 +6,11 @@
 #include <set>
 #include <utility>
 
-#include "app/report_error.hpp"
-#include "app/report_page.hpp"
+#include "report/report_error.hpp"
+#include "report/page.hpp"
 #include "common/atomic_file.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 namespace fs = std::filesystem;
 
@@ -94,4 +94,4 @@ std::string default_report_path(const std::vector<std::string>& run_dirs) {
   return "report.html";
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

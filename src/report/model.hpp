@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "app/report_inputs.hpp"
+#include "report/inputs.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 /// Everything the page shows of one run: name, dir, rounds, timeline, clients, contingency,
 /// projection, selection, run and config tables.
@@ -50,4 +50,4 @@ nlohmann::json comparison_row(const run_files& run);
 /// The comparison table's columns, in order.
 const std::vector<std::string>& comparison_columns();
 
-} // namespace flotilla::app
+} // namespace flotilla::report

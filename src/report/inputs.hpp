@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 /// The four files of one run directory, parsed but not interpreted: the report reads only
 /// these, so it can be rebuilt from a copied or archived run.
@@ -48,4 +48,4 @@ std::vector<nlohmann::json> read_json_lines(const std::string& path, std::size_t
 /// The same with a budget of report_max_values for this file alone.
 std::vector<nlohmann::json> read_json_lines(const std::string& path);
 
-} // namespace flotilla::app
+} // namespace flotilla::report

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 /// The columns of metrics.csv, in order: round_record's fields (fl/record_fields.hpp), every field
 /// of a metrics.jsonl line.
@@ -18,4 +18,4 @@ std::string metrics_csv_row(const nlohmann::json& line);
 /// (for pandas and spreadsheets). Throws report_error naming a missing or damaged file.
 void write_metrics_csv(const std::string& run_dir);
 
-} // namespace flotilla::app
+} // namespace flotilla::report

@@ -1,12 +1,12 @@
-#include "app/report_inputs.hpp"
+#include "report/inputs.hpp"
 
 #include <sys/stat.h>
 
-#include "app/report_error.hpp"
+#include "report/report_error.hpp"
 #include "common/json_shape.hpp"
 #include "common/small_file.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 using json = nlohmann::json;
 
@@ -105,4 +105,4 @@ run_files read_run_files(const std::string& dir) {
   return r;
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 /// The usage lines of `flotilla report`, for the program's usage text.
 extern const char* const report_usage;
@@ -13,4 +13,4 @@ extern const char* const report_usage;
 /// file; returns 0 when written.
 int report_command(const std::vector<std::string>& args);
 
-} // namespace flotilla::app
+} // namespace flotilla::report

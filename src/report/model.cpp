@@ -1,12 +1,12 @@
 // One run's whole report model, its run and configuration tables, and its comparison row.
-#include "app/report_model.hpp"
+#include "report/model.hpp"
 
 #include <filesystem>
 
-#include "app/report_format.hpp"
-#include "app/report_json.hpp"
+#include "report/format.hpp"
+#include "report/json.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 using json = nlohmann::json;
 using namespace report_json;
@@ -219,4 +219,4 @@ json run_model(const run_files& run) {
           {"comparison", comparison_row(run)}};
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

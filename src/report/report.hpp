@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 /// Writes one self-contained HTML report (inline style, SVG and script; nothing is fetched) of
 /// the run directories to out_path: one directory gives its run's report, several a comparison
@@ -14,4 +14,4 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
 /// report.html in the current directory for several.
 std::string default_report_path(const std::vector<std::string>& run_dirs);
 
-} // namespace flotilla::app
+} // namespace flotilla::report

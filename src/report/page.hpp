@@ -2,9 +2,9 @@
 #include <string>
 #include <vector>
 
-#include "app/report_inputs.hpp"
+#include "report/inputs.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 /// The stable element ids of one run's charts and tables, in page order. In a report of
 /// several runs each carries "-<i>" (i: the run's position on the command line, from 0).
@@ -29,4 +29,4 @@ const std::vector<std::string>& comparison_element_ids();
 /// element per chart, the runs' data as JSON, and the embedded style and script that draw it.
 std::string report_page(const std::vector<run_files>& runs);
 
-} // namespace flotilla::app
+} // namespace flotilla::report

@@ -1,12 +1,12 @@
-#include "app/report_command.hpp"
+#include "report/report_command.hpp"
 
 #include <cstdio>
 #include <filesystem>
 
-#include "app/report.hpp"
-#include "app/report_error.hpp"
+#include "report/report.hpp"
+#include "report/report_error.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 const char* const report_usage =
   "       flotilla report RUN_DIR [RUN_DIR ...] [--out FILE]\n";
@@ -43,4 +43,4 @@ int report_command(const std::vector<std::string>& args) {
   return 0;
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

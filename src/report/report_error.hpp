@@ -1,7 +1,7 @@
 #pragma once
 #include <stdexcept>
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 /// A run directory cannot be reported on: a file is missing, is not valid JSON, or cannot be
 /// written. The message names the file and says what to do.
@@ -18,4 +18,4 @@ public:
   using std::invalid_argument::invalid_argument;
 };
 
-} // namespace flotilla::app
+} // namespace flotilla::report

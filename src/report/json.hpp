@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace flotilla::app::report_json {
+namespace flotilla::report::report_json {
 
 /// j[key] when j is an object that has it, else a null value.
 inline const nlohmann::json& at(const nlohmann::json& j, const char* key) {
@@ -73,4 +73,4 @@ inline const nlohmann::json& object(const nlohmann::json& j, const char* key) {
   return v.is_object() ? v : empty;
 }
 
-} // namespace flotilla::app::report_json
+} // namespace flotilla::report::report_json

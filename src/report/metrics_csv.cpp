@@ -1,15 +1,15 @@
-#include "app/metrics_csv.hpp"
+#include "report/metrics_csv.hpp"
 
 #include "common/atomic_file.hpp"
 
 #include <filesystem>
 #include <fstream>
 
-#include "app/report_error.hpp"
-#include "app/report_inputs.hpp"
+#include "report/report_error.hpp"
+#include "report/inputs.hpp"
 #include "fl/record_fields.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 using json = nlohmann::json;
 
@@ -76,4 +76,4 @@ void write_metrics_csv(const std::string& run_dir) {
 
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

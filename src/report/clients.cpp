@@ -5,12 +5,12 @@
 #include <numeric>
 #include <set>
 
-#include "app/report_error.hpp"
-#include "app/report_json.hpp"
-#include "app/report_model.hpp"
+#include "report/report_error.hpp"
+#include "report/json.hpp"
+#include "report/model.hpp"
 #include "fl/adjusted_rand_index.hpp"
 
-namespace flotilla::app {
+namespace flotilla::report {
 
 using json = nlohmann::json;
 using namespace report_json;
@@ -235,4 +235,4 @@ json selection_model(const run_files& run) {
   return {{"rule", text(run.clusters, "rule").value_or("")}, {"clusters", clusters}};
 }
 
-} // namespace flotilla::app
+} // namespace flotilla::report

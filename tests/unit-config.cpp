@@ -212,8 +212,9 @@ TEST_CASE("settings that would exhaust the coordinator's memory are refused with
   CHECK(config::coordinator_memory(sketches).bytes == 40ull * 16777216 * 4 + 2 * 40 * 40 * 8);
   CHECK_THROWS_WITH_AS(config::check_memory(sketches, 4 * gib),
                        "the coordinator would need about 2.5 GiB for clustering (40 clients x 16777216 features "
-                       "(clustering.sketch_dim) x 4 bytes + 2 x 40 x 40 distances x 8 bytes), more than half of this "
-                       "machine's 4.0 GiB; lower clients or clustering.sketch_dim",
+                       "(clustering.sketch_dim) x 4 bytes + 2 x 40 x 40 distances x 8 bytes), more than half of the 4.0 "
+                       "GiB this process may use (MemTotal, or ulimit -v when lower); lower clients or "
+                       "clustering.sketch_dim",
                        config_error);
   CHECK_NOTHROW(config::check_memory(sketches, 8 * gib));
   SUBCASE("without sketches the features are the model's weights") {
@@ -221,8 +222,8 @@ TEST_CASE("settings that would exhaust the coordinator's memory are refused with
     CHECK_THROWS_WITH_AS(config::check_memory(full, 8 * gib),
                          "the coordinator would need about 6.2 GiB for clustering (1000 clients x 1663370 features "
                          "(the model's weights: clustering.sketch_dim = 0) x 4 bytes + 2 x 1000 x 1000 distances x 8 "
-                         "bytes), more than half of this machine's 8.0 GiB; lower clients, or set "
-                         "clustering.sketch_dim (e.g. 4096)",
+                         "bytes), more than half of the 8.0 GiB this process may use (MemTotal, or ulimit -v when "
+                         "lower); lower clients, or set clustering.sketch_dim (e.g. 4096)",
                          config_error);
   }
   SUBCASE("a strategy that keeps every update holds the weights besides the sketches") {

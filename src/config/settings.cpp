@@ -319,7 +319,8 @@ void check_memory(const settings& s, std::uint64_t memory_bytes) {
   auto m = coordinator_memory(s);
   if (m.bytes > memory_bytes / 2)
     throw config_error("the coordinator would need about " + gib(m.bytes) + " for clustering (" + m.what +
-                       "), more than half of this machine's " + gib(memory_bytes) + "; lower " + m.lower);
+                       "), more than half of the " + gib(memory_bytes) + " this process may use (MemTotal, or ulimit -v when lower); lower " +
+                       m.lower);
 }
 
 std::uint64_t machine_memory_bytes() {

@@ -10,22 +10,6 @@ namespace flotilla::actors {
 
 namespace phases {
 
-std::optional<caf::error> fatal_failure(const std::vector<failure>& failures, std::size_t accepted) {
-  if (accepted > 0 || failures.empty())
-    return std::nullopt;
-  // Every client failed for a reason that another round would meet again. Updates refused as
-  // non-finite or diverged (bad_update) from every client are a model error too: training
-  // diverges (a learning rate too high), whatever the coordinator does next.
-  for (const auto& f : failures)
-    if (f.code != errc::model_error && f.code != errc::data_error && f.code != errc::config_error &&
-        f.code != errc::bad_update)
-      return std::nullopt;
-  const auto& first = failures.front();
-  auto more = failures.size() > 1 ? " (and " + std::to_string(failures.size() - 1) + " more clients alike)" : "";
-  auto code = *first.code == errc::bad_update ? errc::model_error : *first.code;
-  return make_error(code, "no client could train; client " + std::to_string(first.id) + ": " + first.reason + more);
-}
-
 namespace {
 
 // Tells the fault's client about it, when that client has an actor; false otherwise. Sent
@@ -178,7 +162,7 @@ void reapply_faults(coordinator_actor* self, const std::vector<fl::applied_fault
 void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   auto& st = self->state;
   st.global = weight_blob{st.opt.model.layout, cp.global};
-  st.strategy->restore(cp.strategy);
+  st.strategy->restore(cp.strategy, cp.global.size());
   st.samples_of = cp.samples_of;
   st.samples_of.resize(st.clients.size(), 0);
   if (!cp.clusters.empty())
@@ -255,7 +239,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
     rep.samples_evaluated += rec.evaluated;
     rep.rounds.push_back(rec);
     st.observer->on_round(rec);
-    if (auto fatal = fatal_failure(out.failures, rec.clients)) {
+    if (auto fatal = round_fatal_error(out.failures, rec.clients, divergence_advice(st.strategy->options()))) {
       st.done.deliver(*fatal);
       return self->quit();
     }

@@ -33,9 +33,6 @@ inline void fail_run(coordinator_actor* self, errc code, const std::string& why)
   self->quit();
 }
 
-/// When nobody's update was accepted and every failure is of a class that will not heal by
-/// itself (diverged training, a node's data or configuration), the error to end the run with.
-std::optional<caf::error> fatal_failure(const std::vector<failure>& failures, std::size_t accepted);
 
 /// Sends the configured faults of (phase, round) to their targets (`cluster` limits server
 /// targets to that cluster; no_cluster applies all) and records them.

@@ -97,6 +97,8 @@ int run(const app::command_line& cl) {
   auto start = std::chrono::steady_clock::now();
   auto doc = config::resolve_config(cl.config_file, cl.overrides);
   auto s = config::settings_from(doc);
+  // The coordinator's clustering state, estimated (a node runs none of it: it does not check).
+  config::check_memory(s, config::machine_memory_bytes());
   model::configure_torch_threads(1);
   // Everything that can be refused is checked before the run directory exists: the data, how
   // it is split, and a starting model.
@@ -125,6 +127,7 @@ int resume(const app::command_line& cl) {
   auto doc = config::resolve_config(run_dir + "/config.json", {});
   app::apply_resume_overrides(doc, cl.overrides);
   auto s = config::settings_from(doc);
+  config::check_memory(s, config::machine_memory_bytes());
   model::configure_torch_threads(1);
   // The data may live elsewhere now (data.root); the run id holds its fingerprint, so other data
   // is refused with the checkpoint.
@@ -156,7 +159,7 @@ int dispatch(const app::command_line& cl) {
     return report::report_command(cl.words);
   if (cl.command == "config") {
     auto doc = config::resolve_config(cl.config_file, cl.overrides);
-    config::settings_from(doc); // validate ranges too
+    config::check_memory(config::settings_from(doc), config::machine_memory_bytes()); // ranges and memory too
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
   }

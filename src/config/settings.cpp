@@ -347,9 +347,7 @@ settings settings_from(const json& doc) {
   // A document that lacks a key or has one of another type (e.g. one received over the
   // network, not merged over the defaults) is a configuration error like any other.
   try {
-    auto s = read_settings(doc);
-    check_memory(s, machine_memory_bytes());
-    return s;
+    return read_settings(doc);
   } catch (const json::exception& e) {
     throw config_error(std::string("configuration is incomplete or mistyped: ") + e.what() +
                        "; merge it over config/default.json's keys");

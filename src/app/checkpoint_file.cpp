@@ -1,5 +1,7 @@
 #include "app/checkpoint_file.hpp"
 
+#include "app/record_json.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstring>
@@ -37,79 +39,19 @@ fl::strategy_state state_from(const json& j, const std::string& prefix, const bl
   return s;
 }
 
-json record_json(const fl::round_record& r) {
-  return {{"phase", r.phase}, {"round", r.round}, {"cluster", r.cluster}, {"server", r.server}, {"term", r.term},
-          {"asked", r.asked}, {"clients", r.clients}, {"failures", r.failures}, {"failed", r.failed},
-          {"failure_reasons", r.failure_reasons}, {"aggregated", r.aggregated}, {"not_aggregated", r.not_aggregated},
-          {"samples", r.samples}, {"train_loss", r.train_loss}, {"test_loss", r.test_loss},
-          {"test_accuracy", r.test_accuracy}, {"evaluated", r.evaluated}, {"seconds", r.seconds},
-          {"reassigned", r.reassigned}, {"update_norm_mean", r.update_norm_mean}, {"update_norm_max", r.update_norm_max}};
-}
-
-fl::round_record record_from(const json& j) {
-  fl::round_record r;
-  j.at("phase").get_to(r.phase);
-  j.at("round").get_to(r.round);
-  j.at("cluster").get_to(r.cluster);
-  j.at("server").get_to(r.server);
-  j.at("term").get_to(r.term);
-  j.at("asked").get_to(r.asked);
-  j.at("clients").get_to(r.clients);
-  j.at("failures").get_to(r.failures);
-  j.at("failed").get_to(r.failed);
-  j.at("failure_reasons").get_to(r.failure_reasons);
-  j.at("aggregated").get_to(r.aggregated);
-  j.at("not_aggregated").get_to(r.not_aggregated);
-  j.at("samples").get_to(r.samples);
-  j.at("train_loss").get_to(r.train_loss);
-  j.at("test_loss").get_to(r.test_loss);
-  j.at("test_accuracy").get_to(r.test_accuracy);
-  j.at("evaluated").get_to(r.evaluated);
-  j.at("seconds").get_to(r.seconds);
-  j.at("reassigned").get_to(r.reassigned);
-  j.at("update_norm_mean").get_to(r.update_norm_mean);
-  j.at("update_norm_max").get_to(r.update_norm_max);
-  return r;
-}
-
-json elections_json(const std::vector<fl::election>& es) {
-  json out = json::array();
-  for (const auto& e : es)
-    out.push_back({{"round", e.round}, {"term", e.term}, {"from", e.from}, {"to", e.to}, {"reason", e.reason}});
-  return out;
-}
-
-std::vector<fl::election> elections_from(const json& j) {
-  std::vector<fl::election> out;
-  for (const auto& e : j)
-    out.push_back({e.at("round").get<std::uint32_t>(), e.at("term").get<std::uint32_t>(), e.at("from").get<std::int64_t>(),
-                   e.at("to").get<std::uint32_t>(), e.at("reason").get<std::string>()});
-  return out;
-}
-
 json report_json(const fl::run_report& r, blobs& b) {
   b["report.initial_global"] = r.initial_global;
-  json rounds = json::array();
-  for (const auto& x : r.rounds)
-    rounds.push_back(record_json(x));
-  json scores = json::array();
-  for (const auto& s : r.scores)
-    scores.push_back({s.client, s.host_cpu, s.host_mem, s.own_cpu_seconds, s.window_seconds, s.own_bytes, s.profiled,
-                      s.cpu, s.mem});
+  // Records as their field lists write them (app/record_json.hpp), as in metrics.jsonl.
+  json rounds = r.rounds;
+  json scores = r.scores;
   json projection = json::array();
   for (const auto& [id, xy] : r.projection)
     projection.push_back({id, xy[0], xy[1]});
   json silhouette = json::array();
   for (const auto& [k, v] : r.silhouette)
     silhouette.push_back({k, v});
-  json late = json::array();
-  for (const auto& l : r.late_joins)
-    late.push_back({{"client", l.client}, {"cluster", l.cluster}, {"joined_round", l.joined_round},
-                    {"distances", l.distances}});
-  json faults = json::array();
-  for (const auto& f : r.faults)
-    faults.push_back({{"target", f.target}, {"client", f.client}, {"kind", f.kind}, {"phase", f.phase},
-                      {"round", f.round}, {"seconds", f.seconds}});
+  json late = r.late_joins;
+  json faults = r.faults;
   json aggregators = json::array();
   for (const auto& c : r.clusters)
     aggregators.push_back(c.aggregator_actor);
@@ -139,28 +81,25 @@ fl::run_report report_from(const json& j, const blobs& b) {
   j.at("rounds_to_target").get_to(r.rounds_to_target);
   j.at("initial_personalized").get_to(r.initial_personalized);
   for (const auto& s : j.at("scores"))
-    r.scores.push_back({s[0].get<std::uint32_t>(), s[1].get<double>(), s[2].get<double>(), s[3].get<double>(),
-                        s[4].get<double>(), s[5].get<std::uint64_t>(), s[6].get<bool>(), s[7].get<double>(),
-                        s[8].get<double>()});
+    if (s.is_array()) // written before the field lists: positional
+      r.scores.push_back({s.at(0).get<std::uint32_t>(), s.at(1).get<double>(), s.at(2).get<double>(),
+                          s.at(3).get<double>(), s.at(4).get<double>(), s.at(5).get<std::uint64_t>(),
+                          s.at(6).get<bool>(), s.at(7).get<double>(), s.at(8).get<double>()});
+    else
+      r.scores.push_back(s.get<fl::client_score>());
   for (const auto& p : j.at("projection"))
     r.projection[p[0].get<std::uint32_t>()] = {p[1].get<double>(), p[2].get<double>()};
   j.at("clustering_method").get_to(r.clustering_method);
   j.at("k").get_to(r.k);
   for (const auto& s : j.at("silhouette"))
     r.silhouette[s[0].get<std::uint32_t>()] = s[1].get<double>();
-  for (const auto& l : j.at("late_joins"))
-    r.late_joins.push_back({l.at("client").get<std::uint32_t>(), l.at("cluster").get<std::uint32_t>(),
-                            l.at("joined_round").get<std::uint32_t>(), l.at("distances").get<std::vector<double>>()});
-  for (const auto& f : j.at("faults"))
-    r.faults.push_back({f.at("target").get<std::string>(), f.at("client").get<std::int64_t>(),
-                        f.at("kind").get<std::string>(), f.at("phase").get<std::string>(),
-                        f.at("round").get<std::uint32_t>(), f.at("seconds").get<double>()});
+  j.at("late_joins").get_to(r.late_joins);
+  j.at("faults").get_to(r.faults);
   for (const auto& a : j.at("aggregators")) {
     r.clusters.emplace_back();
     r.clusters.back().aggregator_actor = a.get<std::uint64_t>();
   }
-  for (const auto& x : j.at("rounds"))
-    r.rounds.push_back(record_from(x));
+  j.at("rounds").get_to(r.rounds);
   const auto& s = j.at("seconds");
   r.initial_seconds = s.at(0).get<double>();
   r.clustering_seconds = s.at(1).get<double>();
@@ -214,7 +153,7 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
                         {"state", state_json(c.state, "cluster." + std::to_string(c.id) + ".state", b)},
                         {"rounds_done", c.rounds_done},
                         {"term", c.term},
-                        {"elections", elections_json(c.elections)},
+                        {"elections", c.elections},
                         {"failed", c.failed},
                         {"failure", c.failure},
                         {"created_round", c.created_round},
@@ -345,7 +284,7 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
       x.state = state_from(c.at("state"), "cluster." + std::to_string(x.id) + ".state", b);
       c.at("rounds_done").get_to(x.rounds_done);
       c.at("term").get_to(x.term);
-      x.elections = elections_from(c.at("elections"));
+      c.at("elections").get_to(x.elections);
       c.at("failed").get_to(x.failed);
       c.at("failure").get_to(x.failure);
       c.at("created_round").get_to(x.created_round);

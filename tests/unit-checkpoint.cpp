@@ -15,6 +15,7 @@
 #include "app/resume.hpp"
 #include "common/sha256.hpp"
 #include "config/config.hpp"
+#include "checkpoint_fixture.hpp"
 #include "fixtures.hpp"
 
 using namespace flotilla;
@@ -22,28 +23,9 @@ using namespace flotilla;
 namespace {
 
 fl::checkpoint sample() {
-  fl::checkpoint cp;
-  cp.phase = "cluster";
-  cp.round = 2;
-  cp.global = {1.5f, -2.25f, 3};
+  auto cp = test::cluster_round_checkpoint();
   cp.strategy = {"fedadam", 4, {{0.1f, 0.2f, 0.3f}, {1, 2, 3}}};
-  cp.samples_of = {10, 20, 30};
-  fl::cluster_record c;
-  c.id = 0;
-  c.members = {0, 2};
-  c.server = 2;
-  c.last_server = 2;
-  c.model = std::make_shared<const std::vector<float>>(std::vector<float>{7, 8, 9});
-  c.state = {"fedadam", 1, {{4, 5, 6}, {7, 8, 9}}};
-  c.rounds_done = 2;
-  c.term = 2;
-  c.elections = {{2, 2, 1, 2, "crashed"}};
-  cp.clusters = {c};
-  cp.clients[0] = fl::client_record{12.5, false, "", 0, 0u};
-  cp.clients[1] = fl::client_record{3.0, true, "crashed", 0, std::nullopt};
-  cp.clients[2] = fl::client_record{4.0, false, "", 0, 0u};
   cp.lost_early = {1, 5};
-  cp.selected = true;
   cp.points[1] = {0.5f, 0.25f};
   fl::round_record r;
   r.phase = "initial";
@@ -52,13 +34,9 @@ fl::checkpoint sample() {
   r.failure_reasons = {"gone"};
   r.test_accuracy = 0.9;
   cp.report.rounds = {r};
-  cp.report.initial_global = {1, 1, 1};
-  cp.report.projection[0] = {0.1, 0.2};
   cp.report.bytes_moved = 123456;
-  cp.report.warnings = {"something"};
   cp.report.faults = {{"server:0", 2, "crash", "cluster", 1, 0}, {"3", 3, "hang", "initial", 1, 0}};
   cp.report.client_actors = {11, 12, 13}; // this process's actors: not part of a checkpoint
-  cp.metrics_bytes = 789;
   return cp;
 }
 

@@ -18,6 +18,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/protocol.hpp"
+#include "common/message_type_names.hpp"
 #include "net/basp_frame.hpp"
 #include "net/basp_payload.hpp"
 #include "net/guard.hpp"
@@ -44,12 +45,13 @@ TEST_CASE("the allowlist knows every type add_protocol_types registers, and noth
   for (const auto& name : registered) {
     bool known = allow.find(name) != nullptr || net::registered_but_refused(name);
     CHECK_MESSAGE(known, "protocol.cpp registers \"" << name << "\", which src/net/message_types.cpp neither allows "
-                                                     << "nor refuses on purpose: add it to flotilla_protocol_types()");
+                                                     << "nor refuses on purpose: register it through "
+                                                     << "FLOTILLA_MESSAGE_TYPES (src/common/message_type_names.hpp)");
   }
   // The other way round: the allowlist's own names are all registered (none is stale).
   for (const auto& name : net::flotilla_protocol_types())
-    CHECK_MESSAGE(registered.count(name) == 1, "message_types.cpp lists \"" << name << "\", which protocol.cpp does "
-                                                                           << "not register (any more?)");
+    CHECK_MESSAGE(registered.count(name) == 1, "the allowlist lists \"" << name << "\", which protocol.cpp does "
+                                                                         << "not register (any more?)");
   // Every CAF builtin the allowlist names exists in 0.17.6 (no typo lets a type through unseen).
   std::set<std::string> builtins(caf::numbered_type_names, caf::numbered_type_names + caf::type_nrs - 1);
   for (const auto& name : allow.names()) {
@@ -62,6 +64,53 @@ TEST_CASE("the allowlist knows every type add_protocol_types registers, and noth
                            "@ldouble", "@down", "@exit", "@group", "@node", "@config_value", "@weak_actor_ptr",
                            "@addrvec", "@downstream_msg", "@upstream_msg", "@open_stream_msg", "@timeout", "@unit"})
     CHECK_MESSAGE(allow.find(name) == nullptr, name);
+}
+
+TEST_CASE("one list: add_protocol_types registers exactly its names, the allowlist takes them and nothing else of ours") {
+  // FLOTILLA_MESSAGE_TYPES (src/common/message_type_names.hpp) is the only place a message type
+  // is named; registration and allowlist both read it, so they cannot drift. This pins that both
+  // really do: nothing registered beside the list, nothing of ours allowed beside it.
+  caf::actor_system_config bare, ours;
+  add_protocol_types(ours);
+  auto allow = net::message_allowlist::flotilla();
+  REQUIRE(net::flotilla_protocol_types().size() == message_type_names.size());
+  std::set<std::string> listed, implied; // the list's names; with the vector and stream of each
+  for (std::size_t i = 0; i < message_type_names.size(); ++i) {
+    std::string name(message_type_names[i]);
+    CHECK(net::flotilla_protocol_types()[i] == name);
+    listed.insert(name);
+    for (const auto& n : {name, "std::vector<" + name + ">", "stream<" + name + ">"})
+      implied.insert(n);
+  }
+  CHECK(listed.size() == message_type_names.size());
+  // Every name of the list is in the actor system's type registry and accepted by the guard, and
+  // so is its vector unless refused on purpose.
+  for (const auto& name : listed) {
+    CAPTURE(name);
+    CHECK(ours.value_factories_by_name.count(name) == 1);
+    CHECK(allow.find(name) != nullptr);
+    CHECK(!net::registered_but_refused(name));
+    auto vec = "std::vector<" + name + ">";
+    bool vec_allowed = allow.find(vec) != nullptr;
+    CHECK(vec_allowed != net::registered_but_refused(vec));
+    CHECK(allow.find("stream<" + name + ">") == nullptr);
+  }
+  // add_protocol_types registers nothing the list does not imply (no registration beside it).
+  for (const auto& [name, factory] : ours.value_factories_by_name)
+    if (bare.value_factories_by_name.count(name) == 0)
+      CHECK_MESSAGE(implied.count(name) == 1, "add_protocol_types registers \"" << name << "\" outside "
+                                                                                << "FLOTILLA_MESSAGE_TYPES");
+  // The allowlist holds nothing of ours beside the list: each of its names is a CAF builtin, a
+  // listed name or the vector of one.
+  std::set<std::string> builtins(caf::numbered_type_names, caf::numbered_type_names + caf::type_nrs - 1);
+  for (const auto& name : allow.names()) {
+    bool ours_listed = listed.count(name) == 1
+                       || (name.rfind("std::vector<", 0) == 0 && name.back() == '>'
+                           && listed.count(name.substr(12, name.size() - 13)) == 1);
+    bool known = builtins.count(name) == 1 || ours_listed;
+    CHECK_MESSAGE(known, "the allowlist holds \"" << name << "\", neither a CAF builtin nor "
+                                                 << "from the list");
+  }
 }
 
 TEST_CASE("every Flotilla message, request and response, direct and routed, passes the payload check") {

@@ -1,5 +1,7 @@
 #include "net/message_types.hpp"
 
+#include "common/message_type_names.hpp"
+
 #include <algorithm>
 
 namespace flotilla::net {
@@ -13,25 +15,8 @@ bool starts_with(std::string_view s, std::string_view prefix) {
 } // namespace
 
 const std::vector<std::string>& flotilla_protocol_types() {
-  // Exactly the names of src/actors/protocol.cpp's add_protocol_types, in its order.
-  static const std::vector<std::string> names{
-    "flotilla::weight_blob",
-    "flotilla::peer",
-    "flotilla::fit_ins",
-    "flotilla::fit_result",
-    "flotilla::eval_result",
-    "flotilla::resource_report",
-    "flotilla::server_role",
-    "flotilla::cluster_round_ins",
-    "flotilla::round_result",
-    "flotilla::fit_config",
-    "flotilla::strategy_options",
-    "flotilla::strategy_state",
-    "flotilla::round_record",
-    "std::vector<caf::actor>", // a CAF builtin: travels as @actorvec; the name is registered all the same
-    "std::vector<uint32_t>",
-    "std::vector<double>",
-  };
+  // The names add_protocol_types registers: both read src/common/message_type_names.hpp.
+  static const std::vector<std::string> names(message_type_names.begin(), message_type_names.end());
   return names;
 }
 

@@ -7,12 +7,13 @@
 // empty string into a 32-byte std::string. A peer that finished the BASP handshake could send
 // any of them; the guard refuses every message whose element types are not listed here.
 //
-// Keeping it in step with src/actors/protocol.cpp: every add_message_type<T>("name") there
-// registers "name", "std::vector<name>" and "stream<name>". Add "name" to
-// flotilla_protocol_types in message_types.cpp; the vector is allowed with it, the stream is
-// refused (Flotilla streams nothing). tests/unit-message-allowlist.cpp fails until both lists
-// agree (it enumerates what add_protocol_types registers in an actor_system_config), and a new
-// builtin type in a message (say a std::set<std::string>) shows there as refused.
+// The protocol types come from the one list src/actors/protocol.cpp registers from,
+// FLOTILLA_MESSAGE_TYPES in src/common/message_type_names.hpp (names only here: net never
+// includes actor or CAF-typed protocol code). add_message_type<T>("name") registers "name",
+// "std::vector<name>" and "stream<name>"; the guard allows "name" and its vector, and refuses
+// the stream (Flotilla streams nothing). tests/unit-message-allowlist.cpp checks that what an
+// actor system registers is exactly what the list implies, and a new builtin type in a message
+// (say a std::set<std::string>) shows there as refused.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -63,7 +64,7 @@ private:
 };
 
 /// The names src/actors/protocol.cpp registers with add_message_type (each also registers its
-/// std::vector and stream). Keep in step with protocol.cpp (see the top of this file).
+/// std::vector and stream): flotilla::message_type_names, the list both read.
 const std::vector<std::string>& flotilla_protocol_types();
 
 /// True for names add_message_type registers that the guard refuses on purpose: streams

@@ -24,7 +24,9 @@ outcome() {
   tr -d ' \n' < "$1/summary.json" | grep -o '"assignment":\[[^]]*\]'
 }
 
-common=(data.train_limit=6000 clients=6 rounds.initial=2 rounds.cluster=2 clustering.k=2 output.progress=off
+# Small settings: the checks compare runs (threaded, on nodes, over TLS) and need no accuracy. Two
+# cluster rounds, so the cluster servers on the nodes aggregate more than once.
+common=(data.train_limit=3000 clients=6 rounds.initial=1 rounds.cluster=2 clustering.k=2 output.progress=off
         output.save_models=false)
 
 echo "== equivalence: threaded, 2 nodes, 3 nodes"
@@ -87,7 +89,7 @@ echo "TLS accepted with the right CA; refused: $(head -c 120 "$work/rogue.err")"
 echo "== a node killed mid-run"
 start_node d; pd=$port
 start_node e; pe=$port
-"$bin" run data.train_limit=12000 clients=6 rounds.initial=3 rounds.cluster=2 clustering.k=2 output.progress=off \
+"$bin" run data.train_limit=3000 clients=6 rounds.initial=3 rounds.cluster=2 clustering.k=2 output.progress=off \
   output.save_models=false rounds.timeout_s=60.0 runtime.nodes=127.0.0.1:$pd,127.0.0.1:$pe \
   output.run_dir="$work/killed" > "$work/killed.log" 2>&1 &
 run=$!
@@ -102,7 +104,7 @@ echo "run completed without the dead node; failures recorded"
 echo "== a node that hangs mid-run (SIGSTOP): heartbeats find it"
 start_node g; pg=$port
 start_node h; ph=$port; hung=${pids[-1]}
-"$bin" run data.train_limit=12000 clients=6 rounds.initial=3 rounds.cluster=2 clustering.k=2 output.progress=off \
+"$bin" run data.train_limit=3000 clients=6 rounds.initial=3 rounds.cluster=2 clustering.k=2 output.progress=off \
   output.save_models=false runtime.connection_timeout_s=3.0 runtime.nodes=127.0.0.1:$pg,127.0.0.1:$ph \
   output.run_dir="$work/hung" > "$work/hung.log" 2>&1 &
 run=$!
@@ -116,7 +118,8 @@ echo "run completed without the hung node; its clients recorded as failures"
 echo "== the node hosting a cluster server is killed (SIGKILL) in cluster round 2: a member elsewhere takes over"
 start_node s1; ps1=${pids[-1]}; p1=$port
 start_node s2; ps2=${pids[-1]}; p2=$port
-"$bin" run data.train_limit=12000 clients=8 rounds.initial=1 rounds.cluster=4 clustering.k=2 train.epochs=4 output.progress=off \
+# 4 epochs of 400 images a client: cluster 0's last three rounds outlast the 0.1 s poll and the kill.
+"$bin" run data.train_limit=4000 clients=8 rounds.initial=1 rounds.cluster=4 clustering.k=2 train.epochs=4 output.progress=off \
   output.save_models=false rounds.timeout_s=60.0 runtime.nodes=127.0.0.1:$p1,127.0.0.1:$p2 \
   output.run_dir="$work/server-killed" > "$work/server-killed.log" 2>&1 &
 run=$!
@@ -152,7 +155,7 @@ PY
 
 echo "== a node joins a running coordinator (flotilla node --join) and hosts its late clients"
 jport=$((20000 + $$ % 20000))
-"$bin" run data.train_limit=6000 clients=6 late_clients=2 late_join_round=1 rounds.initial=2 rounds.cluster=2 \
+"$bin" run data.train_limit=3000 clients=6 late_clients=2 late_join_round=1 rounds.initial=2 rounds.cluster=2 \
   clustering.k=2 runtime.listen=$jport output.progress=lines output.save_models=false \
   output.run_dir="$work/joined" > "$work/joined.log" 2>&1 &
 run=$!
@@ -169,7 +172,7 @@ print('late clients placed:', [(l['client'], l['cluster']) for l in late])" || f
 
 echo "== Ctrl-C on the coordinator leaves the node ready"
 start_node f; pf=$port
-"$bin" run data.train_limit=12000 clients=4 output.progress=off output.save_models=false \
+"$bin" run data.train_limit=3000 clients=4 output.progress=off output.save_models=false \
   runtime.nodes=127.0.0.1:$pf output.run_dir="$work/interrupted" > /dev/null 2>&1 &
 run=$!
 wait_for_round "$work/interrupted"

@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 interop() { "$py" "$here/pytorch_interop.py" "$@"; }
 
-common=(data.train_limit=6000 clients=4 rounds.initial=1 rounds.cluster=1 clustering.k=2 output.progress=off)
+common=(data.train_limit=3000 clients=4 rounds.initial=1 rounds.cluster=1 clustering.k=2 output.progress=off)
 
 echo "== 1. flotilla's models in PyTorch"
 "$bin" run "${common[@]}" output.run_dir="$work/forward" > "$work/forward.log"

@@ -40,7 +40,7 @@ killed_then_resumed() {
   # Every round once in metrics.jsonl: the initial rounds, then the cluster rounds of each cluster.
   [ "$(wc -l < "$work/$name/metrics.jsonl")" -eq $((initial + k * cluster)) ] \
     || fail "$name: metrics.jsonl has duplicated or missing rounds"
-  echo "$name: killed at $point, resumed: same global model"
+  echo "$name: killed at $point, resumed: same global model (${SECONDS} s into the script)"
 }
 
 echo "== threaded"

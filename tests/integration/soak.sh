@@ -63,7 +63,7 @@ for r in $(seq "$runs"); do
     # The shutdown watchdog (runtime/local_run.cpp) would hide a hang behind exit 0 15 s late.
     grep -q "did not shut down" "$work/run-$r.out" && fail "run $r needed the shutdown watchdog: the actor system hung"
   fi
-  secs=$(echo "scale=2; $(date +%s.%N) - $start" | bc)
+  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
   s=$(sha "$dir")
   [ -z "$first_sha" ] && first_sha=$s
   [ "$rc" = 0 ] && [ "$s" != "$first_sha" ] && fail "run $r: model $s differs from run 1's $first_sha"

@@ -239,3 +239,19 @@ TEST_CASE("a CIFAR-10 run goes end to end on 32x32 RGB images") {
   CHECK(report.global_model.size() == model::spec_of("cifar_cnn").parameters);
   CHECK(report.clusters.size() == 2);
 }
+
+TEST_CASE_FIXTURE(small_run, "a cluster phase that loses every client fails the run instead of reporting nothing") {
+  std::string faults = "faults=[";
+  for (int i = 0; i < 6; ++i)
+    faults += std::string(i ? "," : "") + R"({"target": )" + std::to_string(i) +
+              R"(, "kind": "crash", "phase": "cluster", "round": 1})";
+  faults += "]";
+  auto observer = std::make_shared<recording_observer>();
+  try {
+    runtime::run_experiment(settings({faults}), data, observer);
+    FAIL("the run succeeded with every client crashed");
+  } catch (const runtime::run_error& e) {
+    CHECK(e.cause() == runtime::run_error::kind::other);
+    CHECK(std::string(e.what()).find("every cluster failed, so the cluster phase has no result") != std::string::npos);
+  }
+}

@@ -1,5 +1,7 @@
 // Evaluation: the global model (the sample-weighted mean of the live clusters' models) on the
 // test set, each cluster's model on its members' local splits, and the clusters as reported.
+#include <algorithm>
+
 #include "actors/coordinator_phases.hpp"
 #include "actors/round_engine.hpp"
 #include "fl/aggregate.hpp"
@@ -84,6 +86,19 @@ caf::message_handler evaluation(coordinator_actor* self) {
       st.observer->on_phase("evaluation", "global model on the test set, cluster models on local splits");
       if (st.opt.experiment.rounds.cluster > 0)
         save_checkpoint(self, "cluster", st.opt.experiment.rounds.cluster);
+      // A cluster phase that lost every cluster (every member crashed, hung or its node died)
+      // produced nothing to evaluate: the run fails rather than report the initial model as
+      // its result (issue 15, finding 6's family).
+      const auto& clusters = st.registry.clusters();
+      if (st.opt.experiment.rounds.cluster > 0 && !clusters.empty() &&
+          std::all_of(clusters.begin(), clusters.end(), [](const fl::cluster_record& c) { return c.failed; })) {
+        std::string why;
+        for (const auto& c : clusters)
+          why += (why.empty() ? "" : "; ") + ("cluster " + std::to_string(c.id) + ": " + c.failure);
+        return fail_run(self, errc::round_failed,
+                        "every cluster failed, so the cluster phase has no result (" + why +
+                          "); the clients were lost (metrics.jsonl lists each failure)");
+      }
       report_clusters(self);
       // The global model: live cluster models weighted by their members' samples.
       std::vector<fl::weighted_update> parts;

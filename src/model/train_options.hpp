@@ -4,9 +4,9 @@
 
 namespace flotilla::model {
 
-/// The batch evaluation runs in. Measured on one core (bench/micro_training, `evaluate` at
-/// batches 32-500, the cnn): 64 evaluates ~4x faster than 500, whose activations no longer fit
-/// the caches; see bench/results for the figures of this machine.
+/// The batch evaluation runs in. Measured on one core (bench/micro_training's `evaluate` sweep,
+/// the cnn, 2026-12-05): 32 and 64 evaluate ~14.9k images/s, 128 only 2.9k, 500 3.7k (their
+/// activations no longer fit the caches); docs/performance.md has the table.
 inline constexpr std::size_t evaluation_batch = 64;
 
 /// Local SGD settings for one training (a round may change them, e.g. lr or proximal_mu).

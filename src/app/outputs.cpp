@@ -52,21 +52,9 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
         row["score"] = s.score();
         scores[std::to_string(s.client)] = row;
       }
-    json cl{{"id", c.id},
-            {"members", c.members},
-            {"server", c.server},
-            {"aggregator_actor", c.aggregator_actor},
-            {"server_actor", c.server < r.client_actors.size() ? r.client_actors[c.server] : 0},
-            {"scores", scores},
-            {"rounds_done", c.rounds_done},
-            {"samples", c.samples},
-            {"accuracy", c.accuracy},
-            {"term", c.term},
-            {"elections", c.elections},
-            {"created_round", c.created_round},
-            {"parent", c.parent < 0 ? json(nullptr) : json(c.parent)}};
-    if (c.failed)
-      cl["failure"] = c.failure;
+    json cl = c; // its field list (fl/record_fields.hpp), then what the outputs add
+    cl["server_actor"] = c.server < r.client_actors.size() ? r.client_actors[c.server] : 0;
+    cl["scores"] = scores;
     out["clusters"].push_back(cl);
   }
   out["rule"] = "server = argmin(cpu + mem) per cluster, ties to the lowest id; cpu = host (or profile) CPU% "

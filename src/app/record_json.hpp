@@ -66,6 +66,7 @@ FLOTILLA_RECORD_JSON(election, election_fields)
 FLOTILLA_RECORD_JSON(client_score, client_score_fields)
 FLOTILLA_RECORD_JSON(late_join_record, late_join_fields)
 FLOTILLA_RECORD_JSON(applied_fault, applied_fault_fields)
+FLOTILLA_RECORD_JSON(cluster_report, cluster_report_fields)
 
 #undef FLOTILLA_RECORD_JSON
 

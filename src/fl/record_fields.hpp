@@ -80,6 +80,24 @@ void applied_fault_fields(R& x, F&& f) {
   f("seconds", x.seconds);
 }
 
+/// A cluster as clusters.json records it (its model goes to models/cluster_<id>.pt instead).
+template <class R, class F>
+void cluster_report_fields(R& x, F&& f) {
+  f("id", x.id);
+  f("members", x.members);
+  f("server", x.server);
+  f("term", x.term);
+  f("elections", x.elections);
+  f("created_round", x.created_round);
+  f("parent", x.parent, std::int64_t{-1});
+  f("aggregator_actor", x.aggregator_actor);
+  f("rounds_done", x.rounds_done);
+  f("failed", x.failed);
+  f("failure", x.failure, std::string{});
+  f("samples", x.samples);
+  f("accuracy", x.accuracy);
+}
+
 /// round_record's field names, in order: metrics.csv's columns.
 inline std::vector<std::string> round_record_names() {
   std::vector<std::string> out;

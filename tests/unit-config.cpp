@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "config/config.hpp"
+#include "config/coordinator_memory.hpp"
 #include "config/settings.hpp"
 #include "fixtures.hpp"
 

@@ -25,6 +25,7 @@
 #include "common/atomic_file.hpp"
 #include "common/exit_code.hpp"
 #include "config/config.hpp"
+#include "config/coordinator_memory.hpp"
 #include "config/settings.hpp"
 #include "data/data_error.hpp"
 #include "data/partition.hpp"

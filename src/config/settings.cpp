@@ -5,12 +5,10 @@
 #include <fstream>
 #include <sstream>
 
-#include <sys/resource.h>
 
 #include "config/config.hpp"
 #include "common/small_file.hpp"
 #include "fl/attack.hpp"
-#include "fl/resources.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
 
@@ -272,69 +270,7 @@ void check_strategy_fits(const fl::experiment& ex) {
 
 settings read_settings(const json& doc);
 
-std::string gib(std::uint64_t bytes) {
-  std::ostringstream out;
-  out.precision(1);
-  out << std::fixed << static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0) << " GiB";
-  return out.str();
-}
-
 } // namespace
-
-memory_estimate coordinator_memory(const settings& s) {
-  const auto& ex = s.experiment;
-  const auto& cl = ex.clustering;
-  const std::uint64_t n = ex.total_clients();
-  const std::uint64_t parameters = model::spec_of(s.model.name).parameters;
-  const std::uint64_t dim = cl.sketch_dim > 0 ? cl.sketch_dim : parameters;
-  memory_estimate m;
-  // Features: with sketch_dim 0 they are the clients' weights themselves (the coordinator keeps
-  // each client's update of the last initial round); with sketches, the sketches.
-  m.bytes = n * dim * sizeof(float);
-  m.what = std::to_string(n) + " clients x " + std::to_string(dim) +
-           (cl.sketch_dim > 0 ? " features (clustering.sketch_dim)" : " features (the model's weights: clustering.sketch_dim = 0)") +
-           " x 4 bytes";
-  m.lower = cl.sketch_dim > 0 ? "clients or clustering.sketch_dim" : "clients, or set clustering.sketch_dim (e.g. 4096)";
-  // A strategy that needs every update (median, trimmed mean, Krum) holds every client's
-  // weights of a round besides their sketches.
-  if (cl.sketch_dim > 0 && fl::make_strategy(ex.strategy)->keeps_updates()) {
-    m.bytes += std::uint64_t{ex.clients} * parameters * sizeof(float);
-    m.what += " + " + std::to_string(ex.clients) + " updates x " + std::to_string(parameters) + " weights x 4 bytes (strategy." +
-              "name=" + ex.strategy.name + " keeps every update)";
-  }
-  // FL+HC's cosine linkage works on updates w - w_global: one more feature-sized copy.
-  if (cl.method == "agglomerative" && cl.linkage != "ward" && cl.k != 1) {
-    m.bytes += std::uint64_t{ex.clients} * dim * sizeof(float);
-    m.what += " + the same again for agglomerative average linkage's updates";
-  }
-  // Pairwise distances, silhouette and the PCA's Gram matrix: n x n doubles, two at a time.
-  m.bytes += 2 * n * n * sizeof(double);
-  m.what += " + 2 x " + std::to_string(n) + " x " + std::to_string(n) + " distances x 8 bytes";
-  return m;
-}
-
-void check_memory(const settings& s, std::uint64_t memory_bytes) {
-  if (memory_bytes == 0)
-    return;
-  auto m = coordinator_memory(s);
-  if (m.bytes > memory_bytes / 2)
-    throw config_error("the coordinator would need about " + gib(m.bytes) + " for clustering (" + m.what +
-                       "), more than half of the " + gib(memory_bytes) + " this process may use (MemTotal, or ulimit -v when lower); lower " +
-                       m.lower);
-}
-
-std::uint64_t machine_memory_bytes() {
-  std::uint64_t total = 0;
-  try {
-    total = fl::parse_meminfo(fl::read_proc_file("/proc/meminfo")).total_kb * 1024;
-  } catch (const std::exception&) {
-    // not Linux, or /proc is not mounted: only the address-space limit is known
-  }
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
-    total = total == 0 ? limit.rlim_cur : std::min<std::uint64_t>(total, limit.rlim_cur);
-  return total;
-}
 
 bool is_host_port(const std::string& text) {
   auto colon = text.rfind(':');

@@ -34,7 +34,8 @@ json point_of(const json& line, double x) {
   json p{{"x", x}};
   // Every field the run recorded for the round, under its own name (fl/record_fields.hpp), so the
   // page holds the round as written; objects are no field's type and are left out.
-  for (const auto& key : fl::round_record_names()) {
+  static const auto fields = fl::round_record_names(); // once, not per round of every run
+  for (const auto& key : fields) {
     const auto& v = at(line, key.c_str());
     if (v.is_number() || v.is_boolean() || v.is_string() || v.is_array())
       p[key] = v;

@@ -57,6 +57,7 @@ bench: deps data build
 	./$(BUILD)/bench/flotilla_micro --benchmark_min_time=0.2 \
 	  --benchmark_out=bench/results/$(STAMP)-micro.json --benchmark_out_format=json
 	./$(BUILD)/bench/flotilla_bench $(ARGS)
+	./$(BUILD)/bench/aggregation_memory | tee bench/results/$(STAMP)-aggregation-memory.txt
 
 # Experiments more than speed checks, each writing bench/results/<date>-<host>-<name>.json: the
 # strategy and attack tables (about 8 minutes), the clustering-method table (about 17) and the

@@ -177,8 +177,8 @@ TEST_CASE_FIXTURE(fixture, "a round the strategy can never aggregate at its size
   auto c = sys.spawn(answering, 2u, std::vector<float>{1, 1}, 1u);
   auto o = fedavg();
   o.name = "krum";
-  o.byzantine = 1;
-  o.multi_krum = 1;
+  o.knobs["byzantine"] = 1;
+  o.knobs["multi_krum"] = 1;
   auto h = host({{0, a}, {1, b}, {2, c}}, 0.5, o);
   self->send(h, start_atom::value);
   consume_messages();
@@ -215,7 +215,7 @@ TEST_CASE("which failures end the run: only those another round would meet again
   CHECK(text_of(sys, *data) == "no client could train; client 1: node data differs");
   fl::strategy_options o;
   o.name = "fedavgm";
-  o.server_lr = 100;
+  o.knobs["server_lr"] = 100;
   CHECK(divergence_advice(o) == "; the server's step may be what diverges: lower strategy.server_lr (100)");
   o.name = "fedavg";
   CHECK(divergence_advice(o).empty());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "fl/strategies/fedopt.hpp"
 #include "fl/strategies/krum.hpp"
@@ -17,15 +18,15 @@ namespace {
 fl::strategy_options options(const std::string& name) {
   fl::strategy_options o;
   o.name = name;
-  o.server_lr = 0.1;
-  o.server_momentum = 0.5;
-  o.proximal_mu = 0.01;
-  o.beta1 = 0.9;
-  o.beta2 = 0.99;
-  o.tau = 1e-3;
-  o.trim_fraction = 0.2;
-  o.byzantine = 1;
-  o.multi_krum = 1;
+  o.knobs["server_lr"] = 0.1;
+  o.knobs["server_momentum"] = 0.5;
+  o.knobs["proximal_mu"] = 0.01;
+  o.knobs["beta1"] = 0.9;
+  o.knobs["beta2"] = 0.99;
+  o.knobs["tau"] = 1e-3;
+  o.knobs["trim_fraction"] = 0.2;
+  o.knobs["byzantine"] = 1;
+  o.knobs["multi_krum"] = 1;
   return o;
 }
 
@@ -70,13 +71,15 @@ TEST_CASE("fedprox aggregates like fedavg and sends mu with every fit") {
   auto plan = s->configure_fit(4, {0, 1, 2}, 1.0, 7);
   CHECK(plan.participants == std::vector<std::uint32_t>{0, 1, 2});
   CHECK(plan.config.round == 4);
-  CHECK(plan.config.proximal_mu == 0.01);
-  CHECK(fl::make_strategy(options("fedavg"))->configure_fit(4, {0}, 1.0, 7).config.proximal_mu == 0);
+  CHECK(plan.config.values == std::map<std::string, double>{{"proximal_mu", 0.01}});
+  CHECK(plan.config.value("proximal_mu", 0) == 0.01);
+  // Strategies without client-side knobs send none: the client trains with its own settings.
+  CHECK(fl::make_strategy(options("fedavg"))->configure_fit(4, {0}, 1.0, 7).config.values.empty());
 }
 
 TEST_CASE("fedavgm moves by server momentum on the pseudo-gradient, across rounds") {
   auto o = options("fedavgm");
-  o.server_lr = 1.0;
+  o.knobs["server_lr"] = 1.0;
   auto s = fl::make_strategy(o);
   // Round 1: d = w - mean = [-2.5, -0.5]; v = d; w' = w - v = [3.5, 1.5].
   auto w1 = step(*s, 1, {1, 1}, two_clients(false));
@@ -95,8 +98,8 @@ TEST_CASE("fedavgm moves by server momentum on the pseudo-gradient, across round
 
 TEST_CASE("fedavgm takes server_lr 1 when the configuration leaves it at 0") {
   auto o = options("fedavgm");
-  o.server_lr = 0;
-  o.server_momentum = 0;
+  o.knobs["server_lr"] = 0;
+  o.knobs["server_momentum"] = 0;
   auto s = fl::make_strategy(o);
   auto w = step(*s, 1, {1, 1}, two_clients(false));
   CHECK(w[0] == Approx(3.5)); // momentum 0, lr 1: FedAvg
@@ -143,8 +146,8 @@ TEST_CASE("fedadam, fedadagrad and fedyogi follow Reddi et al.'s server update")
 TEST_CASE("the server optimizers take their own server_lr when the configuration leaves it at 0") {
   auto with_lr = [](const std::string& name, double lr) {
     auto o = options(name);
-    o.server_lr = lr;
-    return fl::make_strategy(o)->options().server_lr;
+    o.knobs["server_lr"] = lr;
+    return fl::make_strategy(o)->options().knob("server_lr");
   };
   CHECK(with_lr("fedadagrad", 0) == fl::fedopt::default_adagrad_server_lr);
   CHECK(with_lr("fedadam", 0) == fl::fedopt::default_server_lr);
@@ -153,7 +156,7 @@ TEST_CASE("the server optimizers take their own server_lr when the configuration
   CHECK(with_lr("fedadagrad", 0.02) == 0.02); // a configured rate is kept
   // The default is the one the update uses: d = [2.5, 0.5], m = 0.1 d, v = tau^2 + d^2.
   auto o = options("fedadagrad");
-  o.server_lr = 0;
+  o.knobs["server_lr"] = 0;
   auto w1 = step(*fl::make_strategy(o), 1, {1, 1}, two_clients(false));
   CHECK(w1[0] == Approx(1 + 0.1 * 0.25 / (std::sqrt(1e-6 + 6.25) + 1e-3)));
 }
@@ -211,23 +214,23 @@ TEST_CASE("a saved state that does not fit the model is refused when it is resto
 
 TEST_CASE("a round size the strategy can never aggregate is known before anyone trains") {
   auto o = options("krum");
-  o.byzantine = 2;
+  o.knobs["byzantine"] = 2;
   auto krum = fl::make_strategy(o);
   CHECK(krum->cannot_ever_aggregate(7).empty());
   CHECK(krum->cannot_ever_aggregate(0).empty()); // nobody to ask is the round engine's to say
   CHECK(krum->cannot_ever_aggregate(6) == "Krum with f = 2 needs at least 7 updates per round (n >= 2f + 3), but the "
                                           "round asks 6 clients; lower strategy.byzantine to at most 1");
-  o.byzantine = 0;
+  o.knobs["byzantine"] = 0;
   CHECK(fl::make_strategy(o)->cannot_ever_aggregate(2) ==
         "Krum with f = 0 needs at least 3 updates per round (n >= 2f + 3), but the round asks 2 clients; Krum needs "
         "at least 3 clients per round, even with strategy.byzantine = 0");
-  o.multi_krum = 100;
+  o.knobs["multi_krum"] = 100;
   CHECK(fl::make_strategy(o)->cannot_ever_aggregate(4) ==
         "Multi-Krum m = 100 must be 1 to n - f = 4 for a round of 4 clients; lower strategy.multi_krum");
   auto t = options("trimmed_mean");
-  t.trim_fraction = 0.5; // beyond what the configuration allows
-  CHECK(fl::make_strategy(t)->cannot_ever_aggregate(2) ==
-        "trim_fraction 0.500000 cuts all of the 2 updates of a round; lower strategy.trim_fraction below 0.5");
+  t.knobs["trim_fraction"] = 0.49; // the most the declaration allows never cuts everything
+  for (std::size_t n = 1; n < 200; ++n)
+    CHECK(fl::make_strategy(t)->cannot_ever_aggregate(n).empty());
   for (const auto& name : {"fedavg", "fedavgm", "fedprox", "fedadam", "median", "trimmed_mean"})
     CHECK(fl::make_strategy(options(name))->cannot_ever_aggregate(1).empty());
   CHECK(fl::participants_of(10, 0.3) == 3);
@@ -253,9 +256,10 @@ TEST_CASE("trimmed mean drops the largest and smallest values per coordinate") {
   // 4 values: floor(0.8) = 0 cut: the plain mean.
   CHECK(step(*s, 1, {0}, scalars({1, 2, 3, 6})) == std::vector<float>{3});
   auto o = options("trimmed_mean");
-  o.trim_fraction = 0.5; // beyond what the configuration allows: the guard still holds
-  auto all = fl::make_strategy(o);
-  CHECK(all->cannot_aggregate(scalars({1, 2})) == "trim_fraction 0.500000 cuts all of 2 updates");
+  o.knobs["trim_fraction"] = 0.5; // beyond the declared range: refused before it could cut everything
+  CHECK_THROWS_WITH_AS(fl::make_strategy(o),
+                       "strategy trimmed_mean: strategy.trim_fraction = 0.5 is out of range; allowed: 0 to 0.49",
+                       fl::strategy_error);
 }
 
 TEST_CASE("krum picks the update closest to its n - f - 2 nearest others") {
@@ -270,7 +274,7 @@ TEST_CASE("krum picks the update closest to its n - f - 2 nearest others") {
   CHECK(step(*s, 1, {0}, scalars(p)) == std::vector<float>{1});
   SUBCASE("multi-krum averages the m best") {
     auto o = options("krum");
-    o.multi_krum = 2;
+    o.knobs["multi_krum"] = 2;
     CHECK(step(*fl::make_strategy(o), 1, {0}, scalars(p)) == std::vector<float>{1.5});
   }
   SUBCASE("too few updates for f") {
@@ -311,4 +315,80 @@ TEST_CASE("round updates refuse bad and duplicate updates and sum the loss in id
   CHECK(u.accept(bad_loss) == "update reports a non-finite training loss");
   CHECK(u.count() == 1);
   CHECK(u.kept().empty());
+}
+
+TEST_CASE("each strategy declares its knobs once; make_strategy checks them against the declaration") {
+  // Which knobs each reads (the configuration carries all of them to every strategy).
+  auto keys = [](const std::string& name) {
+    std::vector<std::string> out;
+    for (const auto& k : fl::knobs_of(name))
+      out.push_back(k.key);
+    return out;
+  };
+  using names = std::vector<std::string>;
+  CHECK(keys("fedavg").empty());
+  CHECK(keys("median").empty());
+  CHECK(keys("fedavgm") == names{"server_lr", "server_momentum"});
+  CHECK(keys("fedprox") == names{"proximal_mu"});
+  CHECK(keys("fedadagrad") == names{"server_lr", "beta1", "tau"});
+  CHECK(keys("fedadam") == names{"server_lr", "beta1", "beta2", "tau"});
+  CHECK(keys("fedyogi") == names{"server_lr", "beta1", "beta2", "tau"});
+  CHECK(keys("trimmed_mean") == names{"trim_fraction"});
+  CHECK(keys("krum") == names{"byzantine", "multi_krum"});
+  CHECK_THROWS_WITH_AS(fl::knobs_of("fedsgd"), "unknown strategy 'fedsgd'", fl::strategy_error);
+  // The union, one declaration per key (declarations of one key agree, or all_knobs throws).
+  REQUIRE_NOTHROW(fl::all_knobs());
+  CHECK(fl::all_knobs().size() == 9);
+  for (const auto& k : fl::all_knobs()) {
+    CHECK_MESSAGE(!k.meaning.empty(), k.key);
+    CHECK_MESSAGE(fl::knob_problem(k, k.default_value).empty(), k.key);
+    CHECK(fl::find_knob(k.key) != nullptr);
+  }
+  CHECK(fl::find_knob("momentum") == nullptr);
+  for (const auto& name : fl::strategy_names())
+    CHECK_NOTHROW(fl::make_strategy(fl::default_options(name)));
+
+  SUBCASE("a knob the strategy reads must be set") {
+    auto o = fl::default_options("krum");
+    o.knobs.erase("multi_krum");
+    CHECK_THROWS_WITH_AS(fl::make_strategy(o), "strategy krum: knob 'multi_krum' (strategy.multi_krum) is not set",
+                         fl::strategy_error);
+    // ... but not one of another strategy's.
+    auto f = fl::default_options("fedavg");
+    f.knobs.clear();
+    CHECK_NOTHROW(fl::make_strategy(f));
+    CHECK_THROWS_WITH_AS(f.knob("server_lr"), "strategy fedavg: knob 'server_lr' (strategy.server_lr) is not set",
+                         fl::strategy_error);
+  }
+  SUBCASE("in its declared range, whole where it counts") {
+    auto o = fl::default_options("krum");
+    o.knobs["byzantine"] = 1.5;
+    CHECK_THROWS_WITH_AS(fl::make_strategy(o), "strategy krum: strategy.byzantine = 1.5 is not a whole number",
+                         fl::strategy_error);
+    o.knobs["byzantine"] = -1;
+    CHECK_THROWS_WITH_AS(fl::make_strategy(o), "strategy krum: strategy.byzantine = -1 is out of range; allowed: 0 to 100000",
+                         fl::strategy_error);
+    auto a = fl::default_options("fedadam");
+    a.knobs["tau"] = NAN;
+    CHECK_THROWS_WITH_AS(fl::make_strategy(a), "strategy fedadam: strategy.tau = nan is out of range; allowed: 1e-12 to 10",
+                         fl::strategy_error);
+    // Another strategy's knob is not this one's business: fedadagrad does not read beta2.
+    auto g = fl::default_options("fedadagrad");
+    g.knobs["beta2"] = 7;
+    CHECK_NOTHROW(fl::make_strategy(g));
+  }
+  SUBCASE("a key no strategy declares is refused") {
+    auto o = fl::default_options("fedavg");
+    o.knobs["server_lrr"] = 1;
+    CHECK_THROWS_WITH_AS(fl::make_strategy(o), "strategy fedavg: 'server_lrr' is not a knob of any strategy",
+                         fl::strategy_error);
+  }
+}
+
+TEST_CASE("fit_config's positional form puts what it sets under its key") {
+  fl::fit_config c{3, 2, 0.01, 0};
+  CHECK(c.round == 3);
+  CHECK(c.values == std::map<std::string, double>{{"epochs", 2}, {"lr", 0.01}});
+  CHECK(c.value("proximal_mu", -1) == -1);
+  CHECK(fl::fit_config{7}.values.empty());
 }

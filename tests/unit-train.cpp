@@ -185,3 +185,29 @@ TEST_CASE("FedProx keeps training closer to its start; mu = 0 is plain SGD") {
                        "proximal_mu is -0.500000; it must be 0 (plain SGD) or more (FedProx)",
                        model::model_error);
 }
+
+TEST_CASE("a round's fit values go over the client's settings by name; unknown or out of range are refused") {
+  model::train_options base;
+  base.epochs = 3;
+  base.lr = 0.05;
+  base.proximal_mu = 0.7; // never the client's own: a strategy that sends none trains plain SGD
+  auto same = model::with_fit_values(base, {});
+  CHECK(same.epochs == 3);
+  CHECK(same.lr == 0.05);
+  CHECK(same.proximal_mu == 0);
+  auto o = model::with_fit_values(base, {{"epochs", 2}, {"lr", 0.01}, {"proximal_mu", 0.25}});
+  CHECK(o.epochs == 2);
+  CHECK(o.lr == 0.01);
+  CHECK(o.proximal_mu == 0.25);
+  CHECK(o.batch_size == base.batch_size);
+  CHECK(model::fit_value_names() == std::vector<std::string>{"epochs", "lr", "proximal_mu"});
+  CHECK_THROWS_WITH_AS(model::with_fit_values(base, {{"momentum", 0.9}}),
+                       "fit config value 'momentum' is not one this client trains with; known: epochs, lr, proximal_mu",
+                       model::model_error);
+  CHECK_THROWS_WITH_AS(model::with_fit_values(base, {{"epochs", 1.5}}),
+                       "fit config value 'epochs' = 1.5 is out of range; allowed: a whole number, 1 to 1000",
+                       model::model_error);
+  CHECK_THROWS_WITH_AS(model::with_fit_values(base, {{"proximal_mu", -1}}),
+                       "fit config value 'proximal_mu' = -1 is out of range; allowed: 0 to 100", model::model_error);
+  CHECK_THROWS_AS(model::with_fit_values(base, {{"lr", 0}}), model::model_error);
+}

@@ -53,12 +53,8 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
         return unknown(client);
       return guarded([&]() -> caf::result<fit_result> {
         const auto& part = ctx->partitions[client];
-        auto options = ctx->train;
-        if (in.config.epochs > 0)
-          options.epochs = in.config.epochs;
-        if (in.config.lr > 0)
-          options.lr = in.config.lr;
-        options.proximal_mu = in.config.proximal_mu;
+        // The round's values (epochs, lr, the strategy's client-side knobs) over the client's own.
+        auto options = model::with_fit_values(ctx->train, in.config.values);
         auto seed = fl::training_seed(ctx->seed, client, in.config.round);
         auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train, ctx->pixel_map(client),
                                             ctx->training_labels(client), options, seed);

@@ -6,6 +6,7 @@
 // One object per aggregation point (the coordinator has one, each cluster server its own);
 // its state (server momentum, optimizer moments) lives in it and can be saved and restored.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -16,13 +17,26 @@
 
 namespace flotilla::fl {
 
-/// What a client needs to train one round (Flower's FitIns config). Zero means "the client's
-/// configured value" for epochs and lr.
+/// What a client needs to train one round, like Flower's FitIns config: the round, and named
+/// values the client reads with its own configuration as the fallback (model/train_options.hpp:
+/// with_fit_values): "epochs", "lr", and the strategy's client-side knobs ("proximal_mu"). An
+/// absent key means "the client's configured value".
 struct fit_config {
   std::uint32_t round = 0;
-  std::uint32_t epochs = 0;
-  double lr = 0;
-  double proximal_mu = 0; ///< FedProx: weight of mu/2 * ||w - w_global||^2 in the local loss
+  std::map<std::string, double> values;
+
+  fit_config() = default;
+  explicit fit_config(std::uint32_t round_, std::map<std::string, double> values_ = {})
+      : round(round_), values(std::move(values_)) {}
+  /// The former positional form {round, epochs, lr, proximal_mu}: each value that is not 0
+  /// under its key (0 meant "the client's configured value", as an absent key does now).
+  fit_config(std::uint32_t round_, std::uint32_t epochs, double lr, double proximal_mu);
+
+  /// The value of `key`, or `fallback` when the strategy did not send it.
+  double value(const std::string& key, double fallback) const {
+    auto it = values.find(key);
+    return it == values.end() ? fallback : it->second;
+  }
 };
 
 /// The round's participants (client ids, ascending) and their fit configuration.
@@ -39,20 +53,65 @@ struct strategy_state {
   std::vector<std::vector<float>> buffers;
 };
 
-/// A strategy cannot be built or restored (unknown name, state of another strategy).
+/// A strategy cannot be built or restored (unknown name, a knob missing or out of range,
+/// state of another strategy).
 class strategy_error : public std::invalid_argument {
 public:
   using std::invalid_argument::invalid_argument;
 };
 
+/// One knob a strategy reads, declared once by the strategy (its static knobs()): the config
+/// key under `strategy.`, its default (config/default.json holds the same), the range the
+/// configuration and make_strategy accept, and what it means. A knob declared by several
+/// strategies (server_lr) has one range and default everywhere.
+struct knob_spec {
+  std::string key;
+  double default_value = 0;
+  double min = 0, max = 0;
+  bool integer = false; ///< whole numbers only (a count)
+  bool client = false;  ///< sent to every participant in fit_config values; aggregation does not read it
+  std::string meaning;  ///< one line, for documentation and errors
+};
+
+/// The knobs strategy `name` reads, in its declared order. Throws strategy_error for an
+/// unknown name.
+const std::vector<knob_spec>& knobs_of(const std::string& name);
+
+/// Every knob any strategy declares, once per key (first declaration order): the numeric keys
+/// of the config `strategy` subtree.
+const std::vector<knob_spec>& all_knobs();
+
+/// The declaration of knob `key`, or nullptr when no strategy declares it.
+const knob_spec* find_knob(const std::string& key);
+
+/// Why `value` is not acceptable for knob `spec` ("is out of range; allowed: 0 to 0.49", "is
+/// not a whole number"), or empty.
+std::string knob_problem(const knob_spec& spec, double value);
+
+/// Options of strategy `name` with every knob of every strategy at its declared default (the
+/// subtree config/default.json gives).
+strategy_options default_options(const std::string& name);
+
 class strategy {
 public:
-  explicit strategy(strategy_options options) : options_(std::move(options)) {}
+  /// Checks the options against the strategy's declared knobs (knobs_of): each present, in
+  /// range and whole where it counts; any other key must be some strategy's knob. Throws
+  /// strategy_error naming the strategy and the key.
+  explicit strategy(strategy_options options);
   virtual ~strategy() = default;
   strategy(const strategy&) = delete;
   strategy& operator=(const strategy&) = delete;
 
+  /// The options it was made from; a knob left at 0 to mean "the strategy's own default"
+  /// (server_lr) holds the value in use.
   const strategy_options& options() const { return options_; }
+
+  /// The knobs this strategy reads: none (fedavg, median). Strategies that read knobs declare
+  /// theirs under the same name; make_strategy's table (strategy.cpp) lists each strategy's.
+  static const std::vector<knob_spec>& knobs() {
+    static const std::vector<knob_spec> none;
+    return none;
+  }
 
   /// Who trains in `round` and with what: a seeded sample of ceil(fraction * available) of
   /// `available` (all when fraction >= 1), ascending.
@@ -88,13 +147,15 @@ public:
   /// other; their size against the model is checked at aggregation. Prefer the form above.
   void restore(const strategy_state& state);
 
-protected:
   /// The names of the buffers a stateful strategy keeps, in state() order (none: stateless).
   /// A saved state holds all of them (after the first aggregated round) or none (before).
   virtual std::vector<std::string> state_buffers() const { return {}; }
+
+protected:
   /// Takes a state restore() has checked.
   virtual void restore_checked(const strategy_state&) {}
-  /// The fit configuration every participant of `round` gets.
+  /// The fit configuration every participant of `round` gets: the round and the strategy's
+  /// client-side knobs (knob_spec::client) under their keys.
   virtual fit_config fit_config_for(std::uint32_t round) const;
   /// The aggregation itself (the public aggregate_fit checks its inputs first).
   virtual std::vector<float> aggregate(std::uint32_t round, const std::vector<float>& current,

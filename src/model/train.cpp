@@ -79,6 +79,41 @@ std::string divergence_fix(const train_options& o) {
 
 } // namespace
 
+const std::vector<std::string>& fit_value_names() {
+  static const std::vector<std::string> names{"epochs", "lr", "proximal_mu"};
+  return names;
+}
+
+train_options with_fit_values(train_options base, const std::map<std::string, double>& values) {
+  base.proximal_mu = 0;
+  for (const auto& [key, v] : values) {
+    auto refuse = [&, key = key, v = v](const std::string& allowed) {
+      std::ostringstream out;
+      out << "fit config value '" << key << "' = " << v << " is out of range; allowed: " << allowed;
+      return model_error(out.str());
+    };
+    if (key == "epochs") {
+      if (!(v >= 1 && v <= 1000) || v != std::floor(v))
+        throw refuse("a whole number, 1 to 1000");
+      base.epochs = static_cast<std::uint32_t>(v);
+    } else if (key == "lr") {
+      if (!(v > 0 && v <= 10))
+        throw refuse("above 0, at most 10");
+      base.lr = v;
+    } else if (key == "proximal_mu") {
+      if (!(v >= 0 && v <= 100))
+        throw refuse("0 to 100");
+      base.proximal_mu = v;
+    } else {
+      std::string known;
+      for (const auto& n : fit_value_names())
+        known += (known.empty() ? "" : ", ") + n;
+      throw model_error("fit config value '" + key + "' is not one this client trains with; known: " + known);
+    }
+  }
+  return base;
+}
+
 train_metrics train(torch::nn::Sequential& net, const data::split& data,
                     const std::vector<std::uint32_t>& indices,
                     const std::vector<std::int32_t>& pixel_map,

@@ -1,6 +1,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
 namespace flotilla::model {
 
@@ -21,5 +24,15 @@ struct train_options {
   /// the proximal term.
   double proximal_mu = 0.0;
 };
+
+/// The keys of a round's fit values (fl::fit_config::values) a client trains with: "epochs"
+/// (a whole number, 1 to 1000), "lr" (above 0, at most 10), "proximal_mu" (0 to 100).
+const std::vector<std::string>& fit_value_names();
+
+/// `base` (the client's configured settings) with the round's `values` over it: each key
+/// present replaces its setting, an absent one keeps it; proximal_mu absent is 0 (plain SGD),
+/// as it is for a strategy that sends none. Throws model_error for a key the client does not
+/// know or a value out of its range, so a strategy's knob cannot be silently dropped.
+train_options with_fit_values(train_options base, const std::map<std::string, double>& values);
 
 } // namespace flotilla::model

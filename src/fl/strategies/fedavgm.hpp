@@ -10,6 +10,9 @@ public:
   explicit fedavgm(strategy_options options);
   strategy_state state() const override;
 
+  /// server_lr and server_momentum.
+  static const std::vector<knob_spec>& knobs();
+
   /// server_lr when the configuration leaves it at 0.
   static constexpr double default_server_lr = 1.0;
 
@@ -20,6 +23,7 @@ protected:
                                const round_updates& updates) override;
 
 private:
+  double lr_ = 0, momentum_ = 0;
   std::uint64_t steps_ = 0;
   std::vector<float> velocity_;
 };

@@ -17,6 +17,10 @@ public:
   explicit fedopt(strategy_options options);
   strategy_state state() const override;
 
+  /// The knobs of `name` (fedadagrad, fedadam or fedyogi): server_lr, beta1, beta2 (not
+  /// fedadagrad: its v only accumulates), tau.
+  static const std::vector<knob_spec>& knobs(const std::string& name);
+
   /// server_lr when the configuration leaves it at 0: fedadam and fedyogi. Their first step
   /// moves every weight by about server_lr (m / sqrt(v) starts at sign(d)); 0.03 reaches 98% on
   /// `make run`'s setting.
@@ -34,6 +38,7 @@ protected:
 
 private:
   enum class rule { adagrad, adam, yogi } rule_;
+  double lr_ = 0, beta1_ = 0, beta2_ = 0, tau_ = 0;
   std::uint64_t steps_ = 0;
   std::vector<float> m_, v_;
 };

@@ -30,21 +30,34 @@ std::vector<double> krum_scores(const std::vector<const float*>& points, std::si
   return scores;
 }
 
+const std::vector<knob_spec>& krum::knobs() {
+  static const std::vector<knob_spec> k{
+    {"byzantine", 0, 0, 100000, true, false, "f: the Byzantine clients tolerated (needs n >= 2f + 3)"},
+    {"multi_krum", 1, 1, 100000, true, false, "m: the lowest-scoring updates averaged (1: Krum)"},
+  };
+  return k;
+}
+
+// The base constructor has checked both are whole numbers in range.
+krum::krum(strategy_options options)
+    : strategy(std::move(options)), f_(static_cast<std::size_t>(options_.knob("byzantine"))),
+      m_(static_cast<std::size_t>(options_.knob("multi_krum"))) {}
+
 std::string krum::cannot_aggregate(const round_updates& updates) const {
   auto n = updates.count();
-  auto f = std::size_t{options_.byzantine};
+  auto f = f_;
   if (n < 2 * f + 3)
     return "Krum with f = " + std::to_string(f) + " needs at least " + std::to_string(2 * f + 3) +
            " updates, the round has " + std::to_string(n);
-  if (options_.multi_krum < 1 || options_.multi_krum > n - f)
-    return "Multi-Krum m = " + std::to_string(options_.multi_krum) + " must be 1 to n - f = " +
+  if (m_ < 1 || m_ > n - f)
+    return "Multi-Krum m = " + std::to_string(m_) + " must be 1 to n - f = " +
            std::to_string(n - f);
   return {};
 }
 
 std::string krum::cannot_ever_aggregate(std::size_t n) const {
-  auto f = std::size_t{options_.byzantine};
-  auto m = std::size_t{options_.multi_krum};
+  auto f = f_;
+  auto m = m_;
   if (n == 0)
     return {}; // nobody to ask: the round engine says so, whatever the strategy
   if (n < 2 * f + 3) {
@@ -67,13 +80,13 @@ std::vector<float> krum::aggregate(std::uint32_t, const std::vector<float>&, con
     points.push_back(u.weights->data());
     order.push_back(&u);
   }
-  auto scores = krum_scores(points, updates.model_size(), options_.byzantine);
+  auto scores = krum_scores(points, updates.model_size(), f_);
   std::vector<std::size_t> rank(points.size());
   std::iota(rank.begin(), rank.end(), 0);
   // Stable: equal scores keep client-id order.
   std::stable_sort(rank.begin(), rank.end(), [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
   fedavg_accumulator acc(updates.model_size());
-  for (std::size_t i = 0; i < options_.multi_krum; ++i)
+  for (std::size_t i = 0; i < m_; ++i)
     acc.add(order[rank[i]]->samples, *order[rank[i]]->weights);
   return acc.mean();
 }

@@ -9,14 +9,20 @@ namespace flotilla::fl {
 /// clients when n >= 2f + 3.
 class krum : public strategy {
 public:
-  using strategy::strategy;
+  explicit krum(strategy_options options);
   bool keeps_updates() const override { return true; }
+
+  /// byzantine (f) and multi_krum (m), whole numbers.
+  static const std::vector<knob_spec>& knobs();
   std::string cannot_aggregate(const round_updates& updates) const override;
   std::string cannot_ever_aggregate(std::size_t participants) const override;
 
 protected:
   std::vector<float> aggregate(std::uint32_t round, const std::vector<float>& current,
                                const round_updates& updates) override;
+
+private:
+  std::size_t f_ = 0, m_ = 1;
 };
 
 /// Krum scores of `points` (each `dim` floats) for f Byzantine: per point, the sum of its

@@ -41,10 +41,14 @@ def cifar_cnn():
 
 
 # Same names, same order as the table in src/model/models.cpp.
-MODELS = {"cnn": cnn, "mcmahan_cnn": mcmahan_cnn, "cifar_cnn": cifar_cnn}
+def wide_mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 100000), nn.ReLU(), nn.Linear(100000, 10))
+
+
+MODELS = {"cnn": cnn, "mcmahan_cnn": mcmahan_cnn, "cifar_cnn": cifar_cnn, "wide_mlp": wide_mlp}
 
 # (channels, height, width) each model takes.
-INPUT_SHAPES = {"cnn": (1, 28, 28), "mcmahan_cnn": (1, 28, 28), "cifar_cnn": (3, 32, 32)}
+INPUT_SHAPES = {"cnn": (1, 28, 28), "mcmahan_cnn": (1, 28, 28), "cifar_cnn": (3, 32, 32), "wide_mlp": (1, 28, 28)}
 
 
 def names():

@@ -78,17 +78,33 @@ TEST_CASE("a crashed cluster server is replaced and its cluster completes every 
   CHECK(terms == std::vector<std::uint32_t>{1, 2, 2});
 }
 
-TEST_CASE("a hung cluster server is found by the round deadline and replaced") {
-  REQUIRE_MNIST();
-  auto s = rotated({"rounds.timeout_s=3",
-                    R"(faults=[{"target": "server:1", "kind": "hang", "phase": "cluster", "round": 2}])"});
-  auto report = runtime::run_experiment(s, mnist(), std::make_shared<quiet_observer>());
+namespace {
+
+// Server 1 hangs in cluster round 2 of a rotated run with `settings`; it must be replaced
+// (one election, for a reason containing `why`) and its cluster complete every round.
+void hung_server_replaced(std::vector<std::string> settings, const std::string& why) {
+  settings.push_back(R"(faults=[{"target": "server:1", "kind": "hang", "phase": "cluster", "round": 2}])");
+  auto report = runtime::run_experiment(rotated(settings), mnist(), std::make_shared<quiet_observer>());
   const auto& c1 = report.clusters[1];
   CHECK_FALSE(c1.failed);
   CHECK(c1.rounds_done == 3);
   REQUIRE(c1.elections.size() == 1);
-  CHECK(c1.elections[0].reason.find("deadline") != std::string::npos);
+  CHECK(c1.elections[0].reason.find(why) != std::string::npos);
   CHECK(report.clusters[0].elections.empty());
+}
+
+} // namespace
+
+TEST_CASE("a hung cluster server is found by its liveness probe and replaced, the round's deadline untouched") {
+  REQUIRE_MNIST();
+  // rounds.timeout_s stays at its default (600 s: a deadline of 20 minutes); the probe asks
+  // every second.
+  hung_server_replaced({"runtime.liveness_s=1"}, "no answer to a liveness check within 1 s");
+}
+
+TEST_CASE("without the probe, a hung cluster server is found by the round deadline and replaced") {
+  REQUIRE_MNIST();
+  hung_server_replaced({"rounds.timeout_s=3", "runtime.liveness_s=0"}, "deadline");
 }
 
 TEST_CASE("late joiners are placed in their rotation group's cluster") {

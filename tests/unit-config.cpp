@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "config/coordinator_memory.hpp"
 #include "config/settings.hpp"
+#include "fl/strategy.hpp"
 #include "fixtures.hpp"
 
 using namespace flotilla;
@@ -77,7 +78,7 @@ TEST_CASE("wrong types and ranges name the key and what is allowed") {
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"model.name=cifar_cnn"})),
                        "model.name=cifar_cnn does not fit data.dataset=mnist (1x28x28 images); use cnn or "
-                       "mcmahan_cnn for mnist",
+                       "mcmahan_cnn or wide_mlp for mnist",
                        config_error);
   CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients"}),
                        "override 'clients' is not of the form key=value (e.g. clients=8)", config_error);
@@ -106,12 +107,55 @@ TEST_CASE("a bad config file is reported with its name") {
                        config_error);
 }
 
+TEST_CASE("the strategy subtree is read as data, every key against the strategies' declared knobs") {
+  auto doc = config::resolve_config("", {});
+  auto s = config::settings_from(doc);
+  // config/default.json holds every declared knob at its declared default, and nothing else.
+  const auto& subtree = doc.at("strategy");
+  CHECK(subtree.size() == fl::all_knobs().size() + 1);
+  for (const auto& k : fl::all_knobs()) {
+    REQUIRE_MESSAGE(subtree.contains(k.key), k.key);
+    CHECK_MESSAGE(subtree.at(k.key).get<double>() == k.default_value, k.key);
+    CHECK_MESSAGE(subtree.at(k.key).is_number_integer() == k.integer, k.key);
+    CHECK(s.experiment.strategy.knob(k.key) == k.default_value);
+  }
+  CHECK(s.experiment.strategy.knobs.size() == fl::all_knobs().size());
+  auto refuse = [](std::vector<std::string> o, const std::string& message) {
+    CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", o)), message.c_str(), config_error);
+  };
+  // Today's ranges, from the declarations.
+  refuse({"strategy.server_lr=101"}, "config key 'strategy.server_lr' = 101 is out of range; allowed: 0 to 100");
+  refuse({"strategy.server_momentum=1"}, "config key 'strategy.server_momentum' = 1 is out of range; allowed: 0 to 0.999");
+  refuse({"strategy.proximal_mu=-1"}, "config key 'strategy.proximal_mu' = -1 is out of range; allowed: 0 to 100");
+  refuse({"strategy.beta2=1"}, "config key 'strategy.beta2' = 1 is out of range; allowed: 0 to 0.999999");
+  refuse({"strategy.tau=0"}, "config key 'strategy.tau' = 0 is out of range; allowed: 1e-12 to 10");
+  refuse({"strategy.trim_fraction=0.5"}, "config key 'strategy.trim_fraction' = 0.5 is out of range; allowed: 0 to 0.49");
+  refuse({"strategy.multi_krum=0"}, "config key 'strategy.multi_krum' = 0 is out of range; allowed: 1 to 100000");
+  refuse({"strategy.byzantine=1.5"}, "config key 'strategy.byzantine' must be an integer, got 1.5");
+  refuse({"strategy.server_lrr=1"}, "unknown config key 'strategy.server_lrr'; did you mean 'strategy.server_lr'? "
+                                    "(`flotilla config` lists every key)");
+  // A document not merged over the defaults (e.g. one received over the network) is checked too.
+  auto raw = doc;
+  raw["strategy"]["byzantine"] = 1.5;
+  CHECK_THROWS_WITH_AS(config::settings_from(raw), "config key 'strategy.byzantine' = 1.5 is not a whole number",
+                       config_error);
+  raw = doc;
+  raw["strategy"]["momentum"] = 0.5;
+  CHECK_THROWS_WITH_AS(config::settings_from(raw),
+                       "config key 'strategy.momentum' is not a knob of any strategy; known: name, server_lr, "
+                       "server_momentum, proximal_mu, beta1, tau, beta2, trim_fraction, byzantine, multi_krum",
+                       config_error);
+  raw = doc;
+  raw["strategy"].erase("tau");
+  CHECK_THROWS_AS(config::settings_from(raw), config_error);
+}
+
 TEST_CASE("strategy, clustering, fault and late-joiner keys are read and checked") {
   auto s = config::settings_from(config::resolve_config(
     "", {"strategy.name=fedadam", "strategy.server_lr=0.02", "clustering.k=auto", "clustering.method=agglomerative",
          "late_clients=2", "late_join_round=2", R"(faults=[{"target": "server:1", "kind": "hang", "phase": "cluster", "round": 2}])"}));
   CHECK(s.experiment.strategy.name == "fedadam");
-  CHECK(s.experiment.strategy.server_lr == 0.02);
+  CHECK(s.experiment.strategy.knob("server_lr") == 0.02);
   CHECK(s.experiment.clustering.k == 0);
   CHECK(s.experiment.total_clients() == 12);
   REQUIRE(s.experiment.faults.size() == 1);

@@ -314,7 +314,7 @@ bytes message_claiming(const std::string& type, const bytes& claim, std::size_t 
 TEST_CASE_FIXTURE(wire_fixture, "a blob's length claim is refused before anything is allocated") {
   for (std::size_t c = 0; c < claims().size(); ++c) {
     CAPTURE(c);
-    bytes input(8, 0); // layout
+    bytes input(9, 0); // layout, then 0: the floats inline
     input.insert(input.end(), claims()[c].begin(), claims()[c].end());
     input.insert(input.end(), 64, 1);
     auto d = decode<weight_blob>(input);
@@ -409,7 +409,7 @@ TEST_CASE_FIXTURE(wire_fixture, "a message's builtin types do not allocate what 
     std::string type;
     std::size_t bytes_each, count;
   };
-  for (const auto& h : {honest{"@strvec", 1, 1u << 20}, honest{"std::vector<flotilla::weight_blob>", 9, 1u << 20},
+  for (const auto& h : {honest{"@strvec", 1, 1u << 20}, honest{"std::vector<flotilla::weight_blob>", 10, 1u << 20},
                         honest{"std::vector<flotilla::strategy_state>", 10, 1u << 20}, honest{"@actorvec", 16, 1u << 18},
                         honest{"std::vector<flotilla::round_record>", 101, 1u << 16}}) {
     bytes claim;

@@ -67,8 +67,9 @@ TEST_CASE_FIXTURE(two_nodes, "weights and results cross the wire intact") {
   REQUIRE(m.match_elements<fit_atom, fit_ins>());
   const auto& in = m.get_as<fit_ins>(1);
   CHECK(in.config.round == 3);
-  CHECK(in.config.epochs == 2);
-  CHECK(in.config.proximal_mu == 0.5);
+  CHECK(in.config.values == cfg.values);
+  CHECK(in.config.value("epochs", 0) == 2);
+  CHECK(in.config.value("proximal_mu", 0) == 0.5);
   CHECK(in.weights.layout == 0xfeedu);
   CHECK(in.weights.values() == big.values());
 
@@ -99,8 +100,12 @@ TEST_CASE_FIXTURE(two_nodes, "server roles, cluster rounds and results carry sta
   server_role role;
   role.cluster = 2;
   role.term = 3;
-  role.strategy.name = "fedadam";
-  role.strategy.server_lr = 0.01;
+  // Every knob of every strategy, each at a value of its own: the subtree travels whole.
+  role.strategy = fl::default_options("fedadam");
+  double x = 0.125;
+  for (auto& [key, value] : role.strategy.knobs)
+    value = fl::find_knob(key)->integer ? (x += 1.0) : (x += 0.0009765625);
+  REQUIRE(role.strategy.knobs.size() == fl::all_knobs().size());
   role.state = fl::strategy_state{"fedadam", 4, {{1, 2, 3}, {4, 5, 6}}};
   role.model = blob(5);
   role.fraction_fit = 0.5;
@@ -108,7 +113,9 @@ TEST_CASE_FIXTURE(two_nodes, "server roles, cluster rounds and results carry sta
   CHECK(s.cluster == 2);
   CHECK(s.term == 3);
   CHECK(s.strategy.name == "fedadam");
-  CHECK(s.strategy.server_lr == 0.01);
+  CHECK(s.strategy.knobs == role.strategy.knobs);
+  for (const auto& k : fl::all_knobs())
+    CHECK_MESSAGE(s.strategy.knob(k.key) == role.strategy.knob(k.key), k.key);
   CHECK(s.state.steps == 4);
   CHECK(s.state.buffers == role.state.buffers);
   CHECK(s.model.values() == role.model.values());
@@ -156,7 +163,8 @@ TEST_CASE("a blob longer than the limit is refused by the deserializer") {
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
   std::uint64_t layout = 1;
-  REQUIRE(!sink(layout));
+  std::uint8_t inline_floats = 0;
+  REQUIRE(!sink(layout, inline_floats));
   auto huge = max_blob_floats + 1;
   REQUIRE(!sink.begin_sequence(huge));
   caf::binary_deserializer source{sys, buf};
@@ -164,4 +172,59 @@ TEST_CASE("a blob longer than the limit is refused by the deserializer") {
   auto err = source(w);
   CHECK(err);
   CHECK(w.size() == 0);
+}
+
+TEST_CASE("strategy knobs and fit values are bounded when read: entries, name length, each name once") {
+  caf::actor_system_config cfg;
+  add_protocol_types(cfg);
+  caf::actor_system sys{cfg};
+  // The bytes of strategy options named "krum" with `entries`, written by hand.
+  auto bytes = [&](const std::vector<std::pair<std::string, double>>& entries) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    std::string name = "krum";
+    REQUIRE(!sink(name));
+    auto n = entries.size();
+    REQUIRE(!sink.begin_sequence(n));
+    for (auto [k, v] : entries)
+      REQUIRE(!sink(k, v));
+    REQUIRE(!sink.end_sequence());
+    return buf;
+  };
+  auto read = [&](const std::vector<char>& buf, fl::strategy_options& out) {
+    caf::binary_deserializer source{sys, buf};
+    return source(out);
+  };
+  std::vector<std::pair<std::string, double>> many;
+  for (int i = 0; i < 64; ++i)
+    many.emplace_back("k" + std::to_string(i), i);
+  fl::strategy_options o;
+  CHECK_FALSE(read(bytes(many), o));
+  CHECK(o.knobs.size() == 64);
+  CHECK(o.knob("k63") == 63);
+  many.emplace_back("k64", 64);
+  CHECK(read(bytes(many), o));
+  CHECK(read(bytes({{std::string(65, 'a'), 1}}), o));
+  CHECK_FALSE(read(bytes({{std::string(64, 'a'), 1}}), o));
+  CHECK(read(bytes({{"", 1}}), o));
+  CHECK(read(bytes({{"byzantine", 1}, {"byzantine", 2}}), o));
+  // A claimed count beyond the bytes present is refused before anything is read.
+  auto cut = bytes({{"byzantine", 1}, {"multi_krum", 2}});
+  cut.resize(cut.size() - 3);
+  CHECK(read(cut, o));
+
+  // What is written is what is read, for both kinds.
+  auto options = fl::default_options("fedyogi");
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  fl::fit_config fit{4, {{"proximal_mu", 0.5}, {"lr", 0.02}}};
+  REQUIRE(!sink(options, fit));
+  caf::binary_deserializer source{sys, buf};
+  fl::strategy_options back;
+  fl::fit_config fit_back;
+  REQUIRE(!source(back, fit_back));
+  CHECK(back.name == "fedyogi");
+  CHECK(back.knobs == options.knobs);
+  CHECK(fit_back.round == 4);
+  CHECK(fit_back.values == fit.values);
 }

@@ -1,5 +1,6 @@
 #include "actors/client.hpp"
 
+#include "actors/blob_transfer.hpp"
 #include "actors/errors.hpp"
 #include "actors/exception_policy.hpp"
 #include "actors/fan_out.hpp"
@@ -50,22 +51,32 @@ caf::message_handler client_handlers(client_actor* self) {
       if (!st.first_fit)
         st.first_fit = std::chrono::steady_clock::now();
       auto rp = self->make_response_promise<fit_result>();
-      // The pool is on this node and always answers (a result or an error); the deadline is
-      // on the request that reached this client, which also covers the wait for a trainer.
-      self->request(st.pool, caf::infinite, fit_atom::value, st.id, in)
-        .then(
-          [=](fit_result& r) mutable {
-            self->state.cpu_seconds += r.cpu_seconds;
-            auto& st = self->state;
-            if (st.slow_s <= 0) {
-              rp.deliver(std::move(r));
-              return;
-            }
-            auto ticket = st.next_delayed++;
-            st.delayed.emplace(ticket, std::make_pair(rp, std::move(r)));
-            self->delayed_send(self, after(st.slow_s), release_atom::value, ticket);
-          },
-          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      // Weights from another process may still be at their sender: fetch them first.
+      fetch_blob(self, in.weights, st.ctx->model.parameters, [=](std::string error, weight_blob w) mutable {
+        if (!error.empty()) {
+          rp.deliver(make_error(errc::round_failed, "client " + std::to_string(self->state.id) +
+                                                      ": the round's model could not be fetched: " + error));
+          return;
+        }
+        auto local = in;
+        local.weights = std::move(w);
+        // The pool is on this node and always answers (a result or an error); the deadline is
+        // on the request that reached this client, which also covers the wait for a trainer.
+        self->request(self->state.pool, caf::infinite, fit_atom::value, self->state.id, local)
+          .then(
+            [=](fit_result& r) mutable {
+              self->state.cpu_seconds += r.cpu_seconds;
+              auto& st = self->state;
+              if (st.slow_s <= 0) {
+                rp.deliver(std::move(r));
+                return;
+              }
+              auto ticket = st.next_delayed++;
+              st.delayed.emplace(ticket, std::make_pair(rp, std::move(r)));
+              self->delayed_send(self, after(st.slow_s), release_atom::value, ticket);
+            },
+            [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      });
       return rp;
     },
     [=](release_atom, std::uint64_t ticket) {
@@ -75,11 +86,25 @@ caf::message_handler client_handlers(client_actor* self) {
       it->second.first.deliver(std::move(it->second.second));
       self->state.delayed.erase(it);
     },
+    // Models from another process may still be at their sender: fetched before the pool sees them.
     [=](evaluate_atom, const weight_blob& w) {
-      return self->delegate(self->state.pool, evaluate_atom::value, self->state.id, w);
+      auto rp = self->make_response_promise();
+      fetch_blob(self, w, self->state.ctx->model.parameters, [=](std::string error, weight_blob local) mutable {
+        if (!error.empty())
+          return rp.deliver(make_error(errc::round_failed, "the model to evaluate could not be fetched: " + error));
+        rp.delegate(self->state.pool, evaluate_atom::value, self->state.id, std::move(local));
+      });
+      return rp;
     },
     [=](losses_atom, const std::vector<weight_blob>& models) {
-      return self->delegate(self->state.pool, losses_atom::value, self->state.id, models);
+      auto rp = self->make_response_promise();
+      fetch_blobs(self, models, self->state.ctx->model.parameters,
+                  [=](std::string error, std::vector<weight_blob> local) mutable {
+                    if (!error.empty())
+                      return rp.deliver(make_error(errc::round_failed, "the models could not be fetched: " + error));
+                    rp.delegate(self->state.pool, losses_atom::value, self->state.id, std::move(local));
+                  });
+      return rp;
     },
     [=](resources_atom) {
       auto& st = self->state;
@@ -90,7 +115,20 @@ caf::message_handler client_handlers(client_actor* self) {
       return make_resource_report(st.id, *st.ctx, st.cpu_seconds, window, cpu, mem);
     },
     [=](fault_atom, const std::string& kind, double seconds) { inject(self, kind, seconds); },
+    [=](ping_atom) { return ping_atom::value; }, // liveness: answered unless the actor hangs
     [=](promote_atom, server_role& role) -> caf::result<std::uint32_t> {
+      if (role.model.pending()) { // the cluster's model is still at the coordinator: fetch it first
+        auto rp = self->make_response_promise();
+        fetch_blob(self, role.model, self->state.ctx->model.parameters,
+                   [=, role = role](std::string error, weight_blob model) mutable {
+                     if (!error.empty())
+                       return rp.deliver(make_error(errc::round_failed, "cannot serve the cluster: its model could "
+                                                                        "not be fetched: " + error));
+                     role.model = std::move(model);
+                     rp.delegate(caf::actor_cast<caf::actor>(self), promote_atom::value, std::move(role));
+                   });
+        return caf::delegated<std::uint32_t>{};
+      }
       try {
         auto strategy = fl::make_strategy(role.strategy);
         strategy->restore(role.state, role.model.size());

@@ -2,6 +2,7 @@
 // IFCA moves every client to the cluster model that fits its data best, and late joiners are
 // placed in the cluster whose centroid is nearest to their features.
 #include "actors/coordinator_phases.hpp"
+#include "actors/blob_transfer.hpp"
 #include "fl/nearest.hpp"
 #include "fl/sketch.hpp"
 
@@ -134,6 +135,17 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round, std::functi
   // weights are placed like the clustered clients' (same features, same space).
   weight_blob start{st.opt.model.layout, st.report->initial_global};
   auto msg = caf::make_message(fit_atom::value, fit_ins{fl::fit_config{ex.rounds.initial, 0, 0, 0}, start});
+  fan_out_hooks<fit_result> fetching; // a joiner on another node may send a large update as a reference
+  fetching.accept_async = [self, expected = st.opt.model.parameters](std::uint32_t, fit_result& r,
+                                                                     std::function<void(std::string, errc)> settle) {
+    auto* held = &r; // owned by the fan-out until settle is called
+    fetch_blob(self, r.weights, expected, [held, settle](std::string error, weight_blob w) {
+      if (!error.empty())
+        return settle("its update could not be fetched: " + error, errc::round_failed);
+      held->weights = std::move(w);
+      settle({}, errc::bad_update);
+    });
+  };
   fan_out<fit_result>(*st.watch, late, ex.rounds.timeout_s, [msg](const peer&) { return msg; },
                       [=](fan_in<fit_result>& fits) {
     auto& st = self->state;
@@ -191,7 +203,7 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round, std::functi
                              self->state.report->initial_personalized[id] = e.accuracy;
                            then();
                          });
-  });
+  }, fetching);
 }
 
 } // namespace flotilla::actors::phases

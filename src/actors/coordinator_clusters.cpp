@@ -2,6 +2,8 @@
 // lost server is replaced and the round re-run; after each round the adaptive steps (CFL
 // splits, IFCA reassignment) and, before late_join_round, the late joiners.
 #include "actors/coordinator_phases.hpp"
+#include "actors/blob_transfer.hpp"
+#include "actors/liveness.hpp"
 #include "actors/round_engine.hpp"
 
 #include <utility>
@@ -98,20 +100,51 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     return failed("gone: " + *why);
   st.watch->ensure_monitored(handle);
   auto ticket = st.watch->watch(handle.address(), [failed](const std::string& why) { failed("gone: " + why); });
-  // A round is a fit and an evaluation fan-out at the server, each with its own deadline: a
-  // server that hangs is found by this one.
-  auto limit = 2 * st.opt.experiment.rounds.timeout_s + 5;
-  self->request(handle, deadline(limit), cluster_round_atom::value,
-                cluster_round_ins{round, member_peers(self, c)})
+  // A server that hangs is found by its liveness probe within two intervals; the round's
+  // deadline follows from the server's own steps and is only the backstop.
+  auto members = member_peers(self, c);
+  auto t = current_transfer_settings();
+  auto limit = cluster_round_deadline_s(st.opt.experiment.rounds.timeout_s, members.size(), st.opt.model.parameters,
+                                        t.chunk_floats, t.window, t.chunk_timeout_s);
+  auto stop_probe = [self](caf::actor probe, std::uint64_t probe_ticket) {
+    self->state.watch->forget(probe.address(), probe_ticket);
+    self->send_exit(probe, caf::exit_reason::user_shutdown);
+  };
+  caf::actor probe;
+  std::uint64_t probe_ticket = 0;
+  if (st.opt.liveness_s > 0) {
+    probe = self->spawn(liveness_probe, handle, st.opt.liveness_s, caf::actor_cast<caf::actor>(self));
+    st.watch->ensure_monitored(probe);
+    probe_ticket = st.watch->watch(probe.address(), [failed](const std::string& why) { failed(why); });
+  }
+  auto end_probe = [=] {
+    if (probe)
+      stop_probe(probe, probe_ticket);
+  };
+  self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members})
     .then(
       [=](round_result& r) {
+        end_probe();
         self->state.watch->forget(handle.address(), ticket);
-        if (std::exchange(*settled, true))
+        if (*settled) {
+          if (r.model.pending())
+            release_blob(self, *r.model.ref);
           return;
-        record(self, c, r);
-        cluster_done(self);
+        }
+        // A server on another node sends a large cluster model as a reference: fetch it first.
+        auto held = std::make_shared<round_result>(std::move(r));
+        fetch_blob(self, held->model, self->state.opt.model.parameters, [=](std::string error, weight_blob model) {
+          if (!error.empty())
+            return failed("its cluster model could not be fetched: " + error);
+          if (std::exchange(*settled, true))
+            return;
+          held->model = std::move(model);
+          record(self, c, *held);
+          cluster_done(self);
+        });
       },
       [=](caf::error& err) {
+        end_probe();
         self->state.watch->forget(handle.address(), ticket);
         // The server says the round cannot work with any server (training diverges, the
         // strategy cannot aggregate a cluster this size, a node's data or configuration): an

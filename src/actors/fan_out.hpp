@@ -40,6 +40,10 @@ struct fan_out_hooks {
   /// Sees each result as it arrives and may refuse it (returning the reason): aggregators fold
   /// updates in here, so with `keep == false` no result is held until the end.
   std::function<std::string(std::uint32_t, Result&)> accept;
+  /// Like accept, but may take its time (fetching a large update): calls `settle` exactly once
+  /// with the reason to refuse (empty: accepted) and its class (bad_update for a refused update,
+  /// round_failed for a transfer that broke off). Takes precedence over accept when set.
+  std::function<void(std::uint32_t, Result&, std::function<void(std::string, errc)> settle)> accept_async;
   /// Called after every settled request (progress).
   std::function<void(std::size_t settled, std::size_t total)> on_each;
   bool keep = true;
@@ -120,6 +124,18 @@ void fan_out(down_watch& watch, const std::vector<peer>& peers, double timeout_s
           w->forget(addr, ticket);
           if (!st->first(id))
             return;
+          if (st->hooks.accept_async) {
+            auto held = std::make_shared<Result>(std::move(r));
+            st->hooks.accept_async(id, *held, [st, id, held](std::string reason, errc code) {
+              if (!reason.empty())
+                return st->fail(id, reason, code);
+              st->in.accepted.push_back(id);
+              if (st->hooks.keep)
+                st->in.results.emplace_back(id, std::move(*held));
+              st->settle();
+            });
+            return;
+          }
           std::string reason = st->hooks.accept ? st->hooks.accept(id, r) : std::string{};
           if (!reason.empty())
             return st->fail(id, reason, errc::bad_update);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ using fit_atom = caf::atom_constant<caf::atom("fit")>;            // fit_ins -> 
 using evaluate_atom = caf::atom_constant<caf::atom("evaluate")>;  // weight_blob -> eval_result
 using resources_atom = caf::atom_constant<caf::atom("resources")>; // -> resource_report
 using fault_atom = caf::atom_constant<caf::atom("fault")>;        // kind, seconds (no answer)
+using ping_atom = caf::atom_constant<caf::atom("ping")>;          // -> ping (liveness, actors/liveness.hpp)
 using losses_atom = caf::atom_constant<caf::atom("losses")>;      // models -> loss of each on its train split
 // Server role (a promoted client).
 using promote_atom = caf::atom_constant<caf::atom("promote")>;    // server_role -> client id
@@ -36,6 +38,9 @@ using teardown_atom = caf::atom_constant<caf::atom("teardown")>; // -> number of
 using link_atom = caf::atom_constant<caf::atom("link")>;         // peer node addresses -> links made
 using join_atom = caf::atom_constant<caf::atom("join")>;         // desk: node manager -> clients hosted;
                                                                  // coordinator: late clients' peers
+// Blob server (one per process, blob_transfer.hpp).
+using chunk_atom = caf::atom_constant<caf::atom("chunk")>;       // id, offset, count -> blob_chunk
+using unshare_atom = caf::atom_constant<caf::atom("unshare")>;   // id (no answer): the receiver is done
 
 /// Client id meaning "the node's own test set" in evaluation requests to a trainer pool.
 constexpr std::uint32_t test_set = std::numeric_limits<std::uint32_t>::max();
@@ -85,12 +90,30 @@ caf::error raw_floats_load(Inspector& f, std::vector<float>& out) {
 
 } // namespace detail
 
+/// Where the floats of a large blob wait to be fetched: the sending process's blob server and
+/// the id it shared them under (see blob_transfer.hpp).
+struct blob_ref {
+  caf::actor source;
+  std::uint64_t id = 0;
+  std::uint64_t floats = 0;
+};
+
+/// The largest blob a reference may announce (2 GiB of floats); the receiver also checks it
+/// against the model it expects before allocating anything.
+constexpr std::size_t max_ref_floats = std::size_t{1} << 29;
+
+/// Serializer side of blob references: shares `data` with this process's blob server when it
+/// is too large to travel inline (blob_transfer.cpp); nullopt: inline. Defined with the server.
+std::optional<blob_ref> share_for_wire(caf::serializer& f, const std::shared_ptr<const std::vector<float>>& data);
+
 /// Model weights: an immutable, shared buffer (copying a blob, or a message holding one, never
 /// copies the floats: 10,000 clients forwarding the same model hold one buffer), and on the
-/// wire one raw block.
+/// wire either one raw block or, above the transfer's chunk size, a reference that the
+/// receiver resolves in flow-controlled chunks (fetch_blob in blob_transfer.hpp) before use.
 struct weight_blob {
   std::uint64_t layout = 0; ///< model layout id (model_spec::layout), checked on load
   std::shared_ptr<const std::vector<float>> data;
+  std::optional<blob_ref> ref; ///< set when the floats are still at the sender (data is null)
 
   weight_blob() = default;
   weight_blob(std::uint64_t layout_id, std::vector<float> values)
@@ -102,7 +125,10 @@ struct weight_blob {
     static const std::vector<float> none;
     return data ? *data : none;
   }
-  std::size_t size() const { return data ? data->size() : 0; }
+  /// The number of floats, also of a blob still to be fetched.
+  std::size_t size() const { return data ? data->size() : ref ? static_cast<std::size_t>(ref->floats) : 0; }
+  /// True while the floats are still at the sender.
+  bool pending() const { return !data && ref.has_value(); }
 };
 
 template <class Inspector>
@@ -111,10 +137,35 @@ typename Inspector::result_type inspect(Inspector& f, weight_blob& x) {
   if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
     if (auto err = f(x.layout))
       return err;
+    // A blob that is a reference already (forwarded unresolved) stays one; a large one becomes one.
+    auto ref = x.ref;
+    if (!x.pending())
+      ref = share_for_wire(f, x.data);
+    std::uint8_t mode = ref ? 1 : 0;
+    if (auto err = f(mode))
+      return err;
+    if (ref)
+      return f(ref->source, ref->id, ref->floats);
     return detail::raw_floats_save(f, x.values().data(), x.size());
   } else if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
-    if (auto err = f(x.layout))
+    std::uint8_t mode = 0;
+    if (auto err = f(x.layout, mode))
       return err;
+    x.data.reset();
+    x.ref.reset();
+    if (mode == 1) {
+      blob_ref r;
+      if (auto err = f(r.source, r.id, r.floats))
+        return err;
+      if (!r.source || r.id == 0 || r.floats == 0 || r.floats > max_ref_floats)
+        return caf::make_error(caf::sec::invalid_argument,
+                               "a blob reference of " + std::to_string(r.floats) + " floats (at most " +
+                                 std::to_string(max_ref_floats) + ", from a known sender)");
+      x.ref = std::move(r);
+      return caf::none;
+    }
+    if (mode != 0)
+      return caf::make_error(caf::sec::invalid_argument, "unknown weight blob encoding " + std::to_string(mode));
     auto values = std::make_shared<std::vector<float>>();
     if (auto err = detail::raw_floats_load(f, *values))
       return err;
@@ -124,6 +175,28 @@ typename Inspector::result_type inspect(Inspector& f, weight_blob& x) {
     // to_string and logging: the size only, never megabytes of floats.
     auto n = static_cast<std::uint64_t>(x.size());
     return f(caf::meta::type_name("flotilla::weight_blob"), x.layout, n);
+  }
+}
+
+/// One chunk of a shared blob, as its server answers a chunk request.
+struct blob_chunk {
+  std::uint64_t offset = 0;
+  std::vector<float> values;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, blob_chunk& x) {
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
+    if (auto err = f(x.offset))
+      return err;
+    return detail::raw_floats_save(f, x.values.data(), x.values.size());
+  } else if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
+    if (auto err = f(x.offset))
+      return err;
+    return detail::raw_floats_load(f, x.values);
+  } else {
+    auto n = static_cast<std::uint64_t>(x.values.size());
+    return f(caf::meta::type_name("flotilla::blob_chunk"), x.offset, n);
   }
 }
 
@@ -258,15 +331,79 @@ void add_protocol_types(caf::actor_system_config& cfg);
 // Inspectors of the plain fl types that travel inside messages (found by ADL in their namespace).
 namespace flotilla::fl {
 
+namespace detail {
+
+/// The most entries a named-value map (strategy knobs, fit config values) may have on the wire,
+/// and the longest name: far above what any strategy declares, far below what costs memory.
+constexpr std::size_t max_wire_knobs = 64;
+constexpr std::size_t max_wire_knob_name = 64;
+
+// A map of named numbers as a sequence of (name, value) pairs. Read from the network it is
+// bounded first: at most max_wire_knobs entries, names of 1 to max_wire_knob_name characters,
+// each name once.
+template <class Inspector>
+caf::error knob_map(Inspector& f, std::map<std::string, double>& x, const char* what) {
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
+    auto n = x.size();
+    if (auto err = f.begin_sequence(n))
+      return err;
+    for (auto& [key, value] : x) {
+      auto k = key;
+      if (auto err = f(k, value))
+        return err;
+    }
+    return f.end_sequence();
+  } else {
+    std::size_t n = 0;
+    if (auto err = f.begin_sequence(n))
+      return err;
+    if (n > max_wire_knobs || n > actors::detail::remaining_bytes(f))
+      return caf::make_error(caf::sec::invalid_argument,
+                             std::string(what) + " with " + std::to_string(n) + " entries (at most " +
+                               std::to_string(max_wire_knobs) + ")");
+    x.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string key;
+      double value = 0;
+      if (auto err = f(key, value))
+        return err;
+      if (key.empty() || key.size() > max_wire_knob_name)
+        return caf::make_error(caf::sec::invalid_argument, std::string(what) + " with a name of " +
+                                                             std::to_string(key.size()) + " characters (1 to " +
+                                                             std::to_string(max_wire_knob_name) + ")");
+      if (!x.emplace(std::move(key), value).second)
+        return caf::make_error(caf::sec::invalid_argument, std::string(what) + " names a value twice");
+    }
+    return f.end_sequence();
+  }
+}
+
+} // namespace detail
+
+// fit_config and strategy_options carry named values (the strategy's knobs, what a client
+// trains with): every entry travels, whatever the strategy.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_config& x) {
-  return f(caf::meta::type_name("flotilla::fit_config"), x.round, x.epochs, x.lr, x.proximal_mu);
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value ||
+                std::is_base_of<caf::deserializer, Inspector>::value) {
+    if (auto err = f(x.round))
+      return err;
+    return detail::knob_map(f, x.values, "a fit config");
+  } else {
+    return f(caf::meta::type_name("flotilla::fit_config"), x.round, x.values);
+  }
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, strategy_options& x) {
-  return f(caf::meta::type_name("flotilla::strategy_options"), x.name, x.server_lr, x.server_momentum, x.proximal_mu,
-           x.beta1, x.beta2, x.tau, x.trim_fraction, x.byzantine, x.multi_krum);
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value ||
+                std::is_base_of<caf::deserializer, Inspector>::value) {
+    if (auto err = f(x.name))
+      return err;
+    return detail::knob_map(f, x.knobs, "strategy options");
+  } else {
+    return f(caf::meta::type_name("flotilla::strategy_options"), x.name, x.knobs);
+  }
 }
 
 template <class Inspector>

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <sstream>
+
+#include "actors/blob_transfer.hpp"
 
 namespace flotilla::actors {
 
@@ -45,9 +48,12 @@ std::optional<caf::error> round_fatal_error(const std::vector<failure>& failures
 std::string divergence_advice(const fl::strategy_options& o) {
   // A server step (FedAvgM's momentum, the server optimizers) scales every update: a large
   // one diverges however gently the clients train.
-  if (o.name == "fedavgm" || o.name == "fedadagrad" || o.name == "fedadam" || o.name == "fedyogi") {
+  // The strategies that take one are those that declare server_lr.
+  const auto& declared = fl::knobs_of(o.name);
+  bool steps = std::any_of(declared.begin(), declared.end(), [](const fl::knob_spec& k) { return k.key == "server_lr"; });
+  if (steps && o.has("server_lr")) {
     std::ostringstream lr;
-    lr << o.server_lr;
+    lr << o.knob("server_lr");
     return "; the server's step may be what diverges: lower strategy.server_lr (" + lr.str() + ")";
   }
   return {};
@@ -69,6 +75,107 @@ std::string below_quorum(std::size_t accepted, std::size_t asked, std::size_t ne
     text += ", " + std::to_string(failures.size() - diverged) + " failed or did not answer";
   return text;
 }
+
+namespace {
+
+// Runs asynchronous jobs one after the other; a job calls its argument when it is done.
+struct one_at_a_time : std::enable_shared_from_this<one_at_a_time> {
+  using job = std::function<void(std::function<void()>)>;
+  bool busy = false;
+  std::deque<job> jobs;
+  void push(job j) {
+    jobs.push_back(std::move(j));
+    if (!busy)
+      next();
+  }
+  void next() {
+    if (jobs.empty()) {
+      busy = false;
+      return;
+    }
+    busy = true;
+    auto j = std::move(jobs.front());
+    jobs.pop_front();
+    j([self = shared_from_this()] { self->next(); });
+  }
+};
+
+using range_list = std::vector<std::pair<std::size_t, std::size_t>>;
+
+// Withdraws the folded ranges [i, end) of a broken-off update by fetching them again.
+void withdraw_ranges(caf::event_based_actor* self, std::shared_ptr<fl::round_updates> updates, std::uint32_t id,
+                     blob_ref ref, std::shared_ptr<range_list> folded, std::size_t i,
+                     std::function<void(std::string)> done) {
+  if (i == folded->size())
+    return done({});
+  auto [offset, n] = (*folded)[i];
+  fetch_range(
+    self, ref, offset, n,
+    [updates, id](std::size_t off, const float* v, std::size_t k) -> std::string {
+      try {
+        updates->withdraw(id, off, v, k);
+      } catch (const std::exception& e) { // the sender answered other values than it sent before
+        return std::string("withdrawing a chunk: ") + e.what();
+      }
+      return {};
+    },
+    [=](std::string error) {
+      if (!error.empty())
+        return done(error);
+      withdraw_ranges(self, updates, id, ref, folded, i + 1, done);
+    });
+}
+
+// Folds a remote update chunk by chunk into a streaming collection. A chunk refused (NaN,
+// diverged) or a transfer that breaks off leaves nothing behind: the chunks already summed are
+// fetched again and withdrawn (exactly: the sums are integers). When even that fails (the
+// sender is gone), the round's sums are poisoned and it does not aggregate.
+void stream_update(caf::event_based_actor* self, std::shared_ptr<fl::round_updates> updates, std::uint32_t id,
+                   const fit_result& r, std::size_t expected, std::function<void(std::string, errc)> done) {
+  auto ref = *r.weights.ref;
+  if (ref.floats != expected) {
+    release_blob(self, ref);
+    return done("update has " + std::to_string(ref.floats) + " weights, the model has " + std::to_string(expected),
+                errc::bad_update);
+  }
+  if (auto why = updates->begin(id, r.samples, r.train_loss); !why.empty()) {
+    release_blob(self, ref);
+    return done(why, errc::bad_update);
+  }
+  auto folded = std::make_shared<range_list>();
+  auto refused = std::make_shared<bool>(false);
+  fetch_chunks(
+    self, ref,
+    [updates, id, folded, refused](std::size_t offset, const float* v, std::size_t n) -> std::string {
+      auto why = updates->fold(id, offset, v, n);
+      if (why.empty())
+        folded->emplace_back(offset, n);
+      else
+        *refused = true;
+      return why;
+    },
+    [=](std::string error) {
+      if (error.empty()) {
+        release_blob(self, ref);
+        return done(updates->commit(id), errc::bad_update);
+      }
+      auto code = *refused ? errc::bad_update : errc::round_failed;
+      auto reason = *refused ? error : "its update broke off: " + error;
+      withdraw_ranges(self, updates, id, ref, folded, 0, [=](std::string failed) {
+        release_blob(self, ref);
+        if (failed.empty())
+          updates->abandon(id);
+        else
+          updates->poison("client " + std::to_string(id) + "'s update broke off after " +
+                          std::to_string(folded->size()) +
+                          " chunks had been summed, and they could not be fetched again to withdraw them (" + failed +
+                          "); this round cannot aggregate");
+        done(reason, code);
+      });
+    });
+}
+
+} // namespace
 
 void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evaluator evaluate,
                std::function<void(round_outcome)> done, round_hooks hooks) {
@@ -101,15 +208,50 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   fan_out_hooks<fit_result> fan;
   fan.keep = false;
   fan.on_each = hooks.on_progress;
-  fan.accept = [updates, layout, on_update = hooks.on_update](std::uint32_t id, fit_result& r) -> std::string {
-    if (r.client_id != id)
-      return "answer names client " + std::to_string(r.client_id);
-    if (r.weights.layout != layout)
-      return "update belongs to another model layout";
+  auto accept = [updates, layout, on_update = hooks.on_update](std::uint32_t id, fit_result& r) -> std::string {
     auto reason = updates->accept({id, r.samples, r.train_loss, r.weights.data});
     if (reason.empty() && on_update)
       on_update(r);
     return reason;
+  };
+  // Updates from other processes arrive as references (blob_transfer.hpp) and are fetched one
+  // at a time, so an aggregation point holds at most one transfer's chunks besides its sums.
+  // A streaming collection folds each chunk as it comes and never holds a whole update; a
+  // round that needs whole updates (a keeping strategy, the coordinator's clustering features)
+  // fetches each whole, accepts it like a local one and lets it go.
+  auto transfers = std::make_shared<one_at_a_time>();
+  auto* self = watch.self();
+  bool whole = updates->keeps() || static_cast<bool>(hooks.on_update);
+  auto expected = in.model.size();
+  fan.accept_async = [=](std::uint32_t id, fit_result& r, std::function<void(std::string, errc)> settle) {
+    auto refuse = [&](std::string why) {
+      if (r.weights.pending())
+        release_blob(self, *r.weights.ref);
+      settle(std::move(why), errc::bad_update);
+    };
+    if (r.client_id != id)
+      return refuse("answer names client " + std::to_string(r.client_id));
+    if (r.weights.layout != layout)
+      return refuse("update belongs to another model layout");
+    if (!r.weights.pending())
+      return settle(accept(id, r), errc::bad_update);
+    auto* held = &r; // owned by the fan-out until settle is called
+    transfers->push([=](std::function<void()> finished) {
+      if (whole) {
+        fetch_blob(self, held->weights, expected, [=](std::string error, weight_blob b) {
+          finished();
+          if (!error.empty())
+            return settle("its update could not be fetched: " + error, errc::round_failed);
+          held->weights = std::move(b);
+          settle(accept(id, *held), errc::bad_update);
+        });
+        return;
+      }
+      stream_update(self, updates, id, *held, expected, [=](std::string why, errc code) {
+        finished();
+        settle(std::move(why), code);
+      });
+    });
   };
   auto* s = &strategy;
   auto collected = [s, in, updates, evaluate, done, start, n_asked = asked.size()](fan_in<fit_result>& fits) {
@@ -142,6 +284,10 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       rec.not_aggregated = s->options().name + ": " + why;
     } else {
       try {
+        // A streaming round's sums become its mean here, released as they convert: the
+        // aggregation point never holds sums and mean and a copy at once.
+        if (!updates->keeps() && updates->poisoned().empty())
+          updates->finalize();
         out.model = weight_blob{in.model.layout, s->aggregate_fit(rec.round, in.model.values(), *updates, failed)};
         rec.aggregated = true;
         rec.train_loss = updates->train_loss();

@@ -11,6 +11,7 @@
 #include "common/sha256.hpp"
 #include "fl/adjusted_rand_index.hpp"
 #include "fl/resources.hpp"
+#include "fl/strategy.hpp"
 #include "model/model_file.hpp"
 
 namespace flotilla::app {
@@ -79,37 +80,41 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
 
 json summary_json(const config::settings& s, const fl::run_report& r, const std::vector<data::client_partition>& parts,
                   double total_seconds, std::uint64_t peak_rss) {
-  json cluster_acc = json::object();
-  for (const auto& c : r.clusters)
-    cluster_acc[std::to_string(c.id)] = c.accuracy;
+  // The record sections come from their field lists (fl/record_fields.hpp via record_json.hpp).
   json per_client = json::object();
   for (std::size_t i = 0; i < r.personalized.size(); ++i) {
-    json c{{"cluster", r.assignment[i] == fl::no_cluster ? json(nullptr) : json(r.assignment[i])},
-           {"personalized_accuracy", r.personalized[i]},
-           {"initial_global_accuracy", i < r.initial_personalized.size() ? r.initial_personalized[i] : -1.0}};
+    fl::summary_client c;
+    c.cluster = r.assignment[i] == fl::no_cluster ? -1 : static_cast<std::int64_t>(r.assignment[i]);
+    c.personalized_accuracy = r.personalized[i];
+    c.initial_global_accuracy = i < r.initial_personalized.size() ? r.initial_personalized[i] : -1.0;
     if (i < parts.size()) {
-      c["train_samples"] = parts[i].train.size();
-      c["test_samples"] = parts[i].test.size();
-      c["label_histogram"] = parts[i].label_histogram;
-      if (parts[i].group >= 0)
-        c["group"] = parts[i].group;
+      c.train_samples = parts[i].train.size();
+      c.test_samples = parts[i].test.size();
+      c.label_histogram = parts[i].label_histogram;
+      c.group = parts[i].group;
     }
     per_client[std::to_string(i)] = c;
   }
+  fl::summary_final fin;
+  fin.global_accuracy = r.global_accuracy;
+  fin.personalized_accuracy = mean_of_known(r.personalized);
+  fin.initial_global_personalized_accuracy = mean_of_known(r.initial_personalized);
+  fin.initial_global_accuracy = r.initial_global_accuracy;
+  for (const auto& c : r.clusters)
+    fin.cluster_accuracy[std::to_string(c.id)] = c.accuracy;
+  fin.global_model_sha256 = sha256_hex(r.global_model.data(), r.global_model.size() * sizeof(float));
+  fin.rounds_to_target = r.rounds_to_target < 0 ? -1 : static_cast<std::int64_t>(r.rounds_to_target);
   json out;
   out["name"] = s.name;
-  out["final"] = {{"global_accuracy", r.global_accuracy},
-                  {"personalized_accuracy", mean_of_known(r.personalized)},
-                  {"initial_global_personalized_accuracy", mean_of_known(r.initial_personalized)},
-                  {"initial_global_accuracy", r.initial_global_accuracy},
-                  {"cluster_accuracy", cluster_acc},
-                  {"global_model_sha256", sha256_hex(r.global_model.data(), r.global_model.size() * sizeof(float))},
-                  {"rounds_to_target", r.rounds_to_target < 0 ? json(nullptr) : json(r.rounds_to_target)}};
+  out["final"] = fin;
   const auto& st = s.experiment.strategy;
-  out["strategy"] = {{"name", st.name},         {"server_lr", st.server_lr}, {"server_momentum", st.server_momentum},
-                     {"proximal_mu", st.proximal_mu}, {"beta1", st.beta1},  {"beta2", st.beta2},
-                     {"tau", st.tau},            {"trim_fraction", st.trim_fraction},
-                     {"byzantine", st.byzantine}, {"multi_krum", st.multi_krum}};
+  // The subtree as the run used it: the name and every knob (counts as integers, as configured).
+  json strategy{{"name", st.name}};
+  for (const auto& [key, value] : st.knobs) {
+    const auto* spec = fl::find_knob(key);
+    strategy[key] = spec && spec->integer ? json(static_cast<std::int64_t>(value)) : json(value);
+  }
+  out["strategy"] = strategy;
   const auto& at = s.experiment.attack;
   out["attack"] = at.clients.empty() ? json(nullptr)
                                      : json{{"clients", at.clients}, {"kind", at.kind}, {"scale", at.scale}};
@@ -141,16 +146,18 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
     clustering["adjusted_rand_index"] = fl::adjusted_rand_index(truth, found);
   }
   out["clustering"] = clustering;
-  out["timing"] = {{"total_s", total_seconds},
-                   {"initial_s", r.initial_seconds},
-                   {"clustering_s", r.clustering_seconds},
-                   {"cluster_rounds_s", r.cluster_seconds},
-                   {"evaluation_s", r.evaluation_seconds},
-                   {"samples_trained", r.samples_trained},
-                   {"samples_evaluated", r.samples_evaluated},
-                   {"samples_per_s", total_seconds > 0 ? static_cast<double>(r.samples_trained) / total_seconds : 0.0},
-                   {"weight_bytes_moved", r.bytes_moved},
-                   {"peak_rss_bytes", peak_rss}};
+  fl::summary_timing timing;
+  timing.total_s = total_seconds;
+  timing.initial_s = r.initial_seconds;
+  timing.clustering_s = r.clustering_seconds;
+  timing.cluster_rounds_s = r.cluster_seconds;
+  timing.evaluation_s = r.evaluation_seconds;
+  timing.samples_trained = r.samples_trained;
+  timing.samples_evaluated = r.samples_evaluated;
+  timing.samples_per_s = total_seconds > 0 ? static_cast<double>(r.samples_trained) / total_seconds : 0.0;
+  timing.weight_bytes_moved = r.bytes_moved;
+  timing.peak_rss_bytes = peak_rss;
+  out["timing"] = timing;
   out["warnings"] = r.warnings;
   return out;
 }

@@ -67,6 +67,9 @@ FLOTILLA_RECORD_JSON(client_score, client_score_fields)
 FLOTILLA_RECORD_JSON(late_join_record, late_join_fields)
 FLOTILLA_RECORD_JSON(applied_fault, applied_fault_fields)
 FLOTILLA_RECORD_JSON(cluster_report, cluster_report_fields)
+FLOTILLA_RECORD_JSON(summary_final, summary_final_fields)
+FLOTILLA_RECORD_JSON(summary_timing, summary_timing_fields)
+FLOTILLA_RECORD_JSON(summary_client, summary_client_fields)
 
 #undef FLOTILLA_RECORD_JSON
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "app/record_json.hpp"
+
 namespace flotilla::app {
 
 using json = nlohmann::json;
@@ -10,15 +12,16 @@ using json = nlohmann::json;
 std::string summary_table(const json& summary, const fl::run_report& r) {
   std::ostringstream out;
   char buf[256];
-  const auto& t = summary["timing"];
-  const auto& f = summary["final"];
+  // Read back through the same field lists that wrote them.
+  auto t = summary.at("timing").get<fl::summary_timing>();
+  auto f = summary.at("final").get<fl::summary_final>();
   out << "\n  phase / model              clients   accuracy      time\n";
   out << "  -------------------------  -------  ---------  --------\n";
   std::snprintf(buf, sizeof(buf), "  initial (global, test)     %7zu  %8.2f%%  %7.1fs\n", r.assignment.size(),
-                100 * r.initial_global_accuracy, t["initial_s"].get<double>());
+                100 * r.initial_global_accuracy, t.initial_s);
   out << buf;
   std::snprintf(buf, sizeof(buf), "  clustering + selection     %7s  %9s  %7.1fs\n", "", "",
-                t["clustering_s"].get<double>());
+                t.clustering_s);
   out << buf;
   for (const auto& c : r.clusters) {
     std::snprintf(buf, sizeof(buf), "  cluster %-3u (server %4u)  %7zu  %8.2f%%  %7s%s\n", c.id, c.server,
@@ -26,14 +29,14 @@ std::string summary_table(const json& summary, const fl::run_report& r) {
     out << buf;
   }
   std::snprintf(buf, sizeof(buf), "  cluster rounds (all)       %7s  %9s  %7.1fs\n", "", "",
-                t["cluster_rounds_s"].get<double>());
+                t.cluster_rounds_s);
   out << buf;
   std::snprintf(buf, sizeof(buf), "  global (test set)          %7s  %8.2f%%  %7.1fs\n", "",
-                100 * f["global_accuracy"].get<double>(), t["evaluation_s"].get<double>());
+                100 * f.global_accuracy, t.evaluation_s);
   out << buf;
   std::snprintf(buf, sizeof(buf), "  personalized (local, mean) %7s  %8.2f%%   (initial global: %.2f%%)\n", "",
-                100 * f["personalized_accuracy"].get<double>(),
-                100 * f["initial_global_personalized_accuracy"].get<double>());
+                100 * f.personalized_accuracy,
+                100 * f.initial_global_personalized_accuracy);
   out << buf;
   if (summary["clustering"].contains("adjusted_rand_index")) {
     std::snprintf(buf, sizeof(buf), "  clusters vs true groups: adjusted Rand index %.3f\n",
@@ -41,8 +44,8 @@ std::string summary_table(const json& summary, const fl::run_report& r) {
     out << buf;
   }
   std::snprintf(buf, sizeof(buf), "  total %.1fs, %.0f training samples/s, peak RSS %.0f MiB\n",
-                t["total_s"].get<double>(), t["samples_per_s"].get<double>(),
-                static_cast<double>(t["peak_rss_bytes"].get<std::uint64_t>()) / (1 << 20));
+                t.total_s, t.samples_per_s,
+                static_cast<double>(t.peak_rss_bytes) / (1 << 20));
   out << buf;
   return out.str();
 }

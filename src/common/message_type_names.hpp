@@ -16,6 +16,7 @@
 // X(type, "wire name"), in registration order.
 #define FLOTILLA_MESSAGE_TYPES(X)                                                                                      \
   X(weight_blob, "flotilla::weight_blob")                                                                              \
+  X(blob_chunk, "flotilla::blob_chunk")                                                                                \
   X(peer, "flotilla::peer")                                                                                            \
   X(fit_ins, "flotilla::fit_ins")                                                                                      \
   X(fit_result, "flotilla::fit_result")                                                                                \

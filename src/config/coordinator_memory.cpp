@@ -55,7 +55,23 @@ memory_estimate coordinator_memory(const settings& s) {
   return m;
 }
 
+void check_transfers(const settings& s) {
+  if (s.runtime.nodes.empty() && s.runtime.listen == 0)
+    return; // one process: nothing is serialized
+  auto buffers = fl::make_strategy(s.experiment.strategy)->state_buffers().size();
+  const std::uint64_t bytes = model::spec_of(s.model.name).parameters * sizeof(float);
+  // Weights cross nodes in chunks; a strategy's state travels inline with a promotion and each
+  // cluster round's result, and the guard caps a message at 64 MiB (headroom for the rest).
+  if (buffers > 0 && buffers * bytes > (std::uint64_t{60} << 20))
+    throw config_error("strategy.name=" + s.experiment.strategy.name + " keeps " + std::to_string(buffers) +
+                       " state buffer(s) of the model's " + std::to_string(bytes >> 20) +
+                       " MiB, which travel inline between nodes, and a message holds at most 64 MiB: with "
+                       "runtime.nodes use fedavg, fedprox, median, trimmed_mean or krum for model.name=" +
+                       s.model.name + ", or a model of at most ~" + std::to_string(15 / buffers) + " M parameters");
+}
+
 void check_memory(const settings& s, std::uint64_t memory_bytes) {
+  check_transfers(s);
   if (memory_bytes == 0)
     return;
   auto m = coordinator_memory(s);

@@ -23,7 +23,11 @@ struct memory_estimate {
 /// matrices (pairwise distances, silhouette, PCA).
 memory_estimate coordinator_memory(const settings& s);
 
-/// Refuses (config_error with the estimate in GiB and what to lower) settings whose
+/// Refuses (config_error naming the alternatives) a run across nodes whose strategy state cannot
+/// cross them: weights travel in chunks, a strategy's state buffers inline (at most 64 MiB).
+void check_transfers(const settings& s);
+
+/// check_transfers, then refuses (config_error with the estimate in GiB and what to lower) settings whose
 /// coordinator_memory exceeds half of `memory_bytes`: the process also holds the dataset, the
 /// models, the trainers' work and the clients of a threaded run.
 void check_memory(const settings& s, std::uint64_t memory_bytes);

@@ -1,6 +1,7 @@
 #include "config/settings.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -80,17 +81,25 @@ void read_rounds(const json& doc, fl::round_options& r) {
     throw config_error("config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
 }
 
+// The `strategy` subtree as data: the name and every knob some strategy declares (fl::all_knobs,
+// each with its declared range), all required; a key no strategy declares is refused.
 void read_strategy(const json& doc, fl::strategy_options& s) {
   s.name = one_of(doc, "strategy.name", fl::strategy_names());
-  s.server_lr = number<double>(doc, "strategy.server_lr", 0, 100);
-  s.server_momentum = number<double>(doc, "strategy.server_momentum", 0, 0.999);
-  s.proximal_mu = number<double>(doc, "strategy.proximal_mu", 0, 100);
-  s.beta1 = number<double>(doc, "strategy.beta1", 0, 0.999999);
-  s.beta2 = number<double>(doc, "strategy.beta2", 0, 0.999999);
-  s.tau = number<double>(doc, "strategy.tau", 1e-12, 10);
-  s.trim_fraction = number<double>(doc, "strategy.trim_fraction", 0, 0.49);
-  s.byzantine = number<std::uint32_t>(doc, "strategy.byzantine", 0, 100000);
-  s.multi_krum = number<std::uint32_t>(doc, "strategy.multi_krum", 1, 100000);
+  s.knobs.clear();
+  for (const auto& k : fl::all_knobs()) {
+    auto key = "strategy." + k.key;
+    auto v = number<double>(doc, key, k.min, k.max);
+    if (k.integer && v != std::floor(v))
+      throw config_error("config key '" + key + "' = " + describe(at(doc, key)) + " is not a whole number");
+    s.knobs[k.key] = v;
+  }
+  for (const auto& [key, value] : at(doc, "strategy").items())
+    if (key != "name" && !fl::find_knob(key)) {
+      std::string known;
+      for (const auto& k : fl::all_knobs())
+        known += (known.empty() ? "" : ", ") + k.key;
+      throw config_error("config key 'strategy." + key + "' is not a knob of any strategy; known: name, " + known);
+    }
 }
 
 void read_clustering(const json& doc, fl::experiment& ex) {
@@ -233,6 +242,9 @@ void read_runtime(const json& doc, runtime_options& rt) {
                        " must exceed twice runtime.heartbeat_s = " + std::to_string(rt.heartbeat_s) +
                        " (a node is declared hung after missing heartbeats for that long)");
   rt.connect_attempts = number<std::uint32_t>(doc, "runtime.connect_attempts", 1, 1000);
+  // Between 64 KiB and 32 MiB: a chunk and its header stay well below the guard's 64 MiB cap.
+  rt.chunk_kib = number<std::uint32_t>(doc, "runtime.chunk_kib", 64, 32768);
+  rt.liveness_s = number<double>(doc, "runtime.liveness_s", 0, 3600);
   rt.tls.cert = text(doc, "runtime.tls.cert");
   rt.tls.key = text(doc, "runtime.tls.key");
   rt.tls.ca = text(doc, "runtime.tls.ca");

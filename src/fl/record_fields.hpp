@@ -9,6 +9,7 @@
 // cluster, a first server had no predecessor).
 #include "fl/cluster_registry.hpp"
 #include "fl/run_report.hpp"
+#include "fl/run_summary.hpp"
 
 #include <string>
 #include <vector>
@@ -96,6 +97,42 @@ void cluster_report_fields(R& x, F&& f) {
   f("failure", x.failure, std::string{});
   f("samples", x.samples);
   f("accuracy", x.accuracy);
+}
+
+template <class R, class F>
+void summary_final_fields(R& x, F&& f) {
+  f("global_accuracy", x.global_accuracy);
+  f("personalized_accuracy", x.personalized_accuracy);
+  f("initial_global_personalized_accuracy", x.initial_global_personalized_accuracy);
+  f("initial_global_accuracy", x.initial_global_accuracy);
+  f("cluster_accuracy", x.cluster_accuracy);
+  f("global_model_sha256", x.global_model_sha256);
+  f("rounds_to_target", x.rounds_to_target, std::int64_t{-1});
+}
+
+template <class R, class F>
+void summary_timing_fields(R& x, F&& f) {
+  f("total_s", x.total_s);
+  f("initial_s", x.initial_s);
+  f("clustering_s", x.clustering_s);
+  f("cluster_rounds_s", x.cluster_rounds_s);
+  f("evaluation_s", x.evaluation_s);
+  f("samples_trained", x.samples_trained);
+  f("samples_evaluated", x.samples_evaluated);
+  f("samples_per_s", x.samples_per_s);
+  f("weight_bytes_moved", x.weight_bytes_moved);
+  f("peak_rss_bytes", x.peak_rss_bytes);
+}
+
+template <class R, class F>
+void summary_client_fields(R& x, F&& f) {
+  f("cluster", x.cluster, std::int64_t{-1});
+  f("personalized_accuracy", x.personalized_accuracy);
+  f("initial_global_accuracy", x.initial_global_accuracy);
+  f("train_samples", x.train_samples);
+  f("test_samples", x.test_samples);
+  f("label_histogram", x.label_histogram);
+  f("group", x.group, std::int64_t{-1});
 }
 
 /// round_record's field names, in order: metrics.csv's columns.

@@ -42,6 +42,13 @@ nn::Sequential cifar_cnn() {
                         nn::Linear(64 * 4 * 4, 128), nn::ReLU(), nn::Linear(128, 10));
 }
 
+// One hidden layer of 100,000 units: 79,500,010 parameters, 318 MB of weights. Not for
+// accuracy: it is the built-in model larger than any one message (the guard's 64 MiB cap), to
+// run and test chunked transfers between nodes.
+nn::Sequential wide_mlp() {
+  return nn::Sequential(nn::Flatten(), nn::Linear(28 * 28, 100000), nn::ReLU(), nn::Linear(100000, 10));
+}
+
 struct model_entry {
   const char* name;
   std::size_t channels, height, width; // input image shape
@@ -55,6 +62,8 @@ const model_entry registry[] = {
   {"cnn", 1, 28, 28, small_cnn, "two 5x5 conv layers, 80,202 parameters: seconds per MNIST round"},
   {"mcmahan_cnn", 1, 28, 28, mcmahan_cnn, "McMahan et al. 2017's MNIST CNN, 1,663,370 parameters"},
   {"cifar_cnn", 3, 32, 32, cifar_cnn, "three 3x3 conv blocks for 32x32 RGB, 188,810 parameters"},
+  {"wide_mlp", 1, 28, 28, wide_mlp, "784-100000-10 MLP, 79,500,010 parameters (318 MB): tests transfers "
+                                    "beyond one message"},
 };
 
 const model_entry& entry_of(const std::string& name) {

@@ -14,6 +14,14 @@ std::uint32_t cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+actors::transfer_settings transfer_settings_of(const config::settings& s) {
+  actors::transfer_settings t;
+  t.chunk_floats = std::size_t{s.runtime.chunk_kib} * 1024 / sizeof(float);
+  t.chunk_timeout_s = s.experiment.rounds.timeout_s;
+  t.idle_ttl_s = std::max(1800.0, 3 * s.experiment.rounds.timeout_s);
+  return t;
+}
+
 bool is_loopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]" || host == "localhost";
 }

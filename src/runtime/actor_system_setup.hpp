@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "actors/blob_transfer.hpp"
 #include "actors/node_context.hpp"
 #include "config/settings.hpp"
 
@@ -13,6 +14,10 @@ namespace flotilla::runtime {
 /// trainers), heartbeats and connection timeout, and TLS (caf_openssl, for the connections
 /// this process opens) when configured.
 void configure_actor_system(caf::actor_system_config& cfg, const config::runtime_options& rt);
+
+/// How this process moves large weights (runtime.chunk_kib; a chunk request waits up to
+/// rounds.timeout_s).
+actors::transfer_settings transfer_settings_of(const config::settings& s);
 
 /// True for 127.0.0.0/8, ::1 and localhost.
 bool is_loopback(const std::string& host);

@@ -10,6 +10,7 @@
 #include <thread>
 #include <set>
 
+#include "actors/blob_transfer.hpp"
 #include "actors/client.hpp"
 #include "common/atomic_file.hpp"
 #include "actors/coordinator.hpp"
@@ -114,6 +115,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   co.experiment = s.experiment;
   co.model = ctx->model;
   co.epochs = s.train.epochs;
+  co.liveness_s = s.runtime.liveness_s;
   co.initial_model = resume ? resume->global : initial_model(s);
   co.resume = std::move(resume);
 
@@ -126,8 +128,10 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   // that other nodes still reference, docs/caf-notes.md §9), a closing thread keeps it and the run's results
   // are not held hostage.
   auto system = std::make_shared<caf::actor_system>(cfg);
+  actors::set_transfer_settings(transfer_settings_of(s));
   {
     auto& sys = *system;
+    actors::blob_server_scope blobs{sys}; // stopped on every way out of this block, before the system closes
     // This process's pool: every client's training in a local run, the test set on nodes.
     auto pool = actors::spawn_trainer_pool(sys, ctx, s.runtime.trainers > 0 ? s.runtime.trainers : cores());
     // Held for the whole run: nodes monitor it and drop the run's clients if it goes away.

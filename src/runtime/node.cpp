@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstdio>
 
+#include "actors/blob_transfer.hpp"
 #include "actors/client.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
@@ -20,6 +21,7 @@
 #include "runtime/actor_system_setup.hpp"
 #include "model/trainer.hpp"
 #include "data/data_error.hpp"
+#include "fl/resources.hpp"
 #include "net/guard.hpp"
 #include "net/tls_check.hpp"
 #include "runtime/remote_clients.hpp"
@@ -164,7 +166,10 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
       if (!from_owner(self))
         return not_owner();
       auto n = teardown(self);
-      log("run ended: dropped " + std::to_string(n) + " clients; ready for the next run");
+      auto t = transfer_totals();
+      log("run ended: dropped " + std::to_string(n) + " clients; ready for the next run (since start: " +
+          std::to_string(t.blobs_shared) + " blobs sent as references, " + std::to_string(t.chunks_served) +
+          " chunks served, " + std::to_string(t.bytes_served >> 20) + " MiB)");
       if (self->state.one_run)
         ::kill(::getpid(), SIGUSR1);
       return static_cast<std::uint32_t>(n);
@@ -197,6 +202,7 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
     self->request(manager, std::chrono::seconds(10), stop_atom::value).receive([](std::uint32_t) {}, [](caf::error&) {});
   }
   caf::anon_send_exit(manager, caf::exit_reason::user_shutdown);
+  log("peak memory (VmHWM): " + std::to_string(fl::peak_rss_bytes() >> 20) + " MiB");
   // ~actor_system can wait forever here: actors whose handles went to other nodes stay
   // referenced by the middleman (docs/caf-notes.md §9, issue #1110). A node keeps nothing that
   // needs an orderly shutdown once its clients are gone, so leave without it.
@@ -230,7 +236,8 @@ int join_run(caf::actor_system& sys, const caf::actor& manager, const node_optio
 } // namespace
 
 const std::vector<std::string>& node_local_keys() {
-  static const std::vector<std::string> keys{"data.root", "runtime.trainers", "runtime.scheduler_threads"};
+  static const std::vector<std::string> keys{"data.root", "runtime.trainers", "runtime.scheduler_threads",
+                                             "runtime.chunk_kib"};
   return keys;
 }
 
@@ -241,7 +248,8 @@ int serve_node(const node_options& options) {
     auto key = o.substr(0, o.find('='));
     if (std::find(node_local_keys().begin(), node_local_keys().end(), key) == node_local_keys().end())
       throw config::config_error("a node takes only node-local keys (data.root, runtime.trainers, "
-                              "runtime.scheduler_threads); '" + key + "' comes from the coordinator's config");
+                              "runtime.scheduler_threads, runtime.chunk_kib); '" + key +
+                              "' comes from the coordinator's config");
     config::apply_override(local, o);
   }
   auto s = config::settings_from(local);
@@ -266,6 +274,8 @@ int serve_node(const node_options& options) {
   rt.tls = options.tls;
   configure_actor_system(cfg, rt);
   caf::actor_system sys{cfg};
+  actors::set_transfer_settings(transfer_settings_of(s));
+  actors::blob_server_scope blobs{sys}; // stopped on every way out (the process mostly leaves by _Exit)
   bool joining = !options.join.empty();
   auto manager = sys.spawn<caf::detached>(node_manager, options.overrides, rt, joining);
   if (joining)

@@ -1,0 +1,57 @@
+#include "actors/liveness.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "actors/errors.hpp"
+#include "actors/protocol.hpp"
+
+namespace flotilla::actors {
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+std::chrono::microseconds micros(double s) {
+  return std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6));
+}
+
+} // namespace
+
+caf::behavior liveness_probe(caf::event_based_actor* self, caf::actor target, double interval_s, caf::actor owner) {
+  self->monitor(owner);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == owner.address())
+      self->quit();
+  });
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      self->request(target, caf::duration{micros(interval_s)}, ping_atom::value)
+        .then([=](ping_atom) { self->delayed_send(self, micros(interval_s), tick_atom::value); },
+              [=](caf::error& e) {
+                std::ostringstream wait;
+                wait << interval_s;
+                self->quit(e == caf::sec::request_timeout
+                             ? make_error(errc::round_failed, "no answer to a liveness check within " + wait.str() +
+                                                                " s (runtime.liveness_s): hung")
+                             : make_error(errc::round_failed, "liveness check: " + text_of(self->system(), e)));
+              });
+    },
+  };
+}
+
+double cluster_round_deadline_s(double timeout_s, std::size_t participants, std::size_t model_floats,
+                                std::size_t chunk_floats, std::size_t window, double chunk_timeout_s) {
+  double fan_outs = 2 * timeout_s; // fit, then evaluation of the new model
+  double transfers = 0;
+  if (chunk_floats > 0 && model_floats > chunk_floats) {
+    auto chunks = (model_floats + chunk_floats - 1) / chunk_floats;
+    auto windows = (chunks + std::max<std::size_t>(1, window) - 1) / std::max<std::size_t>(1, window);
+    transfers = static_cast<double>(participants * windows) * chunk_timeout_s;
+  }
+  return fan_outs + transfers + 5;
+}
+
+} // namespace flotilla::actors

@@ -50,6 +50,7 @@ struct fixture : test_coordinator_fixture<protocol_config> {
     transfer_settings t;
     t.chunk_floats = 16; // a 100-float model travels as 7 chunks
     t.window = 2;
+    t.stream_above_floats = 0; // aggregation points fold every remote update chunk by chunk
     set_transfer_settings(t);
     start_blob_server(sys);
   }
@@ -195,6 +196,15 @@ TEST_CASE_FIXTURE(fixture, "remote updates fold chunk by chunk into the same mod
   CHECK(remote.record.clients == 3);
   CHECK(remote.model.values() == local.model.values());
   CHECK(shared_blob_count() == 0);
+  // Below the streaming threshold the updates are fetched whole: the same model again.
+  auto t = current_transfer_settings();
+  t.stream_above_floats = 1000;
+  set_transfer_settings(t);
+  auto whole = run(true, false);
+  CHECK(whole.model.values() == local.model.values());
+  CHECK(shared_blob_count() == 0);
+  t.stream_above_floats = 0;
+  set_transfer_settings(t);
 
   // A NaN in the last chunk: the chunks already summed are fetched again and withdrawn, so the
   // model is exactly the mean of the two good updates.

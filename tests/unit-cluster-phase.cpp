@@ -99,7 +99,7 @@ TEST_CASE("a hung cluster server is found by its liveness probe and replaced, th
   REQUIRE_MNIST();
   // rounds.timeout_s stays at its default (600 s: a deadline of 20 minutes); the probe asks
   // every second.
-  hung_server_replaced({"runtime.liveness_s=1"}, "no answer to a liveness check within 1 s");
+  hung_server_replaced({"runtime.liveness_s=1"}, "no answer to 3 liveness checks in a row, each within 1 s");
 }
 
 TEST_CASE("without the probe, a hung cluster server is found by the round deadline and replaced") {

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
-#include <random>
+#include <sys/random.h>
 
 #include "actors/errors.hpp"
 
@@ -22,7 +22,17 @@ constexpr std::size_t max_chunk_floats = std::size_t{8} << 20;
 struct shared_entry {
   std::shared_ptr<const std::vector<float>> data;
   clock::time_point touched;
+  std::uint64_t served = 0; ///< floats answered so far: one fetch and one withdrawal at most
 };
+
+// An unguessable id (an id is all a peer needs to ask for a blob), from the kernel's CSPRNG.
+std::uint64_t random_id() {
+  std::uint64_t id = 0;
+  while (id == 0)
+    if (::getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id))
+      id = 0;
+  return id;
+}
 
 // Everything a process shares, behind one lock: the serializer runs on CAF's multiplexer
 // thread, the servers on the scheduler's.
@@ -31,7 +41,6 @@ struct blob_registry {
   transfer_settings settings;
   std::map<caf::actor_system*, caf::actor> servers;
   std::map<std::uint64_t, shared_entry> blobs;
-  std::mt19937_64 ids{std::random_device{}()}; // unguessable: ids are all a peer needs to ask
   transfer_counters totals;
 
   void sweep(clock::time_point now) {
@@ -69,6 +78,13 @@ caf::behavior blob_server(caf::event_based_actor* self) {
         data = it->second.data;
         cap = max_chunk_floats;
         if (offset < data->size() && count > 0 && count <= cap && count <= data->size() - offset) {
+          // A receiver fetches a blob once, and a part of it again to withdraw it: twice its
+          // size is all it ever needs, more is a peer making this process send without end.
+          if (it->second.served + count > 2 * data->size()) {
+            r.blobs.erase(it);
+            return make_error(errc::round_failed, "these weights were already sent twice over; no longer shared");
+          }
+          it->second.served += count;
           ++r.totals.chunks_served;
           r.totals.bytes_served += count * sizeof(float);
         }
@@ -191,7 +207,7 @@ std::optional<blob_ref> share_for_wire(caf::serializer& f, const std::shared_ptr
   r.sweep(now);
   std::uint64_t id = 0;
   while (id == 0 || r.blobs.count(id))
-    id = r.ids();
+    id = random_id();
   r.blobs.emplace(id, shared_entry{data, now});
   ++r.totals.blobs_shared;
   return blob_ref{server->second, id, data->size()};

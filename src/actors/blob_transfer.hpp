@@ -27,8 +27,13 @@ namespace flotilla::actors {
 struct transfer_settings {
   std::size_t chunk_floats = std::size_t{4} << 20; ///< floats per chunk (16 MiB); also the inline limit
   std::size_t window = 4;                          ///< chunk requests outstanding per transfer
-  double chunk_timeout_s = 600;                    ///< one chunk request's deadline
+  double chunk_timeout_s = 60;                     ///< one chunk request's deadline
   double idle_ttl_s = 1800;                        ///< a shared blob nobody touched for this long is dropped
+  /// Updates of more floats than this are folded chunk by chunk at an aggregation point (never
+  /// held whole); smaller ones are fetched whole and accepted like local ones, so a sender that
+  /// vanishes mid-transfer costs only its own update. 256 MiB: the bound on an aggregation
+  /// point's memory (2 x model + 256 MiB) holds either way.
+  std::size_t stream_above_floats = std::size_t{64} << 20;
 };
 
 /// Process-wide settings (set before any message leaves; runtime reads them from the config).

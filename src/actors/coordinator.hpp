@@ -25,7 +25,7 @@ struct coordinator_options {
   std::uint32_t epochs = 0;         ///< local epochs, to count sample-passes
   std::vector<float> initial_model;
   std::shared_ptr<const fl::checkpoint> resume; ///< continue from here instead of starting afresh
-  double liveness_s = 5;            ///< a cluster server is pinged this often (0: never; runtime.liveness_s)
+  double liveness_s = 10;           ///< a cluster server is pinged this often (0: never; runtime.liveness_s)
 };
 
 struct coordinator_state {

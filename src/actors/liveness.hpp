@@ -8,9 +8,12 @@
 
 namespace flotilla::actors {
 
-/// Asks `target` for a ping every `interval_s` seconds; a ping not answered within
-/// `interval_s` ends the probe with errc::round_failed naming the wait, a target that goes
-/// down ends it with that error. Whoever spawned it monitors it, and sends it an exit when the
+/// Unanswered pings in a row that make a server hung.
+constexpr int liveness_misses = 3;
+
+/// Asks `target` for a ping every `interval_s` seconds; liveness_misses pings in a row not
+/// answered within `interval_s` each end the probe with errc::round_failed naming the wait, a
+/// target that goes down ends it with that error. Whoever spawned it monitors it, and sends it an exit when the
 /// target's work is done; the probe also ends when `owner` does (nothing would stop it then).
 caf::behavior liveness_probe(caf::event_based_actor* self, caf::actor target, double interval_s, caf::actor owner);
 

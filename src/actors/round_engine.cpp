@@ -221,8 +221,15 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   // fetches each whole, accepts it like a local one and lets it go.
   auto transfers = std::make_shared<one_at_a_time>();
   auto* self = watch.self();
-  bool whole = updates->keeps() || static_cast<bool>(hooks.on_update);
+  // Jobs still queued when the actor ends (a crash, an exception) would keep the round alive
+  // through their callbacks: drop them then.
+  self->attach_functor([w = std::weak_ptr<one_at_a_time>(transfers)] {
+    if (auto t = w.lock())
+      t->jobs.clear();
+  });
   auto expected = in.model.size();
+  bool whole = updates->keeps() || static_cast<bool>(hooks.on_update) ||
+               expected <= current_transfer_settings().stream_above_floats;
   fan.accept_async = [=](std::uint32_t id, fit_result& r, std::function<void(std::string, errc)> settle) {
     auto refuse = [&](std::string why) {
       if (r.weights.pending())
@@ -235,6 +242,9 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       return refuse("update belongs to another model layout");
     if (!r.weights.pending())
       return settle(accept(id, r), errc::bad_update);
+    if (r.weights.size() != expected) // refused as a local update of that size would be
+      return refuse("update has " + std::to_string(r.weights.size()) + " weights, the model has " +
+                    std::to_string(expected));
     auto* held = &r; // owned by the fan-out until settle is called
     transfers->push([=](std::function<void()> finished) {
       if (whole) {

@@ -38,7 +38,7 @@ struct runtime_options {
   double connection_timeout_s = 0;     ///< must exceed the transfer time of the largest message
   std::uint32_t connect_attempts = 0;
   std::uint32_t chunk_kib = 8192;      ///< weights above this cross processes in chunks of this size
-  double liveness_s = 5;               ///< the coordinator pings each cluster server this often (0: never)
+  double liveness_s = 10;              ///< the coordinator pings each cluster server this often (0: never)
   tls_options tls;
   std::uint32_t listen = 0;            ///< port where `flotilla node --join` reaches the coordinator (0: none)
 };

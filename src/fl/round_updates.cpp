@@ -5,22 +5,16 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "common/sha256.hpp"
+
 namespace flotilla::fl {
 
 namespace {
 
-// A digest of a chunk's values, position-sensitive (a sum and an index-weighted sum of the
-// bit patterns), so withdraw() can tell values fetched again from different ones. One
-// vectorizable pass.
-std::uint64_t digest(const float* w, std::size_t n) {
-  std::uint64_t plain = 0, weighted = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t bits;
-    std::memcpy(&bits, w + i, sizeof bits);
-    plain += bits;
-    weighted += static_cast<std::uint64_t>(bits) * static_cast<std::uint32_t>(i + 1);
-  }
-  return plain * 0x9E3779B97F4A7C15ull ^ weighted ^ n;
+// SHA-256 of a chunk's values, so withdraw() can tell values fetched again from different
+// ones: a linear checksum could be matched by a sender that changes its values on purpose.
+std::string digest(const float* w, std::size_t n) {
+  return sha256_hex(w, n * sizeof(float));
 }
 
 std::string second_update(std::uint32_t client) {
@@ -45,6 +39,8 @@ std::string round_updates::accept(const client_update& u) {
     return reason;
   if (!std::isfinite(u.train_loss))
     return "update reports a non-finite training loss";
+  if (u.samples > max_samples)
+    return "update claims " + std::to_string(u.samples) + " training samples (at most 2^53)";
   if (taken_)
     return "the round's mean was already taken";
   acc_.add(u.samples, *u.weights);
@@ -63,6 +59,8 @@ std::string round_updates::begin(std::uint32_t client, std::uint64_t samples, do
     return second_update(client);
   if (!std::isfinite(train_loss))
     return "update reports a non-finite training loss";
+  if (samples > max_samples)
+    return "update claims " + std::to_string(samples) + " training samples (at most 2^53)";
   if (taken_)
     return "the round's mean was already taken";
   partial_.emplace(client, partial{samples, train_loss, {}, 0});

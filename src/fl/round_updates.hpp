@@ -40,6 +40,10 @@ struct client_failure {
 /// withdraw() each folded chunk (the caller fetches its values again), then abandon(). When
 /// that is impossible (the sender vanished), poison() the collection: it then refuses to
 /// average. Only committed updates count (count, samples, loss, clients).
+/// The most training samples one update may claim (2^53: exact in a double; far beyond any
+/// data set, and keeps the sums' words from wrapping whatever a peer claims).
+constexpr std::uint64_t max_samples = std::uint64_t{1} << 53;
+
 class round_updates {
 public:
   round_updates(std::size_t model_size, bool keep);
@@ -106,7 +110,7 @@ public:
 private:
   struct chunk {
     std::size_t n = 0;
-    std::uint64_t digest = 0;
+    std::string digest; ///< SHA-256 of the folded values
   };
   struct partial {
     std::uint64_t samples = 0;

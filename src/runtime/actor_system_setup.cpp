@@ -17,7 +17,10 @@ std::uint32_t cores() {
 actors::transfer_settings transfer_settings_of(const config::settings& s) {
   actors::transfer_settings t;
   t.chunk_floats = std::size_t{s.runtime.chunk_kib} * 1024 / sizeof(float);
-  t.chunk_timeout_s = s.experiment.rounds.timeout_s;
+  // One chunk at the guard's floor rate (256 KiB/s), twice over, at least 30 s: a request to a
+  // node that died is never answered in CAF 0.17, so this is what such a transfer costs.
+  t.chunk_timeout_s = std::min(s.experiment.rounds.timeout_s,
+                               std::max(30.0, 2.0 * static_cast<double>(s.runtime.chunk_kib) / 256.0));
   t.idle_ttl_s = std::max(1800.0, 3 * s.experiment.rounds.timeout_s);
   return t;
 }

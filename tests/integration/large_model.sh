@@ -58,7 +58,10 @@ PY
 # model, that server folds the other node's update chunk by chunk, and sends its model back.
 big=(model.name=wide_mlp data.root="$work/mini" data.train_limit=100 clients=2 rounds.initial=1 rounds.cluster=1
      clustering.k=1 clustering.sketch_dim=4096 train.batch_size=50 runtime.trainers=1 output.progress=off
-     output.save_models=false)
+     output.save_models=false runtime.liveness_s=60)
+# runtime.liveness_s=60: under `make test` this shares 2 cores with two other tests, and a server's
+# steps on 318 MB buffers (validating, folding, the mean) then hold its mailbox for tens of
+# seconds (one unanswered 5 s ping, the first rule, once took a busy server here for a hung one).
 start_node c data.root="$work/mini" runtime.trainers=1; pc=$port; nc=${pids[-1]}
 start_node d data.root="$work/mini" runtime.trainers=1; pd=$port; nd=${pids[-1]}
 t0=$(date +%s.%N)

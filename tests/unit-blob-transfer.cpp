@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "actors/blob_transfer.hpp"
+#include "actor_fixtures.hpp"
 #include "actors/errors.hpp"
 #include "actors/round_engine.hpp"
 
@@ -17,11 +18,8 @@ using namespace flotilla::actors;
 
 namespace {
 
-struct protocol_config : caf::actor_system_config {
-  protocol_config() { add_protocol_types(*this); }
-};
-
-using start_atom = caf::atom_constant<caf::atom("start")>;
+using test::protocol_config;
+using test::start_atom;
 
 // What the wire does to a value: serialize it as BASP would, read it back.
 template <class T>

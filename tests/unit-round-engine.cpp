@@ -4,6 +4,7 @@
 
 #include <caf/test/dsl.hpp>
 
+#include "actor_fixtures.hpp"
 #include "actors/errors.hpp"
 #include "actors/fan_out.hpp"
 #include "actors/round_engine.hpp"
@@ -13,11 +14,8 @@ using namespace flotilla::actors;
 
 namespace {
 
-struct protocol_config : caf::actor_system_config {
-  protocol_config() { add_protocol_types(*this); }
-};
-
-using start_atom = caf::atom_constant<caf::atom("start")>;
+using test::protocol_config;
+using test::start_atom;
 
 // A client double that answers fits with fixed weights, or with an error, or never.
 caf::behavior answering(caf::event_based_actor*, std::uint32_t id, std::vector<float> w, std::uint64_t samples) {

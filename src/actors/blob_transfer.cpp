@@ -66,7 +66,6 @@ caf::behavior blob_server(caf::event_based_actor* self) {
     [=](chunk_atom, std::uint64_t id, std::uint64_t offset, std::uint64_t count) -> caf::result<blob_chunk> {
       auto& r = registry();
       std::shared_ptr<const std::vector<float>> data;
-      std::size_t cap = 0;
       {
         std::lock_guard<std::mutex> lock(r.mutex);
         auto it = r.blobs.find(id);
@@ -74,24 +73,23 @@ caf::behavior blob_server(caf::event_based_actor* self) {
           return make_error(errc::round_failed, "the weights asked for are no longer shared (sent more than " +
                                                   std::to_string(static_cast<long>(r.settings.idle_ttl_s)) +
                                                   " s ago, already fetched, or never sent)");
-        it->second.touched = clock::now();
-        data = it->second.data;
-        cap = max_chunk_floats;
-        if (offset < data->size() && count > 0 && count <= cap && count <= data->size() - offset) {
-          // A receiver fetches a blob once, and a part of it again to withdraw it: twice its
-          // size is all it ever needs, more is a peer making this process send without end.
-          if (it->second.served + count > 2 * data->size()) {
-            r.blobs.erase(it);
-            return make_error(errc::round_failed, "these weights were already sent twice over; no longer shared");
-          }
-          it->second.served += count;
-          ++r.totals.chunks_served;
-          r.totals.bytes_served += count * sizeof(float);
+        auto& e = it->second;
+        auto size = e.data->size();
+        if (offset >= size || count == 0 || count > max_chunk_floats || count > size - offset)
+          return make_error(errc::round_failed, "a chunk request for floats [" + std::to_string(offset) + ", +" +
+                                                  std::to_string(count) + ") of " + std::to_string(size));
+        // A receiver fetches a blob once, and a part of it again to withdraw it: twice its size
+        // is all it ever needs, more is a peer making this process send without end.
+        if (e.served + count > 2 * size) {
+          r.blobs.erase(it);
+          return make_error(errc::round_failed, "these weights were already sent twice over; no longer shared");
         }
+        e.touched = clock::now();
+        e.served += count;
+        ++r.totals.chunks_served;
+        r.totals.bytes_served += count * sizeof(float);
+        data = e.data;
       }
-      if (offset >= data->size() || count == 0 || count > cap || count > data->size() - offset)
-        return make_error(errc::round_failed, "a chunk request for floats [" + std::to_string(offset) + ", +" +
-                                                std::to_string(count) + ") of " + std::to_string(data->size()));
       blob_chunk c;
       c.offset = offset;
       c.values.assign(data->begin() + static_cast<std::ptrdiff_t>(offset),

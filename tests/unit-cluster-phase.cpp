@@ -159,3 +159,31 @@ TEST_CASE("k = auto picks the number of rotation groups by silhouette") {
   CHECK(report.silhouette.size() >= 3);
   CHECK(ari(report, 3) == doctest::Approx(1.0));
 }
+
+TEST_CASE("the schedule changes nothing in the result: clusters at their own pace and in lock step give the same models") {
+  REQUIRE_MNIST();
+  for (std::vector<std::string> method : {std::vector<std::string>{"clustering.method=kmeans"},
+                                          {"clustering.method=kmeans", "late_clients=2", "late_join_round=2"},
+                                          {"clustering.method=ifca"}, {"clustering.method=cfl"}}) {
+    CAPTURE(method.back());
+    auto with = [&](const char* sync) {
+      auto o = method;
+      o.push_back("rounds.cluster=2");
+      o.push_back(sync);
+      return runtime::run_experiment(rotated(o), mnist(), std::make_shared<quiet_observer>());
+    };
+    auto free = with("rounds.cluster_sync=free");
+    auto lockstep = with("rounds.cluster_sync=lockstep");
+    CHECK(free.global_model == lockstep.global_model);
+    REQUIRE(free.clusters.size() == lockstep.clusters.size());
+    for (std::size_t c = 0; c < free.clusters.size(); ++c) {
+      CHECK(free.clusters[c].model == lockstep.clusters[c].model);
+      CHECK(free.clusters[c].members == lockstep.clusters[c].members);
+    }
+    CHECK(free.rounds.size() == lockstep.rounds.size());
+    // Without a common point nothing waits; lock step waits after every round.
+    if (method.size() == 1 && method[0] == "clustering.method=kmeans")
+      CHECK(free.cluster_wait_seconds == 0);
+    CHECK(lockstep.cluster_wait_seconds > 0);
+  }
+}

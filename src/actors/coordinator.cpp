@@ -1,5 +1,7 @@
 #include "actors/coordinator.hpp"
 
+#include <algorithm>
+
 #include "actors/coordinator_phases.hpp"
 #include "actors/exception_policy.hpp"
 #include "actors/round_engine.hpp"
@@ -30,19 +32,43 @@ bool inject(coordinator_actor* self, const fl::applied_fault& f, const std::stri
 
 } // namespace
 
-void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round) {
+void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round, std::uint32_t cluster) {
   auto& st = self->state;
+  const auto& reg = st.phase.registry();
+  // The cluster whose start carries the faults of clients in no cluster: the lowest live one.
+  auto lowest_live = fl::no_cluster;
+  for (const auto& c : reg.clusters())
+    if (!c.failed) {
+      lowest_live = c.id;
+      break;
+    }
   for (const auto& f : st.opt.experiment.faults) {
     if (f.phase != phase || f.round != round)
       continue;
+    if (cluster != fl::no_cluster) {
+      if (f.server_of >= 0 && static_cast<std::uint32_t>(f.server_of) != cluster)
+        continue;
+      if (f.client >= 0) {
+        auto id = static_cast<std::uint32_t>(f.client);
+        auto home = reg.clients().count(id) ? reg.cluster_of(id) : std::nullopt;
+        if (home ? *home != cluster : cluster != lowest_live)
+          continue;
+      }
+    }
     fl::applied_fault a{f.client >= 0 ? std::to_string(f.client) : "server:" + std::to_string(f.server_of), -1,
                         f.kind, f.phase, f.round, f.seconds};
     if (f.client >= 0) {
       a.client = f.client;
-    } else if (static_cast<std::size_t>(f.server_of) < st.registry.clusters().size()) {
-      if (auto s = st.registry.server_of(static_cast<std::uint32_t>(f.server_of)))
+    } else if (static_cast<std::size_t>(f.server_of) < reg.clusters().size()) {
+      if (auto s = reg.server_of(static_cast<std::uint32_t>(f.server_of)))
         a.client = *s;
     }
+    // Applied before the checkpoint a resume started from (and applied again by it).
+    auto same = [&](const fl::applied_fault& b) {
+      return b.target == a.target && b.kind == a.kind && b.phase == a.phase && b.round == a.round;
+    };
+    if (std::any_of(st.report->faults.begin(), st.report->faults.end(), same))
+      continue;
     if (!inject(self, a, "before " + phase + " round " + std::to_string(round))) {
       st.observer->on_warning("fault " + a.target + " (" + f.kind + ") in " + phase + " round " + std::to_string(round) +
                               " has no target: nothing injected");
@@ -53,7 +79,7 @@ void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32
 
 std::vector<peer> member_peers(coordinator_actor* self, std::uint32_t c) {
   std::vector<peer> out;
-  for (auto id : self->state.registry.live_members(c))
+  for (auto id : self->state.phase.registry().live_members(c))
     if (self->state.clients[id].handle)
       out.push_back(self->state.clients[id]);
   return out;
@@ -61,11 +87,11 @@ std::vector<peer> member_peers(coordinator_actor* self, std::uint32_t c) {
 
 void client_lost(coordinator_actor* self, std::uint32_t id, const std::string& reason) {
   auto& st = self->state;
-  if (st.registry.clusters().empty() || !st.registry.clients().count(id)) {
+  if (st.phase.registry().clusters().empty() || !st.phase.registry().clients().count(id)) {
     st.lost_early.insert(id);
     return;
   }
-  st.registry.mark_lost(id, reason); // a lost server is replaced when its cluster next needs it
+  st.phase.client_lost(id, reason);
 }
 
 using join_timeout_atom = caf::atom_constant<caf::atom("joinwait")>;
@@ -117,12 +143,12 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
   cp.global = st.global.values();
   cp.strategy = st.strategy->state();
   cp.samples_of = st.samples_of;
-  cp.clusters = st.registry.clusters();
-  cp.clients = st.registry.clients();
+  cp.clusters = st.phase.registry().clusters();
+  cp.clients = st.phase.registry().clients();
   cp.lost_early = st.lost_early;
-  cp.selected = st.registry.selected();
-  cp.late_joined = st.late_joined;
-  if (!st.late_joined && st.opt.experiment.late_clients > 0)
+  cp.selected = st.phase.registry().selected();
+  cp.late_joined = st.phase.late_joined();
+  if (!cp.late_joined && st.opt.experiment.late_clients > 0)
     for (const auto& [id, p] : st.points)
       cp.points.emplace(id, *p);
   cp.report = *st.report;
@@ -166,9 +192,9 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   st.samples_of = cp.samples_of;
   st.samples_of.resize(st.clients.size(), 0);
   if (!cp.clusters.empty())
-    st.registry = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
+    st.phase.registry() = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
   st.lost_early = cp.lost_early;
-  st.late_joined = cp.late_joined;
+  st.phase.set_late_joined(cp.late_joined);
   for (const auto& [id, p] : cp.points)
     st.points[id] = std::make_shared<const std::vector<float>>(p);
   // The client actors are this process's, not those of the run that wrote the checkpoint.
@@ -181,7 +207,7 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
     self->become(initial(self).or_else(common(self)));
     self->send(self, next_atom::value, cp.round + 1);
   } else {
-    resume_cluster_phase(self, cp.round);
+    resume_cluster_phase(self);
   }
 }
 
@@ -291,6 +317,10 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
   st.global = weight_blob{options.model.layout, options.initial_model};
   st.samples_of.assign(clients.size(), 0);
   st.strategy = fl::make_strategy(options.experiment.strategy);
+  const auto& ex = options.experiment;
+  st.phase.configure({ex.rounds.cluster, ex.clustering.method, ex.late_clients, ex.late_join_round,
+                      ex.rounds.cluster_lockstep},
+                     report.get());
   st.opt = std::move(options);
   st.clients = std::move(clients);
   for (const auto& c : st.clients)

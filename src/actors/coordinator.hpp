@@ -2,6 +2,7 @@
 #include <caf/all.hpp>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <functional>
@@ -10,7 +11,7 @@
 #include "actors/down_watch.hpp"
 #include "actors/protocol.hpp"
 #include "fl/checkpoint.hpp"
-#include "fl/cluster_registry.hpp"
+#include "fl/cluster_phase.hpp"
 #include "fl/experiment.hpp"
 #include "fl/run_report.hpp"
 #include "fl/strategy.hpp"
@@ -40,14 +41,11 @@ struct coordinator_state {
   std::unique_ptr<fl::strategy> strategy; ///< the coordinator's own aggregation point
   std::map<std::uint32_t, std::shared_ptr<const std::vector<float>>> points; ///< clustering features
   std::vector<std::uint64_t> samples_of;  ///< training samples per client
-  fl::cluster_registry registry;          ///< the clusters from clustering on
+  fl::cluster_phase phase;                ///< the clusters (its registry) and each one's progress
+  std::deque<fl::phase_command> commands; ///< the phase's commands not yet carried out (carry_out)
+  bool carrying_out = false;
   std::set<std::uint32_t> lost_early;     ///< clients gone before the registry existed
   std::map<caf::actor_addr, std::uint32_t> id_of;
-  std::uint32_t round = 0;                ///< the cluster round in progress
-  std::size_t running = 0;                ///< clusters still in the current cluster round
-  std::map<std::uint32_t, std::uint32_t> reassigned; ///< IFCA: cluster -> members moved in
-  std::vector<std::pair<std::uint32_t, std::vector<std::uint32_t>>> splits; ///< CFL proposals of the round
-  bool late_joined = false;
   std::function<void()> join_waiting;     ///< the late join, once every late client has arrived
   std::chrono::steady_clock::time_point phase_start;
   std::shared_ptr<down_watch> watch;      ///< fails requests to peers that go down
@@ -60,16 +58,16 @@ using coordinator_actor = caf::stateful_actor<coordinator_state>;
 ///
 ///   idle ──run──► initial ──(rounds.initial rounds through the round engine)──► clustering
 ///        (k-means / agglomerative / one cluster for CFL; k by silhouette when "auto")
-///        ──► selection (resource reports; per cluster the lowest score serves; promotion)
-///        ──► cluster rounds: round r of every live cluster, in parallel ──► after the round:
-///              CFL splits, IFCA reassignment, late joiners (before late_join_round) ──► r + 1
+///        ──► selection (resource reports; per cluster the lowest score serves)
+///        ──► cluster rounds: fl::cluster_phase decides, the actor carries out: each cluster's
+///              server promoted, then its rounds on its own; common points only where a method
+///              needs one (IFCA, CFL, late joiners; fl/cluster_phase.hpp says which and why)
 ///        ──► evaluation (global + per-cluster models) ──► done (answers run, quits)
 ///
-/// Cluster state lives in a fl::cluster_registry. A server that is lost (DOWN, its node gone or
-/// hung, no answer by the round's deadline) is replaced by the live member with the next-lowest
-/// score, promoted with the cluster's latest model and strategy state, and the round is re-run.
-/// Each phase starts on a `next` message it sends itself, so the mailbox stays live between
-/// steps. When the run cannot go on (every client failed with a model, data or configuration
+/// A server that is lost (DOWN, its node gone or hung, no answer by the round's deadline) is
+/// replaced by the live member with the next-lowest score, promoted with the cluster's latest
+/// model and strategy state, and the round is re-run (the phase's rule). Each phase starts on a
+/// `next` message it sends itself, so the mailbox stays live between steps. When the run cannot go on (every client failed with a model, data or configuration
 /// error), `run` is answered with that error.
 caf::behavior coordinator(coordinator_actor* self, coordinator_options options, std::vector<peer> clients,
                           caf::actor pool, std::shared_ptr<fl::run_observer> observer,

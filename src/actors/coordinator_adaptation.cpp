@@ -1,125 +1,35 @@
-// The cluster phase's changes of membership: CFL splits a cluster whose members pull apart,
-// IFCA moves every client to the cluster model that fits its data best, and late joiners are
-// placed in the cluster whose centroid is nearest to their features.
+// The cluster phase's common points that need the clients: IFCA's losses of every cluster model
+// (the phase moves each client to its lowest), and the late joiners' training (the phase places
+// them by centroid). The rules are fl::ifca_choice and fl::place_late_joiners.
 #include "actors/coordinator_phases.hpp"
 #include "actors/blob_transfer.hpp"
-#include "fl/nearest.hpp"
 #include "fl/sketch.hpp"
 
 namespace flotilla::actors::phases {
 
-namespace {
-
-// Runs `tasks` (each calls its continuation once) and then `then`.
-void all_of(std::vector<std::function<void(std::function<void()>)>> tasks, std::function<void()> then) {
-  if (tasks.empty())
-    return then();
-  auto left = std::make_shared<std::size_t>(tasks.size());
-  for (auto& t : tasks)
-    t([left, then] {
-      if (--*left == 0)
-        then();
-    });
-}
-
-std::string list(const std::vector<std::uint32_t>& ids) {
-  std::string out;
-  for (auto id : ids)
-    out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out;
-}
-
-} // namespace
-
-void apply_splits(coordinator_actor* self, std::uint32_t round, std::function<void()> then) {
+void ask_losses(coordinator_actor* self, std::uint32_t round, const std::vector<std::uint32_t>& clusters) {
   auto& st = self->state;
-  auto splits = std::move(st.splits);
-  st.splits.clear();
-  std::vector<std::function<void(std::function<void()>)>> tasks;
-  for (auto& [c, proposed] : splits) {
-    if (st.registry.cluster(c).failed)
-      continue;
-    auto live = st.registry.live_members(c);
-    std::vector<std::uint32_t> second;
-    for (auto id : proposed)
-      if (std::binary_search(live.begin(), live.end(), id))
-        second.push_back(id);
-    if (second.empty() || second.size() == live.size())
-      continue;
-    auto parent = c;
-    auto child = st.registry.split(parent, second, round);
-    st.observer->on_event("cluster " + std::to_string(parent) + " splits after round " + std::to_string(round) +
-                            " (CFL): clients " + list(second) + " form cluster " + std::to_string(child));
-    if (!st.registry.server_of(parent))
-      tasks.push_back([self, parent, child, round](std::function<void()> k) {
-        elect_and_promote(self, parent, round, "its server moved to cluster " + std::to_string(child) + " (CFL split)",
-                          [k](bool) { k(); });
-      });
-    tasks.push_back([self, parent, child, round](std::function<void()> k) {
-      elect_and_promote(self, child, round, "first server of cluster " + std::to_string(child) +
-                                              " (CFL split of cluster " + std::to_string(parent) + ")",
-                        [k](bool) { k(); });
-    });
-  }
-  if (!splits.empty() && st.report->clusters.size() < st.registry.clusters().size())
-    st.report->clusters.resize(st.registry.clusters().size());
-  all_of(std::move(tasks), std::move(then));
-}
-
-void reassign_by_loss(coordinator_actor* self, std::uint32_t round, std::function<void()> then) {
-  auto& st = self->state;
-  st.reassigned.clear();
-  std::vector<std::uint32_t> order;
   std::vector<weight_blob> models;
   std::vector<peer> members;
-  for (const auto& c : st.registry.clusters())
-    if (!c.failed) {
-      order.push_back(c.id);
-      models.push_back(weight_blob{st.opt.model.layout, c.model});
-      auto m = member_peers(self, c.id);
-      members.insert(members.end(), m.begin(), m.end());
-    }
-  if (order.size() < 2)
-    return then();
+  for (auto c : clusters) {
+    models.push_back(weight_blob{st.opt.model.layout, st.phase.registry().cluster(c).model});
+    auto m = member_peers(self, c);
+    members.insert(members.end(), m.begin(), m.end());
+  }
   std::sort(members.begin(), members.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
   auto msg = caf::make_message(losses_atom::value, models);
   fan_out<std::vector<double>>(
     *st.watch, members, st.opt.experiment.rounds.timeout_s, [msg](const peer&) { return msg; },
-    [=](fan_in<std::vector<double>>& answers) {
+    [self, round](fan_in<std::vector<double>>& answers) {
       auto& st = self->state;
-      std::set<std::uint32_t> need_server;
-      std::uint32_t moved = 0;
-      for (const auto& [id, losses] : answers.results) {
-        if (losses.size() != order.size() || st.registry.lost(id))
-          continue;
-        auto current = st.registry.cluster_of(id);
-        // The lowest loss wins; a tie keeps the client where it is, else the lowest cluster id.
-        std::size_t best = 0;
-        for (std::size_t i = 1; i < losses.size(); ++i)
-          if (losses[i] < losses[best] || (losses[i] == losses[best] && current && order[i] == *current))
-            best = i;
-        auto to = order[best];
-        if (current && *current == to)
-          continue;
-        for (auto c : st.registry.move_member(id, to))
-          need_server.insert(c);
-        ++st.reassigned[to];
-        ++moved;
-      }
       for (const auto& f : answers.failures)
         st.observer->on_warning("client " + std::to_string(f.id) + " could not compare the cluster models: " + f.reason);
-      if (moved > 0)
-        st.observer->on_event( std::to_string(moved) + " clients moved to the cluster model with their lowest loss");
-      std::vector<std::function<void(std::function<void()>)>> tasks;
-      for (auto c : need_server)
-        tasks.push_back([self, c, round](std::function<void()> k) {
-          elect_and_promote(self, c, round + 1, "its server moved to another cluster (IFCA)", [k](bool) { k(); });
-        });
-      all_of(std::move(tasks), then);
+      std::map<std::uint32_t, std::vector<double>> losses(answers.results.begin(), answers.results.end());
+      carry_out(self, st.phase.losses_reported(round, losses, since(st.phase_start)));
     });
 }
 
-void join_late_clients(coordinator_actor* self, std::uint32_t round, std::function<void()> then) {
+void join_late_clients(coordinator_actor* self, std::uint32_t round) {
   auto& st = self->state;
   const auto& ex = st.opt.experiment;
   std::vector<peer> late;
@@ -151,57 +61,28 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round, std::functi
     auto& st = self->state;
     const auto& ex = st.opt.experiment;
     auto dim = ex.clustering.sketch_dim > 0 ? ex.clustering.sketch_dim : st.opt.model.parameters;
-    // Centroids of the clusters as they are now, from their members' clustering features.
-    std::vector<std::vector<float>> centroids;
-    std::vector<std::uint32_t> cluster_at;
-    for (const auto& c : st.registry.clusters()) {
-      if (c.failed)
-        continue;
-      std::vector<double> sum(dim, 0.0);
-      std::size_t n = 0;
-      for (auto id : c.members) {
-        auto p = st.points.find(id);
-        if (p == st.points.end())
-          continue;
-        for (std::size_t i = 0; i < dim; ++i)
-          sum[i] += (*p->second)[i];
-        ++n;
-      }
-      if (n == 0)
-        continue;
-      std::vector<float> centre(dim);
-      for (std::size_t i = 0; i < dim; ++i)
-        centre[i] = static_cast<float>(sum[i] / static_cast<double>(n));
-      centroids.push_back(std::move(centre));
-      cluster_at.push_back(c.id);
-    }
-    std::vector<peer> joined;
+    std::vector<fl::late_joiner> joiners;
     for (auto& [id, r] : fits.results) {
-      if (centroids.empty())
-        break;
-      auto features = ex.clustering.sketch_dim > 0 ? fl::sketch(r.weights.values(), dim, ex.seed) : r.weights.values();
-      auto where = fl::nearest_centroid(features.data(), dim, centroids);
-      auto cluster = cluster_at[where.cluster];
-      fl::late_join_record rec{id, cluster, round, std::vector<double>(st.registry.clusters().size(), -1.0)};
-      for (std::size_t i = 0; i < cluster_at.size(); ++i)
-        rec.distances[cluster_at[i]] = where.distances[i];
-      st.registry.add_member(cluster, id, round);
       st.samples_of[id] = r.samples;
-      st.report->late_joins.push_back(rec);
-      joined.push_back(st.clients[id]);
-      st.observer->on_event("late client " + std::to_string(id) + " joins cluster " + std::to_string(cluster) +
-                              " before round " + std::to_string(round));
+      joiners.push_back({id, ex.clustering.sketch_dim > 0
+                               ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), dim, ex.seed))
+                               : r.weights.data});
     }
     for (const auto& f : fits.failures)
       st.observer->on_warning("late client " + std::to_string(f.id) + " could not join: " + f.reason);
+    auto placed = fl::place_late_joiners(st.phase.registry(), st.points, joiners, round);
     st.points.clear(); // nobody else will need the features
+    std::vector<peer> joined;
+    for (const auto& rec : placed)
+      joined.push_back(st.clients[rec.client]);
     // The initial global model on the joiners' local splits, the baseline the report compares.
     auto eval = caf::make_message(evaluate_atom::value, weight_blob{st.opt.model.layout, st.report->initial_global});
     fan_out<eval_result>(*st.watch, joined, ex.rounds.timeout_s, [eval](const peer&) { return eval; },
-                         [self, then](fan_in<eval_result>& evals) {
+                         [self, round, placed](fan_in<eval_result>& evals) {
+                           auto& st = self->state;
                            for (const auto& [id, e] : evals.results)
-                             self->state.report->initial_personalized[id] = e.accuracy;
-                           then();
+                             st.report->initial_personalized[id] = e.accuracy;
+                           carry_out(self, st.phase.joiners_placed(round, placed, since(st.phase_start)));
                          });
   }, fetching);
 }

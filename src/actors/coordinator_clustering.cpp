@@ -56,7 +56,7 @@ std::vector<std::uint32_t> group(coordinator_actor* self, const std::vector<cons
 
 caf::message_handler clustering(coordinator_actor* self) {
   return {
-    [=](next_atom) {
+    [=](next_atom, std::uint32_t) {
       auto& st = self->state;
       auto& rep = *st.report;
       const auto& ex = st.opt.experiment;
@@ -107,10 +107,10 @@ caf::message_handler clustering(coordinator_actor* self) {
       else if (ids.size() < ex.clients)
         st.observer->on_warning(std::to_string(ex.clients - ids.size()) +
                                 " clients sent no weights in the last initial round and stay unclustered");
-      st.registry.create(assignment, k, st.global.data, fl::strategy_state{ex.strategy.name, 0, {}});
+      st.phase.registry().create(assignment, k, st.global.data, fl::strategy_state{ex.strategy.name, 0, {}});
       for (auto id : st.lost_early)
-        if (st.registry.clients().count(id))
-          st.registry.mark_lost(id, "down before clustering");
+        if (st.phase.registry().clients().count(id))
+          st.phase.registry().mark_lost(id, "down before clustering");
       auto projected = fl::pca2(points, dim); // the report's picture of the clustering
       for (std::size_t i = 0; i < ids.size(); ++i)
         rep.projection[ids[i]] = projected[i];

@@ -1,6 +1,6 @@
-// Cluster rounds: round r of every live cluster through its promoted server, in parallel; a
-// lost server is replaced and the round re-run; after each round the adaptive steps (CFL
-// splits, IFCA reassignment) and, before late_join_round, the late joiners.
+// Cluster rounds: fl::cluster_phase decides (who is promoted, which cluster runs which round,
+// where the clusters meet), this file carries its commands out and feeds the results back. Each
+// cluster's server runs its rounds on its own; a lost server is replaced and its round re-run.
 #include "actors/coordinator_phases.hpp"
 #include "actors/blob_transfer.hpp"
 #include "actors/liveness.hpp"
@@ -12,90 +12,28 @@ namespace flotilla::actors::phases {
 
 namespace {
 
-void start_round(coordinator_actor* self, std::uint32_t round);
-
-void after_round(coordinator_actor* self, std::uint32_t round) {
-  auto& st = self->state;
-  auto next = [self, round] {
-    if (round < self->state.opt.experiment.rounds.cluster)
-      start_round(self, round + 1);
-    else
-      enter(self, evaluation);
-  };
-  const auto& method = st.opt.experiment.clustering.method;
-  if (method == "cfl")
-    return apply_splits(self, round, next);
-  if (method == "ifca" && round < st.opt.experiment.rounds.cluster)
-    return reassign_by_loss(self, round, next);
-  next();
-}
-
-void cluster_done(coordinator_actor* self) {
-  if (--self->state.running == 0)
-    after_round(self, self->state.round);
-}
-
-void record(coordinator_actor* self, std::uint32_t c, round_result& r) {
-  auto& st = self->state;
-  auto& rec = r.record;
-  auto& rep = *st.report;
-  rec.reassigned = st.reassigned.count(c) ? st.reassigned[c] : 0;
-  rep.rounds.push_back(rec);
-  rep.samples_trained += rec.samples * st.opt.epochs;
-  rep.samples_evaluated += rec.evaluated;
-  // Server: model out to the asked members and updates back, model out for evaluation to the
-  // members that did not fail, result to us.
-  auto members = st.registry.live_members(c).size();
-  auto evaluated_members = members - std::min<std::size_t>(members, rec.failures);
-  rep.bytes_moved += (rec.asked + rec.clients + evaluated_members + 1) * st.opt.model.parameters * sizeof(float);
-  st.observer->on_round(rec);
-  if (!rec.aggregated)
-    st.observer->on_warning("cluster " + std::to_string(c) + " round " + std::to_string(rec.round) + ": " +
-                            rec.not_aggregated + "; model kept");
-  st.registry.record_round(c, rec.round, r.model.data, std::move(r.state));
-  if (!r.split_off.empty())
-    st.splits.emplace_back(c, std::move(r.split_off));
-  if (c >= rep.clusters.size())
-    rep.clusters.resize(c + 1); // a cluster a CFL split created
-  rep.clusters[c].aggregator_actor = r.aggregator ? r.aggregator.id() : 0;
-}
-
-void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round);
-
-// The server did not deliver the round: it is lost, the next member serves, the round re-runs.
-void server_failed(coordinator_actor* self, std::uint32_t c, std::uint32_t round, std::uint32_t server,
-                   const std::string& why) {
-  auto reason = "server " + std::to_string(server) + " lost in round " + std::to_string(round) + ": " + why;
-  self->state.observer->on_warning("cluster " + std::to_string(c) + ": " + reason);
-  client_lost(self, server, why);
-  elect_and_promote(self, c, round, why, [self, c, round](bool ok) {
-    if (ok)
-      run_cluster_round(self, c, round);
-    else
-      cluster_done(self);
-  });
+// Seconds into the cluster phase: the clock the phase's events are stamped with.
+double now(coordinator_actor* self) {
+  return since(self->state.phase_start);
 }
 
 void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round) {
   auto& st = self->state;
-  if (st.registry.cluster(c).failed)
-    return cluster_done(self);
-  auto server = st.registry.server_of(c);
-  if (!server) // its server was lost between rounds
-    return elect_and_promote(self, c, round, "server lost before round " + std::to_string(round),
-                             [self, c, round](bool ok) {
-                               if (ok)
-                                 run_cluster_round(self, c, round);
-                               else
-                                 cluster_done(self);
-                             });
+  auto server = st.phase.registry().server_of(c);
+  auto failed_now = [self, c, round](const std::string& why) {
+    carry_out(self, self->state.phase.server_lost(c, round, why, now(self)));
+  };
+  if (!server)
+    return failed_now("lost before its round started");
   auto id = *server;
   auto handle = st.clients[id].handle;
   auto settled = std::make_shared<bool>(false);
-  auto failed = [self, c, round, id, settled](const std::string& why) {
+  auto failed = [failed_now, settled](const std::string& why) {
     if (!std::exchange(*settled, true))
-      server_failed(self, c, round, id, why);
+      failed_now(why);
   };
+  if (!handle)
+    return failed("no actor (its node is gone)");
   if (auto why = st.watch->gone(handle.address()))
     return failed("gone: " + *why);
   st.watch->ensure_monitored(handle);
@@ -138,9 +76,10 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
             return failed("its cluster model could not be fetched: " + error);
           if (std::exchange(*settled, true))
             return;
-          held->model = std::move(model);
-          record(self, c, *held);
-          cluster_done(self);
+          fl::round_report done{std::move(held->record), std::move(model.data), std::move(held->state),
+                                held->aggregator ? held->aggregator.id() : 0, std::move(held->split_off)};
+          auto& st = self->state;
+          carry_out(self, st.phase.round_finished(c, std::move(done), st.opt.model.parameters, st.opt.epochs, now(self)));
         });
       },
       [=](caf::error& err) {
@@ -161,67 +100,80 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
       });
 }
 
-void start_round(coordinator_actor* self, std::uint32_t round) {
-  auto& st = self->state;
-  const auto& ex = st.opt.experiment;
-  save_checkpoint(self, "cluster", round - 1); // rounds before this one, and what followed them, are done
-  if (ex.late_clients > 0 && !st.late_joined && round == ex.late_join_round) {
-    st.late_joined = true;
-    return wait_for_joins(self, [self, round] { join_late_clients(self, round, [self, round] { start_round(self, round); }); });
-  }
-  st.round = round;
-  apply_faults(self, "cluster", round);
-  std::vector<std::uint32_t> live;
-  for (const auto& c : st.registry.clusters())
-    if (!c.failed)
-      live.push_back(c.id);
-  st.observer->on_phase("cluster", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.cluster) + ", " +
-                                     std::to_string(live.size()) + " clusters");
-  if (live.empty())
-    return enter(self, evaluation);
-  st.running = live.size();
-  for (auto c : live)
-    run_cluster_round(self, c, round);
-}
-
 } // namespace
 
-void resume_cluster_phase(coordinator_actor* self, std::uint32_t round) {
+void carry_out(coordinator_actor* self, fl::phase_commands commands) {
+  using kind = fl::phase_command::kind;
+  // A command whose result comes at once (a promotion refused on the spot) feeds the phase while
+  // the commands before it are still being carried out: its commands queue behind them.
+  auto& queue = self->state.commands;
+  for (auto& cmd : commands)
+    queue.push_back(std::move(cmd));
+  if (std::exchange(self->state.carrying_out, true))
+    return;
+  while (!queue.empty()) {
+    auto cmd = std::move(queue.front());
+    queue.pop_front();
+    auto& st = self->state;
+    switch (cmd.what) {
+    case kind::promote: {
+      auto c = cmd.cluster;
+      promote(self, c, cmd.demote, [self, c](std::string why) {
+        auto& st = self->state;
+        carry_out(self, why.empty() ? st.phase.promoted(c, now(self)) : st.phase.promotion_failed(c, why, now(self)));
+      });
+      break;
+    }
+    case kind::start_round:
+      apply_faults(self, "cluster", cmd.round, cmd.cluster);
+      break;
+    case kind::run_round:
+      run_cluster_round(self, cmd.cluster, cmd.round);
+      break;
+    case kind::ask_losses:
+      ask_losses(self, cmd.round, cmd.clusters);
+      break;
+    case kind::join_late:
+      wait_for_joins(self, [self, round = cmd.round] { join_late_clients(self, round); });
+      break;
+    case kind::checkpoint:
+      save_checkpoint(self, "cluster", cmd.round);
+      break;
+    case kind::round_done:
+      st.observer->on_round(cmd.record);
+      break;
+    case kind::event:
+      st.observer->on_event(cmd.text);
+      break;
+    case kind::warning:
+      st.observer->on_warning(cmd.text);
+      break;
+    case kind::finish:
+      enter(self, evaluation);
+      break;
+    }
+  }
+  self->state.carrying_out = false;
+}
+
+void resume_cluster_phase(coordinator_actor* self) {
   auto& st = self->state;
   st.phase_start = std::chrono::steady_clock::now();
   self->become(cluster_rounds(self).or_else(common(self)));
-  // The servers are new actors after a resume: promote them again with their clusters' state.
-  std::vector<std::uint32_t> live;
-  for (const auto& c : st.registry.clusters())
-    if (!c.failed && c.server)
-      live.push_back(c.id);
-  auto left = std::make_shared<std::size_t>(live.size());
-  auto go = [self, round] {
-    if (round < self->state.opt.experiment.rounds.cluster)
-      start_round(self, round + 1);
-    else
-      enter(self, evaluation);
-  };
-  if (live.empty())
-    return go();
-  for (auto c : live)
-    promote(self, c, round, [left, go](bool) {
-      if (--*left == 0)
-        go();
-    });
+  carry_out(self, st.phase.start(0, true));
 }
 
 caf::message_handler cluster_rounds(coordinator_actor* self) {
   return {
-    [=](next_atom) {
+    [=](next_atom, std::uint32_t) {
       auto& st = self->state;
       st.phase_start = std::chrono::steady_clock::now();
-      st.report->clusters.assign(st.registry.clusters().size(), {});
-      if (st.opt.experiment.rounds.cluster == 0) {
-        save_checkpoint(self, "cluster", 0);
-        return enter(self, evaluation);
-      }
-      start_round(self, 1);
+      st.report->clusters.assign(st.phase.registry().clusters().size(), {});
+      const auto& ex = st.opt.experiment;
+      st.observer->on_phase("cluster", std::to_string(st.phase.registry().clusters().size()) + " clusters, " +
+                                         std::to_string(ex.rounds.cluster) + " rounds each, " +
+                                         (ex.rounds.cluster_lockstep ? "in lock step" : "each at its own pace"));
+      carry_out(self, st.phase.start(0, false));
     },
   };
 }

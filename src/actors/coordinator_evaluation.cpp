@@ -14,9 +14,9 @@ namespace {
 void report_clusters(coordinator_actor* self) {
   auto& st = self->state;
   auto& rep = *st.report;
-  rep.clusters.resize(st.registry.clusters().size());
+  rep.clusters.resize(st.phase.registry().clusters().size());
   rep.assignment.assign(st.clients.size(), fl::no_cluster);
-  for (const auto& c : st.registry.clusters()) {
+  for (const auto& c : st.phase.registry().clusters()) {
     auto& out = rep.clusters[c.id];
     out.id = c.id;
     out.members = c.members;
@@ -34,6 +34,8 @@ void report_clusters(coordinator_actor* self) {
       rep.assignment[id] = c.id;
     }
     out.model = c.model ? *c.model : std::vector<float>{};
+    auto w = st.phase.waited().find(c.id);
+    out.waited_seconds = w == st.phase.waited().end() ? 0.0 : w->second;
   }
 }
 
@@ -42,7 +44,7 @@ void evaluate_members(coordinator_actor* self) {
   auto& st = self->state;
   std::vector<peer> members;
   std::map<std::uint32_t, caf::message> msgs;
-  for (const auto& c : st.registry.clusters()) {
+  for (const auto& c : st.phase.registry().clusters()) {
     if (c.failed || !c.model)
       continue;
     auto msg = caf::make_message(evaluate_atom::value, weight_blob{st.opt.model.layout, c.model});
@@ -78,7 +80,7 @@ void evaluate_members(coordinator_actor* self) {
 
 caf::message_handler evaluation(coordinator_actor* self) {
   return {
-    [=](next_atom) {
+    [=](next_atom, std::uint32_t) {
       auto& st = self->state;
       auto& rep = *st.report;
       rep.cluster_seconds = since(st.phase_start);
@@ -89,7 +91,7 @@ caf::message_handler evaluation(coordinator_actor* self) {
       // A cluster phase that lost every cluster (every member crashed, hung or its node died)
       // produced nothing to evaluate: the run fails rather than report the initial model as
       // its result (issue 15, finding 6's family).
-      const auto& clusters = st.registry.clusters();
+      const auto& clusters = st.phase.registry().clusters();
       if (st.opt.experiment.rounds.cluster > 0 && !clusters.empty() &&
           std::all_of(clusters.begin(), clusters.end(), [](const fl::cluster_record& c) { return c.failed; })) {
         std::string why;

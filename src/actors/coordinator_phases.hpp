@@ -20,10 +20,12 @@ caf::message_handler evaluation(coordinator_actor* self);
 /// What the coordinator handles in every phase: late clients arriving with a joining node.
 caf::message_handler common(coordinator_actor* self);
 
-/// Switches to `phase` and starts it with a `next` message.
+/// Switches to `phase` and starts it with a `next` message. `next` has one shape in every
+/// phase (the round to go on with; 0 for a phase's first step), so a phase can never drop the
+/// message that starts it.
 inline void enter(coordinator_actor* self, caf::message_handler (*phase)(coordinator_actor*)) {
   self->become(phase(self).or_else(common(self)));
-  self->send(self, next_atom::value);
+  self->send(self, next_atom::value, std::uint32_t{0});
 }
 
 /// Ends the run with an error the caller of `run` receives.
@@ -34,35 +36,39 @@ inline void fail_run(coordinator_actor* self, errc code, const std::string& why)
 }
 
 
-/// Sends the configured faults of (phase, round) to their targets (`cluster` limits server
-/// targets to that cluster; no_cluster applies all) and records them.
-void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round);
+/// Sends the configured faults of (phase, round) to their targets and records them. In the
+/// cluster phase `cluster` names the cluster starting that round: the faults of its server and
+/// members apply (and those of clients in no cluster, with the lowest live cluster); a fault
+/// already recorded (before a checkpoint a resume applied again) is not applied twice.
+void apply_faults(coordinator_actor* self, const std::string& phase, std::uint32_t round,
+                  std::uint32_t cluster = fl::no_cluster);
 
-/// Promotes cluster c's current server with the cluster's model and strategy state. When that
-/// fails, the server is lost and the next member is elected and promoted; `then(true)` once a
-/// server serves, `then(false)` when the cluster ran out of members.
-void promote(coordinator_actor* self, std::uint32_t c, std::uint32_t round, std::function<void(bool)> then);
+/// Hands cluster c to its current server (the cluster's model, strategy state and round rules),
+/// demoting `demote` first when it is a client id. `then` gets "" once the server serves, else
+/// why not.
+void promote(coordinator_actor* self, std::uint32_t c, std::int64_t demote, std::function<void(std::string)> then);
 
-/// Elects a new server for cluster c (reason recorded) and promotes it, as promote does.
-void elect_and_promote(coordinator_actor* self, std::uint32_t c, std::uint32_t round, const std::string& reason,
-                       std::function<void(bool)> then);
+/// Carries out the cluster phase's commands, in order; the events they lead to go back to it.
+void carry_out(coordinator_actor* self, fl::phase_commands commands);
 
-/// The after-round steps of the adaptive methods and late joiners; each calls `then` when done.
-void apply_splits(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
-void reassign_by_loss(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
-void join_late_clients(coordinator_actor* self, std::uint32_t round, std::function<void()> then);
+/// IFCA: every member of `clusters` evaluates each of their models; the losses go to the phase.
+void ask_losses(coordinator_actor* self, std::uint32_t round, const std::vector<std::uint32_t>& clusters);
+
+/// The late clients train once, are placed by fl::place_late_joiners and go to the phase.
+void join_late_clients(coordinator_actor* self, std::uint32_t round);
 
 /// Whether every late client has an actor (they come with joining nodes when the coordinator
 /// listens); wait_for_joins calls `then` once they all have, or after rounds.timeout_s.
 bool all_late_present(coordinator_actor* self);
 void wait_for_joins(coordinator_actor* self, std::function<void()> then);
 
-/// Hands the run's state to the observer as a checkpoint: `phase` rounds 1..`round` are done.
+/// Hands the run's state to the observer as a checkpoint: `phase` rounds 1..`round` are done
+/// (in the cluster phase: by every live cluster; the registry holds each one's own count).
 void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uint32_t round);
 
-/// Continues a resumed run: re-promotes the live clusters' servers, then cluster round
-/// `round` + 1 (or the evaluation when none is left).
-void resume_cluster_phase(coordinator_actor* self, std::uint32_t round);
+/// Continues a resumed run's cluster phase: every live cluster's server is promoted again and
+/// the cluster continues after its own last round (or the evaluation when none is left).
+void resume_cluster_phase(coordinator_actor* self);
 
 /// The peers of cluster c's live members, by id.
 std::vector<peer> member_peers(coordinator_actor* self, std::uint32_t c);

@@ -31,7 +31,7 @@ using demote_atom = caf::atom_constant<caf::atom("demote")>;      // (no answer)
 using cluster_round_atom = caf::atom_constant<caf::atom("clround")>; // cluster_round_ins -> round_result
 // Coordinator.
 using run_atom = caf::atom_constant<caf::atom("run")>;            // -> ok (report via observer)
-using next_atom = caf::atom_constant<caf::atom("next")>;          // internal: next step of a phase
+using next_atom = caf::atom_constant<caf::atom("next")>;          // internal: round -> next step of a phase (one shape)
 // Node manager (flotilla node).
 using setup_atom = caf::atom_constant<caf::atom("setup")>;       // config, ids, fingerprint -> clients
 using teardown_atom = caf::atom_constant<caf::atom("teardown")>; // -> number of clients dropped

@@ -151,6 +151,7 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
   timing.initial_s = r.initial_seconds;
   timing.clustering_s = r.clustering_seconds;
   timing.cluster_rounds_s = r.cluster_seconds;
+  timing.cluster_wait_s = r.cluster_wait_seconds;
   timing.evaluation_s = r.evaluation_seconds;
   timing.samples_trained = r.samples_trained;
   timing.samples_evaluated = r.samples_evaluated;

@@ -77,6 +77,7 @@ void read_rounds(const json& doc, fl::round_options& r) {
   r.timeout_s = number<double>(doc, "rounds.timeout_s", 0.01, 86400);
   r.target_accuracy = number<double>(doc, "rounds.target_accuracy", 0, 1);
   r.stop_at_target = at(doc, "rounds.stop_at_target").get<bool>();
+  r.cluster_lockstep = one_of(doc, "rounds.cluster_sync", {"free", "lockstep"}) == "lockstep";
   if (r.stop_at_target && r.target_accuracy == 0)
     throw config_error("config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
 }

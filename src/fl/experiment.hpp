@@ -18,6 +18,7 @@ struct round_options {
   double timeout_s = 0;          ///< deadline of one request (a fit, an evaluation)
   double target_accuracy = 0;    ///< global test accuracy to reach (0 = off)
   bool stop_at_target = false;   ///< end the initial phase at the first round that reaches it
+  bool cluster_lockstep = false; ///< rounds.cluster_sync=lockstep: every cluster waits for all after each round
 };
 
 struct clustering_options {

@@ -97,6 +97,7 @@ void cluster_report_fields(R& x, F&& f) {
   f("failure", x.failure, std::string{});
   f("samples", x.samples);
   f("accuracy", x.accuracy);
+  f("waited_s", x.waited_seconds);
 }
 
 template <class R, class F>
@@ -116,6 +117,7 @@ void summary_timing_fields(R& x, F&& f) {
   f("initial_s", x.initial_s);
   f("clustering_s", x.clustering_s);
   f("cluster_rounds_s", x.cluster_rounds_s);
+  f("cluster_wait_s", x.cluster_wait_s);
   f("evaluation_s", x.evaluation_s);
   f("samples_trained", x.samples_trained);
   f("samples_evaluated", x.samples_evaluated);

@@ -62,6 +62,7 @@ struct cluster_report {
   std::string failure;
   std::uint64_t samples = 0;          ///< training samples of its members
   double accuracy = 0;                ///< its model on the members' local test splits
+  double waited_seconds = 0;          ///< ready for a round but held at a common point (this process)
   std::vector<float> model;
 };
 
@@ -103,6 +104,7 @@ struct run_report {
   std::vector<cluster_report> clusters;
   std::vector<round_record> rounds;
   double initial_seconds = 0, clustering_seconds = 0, cluster_seconds = 0, evaluation_seconds = 0;
+  double cluster_wait_seconds = 0;    ///< summed over clusters: time held at a common point (fl::cluster_phase)
   std::uint64_t samples_trained = 0;  ///< sample-passes of every training in the run
   std::uint64_t samples_evaluated = 0; ///< images evaluated (test set and local splits)
   std::uint64_t bytes_moved = 0;      ///< weight bytes sent and received by the coordinator and servers

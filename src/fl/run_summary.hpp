@@ -26,6 +26,7 @@ struct summary_timing {
   double initial_s = 0;
   double clustering_s = 0;
   double cluster_rounds_s = 0;
+  double cluster_wait_s = 0;   ///< summed over clusters: ready for a round, held at a common point
   double evaluation_s = 0;
   std::uint64_t samples_trained = 0;
   std::uint64_t samples_evaluated = 0;

@@ -161,6 +161,8 @@ json run_table(const run_files& run) {
   row("  initial rounds", fmt::seconds(number(t, "initial_s")));
   row("  clustering + selection", fmt::seconds(number(t, "clustering_s")));
   row("  cluster rounds", fmt::seconds(number(t, "cluster_rounds_s")));
+  if (auto w = number(t, "cluster_wait_s"))
+    row("  clusters held at common points (sum)", fmt::seconds(w));
   row("  evaluation", fmt::seconds(number(t, "evaluation_s")));
   row("training throughput", fmt::count(number(t, "samples_per_s")) + " samples/s");
   row("samples trained / evaluated",

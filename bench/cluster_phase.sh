@@ -28,7 +28,14 @@ for setting in default rotated_mnist; do
         free) exe=$bin args=() ;;
       esac
       dir="$work/$setting-$variant-$rep"
-      "$exe" run --config "config/$setting.json" "${args[@]}" output.progress=off output.save_models=false \
+      config=config/$setting.json
+      if [ "$variant" = before ]; then # it predates rounds.cluster_sync: the same file without it
+        config=$work/$setting-before.json
+        python3 -c 'import json, sys
+c = json.load(open(sys.argv[1])); c.get("rounds", {}).pop("cluster_sync", None)
+json.dump(c, open(sys.argv[2], "w"))' "config/$setting.json" "$config"
+      fi
+      "$exe" run --config "$config" "${args[@]}" output.progress=off output.save_models=false \
         output.run_dir="$dir" > "$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
       rows+=("$(python3 - "$dir" "$setting" "$variant" <<'PY'
 import json, sys

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "actors/errors.hpp"
+#include "actors/handles.hpp"
 #include "actors/protocol.hpp"
 #include "net/basp_frame.hpp"
 #include "net/basp_payload.hpp"
@@ -102,12 +103,12 @@ inline std::vector<std::pair<std::string, caf::message>> flotilla_messages(wire&
   return {
     // Requests.
     {"fit (client)", caf::make_message(fit_atom::value, fi)},
-    {"fit (pool)", caf::make_message(fit_atom::value, std::uint32_t{3}, fi)},
+    {"train (pool)", caf::make_message(train_atom::value, std::uint32_t{3}, fi)},
     {"evaluate (client)", caf::make_message(evaluate_atom::value, blob(10))},
-    {"evaluate (pool)", caf::make_message(evaluate_atom::value, std::uint32_t{3}, blob(10))},
-    {"evaluate range (pool)", caf::make_message(evaluate_atom::value, std::uint32_t{0}, std::uint32_t{9}, blob(10))},
+    {"assess (pool)", caf::make_message(assess_atom::value, std::uint32_t{3}, blob(10))},
+    {"slice (pool worker)", caf::make_message(slice_atom::value, std::uint32_t{0}, std::uint32_t{9}, blob(10))},
     {"losses", caf::make_message(losses_atom::value, std::vector<weight_blob>{blob(4), blob(4)})},
-    {"losses (pool)", caf::make_message(losses_atom::value, std::uint32_t{1}, std::vector<weight_blob>{blob(4)})},
+    {"score (pool)", caf::make_message(score_atom::value, std::uint32_t{1}, std::vector<weight_blob>{blob(4)})},
     {"resources", caf::make_message(resources_atom::value)},
     {"fault", caf::make_message(fault_atom::value, std::string("crash"), 2.5)},
     {"promote", caf::make_message(promote_atom::value, role)},
@@ -121,7 +122,7 @@ inline std::vector<std::pair<std::string, caf::message>> flotilla_messages(wire&
     {"link", caf::make_message(link_atom::value, std::vector<std::string>{"10.0.0.2:7000", "10.0.0.3:7000"})},
     {"link (none)", caf::make_message(link_atom::value, std::vector<std::string>{})},
     {"join (desk)", caf::make_message(join_atom::value, w.a)},
-    {"join (coordinator)", caf::make_message(join_atom::value, std::vector<peer>{peer{5, w.a}})},
+    {"arrived (coordinator)", caf::make_message(arrived_atom::value, std::vector<peer>{peer{5, w.a}})},
     {"stop", caf::make_message(stop_atom::value)},
     // Responses.
     {"fit_result", caf::make_message(fr)},

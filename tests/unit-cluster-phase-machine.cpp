@@ -162,7 +162,7 @@ TEST_CASE("lockstep: every cluster waits for all after every round, and the wait
 TEST_CASE("a lost server: the next member by score is elected and the round re-run, faults applied once") {
   auto p = two_clusters(rules(2));
   started(p);
-  auto cmds = p.server_lost(0, 1, "gone: node down", 1.0);
+  auto cmds = p.server_lost(0, 1, 2, "gone: node down", 1.0);
   REQUIRE(of(cmds, kind::promote) == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{0, 1}});
   CHECK(cmds.back().demote == -1); // the lost server is not demoted: it is gone
   CHECK(*p.registry().server_of(0) == 4);
@@ -170,8 +170,11 @@ TEST_CASE("a lost server: the next member by score is elected and the round re-r
   CHECK(p.registry().cluster(0).elections.back().reason == "gone: node down");
   auto rerun = p.promoted(0, 1.5);
   CHECK(kinds(rerun) == std::vector<kind>{kind::run_round}); // no second start_round: faults once
-  // A stale report of the lost server's round changes nothing.
-  CHECK(p.server_lost(0, 2, "late", 2.0).empty());
+  // A late word about the lost server's round changes nothing: the round is the new server's now.
+  CHECK(p.server_lost(0, 1, 2, "late", 2.0).empty());
+  CHECK(p.stage_of(0) == fl::cluster_phase::stage::running);
+  CHECK(*p.registry().server_of(0) == 4);
+  CHECK(p.server_lost(0, 2, 4, "not its round", 2.0).empty());
 }
 
 TEST_CASE("a failed promotion loses the client; a cluster with nobody left fails and the phase finishes") {
@@ -380,10 +383,41 @@ TEST_CASE("a checkpoint is not written while a cluster waits at IFCA's common po
   CHECK(of(go, kind::run_round).size() == 3);
 }
 
-TEST_CASE("zero cluster rounds: a checkpoint, the promotions, then finish") {
+TEST_CASE("zero cluster rounds: a checkpoint and finish, nobody promoted for nothing") {
   auto p = two_clusters(rules(0));
   auto cmds = p.start(0, false);
-  CHECK_FALSE(has(cmds, kind::finish));
+  CHECK(kinds(cmds) == std::vector<kind>{kind::checkpoint, kind::finish});
+}
+
+TEST_CASE("a cluster that fails while the others are released does not release them twice") {
+  auto r = rules(2);
+  r.lockstep = true;
+  fl::cluster_phase p(r, nullptr);
+  p.registry().create({0, 1, 1}, 2, model(4, 0), {"fedavg", 0, {}});
+  p.registry().select_servers();
+  started(p);
+  finish(p, 0, 1);
+  p.client_lost(0, "down"); // cluster 0's only member, its server, while it waits
+  auto cmds = finish(p, 1, 1);
+  CHECK(p.stage_of(0) == fl::cluster_phase::stage::failed);
+  CHECK(of(cmds, kind::run_round) == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{1, 2}});
+  CHECK(of(cmds, kind::checkpoint).size() == 1);
+  CHECK(p.waited().at(1) == 0);
+  auto end = finish(p, 1, 2);
+  CHECK(of(end, kind::finish).size() == 1);
+}
+
+TEST_CASE("resume: a cluster that had done its rounds is neither promoted nor elected") {
+  auto p = two_clusters(rules(2));
+  auto& reg = p.registry();
+  reg.record_round(1, 1, model(4, 1), {});
+  reg.record_round(1, 2, model(4, 2), {});
+  reg.mark_lost(5, "down"); // its server, gone after its last round
+  auto cmds = p.start(0, true);
+  CHECK(of(cmds, kind::promote) == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{0, 0}});
+  CHECK(p.stage_of(1) == fl::cluster_phase::stage::done);
+  CHECK(p.registry().cluster(1).elections.empty());
   p.promoted(0, 0);
-  CHECK(has(p.promoted(1, 0), kind::finish));
+  finish(p, 0, 1);
+  CHECK(has(finish(p, 0, 2), kind::finish));
 }

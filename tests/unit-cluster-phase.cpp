@@ -184,6 +184,7 @@ TEST_CASE("the schedule changes nothing in the result: clusters at their own pac
     // Without a common point nothing waits; lock step waits after every round.
     if (method.size() == 1 && method[0] == "clustering.method=kmeans")
       CHECK(free.cluster_wait_seconds == 0);
-    CHECK(lockstep.cluster_wait_seconds > 0);
+    if (method[0] != "clustering.method=cfl") // CFL starts with one cluster: nobody to wait for
+      CHECK(lockstep.cluster_wait_seconds > 0);
   }
 }

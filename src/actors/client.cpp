@@ -62,7 +62,7 @@ caf::message_handler client_handlers(client_actor* self) {
         local.weights = std::move(w);
         // The pool is on this node and always answers (a result or an error); the deadline is
         // on the request that reached this client, which also covers the wait for a trainer.
-        self->request(self->state.pool, caf::infinite, fit_atom::value, self->state.id, local)
+        self->request(self->state.pool, caf::infinite, train_atom::value, self->state.id, local)
           .then(
             [=](fit_result& r) mutable {
               self->state.cpu_seconds += r.cpu_seconds;
@@ -92,7 +92,7 @@ caf::message_handler client_handlers(client_actor* self) {
       fetch_blob(self, w, self->state.ctx->model.parameters, [=](std::string error, weight_blob local) mutable {
         if (!error.empty())
           return rp.deliver(make_error(errc::round_failed, "the model to evaluate could not be fetched: " + error));
-        rp.delegate(self->state.pool, evaluate_atom::value, self->state.id, std::move(local));
+        rp.delegate(self->state.pool, assess_atom::value, self->state.id, std::move(local));
       });
       return rp;
     },
@@ -102,7 +102,7 @@ caf::message_handler client_handlers(client_actor* self) {
                   [=](std::string error, std::vector<weight_blob> local) mutable {
                     if (!error.empty())
                       return rp.deliver(make_error(errc::round_failed, "the models could not be fetched: " + error));
-                    rp.delegate(self->state.pool, losses_atom::value, self->state.id, std::move(local));
+                    rp.delegate(self->state.pool, score_atom::value, self->state.id, std::move(local));
                   });
       return rp;
     },
@@ -261,7 +261,7 @@ resource_report make_resource_report(std::uint32_t id, const node_context& ctx, 
 }
 
 caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const node_context> ctx,
-                     caf::actor pool) {
+                     trainer_pool_handle pool) {
   self->state.id = id;
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);

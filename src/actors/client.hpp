@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "actors/down_watch.hpp"
+#include "actors/handles.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
 #include "fl/strategy.hpp"
@@ -25,7 +26,7 @@ struct server_state {
 struct client_state {
   std::uint32_t id = 0;
   std::shared_ptr<const node_context> ctx;
-  caf::actor pool;
+  trainer_pool_handle pool;
   double cpu_seconds = 0; ///< CPU time of every training so far
   std::optional<std::chrono::steady_clock::time_point> first_fit;
   std::optional<server_state> server;    ///< set while promoted
@@ -47,7 +48,7 @@ using client_actor = caf::stateful_actor<client_state>;
 ///
 /// Client requests: fit, evaluate, resources, fault. Server adds: cluster round.
 caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const node_context> ctx,
-                     caf::actor pool);
+                     trainer_pool_handle pool);
 
 /// Seed rule inputs -> (cpu%, mem%): a device profile replaces the host's standing load; the
 /// client's own share (its training CPU over the window, its bytes over host memory) is added.

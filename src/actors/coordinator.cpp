@@ -99,7 +99,7 @@ using join_timeout_atom = caf::atom_constant<caf::atom("joinwait")>;
 caf::message_handler common(coordinator_actor* self) {
   return {
     // A node that joined (flotilla node --join) hosts these late clients now.
-    [=](join_atom, const std::vector<peer>& peers) {
+    [=](arrived_atom, const std::vector<peer>& peers) {
       auto& st = self->state;
       for (const auto& p : peers)
         if (p.id >= st.opt.experiment.clients && p.id < st.clients.size() && p.handle && !st.clients[p.id].handle) {
@@ -184,6 +184,23 @@ void reapply_faults(coordinator_actor* self, const std::vector<fl::applied_fault
   }
 }
 
+// Whether a cluster-phase fault belongs to a round its cluster has not finished (by the registry).
+bool unfinished_round(const fl::cluster_registry& reg, const fl::applied_fault& f) {
+  if (f.phase != "cluster")
+    return false;
+  std::optional<std::uint32_t> cluster;
+  if (f.target.rfind("server:", 0) == 0) {
+    auto digits = f.target.substr(7);
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      return false;
+    cluster = static_cast<std::uint32_t>(std::stoul(digits));
+  }
+  else if (f.client >= 0 && reg.clients().count(static_cast<std::uint32_t>(f.client)))
+    cluster = reg.cluster_of(static_cast<std::uint32_t>(f.client));
+  return cluster && *cluster < reg.clusters().size() && f.round > reg.clusters()[*cluster].rounds_done;
+}
+
 // Puts a checkpoint's state back and continues where it stopped.
 void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   auto& st = self->state;
@@ -202,7 +219,14 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   *st.report = cp.report;
   st.report->client_actors = std::move(actors);
   st.observer->on_event("resuming after " + cp.phase + " round " + std::to_string(cp.round));
-  reapply_faults(self, cp.report.faults);
+  // Clusters run free, so a checkpoint can hold faults of a round their cluster had started but
+  // not finished: that round runs again from its start, and its faults are applied again then
+  // (as the uninterrupted run applied them, timed hangs included), not now.
+  auto& faults = st.report->faults;
+  faults.erase(std::remove_if(faults.begin(), faults.end(),
+                              [&](const fl::applied_fault& f) { return unfinished_round(st.phase.registry(), f); }),
+               faults.end());
+  reapply_faults(self, faults);
   if (cp.phase == "initial") {
     self->become(initial(self).or_else(common(self)));
     self->send(self, next_atom::value, cp.round + 1);
@@ -213,7 +237,7 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
 
 // The global model on this node's test set.
 void evaluate_on_test_set(coordinator_actor* self, const weight_blob& model, std::function<void(eval_summary)> cb) {
-  self->request(self->state.pool, deadline(self->state.opt.experiment.rounds.timeout_s), evaluate_atom::value,
+  self->request(self->state.pool, deadline(self->state.opt.experiment.rounds.timeout_s), assess_atom::value,
                 test_set, model)
     .then([cb](eval_result& e) { cb({{}, e.samples, e.loss, e.accuracy}); },
           [self, cb](caf::error& err) { cb({text_of(self->system(), err), 0, 0, 0}); });
@@ -311,7 +335,7 @@ caf::message_handler initial(coordinator_actor* self) {
 } // namespace phases
 
 caf::behavior coordinator(coordinator_actor* self, coordinator_options options, std::vector<peer> clients,
-                          caf::actor pool, std::shared_ptr<fl::run_observer> observer,
+                          trainer_pool_handle pool, std::shared_ptr<fl::run_observer> observer,
                           std::shared_ptr<fl::run_report> report) {
   auto& st = self->state;
   st.global = weight_blob{options.model.layout, options.initial_model};
@@ -347,7 +371,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
       phases::client_lost(self, it->second, "down: " + self->system().render(dm.reason));
   });
   if (st.pool)
-    st.watch->ensure_monitored(st.pool);
+    st.watch->ensure_monitored(caf::actor_cast<caf::actor>(st.pool));
   return phases::idle(self).or_else(phases::common(self));
 }
 

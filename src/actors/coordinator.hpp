@@ -9,6 +9,7 @@
 #include <set>
 
 #include "actors/down_watch.hpp"
+#include "actors/handles.hpp"
 #include "actors/protocol.hpp"
 #include "fl/checkpoint.hpp"
 #include "fl/cluster_phase.hpp"
@@ -32,7 +33,7 @@ struct coordinator_options {
 struct coordinator_state {
   coordinator_options opt;
   std::vector<peer> clients;              ///< by id, late joiners included (a handle arrives with them)
-  caf::actor pool;
+  trainer_pool_handle pool;
   std::shared_ptr<fl::run_observer> observer;
   std::shared_ptr<fl::run_report> report;
   caf::response_promise done;
@@ -70,7 +71,7 @@ using coordinator_actor = caf::stateful_actor<coordinator_state>;
 /// `next` message it sends itself, so the mailbox stays live between steps. When the run cannot go on (every client failed with a model, data or configuration
 /// error), `run` is answered with that error.
 caf::behavior coordinator(coordinator_actor* self, coordinator_options options, std::vector<peer> clients,
-                          caf::actor pool, std::shared_ptr<fl::run_observer> observer,
+                          trainer_pool_handle pool, std::shared_ptr<fl::run_observer> observer,
                           std::shared_ptr<fl::run_report> report);
 
 } // namespace flotilla::actors

@@ -20,12 +20,14 @@ double now(coordinator_actor* self) {
 void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t round) {
   auto& st = self->state;
   auto server = st.phase.registry().server_of(c);
-  auto failed_now = [self, c, round](const std::string& why) {
-    carry_out(self, self->state.phase.server_lost(c, round, why, now(self)));
-  };
-  if (!server)
-    return failed_now("lost before its round started");
+  if (!server) // the phase runs a round only with a server; lost since, it is elected when found
+    return carry_out(self, st.phase.server_lost(c, round, static_cast<std::uint32_t>(std::max<std::int64_t>(
+                                                             0, st.phase.registry().cluster(c).last_server)),
+                                                "lost before its round started", now(self)));
   auto id = *server;
+  auto failed_now = [self, c, round, id](const std::string& why) {
+    carry_out(self, self->state.phase.server_lost(c, round, id, why, now(self)));
+  };
   auto handle = st.clients[id].handle;
   auto settled = std::make_shared<bool>(false);
   auto failed = [failed_now, settled](const std::string& why) {

@@ -108,7 +108,7 @@ caf::message_handler evaluation(coordinator_actor* self) {
         if (!out.failed && out.samples > 0 && !out.model.empty())
           parts.push_back({out.id, out.samples, &out.model});
       rep.global_model = parts.empty() ? st.global.values() : fl::weighted_mean(parts);
-      self->request(st.pool, deadline(st.opt.experiment.rounds.timeout_s), evaluate_atom::value, test_set,
+      self->request(st.pool, deadline(st.opt.experiment.rounds.timeout_s), assess_atom::value, test_set,
                     weight_blob{st.opt.model.layout, rep.global_model})
         .then(
           [=](eval_result& e) {

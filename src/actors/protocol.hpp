@@ -36,8 +36,8 @@ using next_atom = caf::atom_constant<caf::atom("next")>;          // internal: r
 using setup_atom = caf::atom_constant<caf::atom("setup")>;       // config, ids, fingerprint -> clients
 using teardown_atom = caf::atom_constant<caf::atom("teardown")>; // -> number of clients dropped
 using link_atom = caf::atom_constant<caf::atom("link")>;         // peer node addresses -> links made
-using join_atom = caf::atom_constant<caf::atom("join")>;         // desk: node manager -> clients hosted;
-                                                                 // coordinator: late clients' peers
+using join_atom = caf::atom_constant<caf::atom("join")>;         // node manager -> clients hosted (join desk)
+using arrived_atom = caf::atom_constant<caf::atom("arrived")>;   // late clients' peers (to the coordinator)
 // Blob server (one per process, blob_transfer.hpp).
 using chunk_atom = caf::atom_constant<caf::atom("chunk")>;       // id, offset, count -> blob_chunk
 using unshare_atom = caf::atom_constant<caf::atom("unshare")>;   // id (no answer): the receiver is done

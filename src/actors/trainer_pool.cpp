@@ -42,13 +42,14 @@ struct worker_state {
 };
 
 // Runs on its own thread (detached): may block for the length of one training.
-caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<const node_context> ctx) {
+trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_pointer<worker_state> self,
+                                            std::shared_ptr<const node_context> ctx) {
   // A job's exceptions become answers (guarded); one that escapes ends the worker, and through
   // its link the pool, with the error's class.
   end_on_exception(self, "flotilla.trainer");
   self->state.trainer = std::make_unique<model::trainer>(ctx->model.name);
   return {
-    [=](fit_atom, std::uint32_t client, const fit_ins& in) -> caf::result<fit_result> {
+    [=](train_atom, std::uint32_t client, const fit_ins& in) -> caf::result<fit_result> {
       if (client >= ctx->partitions.size())
         return unknown(client);
       return guarded([&]() -> caf::result<fit_result> {
@@ -72,7 +73,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
       });
     },
     // IFCA: the loss of each model on the client's own training data (its labels as it sees them).
-    [=](losses_atom, std::uint32_t client, const std::vector<weight_blob>& models) -> caf::result<std::vector<double>> {
+    [=](score_atom, std::uint32_t client, const std::vector<weight_blob>& models) -> caf::result<std::vector<double>> {
       if (client >= ctx->partitions.size())
         return unknown(client);
       return guarded([&]() -> caf::result<std::vector<double>> {
@@ -86,7 +87,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
       });
     },
     // A slice [begin, end) of the test set: the pool splits a test-set evaluation over workers.
-    [=](evaluate_atom, std::uint32_t begin, std::uint32_t end, const weight_blob& w) -> caf::result<eval_result> {
+    [=](slice_atom, std::uint32_t begin, std::uint32_t end, const weight_blob& w) -> caf::result<eval_result> {
       return guarded([&]() -> caf::result<eval_result> {
         std::vector<std::uint32_t> idx(end - begin);
         std::iota(idx.begin(), idx.end(), begin);
@@ -94,7 +95,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
         return eval_result{test_set, m.samples, m.loss, m.accuracy};
       });
     },
-    [=](evaluate_atom, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
+    [=](assess_atom, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
       if (client != test_set && client >= ctx->partitions.size())
         return unknown(client);
       return guarded([&]() -> caf::result<eval_result> {
@@ -111,11 +112,11 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, std::shared_ptr<co
 struct pool_state {
   std::size_t workers = 0;
   std::size_t test_count = 0;
-  std::vector<caf::actor> idle;
-  std::deque<std::function<void(caf::actor)>> queue; // each job: send to a worker, deliver
+  std::vector<trainer_worker_handle> idle;
+  std::deque<std::function<void(trainer_worker_handle)>> queue; // each job: send to a worker, deliver
 };
 
-using pool_actor = caf::stateful_actor<pool_state>;
+using pool_actor = trainer_pool_handle::stateful_base<pool_state>;
 
 // Hands queued jobs to idle workers.
 void pump(pool_actor* self) {
@@ -133,7 +134,7 @@ void pump(pool_actor* self) {
 // back to the idle list.
 template <class Result, class... Ts>
 void enqueue(pool_actor* self, std::function<void(caf::expected<Result>)> done, Ts... xs) {
-  self->state.queue.emplace_back([self, done, xs...](caf::actor w) {
+  self->state.queue.emplace_back([self, done, xs...](trainer_worker_handle w) {
     auto release = [self, w] {
       self->state.idle.push_back(w);
       pump(self);
@@ -191,11 +192,12 @@ void evaluate_test_set(pool_actor* self, caf::typed_response_promise<eval_result
       sum.accuracy /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
       rp.deliver(sum);
     };
-    enqueue<eval_result>(self, combine, evaluate_atom::value, begin, end, w);
+    enqueue<eval_result>(self, combine, slice_atom::value, begin, end, w);
   }
 }
 
-caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std::size_t test_count) {
+trainer_pool_handle::behavior_type dispatcher(pool_actor* self, std::vector<trainer_worker_handle> workers,
+                                              std::size_t test_count) {
   self->set_default_handler(drop_unexpected);
   end_on_exception(self, "flotilla.trainer_pool");
   for (auto& w : workers)
@@ -204,17 +206,17 @@ caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std:
   self->state.test_count = test_count;
   self->state.idle = std::move(workers);
   return {
-    [=](fit_atom a, std::uint32_t client, const fit_ins& in) {
+    [=](train_atom a, std::uint32_t client, const fit_ins& in) {
       auto rp = self->make_response_promise<fit_result>();
       enqueue<fit_result>(self, deliver_to(rp), a, client, in);
       return rp;
     },
-    [=](losses_atom a, std::uint32_t client, const std::vector<weight_blob>& models) {
+    [=](score_atom a, std::uint32_t client, const std::vector<weight_blob>& models) {
       auto rp = self->make_response_promise<std::vector<double>>();
       enqueue<std::vector<double>>(self, deliver_to(rp), a, client, models);
       return rp;
     },
-    [=](evaluate_atom a, std::uint32_t client, const weight_blob& w) {
+    [=](assess_atom a, std::uint32_t client, const weight_blob& w) {
       auto rp = self->make_response_promise<eval_result>();
       if (client == test_set && self->state.workers > 1)
         evaluate_test_set(self, rp, w); // the largest evaluation: split it over the workers
@@ -227,9 +229,9 @@ caf::behavior dispatcher(pool_actor* self, std::vector<caf::actor> workers, std:
 
 } // namespace
 
-caf::actor spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
-                              std::uint32_t trainers) {
-  std::vector<caf::actor> workers;
+trainer_pool_handle spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+                                       std::uint32_t trainers) {
+  std::vector<trainer_worker_handle> workers;
   for (std::uint32_t i = 0; i < std::max(1u, trainers); ++i)
     workers.push_back(sys.spawn<caf::detached>(worker, ctx));
   return sys.spawn(dispatcher, std::move(workers), ctx->data->test.count);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "app/checkpoint_file.hpp"
 #include "config/config.hpp"
@@ -200,6 +201,17 @@ void check_cluster_phase(const limits& l) {
            "clustering.method=" + ex.clustering.method + " makes 1 to " + to_string(l.max_clusters) + " here");
   for (std::size_t i = 0; i < cp.clusters.size(); ++i)
     check_cluster(l, i);
+  // The checkpoint's round is what every live cluster has done (all failed: the furthest any got).
+  std::optional<std::uint32_t> least;
+  std::uint32_t most = 0, most_done = 0;
+  for (const auto& c : cp.clusters) {
+    most = std::max(most, c.rounds_done);
+    if (!c.failed)
+      least = std::min(least.value_or(c.rounds_done), c.rounds_done);
+  }
+  most_done = most;
+  if (cp.round != least.value_or(most))
+    refuse("round", to_string(cp.round), "every live cluster has done " + to_string(least.value_or(most)) + " rounds");
   for (const auto& [id, c] : cp.clients) {
     auto field = "clients[" + to_string(id) + "]";
     l.client("clients", id);
@@ -227,6 +239,10 @@ void check_cluster_phase(const limits& l) {
   if (ex.late_clients > 0 && !cp.late_joined && cp.round >= ex.late_join_round)
     refuse("late_joined", "false", "late clients join before round " + to_string(ex.late_join_round) +
                                      ", which the checkpoint's round " + to_string(cp.round) + " is past");
+  // No cluster goes past the late join before the late clients have joined.
+  if (ex.late_clients > 0 && !cp.late_joined && most_done >= ex.late_join_round)
+    refuse("late_joined", "false", "a cluster has done " + to_string(most_done) + " rounds, but late clients join before round " +
+                                     to_string(ex.late_join_round));
   l.model("report.initial_global", cp.report.initial_global);
   if (cp.report.initial_personalized.size() != l.total)
     refuse("report.initial_personalized", to_string(cp.report.initial_personalized.size()) + " values",
@@ -329,8 +345,19 @@ void check_report(const limits& l) {
   if (r.faults.size() > ex.faults.size())
     refuse("report.faults", to_string(r.faults.size()) + " applied", "more than the " + to_string(ex.faults.size()) +
                                                                          " configured faults");
-  for (std::size_t i = 0; i < r.faults.size(); ++i)
-    l.optional_client(at("report.faults", i) + ".client", r.faults[i].client);
+  for (std::size_t i = 0; i < r.faults.size(); ++i) {
+    const auto& f = r.faults[i];
+    l.optional_client(at("report.faults", i) + ".client", f.client);
+    // An applied fault is one of the configured ones (a resume finds its cluster by its target).
+    bool configured = false;
+    for (const auto& c : ex.faults) {
+      auto target = c.client >= 0 ? to_string(c.client) : "server:" + to_string(c.server_of);
+      configured = configured || (target == f.target && c.kind == f.kind && c.phase == f.phase && c.round == f.round);
+    }
+    if (!configured)
+      refuse(at("report.faults", i), quoted(f.target + " " + f.kind + " " + f.phase + " round " + to_string(f.round)),
+             "not one of the configured faults");
+  }
 }
 
 } // namespace

@@ -171,6 +171,10 @@ phase_commands cluster_phase::start(double now, bool resumed) {
   // server is handed its cluster first.
   for (auto c : live) {
     auto& p = of(c);
+    if (p.next > rules_.rounds) { // done before a resume: nothing to hand over
+      p.at = stage::done;
+      continue;
+    }
     if (registry_.server_of(c)) {
       p.at = stage::promoting;
       p.after_promotion = then::advance;
@@ -344,13 +348,15 @@ phase_commands cluster_phase::round_finished(std::uint32_t c, round_report resul
   return out;
 }
 
-phase_commands cluster_phase::server_lost(std::uint32_t c, std::uint32_t round, const std::string& why, double now) {
+phase_commands cluster_phase::server_lost(std::uint32_t c, std::uint32_t round, std::uint32_t server_id,
+                                          const std::string& why, double now) {
   now_ = now;
   phase_commands out;
   auto& p = of(c);
-  if (p.at != stage::running || p.next != round)
-    return out;
+  // Only the round in progress, by the server running it (not a late word about its predecessor).
   auto server = registry_.cluster(c).last_server;
+  if (p.at != stage::running || p.next != round || server != static_cast<std::int64_t>(server_id))
+    return out;
   out.push_back(text(phase_command::kind::warning,
                      "cluster " + str(c) + ": server " + str(static_cast<std::uint64_t>(std::max<std::int64_t>(0, server))) +
                        " lost in round " + str(round) + ": " + why));
@@ -376,7 +382,7 @@ bool cluster_phase::resumable() const {
 }
 
 void cluster_phase::try_release(phase_commands& out) {
-  if (step_ != step::none || finished_)
+  if (step_ != step::none || finished_ || releasing_)
     return;
   std::optional<std::uint32_t> round;
   for (const auto& [id, p] : progress_) {
@@ -528,22 +534,27 @@ void cluster_phase::release(phase_commands& out) {
   step_ = step::none;
   std::vector<std::uint32_t> waiting;
   for (const auto& [id, p] : progress_)
-    if (p.at == stage::waiting || (p.at == stage::idle && p.next == barrier_round_ + 1))
+    if (p.at == stage::waiting)
       waiting.push_back(id);
+  // While they go on, a cluster failing on its way (its election finds nobody) must not release
+  // the others a second time: they are no longer waiting, but not all have left yet.
+  releasing_ = true;
   for (auto c : waiting)
-    proceed(c, out);
+    if (of(c).at == stage::waiting)
+      proceed(c, out);
+  releasing_ = false;
   check_finish(out);
 }
 
 void cluster_phase::check_finish(phase_commands& out) {
-  if (finished_ || step_ != step::none)
+  if (finished_ || step_ != step::none || releasing_)
     return;
   for (const auto& [id, p] : progress_)
     if (p.at != stage::done && p.at != stage::failed)
       return;
   finished_ = true;
-  if (report_)
-    report_->cluster_wait_seconds = total_waited();
+  if (report_) // added: a resumed run's report holds what the interrupted process measured
+    report_->cluster_wait_seconds += total_waited();
   out.push_back(phase_command::make(phase_command::kind::finish));
 }
 

@@ -133,7 +133,8 @@ public:
                                 std::uint32_t epochs, double now);
   /// The server did not deliver `round` (gone, hung, no answer by the deadline): it is lost,
   /// the next member is elected and the round re-runs.
-  phase_commands server_lost(std::uint32_t cluster, std::uint32_t round, const std::string& why, double now);
+  phase_commands server_lost(std::uint32_t cluster, std::uint32_t round, std::uint32_t server, const std::string& why,
+                             double now);
   /// A client is gone (DOWN). A server that was running a round is replaced when that round
   /// fails; nothing to do now.
   void client_lost(std::uint32_t client, const std::string& why);
@@ -198,6 +199,7 @@ private:
   std::uint32_t barrier_round_ = 0;
   std::size_t pending_promotions_ = 0;
   bool adapt_due_ = false;
+  bool releasing_ = false; ///< release() is letting the waiting clusters go
 };
 
 } // namespace flotilla::fl

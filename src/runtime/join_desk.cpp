@@ -30,7 +30,7 @@ caf::behavior join_desk(caf::event_based_actor* self, caf::actor coordinator, st
             std::vector<peer> peers;
             for (std::size_t i = 0; i < handles.size() && i < ids.size(); ++i)
               peers.push_back({ids[i], handles[i]});
-            self->send(coordinator, join_atom::value, peers);
+            self->send(coordinator, arrived_atom::value, peers);
             rp.deliver(static_cast<std::uint32_t>(peers.size()));
           },
           [=](caf::error& err) mutable {

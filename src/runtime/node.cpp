@@ -47,7 +47,7 @@ struct node_state {
   std::string data_key;                         ///< dataset options of the cached copy
   std::shared_ptr<const data::dataset> data;    ///< kept between runs
   caf::actor_addr owner;                        ///< the coordinator side of the current run
-  caf::actor pool;
+  actors::trainer_pool_handle pool;
   std::vector<caf::actor> clients;
   static inline const char* name = "flotilla.node";
 };

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include "actors/client.hpp"
+#include "actors/errors.hpp"
+#include "actor_fixtures.hpp"
 #include "fl/cluster_registry.hpp"
 
 using namespace flotilla;
@@ -64,4 +66,32 @@ TEST_CASE("a client that has not trained yet reports no own CPU share") {
   auto r = actors::make_resource_report(1, *ctx, 0, 0, 12.5, 33);
   CHECK(r.cpu == 12.5);
   CHECK(r.window_seconds == 0);
+}
+
+TEST_CASE("a client answers the requests of its typed handle; a cluster round only while it serves") {
+  test::protocol_config cfg;
+  caf::actor_system sys{cfg};
+  {
+    caf::scoped_actor self{sys};
+    auto client = caf::actor_cast<actors::client_handle>(
+      sys.spawn(actors::client, 0u, std::shared_ptr<const actors::node_context>(context()), actors::trainer_pool_handle{}));
+    auto wait = std::chrono::seconds(10);
+    bool pinged = false;
+    self->request(client, wait, actors::ping_atom::value).receive([&](actors::ping_atom) { pinged = true; }, [](caf::error&) {});
+    CHECK(pinged);
+    std::uint32_t reported = 99;
+    self->request(client, wait, actors::resources_atom::value)
+      .receive([&](actors::resource_report& r) { reported = r.client_id; }, [](caf::error&) {});
+    CHECK(reported == 0);
+    // Not promoted: a cluster round is refused with our error, not dropped as unexpected.
+    std::string refused;
+    self->request(client, wait, actors::cluster_round_atom::value, actors::cluster_round_ins{1, {}})
+      .receive([](actors::round_result&) {}, [&](caf::error& e) { refused = actors::text_of(sys, e); });
+    CHECK(refused.find("does not serve a cluster") != std::string::npos);
+    self->send(client, actors::demote_atom::value); // harmless when not serving
+    pinged = false;
+    self->request(client, wait, actors::ping_atom::value).receive([&](actors::ping_atom) { pinged = true; }, [](caf::error&) {});
+    CHECK(pinged);
+    self->send_exit(client, caf::exit_reason::user_shutdown);
+  }
 }

@@ -141,6 +141,14 @@ caf::message_handler client_handlers(client_actor* self) {
       self->become(as_server(self));
       return self->state.id;
     },
+    // The server role's requests reach a client that does not serve (never promoted, or demoted
+    // since): an answer, as its typed handle promises, not an unexpected message. While it
+    // serves, server_handlers take them first.
+    [=](cluster_round_atom, const cluster_round_ins& ins) -> caf::result<round_result> {
+      return make_error(errc::round_failed, "client " + std::to_string(self->state.id) + " does not serve a cluster "
+                                            "(round " + std::to_string(ins.round) + " asked of it)");
+    },
+    [=](demote_atom) {},
   };
 }
 
@@ -189,8 +197,8 @@ caf::message_handler server_handlers(client_actor* self) {
         for (const auto& m : members)
           if (std::none_of(failed.begin(), failed.end(), [&](const failure& f) { return f.id == m.id; }))
             reachable.push_back(m);
-        auto msg = caf::make_message(evaluate_atom::value, model);
-        fan_out<eval_result>(*self->state.watch, reachable, timeout, [msg](const peer&) { return msg; },
+        fan_out<eval_result>(*self->state.watch, reachable, timeout,
+                             [model](const peer&) { return std::make_tuple(evaluate_atom::value, model); },
                              [cb](fan_in<eval_result>& evals) { cb(combine(evals.results)); });
       };
       auto start = srv.model;

@@ -17,9 +17,9 @@ void ask_losses(coordinator_actor* self, std::uint32_t round, const std::vector<
     members.insert(members.end(), m.begin(), m.end());
   }
   std::sort(members.begin(), members.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
-  auto msg = caf::make_message(losses_atom::value, models);
   fan_out<std::vector<double>>(
-    *st.watch, members, st.opt.experiment.rounds.timeout_s, [msg](const peer&) { return msg; },
+    *st.watch, members, st.opt.experiment.rounds.timeout_s,
+    [models](const peer&) { return std::make_tuple(losses_atom::value, models); },
     [self, round](fan_in<std::vector<double>>& answers) {
       auto& st = self->state;
       for (const auto& f : answers.failures)
@@ -44,7 +44,7 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round) {
   // A late client trains once from the global model of the end of the initial phase; its
   // weights are placed like the clustered clients' (same features, same space).
   weight_blob start{st.opt.model.layout, st.report->initial_global};
-  auto msg = caf::make_message(fit_atom::value, fit_ins{fl::fit_config{ex.rounds.initial, 0, 0, 0}, start});
+  auto msg = std::make_tuple(fit_atom::value, fit_ins{fl::fit_config{ex.rounds.initial, 0, 0, 0}, start});
   fan_out_hooks<fit_result> fetching; // a joiner on another node may send a large update as a reference
   fetching.accept_async = [self, expected = st.opt.model.parameters](std::uint32_t, fit_result& r,
                                                                      std::function<void(std::string, errc)> settle) {
@@ -76,7 +76,7 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round) {
     for (const auto& rec : placed)
       joined.push_back(st.clients[rec.client]);
     // The initial global model on the joiners' local splits, the baseline the report compares.
-    auto eval = caf::make_message(evaluate_atom::value, weight_blob{st.opt.model.layout, st.report->initial_global});
+    auto eval = std::make_tuple(evaluate_atom::value, weight_blob{st.opt.model.layout, st.report->initial_global});
     fan_out<eval_result>(*st.watch, joined, ex.rounds.timeout_s, [eval](const peer&) { return eval; },
                          [self, round, placed](fan_in<eval_result>& evals) {
                            auto& st = self->state;

@@ -118,7 +118,7 @@ caf::message_handler clustering(coordinator_actor* self) {
         st.points.clear(); // no late joiner will need the centroids: release every client's features
       // The initial global model on every client's local split: the baseline for the clusters.
       rep.initial_personalized.assign(st.clients.size(), -1.0);
-      auto msg = caf::make_message(evaluate_atom::value, st.global);
+      auto msg = std::make_tuple(evaluate_atom::value, st.global);
       std::vector<peer> present(st.clients.begin(), st.clients.begin() + ex.clients);
       fan_out<eval_result>(*st.watch, present, ex.rounds.timeout_s, [msg](const peer&) { return msg; },
                            [=](fan_in<eval_result>& evals) {

@@ -38,7 +38,7 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     return failed("no actor (its node is gone)");
   if (auto why = st.watch->gone(handle.address()))
     return failed("gone: " + *why);
-  st.watch->ensure_monitored(handle);
+  st.watch->ensure_monitored(caf::actor_cast<caf::actor>(handle));
   auto ticket = st.watch->watch(handle.address(), [failed](const std::string& why) { failed("gone: " + why); });
   // A server that hangs is found by its liveness probe within two intervals; the round's
   // deadline follows from the server's own steps and is only the backstop.

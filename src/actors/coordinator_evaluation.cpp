@@ -43,11 +43,11 @@ void report_clusters(coordinator_actor* self) {
 void evaluate_members(coordinator_actor* self) {
   auto& st = self->state;
   std::vector<peer> members;
-  std::map<std::uint32_t, caf::message> msgs;
+  std::map<std::uint32_t, weight_blob> msgs;
   for (const auto& c : st.phase.registry().clusters()) {
     if (c.failed || !c.model)
       continue;
-    auto msg = caf::make_message(evaluate_atom::value, weight_blob{st.opt.model.layout, c.model});
+    auto msg = weight_blob{st.opt.model.layout, c.model};
     for (const auto& m : member_peers(self, c.id)) {
       members.push_back(m);
       msgs[m.id] = msg;
@@ -55,7 +55,7 @@ void evaluate_members(coordinator_actor* self) {
   }
   std::sort(members.begin(), members.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
   fan_out<eval_result>(*st.watch, members, st.opt.experiment.rounds.timeout_s,
-                       [msgs](const peer& p) { return msgs.at(p.id); },
+                       [msgs](const peer& p) { return std::make_tuple(evaluate_atom::value, msgs.at(p.id)); },
                        [=](fan_in<eval_result>& evals) {
                          auto& st = self->state;
                          auto& rep = *st.report;

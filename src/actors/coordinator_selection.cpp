@@ -43,7 +43,7 @@ void promote(coordinator_actor* self, std::uint32_t c, std::int64_t demote, std:
   if (!st.clients[id].handle)
     return then("no actor (its node is gone)");
   fan_out<std::uint32_t>(*st.watch, {st.clients[id]}, st.opt.experiment.rounds.timeout_s,
-                         [msg = caf::make_message(promote_atom::value, role_of(self, c))](const peer&) { return msg; },
+                         [role = role_of(self, c)](const peer&) { return std::make_tuple(promote_atom::value, role); },
                          [then](fan_in<std::uint32_t>& ack) {
                            then(ack.failures.empty() ? std::string{} : ack.failures.front().reason);
                          });
@@ -61,9 +61,9 @@ caf::message_handler selection(coordinator_actor* self) {
         clustered.insert(clustered.end(), m.begin(), m.end());
       }
       std::sort(clustered.begin(), clustered.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
-      auto msg = caf::make_message(resources_atom::value);
       fan_out<resource_report>(
-        *st.watch, clustered, st.opt.experiment.rounds.timeout_s, [msg](const peer&) { return msg; },
+        *st.watch, clustered, st.opt.experiment.rounds.timeout_s,
+        [](const peer&) { return std::make_tuple(resources_atom::value); },
         [=](fan_in<resource_report>& reports) {
           auto& st = self->state;
           auto& rep = *st.report;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "actors/down_watch.hpp"
@@ -59,13 +60,14 @@ inline std::chrono::microseconds after(double s) {
   return std::chrono::microseconds(static_cast<std::int64_t>(s * 1e6));
 }
 
-/// Sends `make(peer)` as a request to every peer with a deadline of `timeout_s` and calls `done`
-/// exactly once, when every request has answered, failed, timed out or lost its peer (through
-/// `watch`, which owns the actor's down handler). Lists are sorted by id.
-template <class Result>
-void fan_out(down_watch& watch, const std::vector<peer>& peers, double timeout_s,
-             std::function<caf::message(const peer&)> make, std::function<void(fan_in<Result>&)> done,
-             fan_out_hooks<Result> hooks = {}) {
+/// Sends `make(peer)` (a tuple: the atom and its arguments) as a request to every peer with a
+/// deadline of `timeout_s` and calls `done` exactly once, when every request has answered,
+/// failed, timed out or lost its peer (through `watch`, which owns the actor's down handler).
+/// Lists are sorted by id. The request goes through the peer's typed handle (client_handle):
+/// a request the client does not take, or a Result it does not answer with, does not compile.
+template <class Result, class Make>
+void fan_out(down_watch& watch, const std::vector<peer>& peers, double timeout_s, Make make,
+             std::function<void(fan_in<Result>&)> done, fan_out_hooks<Result> hooks = {}) {
   auto* self = watch.self();
   struct collector {
     fan_in<Result> in;
@@ -113,12 +115,12 @@ void fan_out(down_watch& watch, const std::vector<peer>& peers, double timeout_s
       st->fail(id, "gone: " + *why);
       continue;
     }
-    w->ensure_monitored(p.handle);
+    w->ensure_monitored(caf::actor_cast<caf::actor>(p.handle));
     auto ticket = w->watch(addr, [st, id](const std::string& reason) {
       if (st->first(id))
         st->fail(id, "gone: " + reason);
     });
-    self->request(p.handle, deadline(timeout_s), make(p))
+    std::apply([&](auto&&... xs) { return self->request(p.handle, deadline(timeout_s), std::move(xs)...); }, make(p))
       .then(
         [st, id, w, addr, ticket](Result& r) {
           w->forget(addr, ticket);

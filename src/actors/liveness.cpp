@@ -20,7 +20,7 @@ std::chrono::microseconds micros(double s) {
 
 } // namespace
 
-caf::behavior liveness_probe(caf::event_based_actor* self, caf::actor target, double interval_s, caf::actor owner) {
+caf::behavior liveness_probe(caf::event_based_actor* self, client_handle target, double interval_s, caf::actor owner) {
   self->monitor(owner);
   self->set_down_handler([=](caf::down_msg& dm) {
     if (dm.source == owner.address())

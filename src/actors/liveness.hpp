@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "actors/protocol.hpp"
+
 namespace flotilla::actors {
 
 /// Unanswered pings in a row that make a server hung.
@@ -15,7 +17,7 @@ constexpr int liveness_misses = 3;
 /// answered within `interval_s` each end the probe with errc::round_failed naming the wait, a
 /// target that goes down ends it with that error. Whoever spawned it monitors it, and sends it an exit when the
 /// target's work is done; the probe also ends when `owner` does (nothing would stop it then).
-caf::behavior liveness_probe(caf::event_based_actor* self, caf::actor target, double interval_s, caf::actor owner);
+caf::behavior liveness_probe(caf::event_based_actor* self, client_handle target, double interval_s, caf::actor owner);
 
 /// The deadline of one cluster round at its server, from what the server does in it: the fit
 /// fan-out and the evaluation fan-out (each `timeout_s`), and the transfer of each

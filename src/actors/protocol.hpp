@@ -200,10 +200,37 @@ typename Inspector::result_type inspect(Inspector& f, blob_chunk& x) {
   }
 }
 
+struct fit_ins;
+struct fit_result;
+struct eval_result;
+struct resource_report;
+struct server_role;
+struct cluster_round_ins;
+struct round_result;
+
+/// What anyone may ask a client (actors/client.hpp): its typed handle, so a request of the wrong
+/// shape or a wrong answer type does not compile. Server-role requests are in it too: a client
+/// that does not serve answers a cluster round with an error.
+using client_handle =
+  caf::typed_actor<caf::replies_to<fit_atom, fit_ins>::with<fit_result>,
+                   caf::replies_to<evaluate_atom, weight_blob>::with<eval_result>,
+                   caf::replies_to<losses_atom, std::vector<weight_blob>>::with<std::vector<double>>,
+                   caf::replies_to<resources_atom>::with<resource_report>,
+                   caf::reacts_to<fault_atom, std::string, double>,
+                   caf::replies_to<ping_atom>::with<ping_atom>,
+                   caf::replies_to<promote_atom, server_role>::with<std::uint32_t>,
+                   caf::replies_to<cluster_round_atom, cluster_round_ins>::with<round_result>,
+                   caf::reacts_to<demote_atom>>;
+
 /// A participant: its client id and its actor (local, or a proxy of a remote one).
 struct peer {
   std::uint32_t id = 0;
-  caf::actor handle;
+  client_handle handle;
+
+  peer() = default;
+  peer(std::uint32_t client, client_handle h) : id(client), handle(std::move(h)) {}
+  /// A handle as a node reports its clients (dynamically typed on the wire): a client's.
+  peer(std::uint32_t client, const caf::actor& h) : id(client), handle(caf::actor_cast<client_handle>(h)) {}
 };
 
 template <class Inspector>

@@ -203,7 +203,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   }
   auto updates = std::make_shared<fl::round_updates>(in.model.size(), strategy.keeps_updates() || in.keep_updates);
   // One message for all participants: locally they share the buffer, no copy per client.
-  auto msg = caf::make_message(fit_atom::value, fit_ins{plan.config, in.model});
+  auto msg = std::make_tuple(fit_atom::value, fit_ins{plan.config, in.model});
   auto layout = in.model.layout;
   fan_out_hooks<fit_result> fan;
   fan.keep = false;

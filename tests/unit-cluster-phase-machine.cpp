@@ -421,3 +421,18 @@ TEST_CASE("resume: a cluster that had done its rounds is neither promoted nor el
   finish(p, 0, 1);
   CHECK(has(finish(p, 0, 2), kind::finish));
 }
+
+TEST_CASE("the clustering methods as data: the phase reads their traits, never their names") {
+  CHECK(fl::cluster_method_names() == std::vector<std::string>{"kmeans", "agglomerative", "cfl", "ifca"});
+  const auto& ifca = fl::cluster_method_named("ifca");
+  REQUIRE(ifca.reassign);
+  CHECK(ifca.reassign({0.3, 0.1}, {0, 1}, 0u) == 1);
+  CHECK(ifca.initial == fl::cluster_method::grouping::kmeans);
+  CHECK(fl::cluster_method_named("cfl").splits);
+  CHECK(fl::cluster_method_named("cfl").initial == fl::cluster_method::grouping::one_cluster);
+  CHECK_FALSE(fl::cluster_method_named("kmeans").reassign);
+  CHECK_FALSE(fl::cluster_method_named("agglomerative").splits);
+  CHECK_THROWS_WITH_AS(fl::cluster_method_named("fedgroup"),
+                       "no clustering method 'fedgroup'; known: kmeans, agglomerative, cfl, ifca", std::invalid_argument);
+  CHECK_THROWS_AS(fl::cluster_phase(rules(2, "fedgroup"), nullptr), std::invalid_argument);
+}

@@ -3,6 +3,7 @@
 // initial global model's accuracy on every client's local split as the clusters' baseline.
 #include "actors/coordinator_phases.hpp"
 #include "fl/agglomerative.hpp"
+#include "fl/cluster_methods.hpp"
 #include "fl/kmeans.hpp"
 #include "fl/pca.hpp"
 #include "fl/silhouette.hpp"
@@ -20,17 +21,18 @@ std::vector<std::uint32_t> group(coordinator_actor* self, const std::vector<cons
   auto n = static_cast<std::uint32_t>(points.size());
   // One cluster needs no clustering. CFL (Sattler et al.): everyone starts in one cluster and
   // splits from there.
-  if (cl.method == "cfl" || cl.k == 1) {
+  const auto& method = fl::cluster_method_named(cl.method);
+  if (method.initial == fl::cluster_method::grouping::one_cluster || cl.k == 1) {
     k = 1;
     return std::vector<std::uint32_t>(n, 0);
   }
   std::function<std::vector<std::uint32_t>(std::uint32_t)> cluster;
-  if (cl.method == "agglomerative") {
+  if (method.initial == fl::cluster_method::grouping::agglomerative) {
     auto l = cl.linkage == "ward" ? fl::linkage::ward : fl::linkage::average_cosine;
     // Ward on the weights themselves; cosine on the updates w - w_global (FL+HC).
     const auto& input = l == fl::linkage::ward ? points : updates;
     cluster = [&input, dim, l](std::uint32_t kk) { return fl::agglomerative(input, dim, kk, l); };
-  } else { // kmeans (IFCA starts from it too)
+  } else { // k-means (IFCA starts from it too)
     cluster = [&points, dim, &cl, seed = st.opt.experiment.seed](std::uint32_t kk) {
       return fl::kmeans(points, dim, {kk, cl.restarts, cl.max_iterations, seed}).assignment;
     };
@@ -82,7 +84,8 @@ caf::message_handler clustering(coordinator_actor* self) {
       // sketch of an update is the difference of sketches).
       std::vector<std::vector<float>> deltas;
       std::vector<const float*> updates;
-      if (cl.method == "agglomerative" && cl.linkage != "ward" && cl.k != 1) {
+      if (fl::cluster_method_named(cl.method).initial == fl::cluster_method::grouping::agglomerative &&
+          cl.linkage != "ward" && cl.k != 1) {
         auto start = cl.sketch_dim > 0 ? fl::sketch(st.last_start.values(), dim, ex.seed) : st.last_start.values();
         for (auto* p : points) {
           std::vector<float> d(dim);

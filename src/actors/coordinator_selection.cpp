@@ -22,7 +22,7 @@ server_role role_of(coordinator_actor* self, std::uint32_t c) {
   role.fraction_fit = ex.rounds.fraction_fit;
   role.quorum = ex.rounds.quorum;
   role.timeout_s = ex.rounds.timeout_s;
-  role.cfl = ex.clustering.method == "cfl";
+  role.cfl = fl::cluster_method_named(ex.clustering.method).splits;
   role.cfl_eps1 = ex.clustering.cfl_eps1;
   role.cfl_eps2 = ex.clustering.cfl_eps2;
   role.cfl_min_size = ex.clustering.cfl_min_size;

@@ -9,6 +9,7 @@
 
 #include "app/checkpoint_file.hpp"
 #include "config/config.hpp"
+#include "fl/cluster_methods.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
 
@@ -367,7 +368,7 @@ void check_checkpoint(const fl::checkpoint& cp, const config::settings& s, std::
   const auto& ex = s.experiment;
   const auto& cl = ex.clustering;
   // CFL adds a cluster per split (at most one per client); the others make k, or up to k_max.
-  std::size_t max_clusters = cl.method == "cfl" ? ex.total_clients() : cl.k > 0 ? cl.k : cl.k_max;
+  std::size_t max_clusters = fl::cluster_method_named(cl.method).splits ? ex.total_clients() : cl.k > 0 ? cl.k : cl.k_max;
   limits l{cp, s, model_parameters, ex.total_clients(), max_clusters};
   check_common(l);
   if (cp.phase == "initial")

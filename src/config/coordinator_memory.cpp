@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/config.hpp"
+#include "fl/cluster_methods.hpp"
 #include "fl/resources.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
@@ -45,7 +46,8 @@ memory_estimate coordinator_memory(const settings& s) {
               "name=" + ex.strategy.name + " keeps every update)";
   }
   // FL+HC's cosine linkage works on updates w - w_global: one more feature-sized copy.
-  if (cl.method == "agglomerative" && cl.linkage != "ward" && cl.k != 1) {
+  if (fl::cluster_method_named(cl.method).initial == fl::cluster_method::grouping::agglomerative &&
+      cl.linkage != "ward" && cl.k != 1) {
     m.bytes += std::uint64_t{ex.clients} * dim * sizeof(float);
     m.what += " + the same again for agglomerative average linkage's updates";
   }

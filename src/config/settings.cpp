@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "common/small_file.hpp"
 #include "fl/attack.hpp"
+#include "fl/cluster_methods.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
 
@@ -105,13 +106,14 @@ void read_strategy(const json& doc, fl::strategy_options& s) {
 
 void read_clustering(const json& doc, fl::experiment& ex) {
   auto& cl = ex.clustering;
-  cl.method = one_of(doc, "clustering.method", {"kmeans", "agglomerative", "cfl", "ifca"});
+  cl.method = one_of(doc, "clustering.method", fl::cluster_method_names());
+  const auto& method = fl::cluster_method_named(cl.method);
   cl.k_max = number<std::uint32_t>(doc, "clustering.k_max", 2, u32_max);
   if (at(doc, "clustering.k").is_string()) {
     cl.k = 0; // "auto": chosen by silhouette over 2..k_max
-    if (cl.method == "cfl")
-      throw config_error("config key 'clustering.k' = \"auto\" does not apply to clustering.method=cfl, which "
-                         "starts from one cluster and splits it");
+    if (method.initial == fl::cluster_method::grouping::one_cluster)
+      throw config_error("config key 'clustering.k' = \"auto\" does not apply to clustering.method=" + cl.method +
+                         ", which starts from one cluster and splits it");
   } else {
     cl.k = number<std::uint32_t>(doc, "clustering.k", 1, u32_max);
     if (cl.k > ex.clients)
@@ -167,7 +169,8 @@ std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
     // Clusters are numbered 0..k-1 (k = auto: at most k_max); CFL's splits add clusters later.
     const auto& cl = ex.clustering;
     auto clusters = cl.k > 0 ? cl.k : cl.k_max;
-    if (x.server_of >= 0 && cl.method != "cfl" && x.server_of >= static_cast<std::int64_t>(clusters))
+    if (x.server_of >= 0 && !fl::cluster_method_named(cl.method).splits &&
+        x.server_of >= static_cast<std::int64_t>(clusters))
       throw bad("server:" + std::to_string(x.server_of) + " names no cluster: clusters are 0 to " +
                 std::to_string(clusters - 1) + (cl.k > 0 ? " with clustering.k=" : " with clustering.k_max=") +
                 std::to_string(clusters));
@@ -272,7 +275,8 @@ void check_strategy_fits(const fl::experiment& ex) {
   if (r.cluster == 0)
     return;
   const auto& cl = ex.clustering;
-  std::uint32_t fewest = cl.method == "cfl" || cl.k == 1 ? 1 : cl.k > 0 ? cl.k : (ex.clients < 3 ? 1 : 2);
+  bool one_first = fl::cluster_method_named(cl.method).initial == fl::cluster_method::grouping::one_cluster;
+  std::uint32_t fewest = one_first || cl.k == 1 ? 1 : cl.k > 0 ? cl.k : (ex.clients < 3 ? 1 : 2);
   std::size_t largest = ex.clients - std::min(fewest, ex.clients) + 1 + ex.late_clients;
   auto in_cluster = fl::participants_of(largest, r.fraction_fit);
   if (auto why = strategy->cannot_ever_aggregate(in_cluster); !why.empty())

@@ -30,21 +30,6 @@ phase_command text(phase_command::kind k, std::string line) {
 
 } // namespace
 
-std::uint32_t ifca_choice(const std::vector<double>& losses, const std::vector<std::uint32_t>& order,
-                          std::optional<std::uint32_t> current) {
-  if (losses.empty() || losses.size() != order.size())
-    throw std::invalid_argument("ifca_choice: " + str(losses.size()) + " losses for " + str(order.size()) + " clusters");
-  for (auto l : losses)
-    if (std::isnan(l))
-      throw std::invalid_argument("ifca_choice: a loss is NaN");
-  // The lowest loss wins; a tie keeps the client where it is, else the lowest position.
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < losses.size(); ++i)
-    if (losses[i] < losses[best] || (losses[i] == losses[best] && current && order[i] == *current))
-      best = i;
-  return order[best];
-}
-
 std::vector<late_join_record> place_late_joiners(const cluster_registry& registry,
                                                  const std::map<std::uint32_t, std::shared_ptr<const std::vector<float>>>& points,
                                                  const std::vector<late_joiner>& joiners, std::uint32_t round) {
@@ -96,6 +81,7 @@ std::vector<late_join_record> place_late_joiners(const cluster_registry& registr
 }
 
 void cluster_phase::configure(cluster_phase_rules rules, run_report* report) {
+  cluster_method_named(rules.method); // an unknown method fails here, not mid-run
   rules_ = std::move(rules);
   report_ = report;
 }
@@ -142,9 +128,13 @@ bool cluster_phase::late_join_before(std::uint32_t round) const {
          rules_.late_join_round <= rules_.rounds && round == rules_.late_join_round;
 }
 
+const cluster_method& cluster_phase::method() const {
+  return cluster_method_named(rules_.method);
+}
+
 bool cluster_phase::common_point_after(std::uint32_t round) const {
-  return rules_.lockstep || rules_.method == "cfl" || (rules_.method == "ifca" && round < rules_.rounds) ||
-         late_join_before(round + 1);
+  const auto& m = method();
+  return rules_.lockstep || m.splits || (m.reassign && round < rules_.rounds) || late_join_before(round + 1);
 }
 
 phase_commands cluster_phase::start(double now, bool resumed) {
@@ -399,9 +389,9 @@ void cluster_phase::try_release(phase_commands& out) {
     if (p.at == stage::waiting)
       waited_[id] += now_ - p.since;
   auto adapt = std::exchange(adapt_due_, false);
-  if (adapt && rules_.method == "cfl")
+  if (adapt && method().splits)
     return apply_splits(out);
-  if (adapt && rules_.method == "ifca" && barrier_round_ < rules_.rounds) {
+  if (adapt && method().reassign && barrier_round_ < rules_.rounds) {
     moved_in_.clear();
     ask_order_.clear();
     for (const auto& c : registry_.clusters())
@@ -474,7 +464,7 @@ phase_commands cluster_phase::losses_reported(std::uint32_t round, const std::ma
       continue;
     }
     auto current = registry_.cluster_of(id);
-    auto to = ifca_choice(l, ask_order_, current);
+    auto to = method().reassign(l, ask_order_, current);
     if (current && *current == to)
       continue;
     for (auto c : registry_.move_member(id, to))

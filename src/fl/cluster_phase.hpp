@@ -7,10 +7,11 @@
 // phase lives here or in the pure functions it calls, so it is tested without actors
 // (tests/unit-cluster-phase-machine.cpp).
 //
-// Clusters never wait for each other, except at the common points a method needs:
-//   - IFCA (ifca): after every round but the last, every client compares every cluster's model,
-//     so every cluster must have finished that round;
-//   - CFL (cfl): after every round, splits give new clusters ids in cluster order (a run must
+// Clusters never wait for each other, except at the common points a method needs (its traits,
+// fl/cluster_methods.hpp):
+//   - reassignment by loss (IFCA): after every round but the last, every client compares every
+//     cluster's model, so every cluster must have finished that round;
+//   - splits (CFL): after every round, splits give new clusters ids in cluster order (a run must
 //     number them the same way every time, whichever cluster finished first);
 //   - late joiners: before late_join_round, they are placed by the centroids of every cluster;
 //   - rounds.cluster_sync=lockstep: after every round (the schedule before clusters ran free,
@@ -24,7 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "fl/cluster_methods.hpp"
 #include "fl/cluster_registry.hpp"
+#include "fl/ifca.hpp"
 #include "fl/run_report.hpp"
 
 namespace flotilla::fl {
@@ -32,7 +35,7 @@ namespace flotilla::fl {
 /// The rules of one run's cluster phase, from its configuration.
 struct cluster_phase_rules {
   std::uint32_t rounds = 0;          ///< rounds.cluster
-  std::string method;                ///< clustering.method: ifca and cfl have common points
+  std::string method;                ///< clustering.method: its traits (fl/cluster_methods.hpp) say where clusters meet
   std::uint32_t late_clients = 0;    ///< late_clients
   std::uint32_t late_join_round = 0; ///< they join before this cluster round
   bool lockstep = false;             ///< rounds.cluster_sync=lockstep: a common point after every round
@@ -79,12 +82,6 @@ struct round_report {
   std::vector<std::uint32_t> split_off;     ///< CFL: the members the server proposes to split off
 };
 
-/// IFCA's rule (Ghosh et al. 2020): a client joins the cluster whose model has its lowest loss;
-/// a tie keeps it where it is, else goes to the lowest position. `losses[i]` is the loss of the
-/// model of `order[i]`. Returns the chosen cluster id. Throws std::invalid_argument for empty or
-/// mismatched inputs, or a NaN loss.
-std::uint32_t ifca_choice(const std::vector<double>& losses, const std::vector<std::uint32_t>& order,
-                          std::optional<std::uint32_t> current);
 
 /// A late joiner as the coordinator hands it over: its id and its clustering features.
 struct late_joiner {
@@ -107,7 +104,7 @@ public:
   enum class stage { idle, promoting, running, waiting, done, failed };
 
   cluster_phase() = default;
-  cluster_phase(cluster_phase_rules rules, run_report* report) : rules_(std::move(rules)), report_(report) {}
+  cluster_phase(cluster_phase_rules rules, run_report* report) { configure(std::move(rules), report); }
 
   /// The rules (the coordinator sets them when it starts) and the report the phase folds its
   /// events into (none: not recorded).
@@ -166,6 +163,7 @@ private:
     double since = 0;          ///< when it started waiting
   };
 
+  const cluster_method& method() const;
   bool late_join_before(std::uint32_t round) const;
   bool common_point_after(std::uint32_t round) const;
   bool resumable() const;

@@ -1,0 +1,40 @@
+#include "fl/cluster_methods.hpp"
+
+#include <stdexcept>
+
+#include "fl/ifca.hpp"
+
+namespace flotilla::fl {
+
+const std::vector<cluster_method>& cluster_methods() {
+  using g = cluster_method::grouping;
+  static const std::vector<cluster_method> methods{
+    {"kmeans", "k-means on the clients' weights (the seed's method)", g::kmeans, false, {}},
+    {"agglomerative", "agglomerative clustering (FL+HC): Ward on weights or average cosine on updates",
+     g::agglomerative, false, {}},
+    {"cfl", "Clustered FL (Sattler et al.): one cluster, split where members' updates disagree", g::one_cluster, true,
+     {}},
+    {"ifca", "IFCA (Ghosh et al.): k-means start, then each client moves to the model with its lowest loss",
+     g::kmeans, false, ifca_choice},
+  };
+  return methods;
+}
+
+const cluster_method& cluster_method_named(const std::string& name) {
+  for (const auto& m : cluster_methods())
+    if (m.name == name)
+      return m;
+  std::string known;
+  for (const auto& m : cluster_methods())
+    known += (known.empty() ? "" : ", ") + m.name;
+  throw std::invalid_argument("no clustering method '" + name + "'; known: " + known);
+}
+
+std::vector<std::string> cluster_method_names() {
+  std::vector<std::string> out;
+  for (const auto& m : cluster_methods())
+    out.push_back(m.name);
+  return out;
+}
+
+} // namespace flotilla::fl

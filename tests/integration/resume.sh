@@ -7,7 +7,9 @@
 # of cluster 0 crashed in cluster round 1, so an election), killed in the initial phase and after
 # the election: the resume applies the faults again and keeps the clients lost before clustering,
 # so it too equals the uninterrupted run with the same faults, and clusters.json names this
-# process's server actors. Also: a damaged checkpoint and experiment-changing overrides are refused.
+# process's server actors. With IFCA and with late joiners (where clusters, which otherwise run
+# free, meet), killed in the cluster phase: the same model. Also: a damaged checkpoint and
+# experiment-changing overrides are refused.
 # Usage: resume.sh path/to/flotilla   (run from the source dir; needs data/mnist and python3)
 set -euo pipefail
 bin=$(realpath "$1")
@@ -37,8 +39,9 @@ killed_then_resumed() {
   [ ! -e "$work/$name/summary.json" ] || fail "$name: the run finished before it was killed"
   "$bin" resume "$work/$name" > "$work/$name.resume.log" 2>&1 || { cat "$work/$name.resume.log"; fail "$name: resume failed"; }
   [ "$(sha "$work/$name")" = "$reference" ] || fail "$name: the resumed run differs from the uninterrupted one"
-  # Every round once in metrics.jsonl: the initial rounds, then the cluster rounds of each cluster.
-  [ "$(wc -l < "$work/$name/metrics.jsonl")" -eq $((initial + k * cluster)) ] \
+  # Every round once in metrics.jsonl: the initial rounds, then the cluster rounds of each cluster
+  # (as many lines as the uninterrupted run's; in the order they finished, which may differ).
+  [ "$(wc -l < "$work/$name/metrics.jsonl")" -eq "$(wc -l < "$reference_dir/metrics.jsonl")" ] \
     || fail "$name: metrics.jsonl has duplicated or missing rounds"
   echo "$name: killed at $point, resumed: same global model (${SECONDS} s into the script)"
 }
@@ -46,7 +49,9 @@ killed_then_resumed() {
 echo "== threaded"
 "$bin" run "${common[@]}" output.run_dir="$work/uninterrupted" > /dev/null
 reference=$(sha "$work/uninterrupted")
+reference_dir=$work/uninterrupted
 [ -n "$reference" ] || fail "no reference"
+[ "$(wc -l < "$reference_dir/metrics.jsonl")" -eq $((initial + k * cluster)) ] || fail "the uninterrupted run lacks rounds"
 echo "uninterrupted: $reference"
 killed_then_resumed t-initial '"phase":"initial","round":1'
 killed_then_resumed t-selected '"phase":"cluster","round":0'
@@ -64,6 +69,7 @@ faulty=("selection.profiles=[$profiles]"
   || { cat "$work/f-uninterrupted.log"; fail "the run with faults failed"; }
 plain=$reference
 reference=$(sha "$work/f-uninterrupted")
+reference_dir=$work/f-uninterrupted
 [ -n "$reference" ] || fail "no reference with faults"
 [ "$reference" != "$plain" ] || fail "the faults did not change the run"
 # elections DIR: cluster:from->to of every election in clusters.json
@@ -102,7 +108,23 @@ s = json.load(open(sys.argv[1] + "/summary.json"))
 assert len(s["faults"]) == 2, "faults recorded: %s" % s["faults"]' "$work/$name" || fail "$name: clusters.json or summary.json is wrong after the resume"
 done
 echo "with faults: resumed runs equal the uninterrupted one ($reference), elections $elected"
+
+echo "== threaded, where clusters meet: IFCA's reassignment, late joiners"
+# Clusters run free except at these common points; a checkpoint never holds a common point's
+# pending step, so a kill around one resumes to the same model.
+for variant in ifca late; do
+  case $variant in
+    ifca) extra=(clustering.method=ifca) ;;
+    late) extra=(late_clients=2 late_join_round=2) ;;
+  esac
+  "$bin" run "${common[@]}" "${extra[@]}" output.run_dir="$work/$variant-uninterrupted" > "$work/$variant.log" 2>&1 \
+    || { cat "$work/$variant.log"; fail "the $variant run failed"; }
+  reference=$(sha "$work/$variant-uninterrupted")
+  reference_dir=$work/$variant-uninterrupted
+  killed_then_resumed "$variant-cluster" '"phase":"cluster","round":1' "${extra[@]}"
+done
 reference=$plain
+reference_dir=$work/uninterrupted
 
 echo "== two loopback nodes"
 start_node a; pa=$port

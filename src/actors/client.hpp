@@ -46,7 +46,9 @@ using client_actor = caf::stateful_actor<client_state>;
 ///     │                                 aggregator handlers are added)
 ///     └──fault(hang)──► hung (answers nothing) ──after the given seconds──► as before
 ///
-/// Client requests: fit, evaluate, resources, fault. Server adds: cluster round.
+/// Client requests (client_handle, protocol.hpp): fit, evaluate, losses, resources, fault, ping,
+/// promote, demote; a cluster round to a client that does not serve is answered with an error.
+/// Server adds: the cluster round itself.
 caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const node_context> ctx,
                      trainer_pool_handle pool);
 

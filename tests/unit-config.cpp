@@ -77,7 +77,7 @@ TEST_CASE("wrong types and ranges name the key and what is allowed") {
                        "number of clients, or \"auto\"",
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"model.name=cifar_cnn"})),
-                       "model.name=cifar_cnn does not fit data.dataset=mnist (1x28x28 images); use cnn or "
+                       "model.name=cifar_cnn does not fit data.dataset=mnist (1x28x28 images, 10 classes); use cnn or "
                        "mcmahan_cnn or wide_mlp for mnist",
                        config_error);
   CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients"}),

@@ -51,6 +51,33 @@ TEST_CASE("a missing dataset file says how to fetch it") {
                        data::data_error);
 }
 
+TEST_CASE("the dataset table: every row answers what the rest of the program asks of a dataset") {
+  std::vector<std::string> names;
+  for (const auto& d : data::datasets()) {
+    CAPTURE(d.name);
+    names.push_back(d.name);
+    CHECK(d.classes == 10);
+    CHECK(d.mean.size() == d.shape.channels);
+    CHECK(d.std.size() == d.shape.channels);
+    CHECK(std::all_of(d.std.begin(), d.std.end(), [](float x) { return x > 0; }));
+    CHECK_FALSE(d.default_root.empty());
+    CHECK(data::default_root(d.name) == d.default_root);
+    CHECK(data::shape_of(d.name).height == d.shape.height);
+    REQUIRE(d.read);
+    // Every reader says how to get its dataset when a file is missing.
+    test::temp_dir empty;
+    try {
+      d.read(empty.path().string(), d);
+      FAIL("an empty folder was read");
+    } catch (const data::data_error& e) {
+      CHECK(std::string(e.what()).find(d.how_to_get) != std::string::npos);
+    }
+  }
+  CHECK(names == data::dataset_names());
+  CHECK(data::shape_of("cifar10").channels == 3);
+  CHECK_THROWS_AS(data::dataset_named("imagenet"), data::data_error);
+}
+
 TEST_CASE("gather copies samples and applies a pixel map") {
   test::temp_dir dir;
   test::write_mnist_like(dir.path(), 4, 2);

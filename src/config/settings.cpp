@@ -333,11 +333,14 @@ settings read_settings(const json& doc) {
 
   s.model.name = one_of(doc, "model.name", model::model_names());
   s.model.init = text(doc, "model.init");
-  // A model fits a dataset when it takes its images' shape (the model table says which).
-  auto shape = data::shape_of(s.data.dataset);
+  // A model fits a dataset when it takes its samples' shape and scores its classes (the model
+  // and dataset tables say which).
+  const auto& data_row = data::dataset_named(s.data.dataset);
+  auto shape = data_row.shape;
   auto fits = [&](const std::string& m) {
     auto spec = model::spec_of(m);
-    return spec.channels == shape.channels && spec.height == shape.height && spec.width == shape.width;
+    return spec.channels == shape.channels && spec.height == shape.height && spec.width == shape.width &&
+           spec.classes == data_row.classes;
   };
   if (!fits(s.model.name)) {
     std::string fitting;
@@ -346,7 +349,8 @@ settings read_settings(const json& doc) {
         fitting += (fitting.empty() ? "" : " or ") + m;
     auto dims = std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" + std::to_string(shape.width);
     throw config_error("model.name=" + s.model.name + " does not fit data.dataset=" + s.data.dataset + " (" + dims +
-                       " images); use " + fitting + " for " + s.data.dataset);
+                       " images, " + std::to_string(data_row.classes) + " classes); use " + fitting + " for " +
+                       s.data.dataset);
   }
 
   s.train.epochs = number<std::uint32_t>(doc, "train.epochs", 1, 1000);

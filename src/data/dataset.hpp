@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "data/datasets.hpp"
 #include "data/image_set.hpp"
 
 namespace flotilla::data {
@@ -33,7 +34,7 @@ struct dataset {
 };
 
 struct data_options {
-  std::string dataset = "mnist"; ///< mnist | fashion_mnist | cifar10
+  std::string dataset = "mnist"; ///< a name in the dataset table (datasets.hpp)
   std::string root;              ///< empty: the dataset's default location
   std::size_t train_limit = 0;   ///< use the first N training samples; 0 = all
 };
@@ -41,10 +42,7 @@ struct data_options {
 /// The names load_dataset accepts.
 const std::vector<std::string>& dataset_names();
 
-/// The image shape of a dataset's samples: channels, height, width (what a model must take).
-struct image_shape {
-  std::size_t channels, height, width;
-};
+/// The image shape of a dataset's samples (its row in the dataset table, datasets.hpp).
 image_shape shape_of(const std::string& dataset);
 
 /// Where a dataset is read from when data.root is empty.

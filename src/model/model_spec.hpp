@@ -11,6 +11,7 @@ struct model_spec {
   std::string name;
   std::string description;                           ///< one line, for help texts
   std::size_t channels = 1, height = 28, width = 28; ///< input image shape
+  std::size_t classes = 10;                          ///< outputs: one score per class
   std::size_t parameters = 0;                        ///< number of floats in the flat buffer
   std::uint64_t layout = 0;                          ///< hash of parameter names and shapes
 };

@@ -52,6 +52,7 @@ nn::Sequential wide_mlp() {
 struct model_entry {
   const char* name;
   std::size_t channels, height, width; // input image shape
+  std::size_t classes;                 // outputs: one score per class
   nn::Sequential (*build)();
   const char* description;
 };
@@ -59,10 +60,10 @@ struct model_entry {
 // Every registered model. Adding one is one entry here plus its PyTorch twin (same layer
 // order, so the same state_dict keys) in scripts/flotilla_models.py.
 const model_entry registry[] = {
-  {"cnn", 1, 28, 28, small_cnn, "two 5x5 conv layers, 80,202 parameters: seconds per MNIST round"},
-  {"mcmahan_cnn", 1, 28, 28, mcmahan_cnn, "McMahan et al. 2017's MNIST CNN, 1,663,370 parameters"},
-  {"cifar_cnn", 3, 32, 32, cifar_cnn, "three 3x3 conv blocks for 32x32 RGB, 188,810 parameters"},
-  {"wide_mlp", 1, 28, 28, wide_mlp, "784-100000-10 MLP, 79,500,010 parameters (318 MB): tests transfers "
+  {"cnn", 1, 28, 28, 10, small_cnn, "two 5x5 conv layers, 80,202 parameters: seconds per MNIST round"},
+  {"mcmahan_cnn", 1, 28, 28, 10, mcmahan_cnn, "McMahan et al. 2017's MNIST CNN, 1,663,370 parameters"},
+  {"cifar_cnn", 3, 32, 32, 10, cifar_cnn, "three 3x3 conv blocks for 32x32 RGB, 188,810 parameters"},
+  {"wide_mlp", 1, 28, 28, 10, wide_mlp, "784-100000-10 MLP, 79,500,010 parameters (318 MB): tests transfers "
                                     "beyond one message"},
 };
 
@@ -122,6 +123,7 @@ model_spec spec_of(const std::string& name) {
   spec.channels = entry.channels;
   spec.height = entry.height;
   spec.width = entry.width;
+  spec.classes = entry.classes;
   spec.parameters = parameter_count(*net);
   spec.layout = layout_id(*net);
   std::lock_guard<std::mutex> guard(mutex);

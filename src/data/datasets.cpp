@@ -1,0 +1,75 @@
+#include "data/datasets.hpp"
+
+#include <filesystem>
+
+#include "data/cifar.hpp"
+#include "data/data_error.hpp"
+#include "data/idx.hpp"
+
+namespace flotilla::data {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Finds `name` or `name.gz` under root; on failure says how to get the dataset.
+std::string find_file(const std::string& root, const std::string& name, const dataset_entry& d) {
+  for (auto candidate : {name, name + ".gz"}) {
+    auto path = (fs::path(root) / candidate).string();
+    if (fs::exists(path))
+      return path;
+  }
+  throw data_error((fs::path(root) / name).string() + ": file not found (nor " + name + ".gz); " + d.how_to_get);
+}
+
+// MNIST's IDX layout (MNIST, Fashion-MNIST): 28x28 grey images of 10 classes; anything else is
+// the wrong file.
+std::pair<image_set, image_set> read_idx_sets(const std::string& root, const dataset_entry& d) {
+  // One find at a time, so the first missing file is the one reported.
+  auto train_images = find_file(root, "train-images-idx3-ubyte", d);
+  auto train_labels = find_file(root, "train-labels-idx1-ubyte", d);
+  auto test_images = find_file(root, "t10k-images-idx3-ubyte", d);
+  auto test_labels = find_file(root, "t10k-labels-idx1-ubyte", d);
+  const idx_expectation expected{static_cast<std::uint32_t>(d.shape.height), static_cast<std::uint32_t>(d.shape.width),
+                                 d.classes};
+  auto train = read_idx(train_images, train_labels, expected);
+  auto test = read_idx(test_images, test_labels, expected);
+  return {std::move(train), std::move(test)};
+}
+
+// CIFAR-10's binary version: five training batches and a test batch.
+std::pair<image_set, image_set> read_cifar_sets(const std::string& root, const dataset_entry& d) {
+  std::vector<std::string> batches;
+  for (int i = 1; i <= 5; ++i)
+    batches.push_back(find_file(root, "data_batch_" + std::to_string(i) + ".bin", d));
+  auto train = read_cifar10(batches);
+  auto test = read_cifar10({find_file(root, "test_batch.bin", d)});
+  return {std::move(train), std::move(test)};
+}
+
+} // namespace
+
+const std::vector<dataset_entry>& datasets() {
+  static const std::vector<dataset_entry> table{
+    {"mnist", {1, 28, 28}, 10, "data/mnist", "run `make data` (scripts/fetch-mnist.sh) to fetch MNIST, or set data.root",
+     {0.1307f}, {0.3081f}, read_idx_sets},
+    {"fashion_mnist", {1, 28, 28}, 10, "/usr/share/datasets/fashion-mnist",
+     "install it with `apt-get install dataset-fashion-mnist`, or set data.root", {0.2860f}, {0.3530f}, read_idx_sets},
+    {"cifar10", {3, 32, 32}, 10, "data/cifar-10-batches-bin",
+     "download the CIFAR-10 binary version and set data.root to its cifar-10-batches-bin folder",
+     {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, read_cifar_sets},
+  };
+  return table;
+}
+
+const dataset_entry& dataset_named(const std::string& name) {
+  for (const auto& d : datasets())
+    if (d.name == name)
+      return d;
+  std::string known;
+  for (const auto& d : datasets())
+    known += (known.empty() ? "" : ", ") + d.name;
+  throw data_error("unknown dataset '" + name + "' (known: " + known + ")");
+}
+
+} // namespace flotilla::data

@@ -36,12 +36,18 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
                                                 const fl::experiment& experiment,
                                                 const data::partition_options& partition,
                                                 const std::string& model_name,
-                                                const model::train_options& train) {
+                                                const model::train_options& train,
+                                                const std::vector<data::client_partition>* partitions) {
   auto ctx = std::make_shared<node_context>();
   ctx->seed = experiment.seed;
   auto clients = experiment.total_clients();
-  ctx->partitions =
-    data::make_partitions(data->train.labels, data->num_classes, clients, partition, experiment.seed);
+  // The run plan's partitions when the caller has them (computed once per process), else here.
+  if (partitions && partitions->size() != clients)
+    throw std::invalid_argument("make_node_context: " + std::to_string(partitions->size()) + " partitions for " +
+                                std::to_string(clients) + " clients");
+  ctx->partitions = partitions ? *partitions
+                               : data::make_partitions(data->train.labels, data->num_classes, clients, partition,
+                                                       experiment.seed);
   for (const auto& p : ctx->partitions) {
     auto key = degree_key(p.rotation_degrees);
     if (!ctx->rotation_maps.count(key))

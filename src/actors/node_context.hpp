@@ -55,6 +55,7 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
                                                 const fl::experiment& experiment,
                                                 const data::partition_options& partition,
                                                 const std::string& model_name,
-                                                const model::train_options& train);
+                                                const model::train_options& train,
+                                                const std::vector<data::client_partition>* partitions = nullptr);
 
 } // namespace flotilla::actors

@@ -36,6 +36,7 @@
 #include "net/tls_check.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/node.hpp"
+#include "runtime/run_plan.hpp"
 
 using namespace flotilla;
 
@@ -51,10 +52,10 @@ extern "C" void on_interrupt(int) {
 
 // Runs (or continues) the experiment `s` in `dir` and writes every output.
 int execute(const config::settings& s, const nlohmann::json& doc, app::run_directory& dir,
-            std::shared_ptr<const data::dataset> data, std::shared_ptr<const fl::checkpoint> resume,
+            const runtime::run_plan& plan, std::shared_ptr<const fl::checkpoint> resume,
             std::chrono::steady_clock::time_point start) {
-  auto parts = data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
-                                     s.experiment.seed);
+  const auto& data = plan.data;
+  const auto& parts = *plan.partitions;
   std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%s -> %s\n", s.name.c_str(),
               s.experiment.clients, s.partition.scheme.c_str(), s.model.name.c_str(),
               s.experiment.strategy.name.c_str(),
@@ -83,7 +84,7 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
     std::fflush(stdout);
   };
   try {
-    runtime::run_experiment(s, data, recorder, {}, doc.dump(), resume, finish);
+    runtime::run_experiment(s, data, recorder, {}, doc.dump(), resume, finish, plan.partitions.get());
   } catch (...) {
     if (recorder->rounds_recorded() > 0)
       dir.keep(); // what it did is worth keeping (and resuming)
@@ -103,16 +104,14 @@ int run(const app::command_line& cl) {
   model::configure_torch_threads(1);
   // Everything that can be refused is checked before the run directory exists: the data, how
   // it is split, and a starting model.
-  auto data = data::load_dataset(s.data);
-  data::make_partitions(data->train.labels, data->num_classes, s.experiment.total_clients(), s.partition,
-                        s.experiment.seed);
+  auto plan = runtime::make_run_plan(s);
   if (!s.model.init.empty())
     runtime::initial_model(s);
   if (s.runtime.tls.enabled()) // the key fits its certificate, which the CA signed
     net::check_tls_files(s.runtime.tls.cert, s.runtime.tls.key, s.runtime.tls.ca);
   app::run_directory dir(s);
   write_file_atomically(dir.file("config.json"), doc.dump(2) + "\n");
-  return execute(s, doc, dir, data, nullptr, start);
+  return execute(s, doc, dir, plan, nullptr, start);
 }
 
 // flotilla resume RUN_DIR [key=value ...]: the run's own configuration, its last checkpoint.
@@ -132,11 +131,11 @@ int resume(const app::command_line& cl) {
   model::configure_torch_threads(1);
   // The data may live elsewhere now (data.root); the run id holds its fingerprint, so other data
   // is refused with the checkpoint.
-  auto data = data::load_dataset(s.data);
+  auto plan = runtime::make_run_plan(s);
   auto cp = std::make_shared<const fl::checkpoint>(
-    app::read_checked_checkpoint(run_dir, app::run_id(doc, data->fingerprint), s));
+    app::read_checked_checkpoint(run_dir, app::run_id(doc, plan.data->fingerprint), s));
   std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
-  return execute(s, doc, dir, data, cp, start);
+  return execute(s, doc, dir, plan, cp, start);
 }
 
 int version() {

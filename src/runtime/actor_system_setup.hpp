@@ -24,8 +24,9 @@ bool is_loopback(const std::string& host);
 
 /// What every actor of a run on this process shares: partitions, model, training settings and
 /// the simulated device profiles, built the same way on the coordinator's side and on nodes.
-std::shared_ptr<actors::node_context> node_context_for(const config::settings& s,
-                                                       std::shared_ptr<const data::dataset> data);
+std::shared_ptr<actors::node_context> node_context_for(
+  const config::settings& s, std::shared_ptr<const data::dataset> data,
+  const std::vector<data::client_partition>* partitions = nullptr);
 
 /// This machine's cores (at least 1).
 std::uint32_t cores();

@@ -102,14 +102,15 @@ void close_system(std::shared_ptr<caf::actor_system> system, int code, const std
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client,
                               const std::string& config_json, std::shared_ptr<const fl::checkpoint> resume,
-                              const std::function<void(fl::run_report&)>& finish) {
+                              const std::function<void(fl::run_report&)>& finish,
+                              const std::vector<data::client_partition>* partitions) {
   if (!s.runtime.nodes.empty() && config_json.empty())
     throw std::invalid_argument("run_experiment: a run on nodes needs the resolved config");
   // CAF 0.17.6 would hang in remote_actor on a key that does not fit its certificate.
   if (s.runtime.tls.enabled())
     net::check_tls_files(s.runtime.tls.cert, s.runtime.tls.key, s.runtime.tls.ca);
   auto fingerprint = data->fingerprint;
-  auto ctx = node_context_for(s, std::move(data));
+  auto ctx = node_context_for(s, std::move(data), partitions); // the run plan's, when given
 
   actors::coordinator_options co;
   co.experiment = s.experiment;

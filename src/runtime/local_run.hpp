@@ -6,6 +6,7 @@
 
 #include "config/settings.hpp"
 #include "data/dataset.hpp"
+#include "data/partition.hpp"
 #include "fl/checkpoint.hpp"
 #include "fl/run_report.hpp"
 
@@ -37,7 +38,8 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client = {},
                               const std::string& config_json = "",
                               std::shared_ptr<const fl::checkpoint> resume = nullptr,
-                              const std::function<void(fl::run_report&)>& finish = {});
+                              const std::function<void(fl::run_report&)>& finish = {},
+                              const std::vector<data::client_partition>* partitions = nullptr);
 
 /// The first weights of a run: model.init's state_dict, or seeded fresh weights.
 std::vector<float> initial_model(const config::settings& s);

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "common/named_rows.hpp"
 #include "data/cifar.hpp"
 #include "data/data_error.hpp"
 #include "data/idx.hpp"
@@ -63,13 +64,9 @@ const std::vector<dataset_entry>& datasets() {
 }
 
 const dataset_entry& dataset_named(const std::string& name) {
-  for (const auto& d : datasets())
-    if (d.name == name)
-      return d;
-  std::string known;
-  for (const auto& d : datasets())
-    known += (known.empty() ? "" : ", ") + d.name;
-  throw data_error("unknown dataset '" + name + "' (known: " + known + ")");
+  if (const auto* d = row_named(datasets(), name))
+    return *d;
+  throw data_error("unknown dataset '" + name + "' (known: " + row_names(datasets()) + ")");
 }
 
 } // namespace flotilla::data

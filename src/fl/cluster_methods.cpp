@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "common/named_rows.hpp"
 #include "fl/ifca.hpp"
 
 namespace flotilla::fl {
@@ -21,13 +22,9 @@ const std::vector<cluster_method>& cluster_methods() {
 }
 
 const cluster_method& cluster_method_named(const std::string& name) {
-  for (const auto& m : cluster_methods())
-    if (m.name == name)
-      return m;
-  std::string known;
-  for (const auto& m : cluster_methods())
-    known += (known.empty() ? "" : ", ") + m.name;
-  throw std::invalid_argument("no clustering method '" + name + "'; known: " + known);
+  if (const auto* m = row_named(cluster_methods(), name))
+    return *m;
+  throw std::invalid_argument("no clustering method '" + name + "'; known: " + row_names(cluster_methods()));
 }
 
 std::vector<std::string> cluster_method_names() {

@@ -5,7 +5,6 @@
 #include <set>
 #include <stdexcept>
 
-#include "fl/nearest.hpp"
 
 namespace flotilla::fl {
 
@@ -29,56 +28,6 @@ phase_command text(phase_command::kind k, std::string line) {
 }
 
 } // namespace
-
-std::vector<late_join_record> place_late_joiners(const cluster_registry& registry,
-                                                 const std::map<std::uint32_t, std::shared_ptr<const std::vector<float>>>& points,
-                                                 const std::vector<late_joiner>& joiners, std::uint32_t round) {
-  std::vector<late_join_record> out;
-  if (joiners.empty())
-    return out;
-  std::size_t dim = joiners.front().features ? joiners.front().features->size() : 0;
-  // Each live cluster's centroid from its members' features (summed in double, member order).
-  std::vector<std::vector<float>> centroids;
-  std::vector<std::uint32_t> cluster_at;
-  for (const auto& c : registry.clusters()) {
-    if (c.failed)
-      continue;
-    std::vector<double> sum(dim, 0.0);
-    std::size_t n = 0;
-    for (auto id : c.members) {
-      auto p = points.find(id);
-      if (p == points.end() || !p->second)
-        continue;
-      if (p->second->size() != dim)
-        throw std::invalid_argument("place_late_joiners: member " + str(id) + " has " + str(p->second->size()) +
-                                    " features, the joiners " + str(dim));
-      for (std::size_t i = 0; i < dim; ++i)
-        sum[i] += (*p->second)[i];
-      ++n;
-    }
-    if (n == 0)
-      continue;
-    std::vector<float> centre(dim);
-    for (std::size_t i = 0; i < dim; ++i)
-      centre[i] = static_cast<float>(sum[i] / static_cast<double>(n));
-    centroids.push_back(std::move(centre));
-    cluster_at.push_back(c.id);
-  }
-  if (centroids.empty())
-    return out;
-  for (const auto& j : joiners) {
-    if (!j.features || j.features->size() != dim)
-      throw std::invalid_argument("place_late_joiners: joiner " + str(j.id) + " has " +
-                                  str(j.features ? j.features->size() : 0) + " features, not " + str(dim));
-    auto where = nearest_centroid(j.features->data(), dim, centroids);
-    late_join_record rec{j.id, cluster_at[where.cluster], round,
-                         std::vector<double>(registry.clusters().size(), -1.0)};
-    for (std::size_t i = 0; i < cluster_at.size(); ++i)
-      rec.distances[cluster_at[i]] = where.distances[i];
-    out.push_back(std::move(rec));
-  }
-  return out;
-}
 
 void cluster_phase::configure(cluster_phase_rules rules, run_report* report) {
   cluster_method_named(rules.method); // an unknown method fails here, not mid-run

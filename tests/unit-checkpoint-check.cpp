@@ -370,11 +370,11 @@ TEST_CASE("resume reads a checkpoint and refuses one that does not fit the run, 
   }
   cp.metrics_bytes = 0;
   app::write_checkpoint(d, "run-a", cp);
-  CHECK(app::read_checked_checkpoint(d, "run-a", s).global == cp.global);
+  CHECK(app::read_checked_checkpoint(d, "run-a", s, model::spec_of("cnn").parameters).global == cp.global);
   cp.clusters[0].server = 4000000000u;
   app::write_checkpoint(d, "run-a", cp);
   auto file = (dir.path() / "checkpoint" / "checkpoint.bin").string();
-  CHECK_THROWS_WITH_AS(app::read_checked_checkpoint(d, "run-a", s),
+  CHECK_THROWS_WITH_AS(app::read_checked_checkpoint(d, "run-a", s, model::spec_of("cnn").parameters),
                        (file + ": clusters[0].server = 4000000000: not a client of this run (0 to 2); it does not fit "
                                "this run's configuration and model (altered, or written by another build) and cannot "
                                "be resumed: start the run again").c_str(),
@@ -382,7 +382,7 @@ TEST_CASE("resume reads a checkpoint and refuses one that does not fit the run, 
   cp.clusters[0].server = 2;
   cp.metrics_bytes = 10; // metrics.jsonl does not exist
   app::write_checkpoint(d, "run-a", cp);
-  CHECK_THROWS_AS(app::read_checked_checkpoint(d, "run-a", s), app::checkpoint_error);
+  CHECK_THROWS_AS(app::read_checked_checkpoint(d, "run-a", s, model::spec_of("cnn").parameters), app::checkpoint_error);
   test::write_bytes(d + "/metrics.jsonl", std::vector<unsigned char>(10, '\n'));
-  CHECK_NOTHROW(app::read_checked_checkpoint(d, "run-a", s));
+  CHECK_NOTHROW(app::read_checked_checkpoint(d, "run-a", s, model::spec_of("cnn").parameters));
 }

@@ -66,22 +66,57 @@ TEST_CASE("wrong types and ranges name the key and what is allowed") {
                        "config key 'clients' must be an integer, got \"many\"", config_error);
   CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients=2.5"}),
                        "config key 'clients' must be an integer, got 2.5", config_error);
-  CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"clients=0"})),
-                       "config key 'clients' = 0 is out of range; allowed: 1 to 1000000", config_error);
+  CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"clients=-1"})),
+                       "config key 'clients' = -1 is out of range; allowed: 0 to 1000000", config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"partition.scheme=random"})),
                        "config key 'partition.scheme' = \"random\" is not allowed; allowed: iid, "
-                       "dirichlet, shards, rotated, label_swap",
+                       "dirichlet, shards, rotated, label_swap, natural",
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"clustering.k=11"})),
                        "config key 'clustering.k' = 11 is more than clients = 10; allowed: 1 to the "
                        "number of clients, or \"auto\"",
                        config_error);
   CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", {"model.name=cifar_cnn"})),
-                       "model.name=cifar_cnn does not fit data.dataset=mnist (1x28x28 images, 10 classes); use cnn or "
-                       "mcmahan_cnn or wide_mlp for mnist",
+                       "model.name=cifar_cnn does not fit data.dataset=mnist (1x28x28 samples, 10 classes): it takes "
+                       "3x32x32; use cnn or mcmahan_cnn or wide_mlp or mclr or mlp for mnist",
                        config_error);
   CHECK_THROWS_WITH_AS(config::resolve_config("", {"clients"}),
                        "override 'clients' is not of the form key=value (e.g. clients=8)", config_error);
+}
+
+TEST_CASE("your own data and models: the keys are read and checked") {
+  auto s = config::settings_from(config::resolve_config(
+    "", {"data.dataset=synthetic_fedprox", "data.alpha=0.5", "data.beta=1", "data.users=40", "model.name=mlp",
+         "model.hidden=[64]", "partition.scheme=natural", "rounds.stragglers=0.5", "strategy.stragglers=keep",
+         "train.epochs=7", "seed=9"}));
+  CHECK(s.data.alpha == 0.5);
+  CHECK(s.data.beta == 1);
+  CHECK(s.data.users == 40);
+  CHECK(s.data.seed == 9); // generated data is a function of the experiment's seed
+  CHECK(s.model.hidden == std::vector<std::size_t>{64});
+  CHECK(s.experiment.rounds.stragglers.fraction == 0.5);
+  CHECK(s.experiment.rounds.stragglers.policy == "keep");
+  CHECK(s.experiment.rounds.epochs == 7);
+  auto choice = config::fitted_model(s, {1, 1, 60}, 10);
+  CHECK(choice.describe() == "mlp (1x1x60 -> 64 -> 10)");
+
+  auto refused = [](std::vector<std::string> overrides, const std::string& message) {
+    CAPTURE(message);
+    CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", overrides)), message.c_str(), config_error);
+  };
+  refused({"data.dataset=synthetic_fedprox"},
+          "model.name=cnn does not fit data.dataset=synthetic_fedprox (1x1x60 samples, 10 classes): it takes 1x28x28; "
+          "use mclr or mlp for synthetic_fedprox");
+  refused({"clients=0"}, "config key 'clients' = 0 means every natural client and needs partition.scheme=natural; "
+                         "give a number of clients");
+  refused({"data.dataset=tensors", "model.name=mclr"},
+          "data.dataset=tensors reads data.file: set it to the file torch.save wrote (README, Your own data)");
+  refused({"model.name=mlp", "model.hidden=[]"},
+          "config key 'model.hidden' = [] gives model.name=mlp no hidden layer; give sizes, e.g. [200, 200]");
+  refused({"model.hidden=[0]"}, "config key 'model.hidden': 0 is not a layer size (1 to 1000000)");
+  refused({"strategy.stragglers=sometimes"},
+          "config key 'strategy.stragglers' = \"sometimes\" is not allowed; allowed: auto, drop, keep");
+  refused({"rounds.stragglers=1.5"}, "config key 'rounds.stragglers' = 1.5 is out of range; allowed: 0 to 1");
 }
 
 TEST_CASE("device profiles are read and checked") {
@@ -112,7 +147,7 @@ TEST_CASE("the strategy subtree is read as data, every key against the strategie
   auto s = config::settings_from(doc);
   // config/default.json holds every declared knob at its declared default, and nothing else.
   const auto& subtree = doc.at("strategy");
-  CHECK(subtree.size() == fl::all_knobs().size() + 1);
+  CHECK(subtree.size() == fl::all_knobs().size() + 2); // + name and stragglers
   for (const auto& k : fl::all_knobs()) {
     REQUIRE_MESSAGE(subtree.contains(k.key), k.key);
     CHECK_MESSAGE(subtree.at(k.key).get<double>() == k.default_value, k.key);
@@ -142,7 +177,7 @@ TEST_CASE("the strategy subtree is read as data, every key against the strategie
   raw = doc;
   raw["strategy"]["momentum"] = 0.5;
   CHECK_THROWS_WITH_AS(config::settings_from(raw),
-                       "config key 'strategy.momentum' is not a knob of any strategy; known: name, server_lr, "
+                       "config key 'strategy.momentum' is not a knob of any strategy; known: name, stragglers, server_lr, "
                        "server_momentum, proximal_mu, beta1, tau, beta2, trim_fraction, byzantine, multi_krum",
                        config_error);
   raw = doc;

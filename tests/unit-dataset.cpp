@@ -47,7 +47,7 @@ TEST_CASE("a missing dataset file says how to fetch it") {
                         "(scripts/fetch-mnist.sh) to fetch MNIST, or set data.root").c_str(),
                        data::data_error);
   CHECK_THROWS_WITH_AS(data::load_dataset({"imagenet", "", 0}),
-                       "unknown dataset 'imagenet' (known: mnist, fashion_mnist, cifar10)",
+                       "unknown dataset 'imagenet' (known: mnist, fashion_mnist, cifar10, tensors, leaf, synthetic_fedprox, synthetic_leaf)",
                        data::data_error);
 }
 
@@ -56,6 +56,14 @@ TEST_CASE("the dataset table: every row answers what the rest of the program ask
   for (const auto& d : data::datasets()) {
     CAPTURE(d.name);
     names.push_back(d.name);
+    if (d.make) {
+      // Data of one's own and generated sets: read whole, no normalization.
+      CHECK_FALSE(d.read);
+      CHECK(d.mean.empty());
+      CHECK_FALSE(d.how_to_get.empty());
+      CHECK(d.shape_known() == (d.name.rfind("synthetic_", 0) == 0));
+      continue;
+    }
     CHECK(d.classes == 10);
     CHECK(d.mean.size() == d.shape.channels);
     CHECK(d.std.size() == d.shape.channels);

@@ -31,7 +31,8 @@ TEST_CASE("every resumable key is machine-local, and every listed key exists") {
   CHECK_FALSE(stripped.contains("output"));
   CHECK_FALSE(stripped["data"].contains("root"));
   CHECK(stripped["data"].contains("train_limit"));
-  CHECK(config::dotted_keys(stripped).size() + 1 + config::dotted_keys(defaults["runtime"]).size() +
+  CHECK_FALSE(stripped["data"].contains("file"));
+  CHECK(config::dotted_keys(stripped).size() + 2 + config::dotted_keys(defaults["runtime"]).size() +
             config::dotted_keys(defaults["output"]).size() ==
         config::dotted_keys(defaults).size());
 }

@@ -32,16 +32,19 @@ TEST_CASE("registered models have their documented sizes and output shapes") {
     auto net = model::make_model("cifar_cnn");
     CHECK(net->forward(torch::zeros({2, 3, 32, 32})).sizes() == torch::IntArrayRef{2, 10});
   }
-  CHECK_THROWS_WITH_AS(model::make_model("resnet"), "unknown model 'resnet' (known: cnn, mcmahan_cnn, cifar_cnn, wide_mlp)",
+  CHECK_THROWS_WITH_AS(model::make_model("resnet"), "unknown model 'resnet' (known: cnn, mcmahan_cnn, cifar_cnn, wide_mlp, mclr, mlp)",
                        model::model_error);
 }
 
 TEST_CASE("every registered model takes its spec's input shape and gives 10 logits") {
-  CHECK(model::model_names() == std::vector<std::string>{"cnn", "mcmahan_cnn", "cifar_cnn", "wide_mlp"});
+  CHECK(model::model_names() == std::vector<std::string>{"cnn", "mcmahan_cnn", "cifar_cnn", "wide_mlp", "mclr", "mlp"});
   for (const auto& name : model::model_names()) {
     CAPTURE(name);
-    auto spec = model::spec_of(name);
-    auto net = model::make_model(name);
+    model::model_choice choice(name);
+    if (name == "mlp")
+      choice.hidden = {200, 200};
+    auto spec = model::spec_of(choice);
+    auto net = model::make_model(choice);
     CHECK(spec.name == name);
     CHECK(!spec.description.empty());
     CHECK(spec.parameters == model::parameter_count(*net));
@@ -50,8 +53,40 @@ TEST_CASE("every registered model takes its spec's input shape and gives 10 logi
                            static_cast<long>(spec.width)});
     CHECK(net->forward(x).sizes() == torch::IntArrayRef{2, 10});
   }
-  CHECK_THROWS_WITH_AS(model::spec_of("resnet"), "unknown model 'resnet' (known: cnn, mcmahan_cnn, cifar_cnn, wide_mlp)",
+  CHECK_THROWS_WITH_AS(model::spec_of("resnet"), "unknown model 'resnet' (known: cnn, mcmahan_cnn, cifar_cnn, wide_mlp, mclr, mlp)",
                        model::model_error);
+}
+
+TEST_CASE("models take the data's classes; mclr and mlp any sample shape") {
+  model::model_choice cnn("cnn");
+  cnn.classes = 62; // FEMNIST
+  CHECK(model::make_model(cnn)->forward(torch::zeros({2, 1, 28, 28})).sizes() == torch::IntArrayRef{2, 62});
+  CHECK(model::spec_of(cnn).parameters == 80202 + 52 * 129);
+  model::model_choice mclr("mclr");
+  mclr.channels = mclr.height = 1;
+  mclr.width = 60;
+  CHECK(model::spec_of(mclr).parameters == 60 * 10 + 10);
+  CHECK(model::make_model(mclr)->forward(torch::zeros({4, 1, 1, 60})).sizes() == torch::IntArrayRef{4, 10});
+  model::model_choice mlp = mclr;
+  mlp.name = "mlp";
+  mlp.hidden = {32, 16};
+  mlp.classes = 5;
+  CHECK(model::spec_of(mlp).parameters == (60 * 32 + 32) + (32 * 16 + 16) + (16 * 5 + 5));
+  CHECK(mlp.describe() == "mlp (1x1x60 -> 32 -> 16 -> 5)");
+  // Distinct choices are distinct cache entries.
+  CHECK(model::spec_of(mlp).layout != model::spec_of(mclr).layout);
+  // Refusals say what to do.
+  model::model_choice wrong("cnn");
+  wrong.width = 60;
+  wrong.height = 1;
+  CHECK_THROWS_WITH_AS(model::spec_of(wrong), "model cnn takes 1x28x28 samples, not 1x1x60; use mclr or mlp for other shapes",
+                       model::model_error);
+  mlp.hidden.clear();
+  CHECK_THROWS_WITH_AS(model::spec_of(mlp), "model mlp needs hidden layer sizes: set model.hidden, e.g. [200, 200]",
+                       model::model_error);
+  CHECK(model::takes_input("mlp", 3, 7, 9));
+  CHECK_FALSE(model::takes_input("cifar_cnn", 1, 28, 28));
+  CHECK(model::input_text("mclr") == "any");
 }
 
 TEST_CASE("flat weights round-trip through a model") {

@@ -189,6 +189,9 @@ caf::message_handler server_handlers(client_actor* self) {
       in.timeout_s = srv.role.timeout_s;
       in.sampling_seed = fl::sampling_seed(srv.role.seed, srv.role.cluster + 1, ins.round);
       in.keep_updates = srv.role.cfl; // CFL's split looks at every member's update
+      in.stragglers = srv.role.stragglers;
+      in.keep_stragglers = srv.role.keep_stragglers;
+      in.epochs = srv.role.epochs;
       auto members = ins.members;
       auto timeout = srv.role.timeout_s;
       auto evaluate = [self, members, timeout](const weight_blob& model, const std::vector<failure>& failed,

@@ -260,6 +260,10 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   in.quorum = ex.rounds.quorum;
   in.timeout_s = ex.rounds.timeout_s;
   in.sampling_seed = fl::sampling_seed(ex.seed, 0, round);
+  in.stragglers = ex.rounds.stragglers.fraction;
+  // The round that ends the phase gives clustering every client's weights: nobody is dropped.
+  in.keep_stragglers = last || fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name);
+  in.epochs = ex.rounds.epochs;
   st.last_start = st.global;
   st.points.clear(); // features are those of the round that ends the phase
   st.observer->on_phase("initial", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.initial) + " (" +

@@ -20,6 +20,9 @@ server_role role_of(coordinator_actor* self, std::uint32_t c) {
   role.model = weight_blob{st.opt.model.layout, rec.model};
   role.seed = ex.seed;
   role.fraction_fit = ex.rounds.fraction_fit;
+  role.stragglers = ex.rounds.stragglers.fraction;
+  role.keep_stragglers = fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name);
+  role.epochs = ex.rounds.epochs;
   role.quorum = ex.rounds.quorum;
   role.timeout_s = ex.rounds.timeout_s;
   role.cfl = fl::cluster_method_named(ex.clustering.method).splits;

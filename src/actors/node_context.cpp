@@ -35,7 +35,7 @@ bool node_context::attacker(std::uint32_t id) const {
 std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::dataset> data,
                                                 const fl::experiment& experiment,
                                                 const data::partition_options& partition,
-                                                const std::string& model_name,
+                                                const model::model_choice& model,
                                                 const model::train_options& train,
                                                 const std::vector<data::client_partition>* partitions) {
   auto ctx = std::make_shared<node_context>();
@@ -46,15 +46,15 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
     throw std::invalid_argument("make_node_context: " + std::to_string(partitions->size()) + " partitions for " +
                                 std::to_string(clients) + " clients");
   ctx->partitions = partitions ? *partitions
-                               : data::make_partitions(data->train.labels, data->num_classes, clients, partition,
-                                                       experiment.seed);
+                               : data::partition_dataset(*data, clients, partition, experiment.seed);
   for (const auto& p : ctx->partitions) {
     auto key = degree_key(p.rotation_degrees);
     if (!ctx->rotation_maps.count(key))
       ctx->rotation_maps[key] = data::rotation_map(data->train.height, data->train.width, p.rotation_degrees);
   }
   ctx->data = std::move(data);
-  ctx->model = model::spec_of(model_name);
+  ctx->model_choice = model;
+  ctx->model = model::spec_of(model);
   ctx->train = train;
   ctx->attack = experiment.attack;
   for (std::uint32_t id = 0; id < ctx->partitions.size(); ++id)

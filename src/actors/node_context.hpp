@@ -29,6 +29,7 @@ struct node_context {
   std::shared_ptr<const data::dataset> data;
   std::vector<data::client_partition> partitions;
   std::map<std::int64_t, std::vector<std::int32_t>> rotation_maps; ///< by whole degrees
+  model::model_choice model_choice; ///< what every trainer builds (model.name for this data)
   model::model_spec model;
   model::train_options train;
   fl::attack_options attack;            ///< simulated poisoning by some clients
@@ -54,7 +55,7 @@ struct node_context {
 std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::dataset> data,
                                                 const fl::experiment& experiment,
                                                 const data::partition_options& partition,
-                                                const std::string& model_name,
+                                                const model::model_choice& model,
                                                 const model::train_options& train,
                                                 const std::vector<data::client_partition>* partitions = nullptr);
 

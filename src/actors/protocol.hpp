@@ -163,12 +163,16 @@ struct server_role {
   bool cfl = false;                      ///< check CFL's split criterion after every round
   double cfl_eps1 = 0, cfl_eps2 = 0;
   std::uint32_t cfl_min_size = 0;
+  double stragglers = 0;                 ///< rounds.stragglers (round_inputs)
+  bool keep_stragglers = false;
+  std::uint32_t epochs = 1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_role& x) {
   return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
-           x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size);
+           x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size, x.stragglers,
+           x.keep_stragglers, x.epochs);
 }
 
 /// One cluster round: its number and who the members are this round (membership may change

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <sstream>
 
 #include "actors/blob_transfer.hpp"
+#include "fl/stragglers.hpp"
 
 namespace flotilla::actors {
 
@@ -184,11 +186,15 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   for (const auto& p : in.available)
     ids.push_back(p.id);
   auto plan = strategy.configure_fit(in.header.round, ids, in.fraction_fit, in.sampling_seed);
+  auto epochs = static_cast<std::uint32_t>(plan.config.value("epochs", in.epochs));
+  auto slow = fl::stragglers_of(plan.participants, in.stragglers, epochs, in.header.round, in.sampling_seed);
   std::vector<peer> asked;
   for (auto id : plan.participants)
     for (const auto& p : in.available)
-      if (p.id == id)
+      if (p.id == id && (in.keep_stragglers || !slow.count(id)))
         asked.push_back(p);
+  in.header.stragglers = static_cast<std::uint32_t>(slow.size());
+  in.header.stragglers_kept = in.keep_stragglers && !slow.empty();
   if (auto why = strategy.cannot_ever_aggregate(asked.size()); !why.empty()) {
     // Training would be wasted: whatever the clients send, this round keeps its model, and so
     // would every later one of this size.
@@ -204,6 +210,13 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   auto updates = std::make_shared<fl::round_updates>(in.model.size(), strategy.keeps_updates() || in.keep_updates);
   // One message for all participants: locally they share the buffer, no copy per client.
   auto msg = std::make_tuple(fit_atom::value, fit_ins{plan.config, in.model});
+  // A kept straggler's request differs only in its epochs; the weights stay shared.
+  std::map<std::uint32_t, decltype(msg)> partial;
+  for (auto [id, e] : slow) {
+    auto config = plan.config;
+    config.values["epochs"] = e;
+    partial.emplace(id, std::make_tuple(fit_atom::value, fit_ins{config, in.model}));
+  }
   auto layout = in.model.layout;
   fan_out_hooks<fit_result> fan;
   fan.keep = false;
@@ -318,7 +331,13 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       done(std::move(*shared));
     });
   };
-  fan_out<fit_result>(watch, asked, in.timeout_s, [msg](const peer&) { return msg; }, collected, fan);
+  fan_out<fit_result>(
+    watch, asked, in.timeout_s,
+    [msg, partial = std::move(partial)](const peer& p) {
+      auto it = partial.find(p.id);
+      return it == partial.end() ? msg : it->second;
+    },
+    collected, fan);
 }
 
 } // namespace flotilla::actors

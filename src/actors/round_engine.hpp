@@ -26,6 +26,11 @@ struct round_inputs {
   double timeout_s = 0;
   std::uint64_t sampling_seed = 0;
   bool keep_updates = false;   ///< the caller needs every update even if the strategy does not
+  /// rounds.stragglers: this share of the participants runs 1..epochs local epochs
+  /// (fl::stragglers_of); kept, they train less, else they are not asked (FedAvg drops them).
+  double stragglers = 0;
+  bool keep_stragglers = false;
+  std::uint32_t epochs = 1;    ///< the clients' local epochs when the strategy sends none
 };
 
 /// An evaluation's outcome, summed over everything it covered.

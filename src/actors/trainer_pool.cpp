@@ -47,7 +47,7 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
   // A job's exceptions become answers (guarded); one that escapes ends the worker, and through
   // its link the pool, with the error's class.
   end_on_exception(self, "flotilla.trainer");
-  self->state.trainer = std::make_unique<model::trainer>(ctx->model.name);
+  self->state.trainer = std::make_unique<model::trainer>(ctx->model_choice);
   return {
     [=](train_atom, std::uint32_t client, const fit_ins& in) -> caf::result<fit_result> {
       if (client >= ctx->partitions.size())
@@ -100,7 +100,10 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
         return unknown(client);
       return guarded([&]() -> caf::result<eval_result> {
         auto m = client == test_set ? self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {}, {})
-                                    : self->state.trainer->evaluate(w.values(), ctx->data->train,
+                                    : self->state.trainer->evaluate(w.values(),
+                                                                    ctx->partitions[client].test_in_test_split
+                                                                      ? ctx->data->test
+                                                                      : ctx->data->train,
                                                                     ctx->partitions[client].test, ctx->pixel_map(client),
                                                                     ctx->partitions[client].label_map);
         return eval_result{client, m.samples, m.loss, m.accuracy};

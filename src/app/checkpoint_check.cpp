@@ -384,7 +384,7 @@ void check_checkpoint(const fl::checkpoint& cp, const config::settings& s, std::
 }
 
 fl::checkpoint read_checked_checkpoint(const std::string& run_dir, const std::string& run_id,
-                                       const config::settings& s) {
+                                       const config::settings& s, std::size_t model_parameters) {
   auto cp = read_checkpoint(run_dir, run_id);
   namespace fs = std::filesystem;
   auto metrics = fs::path(run_dir) / "metrics.jsonl";
@@ -393,7 +393,7 @@ fl::checkpoint read_checked_checkpoint(const std::string& run_dir, const std::st
   if (ec)
     size = 0;
   try {
-    check_checkpoint(cp, s, model::spec_of(s.model.name).parameters, size);
+    check_checkpoint(cp, s, model_parameters, size);
   } catch (const checkpoint_error& e) {
     throw checkpoint_error((fs::path(run_dir) / "checkpoint" / "checkpoint.bin").string() + ": " + e.what() +
                            "; it does not fit this run's configuration and model (altered, or written by another "

@@ -22,6 +22,6 @@ void check_checkpoint(const fl::checkpoint& cp, const config::settings& s, std::
 /// read_checkpoint, then check_checkpoint against `s`, its model and run_dir/metrics.jsonl:
 /// what `flotilla resume` uses. The error names the file, the field and what to do.
 fl::checkpoint read_checked_checkpoint(const std::string& run_dir, const std::string& run_id,
-                                       const config::settings& s);
+                                       const config::settings& s, std::size_t model_parameters);
 
 } // namespace flotilla::app

@@ -61,7 +61,7 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
               s.experiment.strategy.name.c_str(),
               s.experiment.clustering.k == 0 ? "auto" : std::to_string(s.experiment.clustering.k).c_str(),
               dir.path().c_str());
-  std::printf("flotilla: %s loaded: %zu train / %zu test images\n", data->name.c_str(), data->train.count,
+  std::printf("flotilla: %s loaded: %zu train / %zu test samples\n", data->name.c_str(), data->train.count,
               data->test.count);
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
@@ -76,7 +76,7 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
     // A resumed run's recorder starts with the warnings its checkpoint kept.
     report.warnings.insert(report.warnings.end(), recorder->warnings().begin(), recorder->warnings().end());
     double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    auto summary = app::write_outputs(dir.path(), s, report, parts, total);
+    auto summary = app::write_outputs(dir.path(), s, plan.model, report, parts, total);
     report::write_metrics_csv(dir.path());
     report::write_report({dir.path()}, dir.file("report.html"));
     std::printf("%s\n  run directory: %s (report.html)\n", app::summary_table(summary, report).c_str(),
@@ -98,15 +98,17 @@ int run(const app::command_line& cl) {
   std::signal(SIGTERM, on_interrupt);
   auto start = std::chrono::steady_clock::now();
   auto doc = config::resolve_config(cl.config_file, cl.overrides);
+  auto all_clients = runtime::resolve_all_clients(doc); // clients = 0: the data's natural clients
   auto s = config::settings_from(doc);
   // The coordinator's clustering state, estimated (a node runs none of it: it does not check).
   config::check_memory(s, config::machine_memory_bytes());
   model::configure_torch_threads(1);
   // Everything that can be refused is checked before the run directory exists: the data, how
-  // it is split, and a starting model.
-  auto plan = runtime::make_run_plan(s);
+  // it is split, the model on it, and a starting model.
+  auto plan = all_clients ? runtime::make_run_plan(s, all_clients) : runtime::make_run_plan(s);
+  config::check_memory(s, config::machine_memory_bytes(), model::spec_of(plan.model).parameters);
   if (!s.model.init.empty())
-    runtime::initial_model(s);
+    runtime::initial_model(s, plan.model);
   if (s.runtime.tls.enabled()) // the key fits its certificate, which the CA signed
     net::check_tls_files(s.runtime.tls.cert, s.runtime.tls.key, s.runtime.tls.ca);
   app::run_directory dir(s);
@@ -132,8 +134,10 @@ int resume(const app::command_line& cl) {
   // The data may live elsewhere now (data.root); the run id holds its fingerprint, so other data
   // is refused with the checkpoint.
   auto plan = runtime::make_run_plan(s);
+  config::check_memory(s, config::machine_memory_bytes(), model::spec_of(plan.model).parameters);
   auto cp = std::make_shared<const fl::checkpoint>(
-    app::read_checked_checkpoint(run_dir, app::run_id(doc, plan.data->fingerprint), s));
+    app::read_checked_checkpoint(run_dir, app::run_id(doc, plan.data->fingerprint), s,
+                                 model::spec_of(plan.model).parameters));
   std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
   return execute(s, doc, dir, plan, cp, start);
 }
@@ -159,6 +163,7 @@ int dispatch(const app::command_line& cl) {
     return report::report_command(cl.words);
   if (cl.command == "config") {
     auto doc = config::resolve_config(cl.config_file, cl.overrides);
+    runtime::resolve_all_clients(doc);
     config::check_memory(config::settings_from(doc), config::machine_memory_bytes()); // ranges and memory too
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;

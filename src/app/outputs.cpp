@@ -65,6 +65,12 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
     for (const auto& p : parts)
       groups[std::to_string(p.id)] = p.group;
   out["true_groups"] = groups;
+  // partition.scheme=natural: which natural client of the data each client number is.
+  json natural = json::object();
+  for (const auto& p : parts)
+    if (!p.natural_id.empty())
+      natural[std::to_string(p.id)] = p.natural_id;
+  out["natural_ids"] = natural;
   json unclustered = json::array();
   for (std::size_t i = 0; i < r.assignment.size(); ++i)
     if (r.assignment[i] == fl::no_cluster)
@@ -163,18 +169,18 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
   return out;
 }
 
-json write_outputs(const std::string& dir, const config::settings& s, const fl::run_report& r,
-                   const std::vector<data::client_partition>& parts, double total_seconds) {
+json write_outputs(const std::string& dir, const config::settings& s, const model::model_choice& model,
+                   const fl::run_report& r, const std::vector<data::client_partition>& parts, double total_seconds) {
   write_json((fs::path(dir) / "clusters.json").string(), clusters_json(r, parts));
   auto summary = summary_json(s, r, parts, total_seconds, fl::peak_rss_bytes());
   write_json((fs::path(dir) / "summary.json").string(), summary);
   if (!s.output.save_models)
     return summary;
   auto models = fs::path(dir) / "models";
-  model::save_model(s.model.name, r.global_model, (models / "global.pt").string());
-  model::save_model(s.model.name, r.initial_global, (models / "initial_global.pt").string());
+  model::save_model(model, r.global_model, (models / "global.pt").string());
+  model::save_model(model, r.initial_global, (models / "initial_global.pt").string());
   for (const auto& c : r.clusters)
-    model::save_model(s.model.name, c.model, (models / ("cluster_" + std::to_string(c.id) + ".pt")).string());
+    model::save_model(model, c.model, (models / ("cluster_" + std::to_string(c.id) + ".pt")).string());
   return summary;
 }
 

@@ -20,7 +20,8 @@ nlohmann::json summary_json(const config::settings& s, const fl::run_report& r,
 
 /// Writes clusters.json, summary.json and (when output.save_models) models/*.pt, each
 /// atomically; returns the summary it wrote. Throws output_error when a file cannot be written.
-nlohmann::json write_outputs(const std::string& dir, const config::settings& s, const fl::run_report& r,
-                   const std::vector<data::client_partition>& parts, double total_seconds);
+nlohmann::json write_outputs(const std::string& dir, const config::settings& s, const model::model_choice& model,
+                             const fl::run_report& r, const std::vector<data::client_partition>& parts,
+                             double total_seconds);
 
 } // namespace flotilla::app

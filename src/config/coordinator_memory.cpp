@@ -24,11 +24,19 @@ std::string gib(std::uint64_t bytes) {
 
 } // namespace
 
+std::uint64_t parameters_before_data(const settings& s) {
+  const auto& row = data::dataset_named(s.data.dataset);
+  return row.shape_known() ? model::spec_of(fitted_model(s, row.shape, row.classes)).parameters : 0;
+}
+
 memory_estimate coordinator_memory(const settings& s) {
+  return coordinator_memory(s, parameters_before_data(s));
+}
+
+memory_estimate coordinator_memory(const settings& s, std::uint64_t parameters) {
   const auto& ex = s.experiment;
   const auto& cl = ex.clustering;
   const std::uint64_t n = ex.total_clients();
-  const std::uint64_t parameters = model::spec_of(s.model.name).parameters;
   const std::uint64_t dim = cl.sketch_dim > 0 ? cl.sketch_dim : parameters;
   memory_estimate m;
   // Features: with sketch_dim 0 they are the clients' weights themselves (the coordinator keeps
@@ -57,11 +65,11 @@ memory_estimate coordinator_memory(const settings& s) {
   return m;
 }
 
-void check_transfers(const settings& s) {
+void check_transfers(const settings& s, std::uint64_t parameters) {
   if (s.runtime.nodes.empty() && s.runtime.listen == 0)
     return; // one process: nothing is serialized
   auto buffers = fl::make_strategy(s.experiment.strategy)->state_buffers().size();
-  const std::uint64_t bytes = model::spec_of(s.model.name).parameters * sizeof(float);
+  const std::uint64_t bytes = parameters * sizeof(float);
   // Weights cross nodes in chunks; a strategy's state travels inline with a promotion and each
   // cluster round's result, and the guard caps a message at 64 MiB (headroom for the rest).
   if (buffers > 0 && buffers * bytes > (std::uint64_t{60} << 20))
@@ -73,10 +81,14 @@ void check_transfers(const settings& s) {
 }
 
 void check_memory(const settings& s, std::uint64_t memory_bytes) {
-  check_transfers(s);
+  check_memory(s, memory_bytes, parameters_before_data(s));
+}
+
+void check_memory(const settings& s, std::uint64_t memory_bytes, std::uint64_t parameters) {
+  check_transfers(s, parameters);
   if (memory_bytes == 0)
     return;
-  auto m = coordinator_memory(s);
+  auto m = coordinator_memory(s, parameters);
   if (m.bytes > memory_bytes / 2)
     throw config_error("the coordinator would need about " + gib(m.bytes) + " for clustering (" + m.what +
                        "), more than half of the " + gib(memory_bytes) + " this process may use (MemTotal, or ulimit -v when lower); lower " +

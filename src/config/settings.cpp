@@ -79,6 +79,8 @@ void read_rounds(const json& doc, fl::round_options& r) {
   r.target_accuracy = number<double>(doc, "rounds.target_accuracy", 0, 1);
   r.stop_at_target = at(doc, "rounds.stop_at_target").get<bool>();
   r.cluster_lockstep = one_of(doc, "rounds.cluster_sync", {"free", "lockstep"}) == "lockstep";
+  r.stragglers.fraction = number<double>(doc, "rounds.stragglers", 0, 1);
+  r.stragglers.policy = one_of(doc, "strategy.stragglers", {"auto", "drop", "keep"});
   if (r.stop_at_target && r.target_accuracy == 0)
     throw config_error("config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
 }
@@ -96,11 +98,12 @@ void read_strategy(const json& doc, fl::strategy_options& s) {
     s.knobs[k.key] = v;
   }
   for (const auto& [key, value] : at(doc, "strategy").items())
-    if (key != "name" && !fl::find_knob(key)) {
+    if (key != "name" && key != "stragglers" && !fl::find_knob(key)) {
       std::string known;
       for (const auto& k : fl::all_knobs())
         known += (known.empty() ? "" : ", ") + k.key;
-      throw config_error("config key 'strategy." + key + "' is not a knob of any strategy; known: name, " + known);
+      throw config_error("config key 'strategy." + key + "' is not a knob of any strategy; known: name, stragglers, " +
+                         known);
     }
 }
 
@@ -289,6 +292,31 @@ settings read_settings(const json& doc);
 
 } // namespace
 
+model::model_choice fitted_model(const settings& s, const data::image_shape& shape, std::size_t classes) {
+  model::model_choice choice;
+  choice.name = s.model.name;
+  choice.channels = shape.channels;
+  choice.height = shape.height;
+  choice.width = shape.width;
+  choice.classes = classes;
+  choice.hidden = s.model.hidden;
+  if (!model::takes_input(choice.name, shape.channels, shape.height, shape.width)) {
+    std::string fitting;
+    for (const auto& m : model::model_names())
+      if (model::takes_input(m, shape.channels, shape.height, shape.width))
+        fitting += (fitting.empty() ? "" : " or ") + m;
+    auto dims = std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" + std::to_string(shape.width);
+    throw config_error("model.name=" + s.model.name + " does not fit data.dataset=" + s.data.dataset + " (" + dims +
+                       " samples, " + std::to_string(classes) + " classes): it takes " + model::input_text(s.model.name) +
+                       "; use " + fitting + " for " + s.data.dataset);
+  }
+  return choice;
+}
+
+model::model_choice fitted_model(const settings& s, const data::dataset& data) {
+  return fitted_model(s, {data.train.channels, data.train.height, data.train.width}, data.num_classes);
+}
+
 bool is_host_port(const std::string& text) {
   auto colon = text.rfind(':');
   auto port = colon == std::string::npos ? std::string{} : text.substr(colon + 1);
@@ -319,11 +347,26 @@ settings read_settings(const json& doc) {
                        "(it names the run directory inside output.dir)");
   auto& ex = s.experiment;
   ex.seed = number<std::uint64_t>(doc, "seed", 0, (std::uint64_t{1} << 53));
-  ex.clients = number<std::uint32_t>(doc, "clients", 1, u32_max);
+  // 0: every natural client of the data (partition.scheme=natural), resolved once the data is read.
+  ex.clients = number<std::uint32_t>(doc, "clients", 0, u32_max);
+  if (ex.clients == 0) // runtime::resolve_all_clients replaces 0 with the data's count before this
+    throw config_error(text(doc, "partition.scheme") == "natural"
+                         ? "config key 'clients' = 0 (every natural client) was not resolved from the data"
+                         : "config key 'clients' = 0 means every natural client and needs partition.scheme=natural; "
+                           "give a number of clients");
 
   s.data.dataset = one_of(doc, "data.dataset", data::dataset_names());
   s.data.root = text(doc, "data.root");
   s.data.train_limit = number<std::size_t>(doc, "data.train_limit", 0, 100000000);
+  s.data.file = text(doc, "data.file");
+  s.data.alpha = number<double>(doc, "data.alpha", 0, 100);
+  s.data.beta = number<double>(doc, "data.beta", 0, 100);
+  s.data.iid = at(doc, "data.iid").get<bool>();
+  s.data.users = number<std::uint32_t>(doc, "data.users", 1, 10000000);
+  s.data.clusters = number<std::uint32_t>(doc, "data.clusters", 1, 1000);
+  s.data.seed = ex.seed;
+  if (s.data.dataset == "tensors" && s.data.file.empty())
+    throw config_error("data.dataset=tensors reads data.file: set it to the file torch.save wrote (README, Your own data)");
 
   s.partition.scheme = one_of(doc, "partition.scheme", data::partition_schemes());
   s.partition.alpha = number<double>(doc, "partition.alpha", 1e-3, 1e6);
@@ -333,27 +376,22 @@ settings read_settings(const json& doc) {
 
   s.model.name = one_of(doc, "model.name", model::model_names());
   s.model.init = text(doc, "model.init");
-  // A model fits a dataset when it takes its samples' shape and scores its classes (the model
-  // and dataset tables say which).
-  const auto& data_row = data::dataset_named(s.data.dataset);
-  auto shape = data_row.shape;
-  auto fits = [&](const std::string& m) {
-    auto spec = model::spec_of(m);
-    return spec.channels == shape.channels && spec.height == shape.height && spec.width == shape.width &&
-           spec.classes == data_row.classes;
-  };
-  if (!fits(s.model.name)) {
-    std::string fitting;
-    for (const auto& m : model::model_names())
-      if (fits(m))
-        fitting += (fitting.empty() ? "" : " or ") + m;
-    auto dims = std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" + std::to_string(shape.width);
-    throw config_error("model.name=" + s.model.name + " does not fit data.dataset=" + s.data.dataset + " (" + dims +
-                       " images, " + std::to_string(data_row.classes) + " classes); use " + fitting + " for " +
-                       s.data.dataset);
+  s.model.hidden.clear();
+  for (const auto& h : at(doc, "model.hidden")) {
+    if (!h.is_number_unsigned() || h.get<std::uint64_t>() < 1 || h.get<std::uint64_t>() > 1000000)
+      throw config_error("config key 'model.hidden': " + describe(h) + " is not a layer size (1 to 1000000)");
+    s.model.hidden.push_back(h.get<std::size_t>());
   }
+  if (s.model.name == "mlp" && s.model.hidden.empty())
+    throw config_error("config key 'model.hidden' = [] gives model.name=mlp no hidden layer; give sizes, e.g. [200, 200]");
+  // A model fits a dataset when it takes its samples' shape (the model and dataset tables say
+  // which); data of one's own says its shape and classes when it is read (run_plan.cpp checks).
+  const auto& data_row = data::dataset_named(s.data.dataset);
+  if (data_row.shape_known())
+    fitted_model(s, data_row.shape, data_row.classes);
 
   s.train.epochs = number<std::uint32_t>(doc, "train.epochs", 1, 1000);
+  ex.rounds.epochs = s.train.epochs;
   s.train.batch_size = number<std::uint32_t>(doc, "train.batch_size", 1, 65536);
   s.train.lr = number<double>(doc, "train.lr", 1e-9, 10);
   s.train.momentum = number<double>(doc, "train.momentum", 0, 0.999);

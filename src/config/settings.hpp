@@ -10,6 +10,7 @@
 #include "data/dataset.hpp"
 #include "data/partition.hpp"
 #include "fl/experiment.hpp"
+#include "model/model_spec.hpp"
 #include "model/train_options.hpp"
 
 namespace flotilla::config {
@@ -53,7 +54,8 @@ struct output_options {
 
 struct model_options {
   std::string name;
-  std::string init; ///< a state_dict to start from (empty: seeded fresh weights)
+  std::string init;                ///< a state_dict to start from (empty: seeded fresh weights)
+  std::vector<std::size_t> hidden; ///< mlp's hidden layer sizes
 };
 
 struct settings {
@@ -71,6 +73,13 @@ struct settings {
 /// Reads and range-checks a resolved configuration. Throws config_error naming the key and
 /// the allowed values.
 settings settings_from(const nlohmann::json& doc);
+
+/// The model `s` asks for on samples of `shape` with `classes` classes (the data's). Throws
+/// config_error when the model does not take them, naming the models that do.
+model::model_choice fitted_model(const settings& s, const data::image_shape& shape, std::size_t classes);
+
+/// The same on loaded data (its sample shape and classes).
+model::model_choice fitted_model(const settings& s, const data::dataset& data);
 
 /// True for "host:port" with a non-empty host and a port from 1 to 65535.
 bool is_host_port(const std::string& text);

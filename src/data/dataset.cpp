@@ -20,6 +20,67 @@ void limit(image_set& s, std::size_t n) {
   s.labels.resize(n);
 }
 
+// A sample shape of 1 to 3 dims as the channels x height x width the models and batches use.
+void set_shape(split& s, const std::vector<std::size_t>& shape, const std::string& dataset) {
+  if (shape.empty() || shape.size() > 3)
+    throw data_error(dataset + ": samples of " + std::to_string(shape.size()) +
+                     " dims; Flotilla takes 1 (features), 2 (height x width) or 3 (channels x height x width)");
+  std::size_t dims[3] = {1, 1, 1};
+  std::copy(shape.begin(), shape.end(), dims + (3 - shape.size()));
+  s.channels = dims[0];
+  s.height = dims[1];
+  s.width = dims[2];
+}
+
+split split_of(sample_arrays&& a, const std::vector<std::size_t>& shape, const std::string& dataset) {
+  split out;
+  set_shape(out, shape, dataset);
+  out.count = a.count;
+  out.pixels = std::move(a.x);
+  out.labels = std::move(a.y);
+  out.owner = std::move(a.owner);
+  out.background.assign(out.channels, 0.0f); // rotation's fill: features have no black
+  return out;
+}
+
+void limit(split& s, std::size_t n) {
+  if (n == 0 || n >= s.count)
+    return;
+  s.count = n;
+  s.pixels.resize(n * s.sample_size());
+  s.labels.resize(n);
+  if (!s.owner.empty())
+    s.owner.resize(n);
+}
+
+// Data of one's own and generated benchmarks: used as read (no normalization), natural clients
+// kept. The fingerprint covers everything a client's training depends on.
+std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const data_options& options) {
+  auto set = entry.make(options);
+  auto out = std::make_shared<dataset>();
+  out->name = entry.name;
+  out->num_classes = set.classes;
+  out->train = split_of(std::move(set.train), set.sample_shape, entry.name);
+  out->test = split_of(std::move(set.test), set.sample_shape, entry.name);
+  limit(out->train, options.train_limit);
+  out->natural_ids = std::move(set.natural_ids);
+  out->true_group = std::move(set.true_group);
+  sha256 hash;
+  for (const auto* s : {&out->train, &out->test}) {
+    const std::uint64_t dims[4] = {s->count, s->channels, s->height, s->width};
+    hash.update(reinterpret_cast<const unsigned char*>(dims), sizeof(dims));
+    hash.update(reinterpret_cast<const unsigned char*>(s->pixels.data()), s->pixels.size() * sizeof(float));
+    hash.update(reinterpret_cast<const unsigned char*>(s->labels.data()), s->labels.size() * sizeof(std::int64_t));
+    hash.update(reinterpret_cast<const unsigned char*>(s->owner.data()), s->owner.size() * sizeof(std::uint32_t));
+  }
+  for (const auto& id : out->natural_ids)
+    hash.update(reinterpret_cast<const unsigned char*>(id.c_str()), id.size() + 1);
+  hash.update(reinterpret_cast<const unsigned char*>(out->true_group.data()),
+              out->true_group.size() * sizeof(std::int32_t));
+  out->fingerprint = hash.hex_digest();
+  return out;
+}
+
 } // namespace
 
 const std::vector<std::string>& dataset_names() {
@@ -60,6 +121,8 @@ split normalize(const image_set& raw, const std::vector<float>& mean, const std:
 
 std::shared_ptr<const dataset> load_dataset(const data_options& options) {
   const auto& entry = dataset_named(options.dataset);
+  if (entry.make)
+    return load_federated(entry, options);
   auto [train, test] = entry.read(options.root.empty() ? entry.default_root : options.root, entry);
   limit(train, options.train_limit);
   auto out = std::make_shared<dataset>();

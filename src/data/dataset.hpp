@@ -19,6 +19,9 @@ struct split {
   std::vector<float> pixels;      ///< count * sample_size(), normalized per channel
   std::vector<std::int64_t> labels;
   std::vector<float> background;  ///< normalized value of a black pixel, per channel
+  /// Per sample, its natural client: an index into dataset::natural_ids. Empty when the data
+  /// has no client ids (every image dataset).
+  std::vector<std::uint32_t> owner;
 
   std::size_t sample_size() const { return channels * height * width; }
   const float* sample(std::size_t i) const { return pixels.data() + i * sample_size(); }
@@ -31,12 +34,22 @@ struct dataset {
   split train;
   split test;
   std::string fingerprint; ///< SHA-256 over both splits' raw bytes: nodes compare it
+  /// The natural clients (federated_set.hpp): numeric ids ascending, names in byte order.
+  std::vector<std::string> natural_ids;
+  std::vector<std::int32_t> true_group; ///< per natural id, when the data knows it (synthetic_leaf)
 };
 
 struct data_options {
   std::string dataset = "mnist"; ///< a name in the dataset table (datasets.hpp)
   std::string root;              ///< empty: the dataset's default location
   std::size_t train_limit = 0;   ///< use the first N training samples; 0 = all
+  std::string file;              ///< data.dataset=tensors: the torch.save'd dict of tensors
+  // The generated benchmarks (synthetic_fedprox, synthetic_leaf):
+  double alpha = 0, beta = 0;    ///< Synthetic(alpha, beta): model and data heterogeneity
+  bool iid = false;              ///< Synthetic IID (FedProx's variant)
+  std::uint32_t users = 30;      ///< natural clients generated
+  std::uint32_t clusters = 4;    ///< synthetic_leaf: task clusters
+  std::uint64_t seed = 0;        ///< the experiment's seed: generated data is a function of it
 };
 
 /// The names load_dataset accepts.

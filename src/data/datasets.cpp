@@ -5,7 +5,12 @@
 #include "common/named_rows.hpp"
 #include "data/cifar.hpp"
 #include "data/data_error.hpp"
+#include "data/dataset.hpp"
 #include "data/idx.hpp"
+#include "data/leaf.hpp"
+#include "data/synthetic_fedprox.hpp"
+#include "data/synthetic_leaf.hpp"
+#include "data/tensor_file.hpp"
 
 namespace flotilla::data {
 
@@ -48,6 +53,27 @@ std::pair<image_set, image_set> read_cifar_sets(const std::string& root, const d
   return {std::move(train), std::move(test)};
 }
 
+federated_set read_tensors(const data_options& o) {
+  return read_tensor_file(o.file);
+}
+
+federated_set read_leaf_root(const data_options& o) {
+  if (o.root.empty())
+    throw data_error("data.dataset=leaf reads data.root: set it to the folder holding LEAF's train/ and test/ "
+                     "JSON files (as LEAF's preprocess.sh writes them)");
+  return read_leaf(o.root);
+}
+
+federated_set generate_fedprox(const data_options& o) {
+  return make_synthetic_fedprox({o.alpha, o.beta, o.iid, o.users, o.seed});
+}
+
+federated_set generate_leaf(const data_options& o) {
+  return make_synthetic_leaf({o.users, o.clusters, o.seed});
+}
+
+constexpr image_shape from_the_file{0, 0, 0};
+
 } // namespace
 
 const std::vector<dataset_entry>& datasets() {
@@ -59,6 +85,17 @@ const std::vector<dataset_entry>& datasets() {
     {"cifar10", {3, 32, 32}, 10, "data/cifar-10-batches-bin",
      "download the CIFAR-10 binary version and set data.root to its cifar-10-batches-bin folder",
      {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, read_cifar_sets},
+    // Data of one's own: shape and classes come from the file; no normalization (uint8 images
+    // are scaled to [0, 1], floats used as written).
+    {"tensors", from_the_file, 0, "", "write it with torch.save({\"x_train\": X, \"y_train\": Y, \"x_test\": ..., "
+     "\"y_test\": ...}, PATH) and set data.file=PATH (README, Your own data)", {}, {}, nullptr, read_tensors},
+    {"leaf", from_the_file, 0, "", "point data.root at LEAF's data/<set>/data folder (its train/ and test/ JSON)",
+     {}, {}, nullptr, read_leaf_root},
+    // Federated benchmarks generated from the seed: one natural client per user.
+    {"synthetic_fedprox", {1, 1, synthetic_fedprox_features}, synthetic_fedprox_classes, "", "generated from seed",
+     {}, {}, nullptr, generate_fedprox},
+    {"synthetic_leaf", {1, 1, synthetic_leaf_features}, synthetic_leaf_classes, "", "generated from seed", {}, {},
+     nullptr, generate_leaf},
   };
   return table;
 }

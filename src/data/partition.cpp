@@ -9,6 +9,8 @@
 #include <set>
 
 #include "data/data_error.hpp"
+#include "data/dataset.hpp"
+#include "data/natural_partition.hpp"
 #include "data/partition_error.hpp"
 
 namespace flotilla::data {
@@ -167,6 +169,9 @@ void validate(const std::vector<std::int64_t>& labels, std::size_t num_classes, 
     throw partition_error("partition.local_test_fraction = " + number_text(fraction) +
                           " is outside [0, 1); set the share of each client's samples held out for "
                           "testing, e.g. 0.2");
+  if (scheme == "natural")
+    throw partition_error("partition.scheme=natural needs data with client ids (data.dataset=tensors with "
+                          "client_train, leaf, synthetic_fedprox or synthetic_leaf)");
   if (scheme == "dirichlet" && !(options.alpha > 0 && std::isfinite(options.alpha)))
     throw partition_error("partition.alpha = " + number_text(options.alpha) +
                           " must be a positive number for partition.scheme=dirichlet; e.g. 0.5 "
@@ -190,7 +195,7 @@ void validate(const std::vector<std::int64_t>& labels, std::size_t num_classes, 
 } // namespace
 
 const std::vector<std::string>& partition_schemes() {
-  static const std::vector<std::string> names{"iid", "dirichlet", "shards", "rotated", "label_swap"};
+  static const std::vector<std::string> names{"iid", "dirichlet", "shards", "rotated", "label_swap", "natural"};
   return names;
 }
 
@@ -243,6 +248,13 @@ std::vector<client_partition> make_partitions(const std::vector<std::int64_t>& l
       }
   }
   return out;
+}
+
+std::vector<client_partition> partition_dataset(const dataset& data, std::uint32_t clients,
+                                                const partition_options& options, std::uint64_t seed) {
+  if (options.scheme == "natural")
+    return natural_partitions(data, clients, options, seed);
+  return make_partitions(data.train.labels, data.num_classes, clients, options, seed);
 }
 
 } // namespace flotilla::data

@@ -7,7 +7,7 @@
 namespace flotilla::data {
 
 struct partition_options {
-  std::string scheme = "iid";          ///< iid | dirichlet | shards | rotated | label_swap
+  std::string scheme = "iid";          ///< iid | dirichlet | shards | rotated | label_swap | natural
   double alpha = 0.5;                  ///< dirichlet concentration (smaller = more skew)
   std::uint32_t shards_per_client = 2; ///< shards: label-sorted shards per client
   std::uint32_t groups = 4;            ///< rotated, label_swap: client c is in group c % groups
@@ -18,8 +18,10 @@ struct partition_options {
 struct client_partition {
   std::uint32_t id = 0;
   std::vector<std::uint32_t> train;          ///< indices into the training split
-  std::vector<std::uint32_t> test;           ///< local test split, also from the training split
-  std::int32_t group = -1;                   ///< true group (rotated, label_swap), -1 when none
+  std::vector<std::uint32_t> test;           ///< local test split, from the training split unless...
+  bool test_in_test_split = false;           ///< ...natural clients with test rows of their own: the test split
+  std::int32_t group = -1;                   ///< true group (rotated, label_swap, synthetic_leaf), -1 when none
+  std::string natural_id;                    ///< partition.scheme=natural: the data's client id
   double rotation_degrees = 0;               ///< applied to this client's train and test images
   /// label_map[y] is the label this client sees for true label y, on its train and local test
   /// samples alike (label_swap); empty means the identity.
@@ -40,5 +42,13 @@ const std::vector<std::string>& partition_schemes();
 std::vector<client_partition> make_partitions(const std::vector<std::int64_t>& labels,
                                               std::size_t num_classes, std::uint32_t clients,
                                               const partition_options& options, std::uint64_t seed);
+
+struct dataset;
+
+/// The dataset split among `clients` as `options` says: partition.scheme=natural gives each client
+/// one natural client of the data (natural_partition.hpp), every other scheme splits the training
+/// labels (make_partitions).
+std::vector<client_partition> partition_dataset(const dataset& data, std::uint32_t clients,
+                                                const partition_options& options, std::uint64_t seed);
 
 } // namespace flotilla::data

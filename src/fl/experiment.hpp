@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "fl/stragglers.hpp"
+
 #include "fl/strategy_options.hpp"
 
 namespace flotilla::fl {
@@ -19,6 +21,8 @@ struct round_options {
   double target_accuracy = 0;    ///< global test accuracy to reach (0 = off)
   bool stop_at_target = false;   ///< end the initial phase at the first round that reaches it
   bool cluster_lockstep = false; ///< rounds.cluster_sync=lockstep: every cluster waits for all after each round
+  straggler_options stragglers;  ///< rounds.stragglers and strategy.stragglers
+  std::uint32_t epochs = 1;      ///< train.epochs: the local work a straggler does part of
 };
 
 struct clustering_options {

@@ -39,6 +39,8 @@ void round_record_fields(R& x, F&& f) {
   f("reassigned", x.reassigned);
   f("update_norm_mean", x.update_norm_mean);
   f("update_norm_max", x.update_norm_max);
+  f("stragglers", x.stragglers);
+  f("stragglers_kept", x.stragglers_kept);
 }
 
 template <class R, class F>

@@ -36,6 +36,8 @@ struct round_record {
   std::uint32_t reassigned = 0;       ///< IFCA: members that moved into this cluster before the round
   double update_norm_mean = 0;        ///< CFL: ||mean of the members' updates||
   double update_norm_max = 0;         ///< CFL: largest member update norm
+  std::uint32_t stragglers = 0;       ///< participants that ran fewer epochs (rounds.stragglers)
+  bool stragglers_kept = false;       ///< their partial updates were aggregated (else dropped, never asked)
 };
 
 /// Who was scored how during server selection.

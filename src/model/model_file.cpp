@@ -13,11 +13,11 @@
 
 namespace flotilla::model {
 
-void save_model(const std::string& model_name, const std::vector<float>& weights, const std::string& path) {
-  write_file_atomically(path, state_dict_bytes(model_name, weights)); // output_error on a full disk
+void save_model(const model_choice& choice, const std::vector<float>& weights, const std::string& path) {
+  write_file_atomically(path, state_dict_bytes(choice, weights)); // output_error on a full disk
 }
 
-std::vector<float> load_model(const std::string& model_name, const std::string& path) {
+std::vector<float> load_model(const model_choice& choice, const std::string& path) {
   // A state_dict is a regular file of a few MB: never read a device, a pipe or a huge file.
   constexpr std::uintmax_t max_bytes = 256u << 20;
   std::error_code ec;
@@ -30,7 +30,7 @@ std::vector<float> load_model(const std::string& model_name, const std::string& 
                       "; check the path (a state_dict saved by torch.save or a run's models/*.pt)");
   std::ostringstream bytes;
   bytes << in.rdbuf();
-  return weights_from_state_dict(model_name, bytes.str(), path);
+  return weights_from_state_dict(choice, bytes.str(), path);
 }
 
 } // namespace flotilla::model

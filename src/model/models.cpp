@@ -13,58 +13,88 @@ namespace nn = torch::nn;
 
 namespace {
 
+using input_size = std::int64_t;
+
+input_size flat_input(const model_choice& c) {
+  return static_cast<input_size>(c.channels * c.height * c.width);
+}
+
+input_size classes_of(const model_choice& c) {
+  return static_cast<input_size>(c.classes);
+}
+
 // ~80k parameters: small enough that a round over all of MNIST takes seconds on one core.
-nn::Sequential small_cnn() {
+nn::Sequential small_cnn(const model_choice& c) {
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 16, /*kernel_size=*/5)), nn::ReLU(),
                         nn::MaxPool2d(nn::MaxPool2dOptions(2)),
                         nn::Conv2d(nn::Conv2dOptions(16, 32, /*kernel_size=*/5)), nn::ReLU(),
                         nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(),
-                        nn::Linear(32 * 4 * 4, 128), nn::ReLU(), nn::Linear(128, 10));
+                        nn::Linear(32 * 4 * 4, 128), nn::ReLU(), nn::Linear(128, classes_of(c)));
 }
 
 // McMahan et al. 2017, "CNN" for MNIST: 1,663,370 parameters.
-nn::Sequential mcmahan_cnn() {
+nn::Sequential mcmahan_cnn(const model_choice& c) {
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, /*kernel_size=*/5).padding(2)), nn::ReLU(),
                         nn::MaxPool2d(nn::MaxPool2dOptions(2)),
                         nn::Conv2d(nn::Conv2dOptions(32, 64, /*kernel_size=*/5).padding(2)), nn::ReLU(),
                         nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(),
-                        nn::Linear(64 * 7 * 7, 512), nn::ReLU(), nn::Linear(512, 10));
+                        nn::Linear(64 * 7 * 7, 512), nn::ReLU(), nn::Linear(512, classes_of(c)));
 }
 
 // Three 3x3 conv blocks for 32x32 RGB: ~190k parameters.
-nn::Sequential cifar_cnn() {
+nn::Sequential cifar_cnn(const model_choice& c) {
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(3, 32, /*kernel_size=*/3).padding(1)), nn::ReLU(),
                         nn::MaxPool2d(nn::MaxPool2dOptions(2)),
                         nn::Conv2d(nn::Conv2dOptions(32, 64, /*kernel_size=*/3).padding(1)), nn::ReLU(),
                         nn::MaxPool2d(nn::MaxPool2dOptions(2)),
                         nn::Conv2d(nn::Conv2dOptions(64, 64, /*kernel_size=*/3).padding(1)), nn::ReLU(),
                         nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Flatten(),
-                        nn::Linear(64 * 4 * 4, 128), nn::ReLU(), nn::Linear(128, 10));
+                        nn::Linear(64 * 4 * 4, 128), nn::ReLU(), nn::Linear(128, classes_of(c)));
 }
 
 // One hidden layer of 100,000 units: 79,500,010 parameters, 318 MB of weights. Not for
 // accuracy: it is the built-in model larger than any one message (the guard's 64 MiB cap), to
 // run and test chunked transfers between nodes.
-nn::Sequential wide_mlp() {
-  return nn::Sequential(nn::Flatten(), nn::Linear(28 * 28, 100000), nn::ReLU(), nn::Linear(100000, 10));
+nn::Sequential wide_mlp(const model_choice& c) {
+  return nn::Sequential(nn::Flatten(), nn::Linear(28 * 28, 100000), nn::ReLU(), nn::Linear(100000, classes_of(c)));
+}
+
+// Multinomial logistic regression: the convex model of the FedProx paper's synthetic and MNIST
+// experiments.
+nn::Sequential mclr(const model_choice& c) {
+  return nn::Sequential(nn::Flatten(), nn::Linear(flat_input(c), classes_of(c)));
+}
+
+// Fully connected ReLU layers of model.hidden's sizes (McMahan et al.'s "2NN" is 200, 200).
+nn::Sequential mlp(const model_choice& c) {
+  nn::Sequential net{nn::Flatten()};
+  auto in = flat_input(c);
+  for (auto h : c.hidden) {
+    net->push_back(nn::Linear(in, static_cast<input_size>(h)));
+    net->push_back(nn::ReLU());
+    in = static_cast<input_size>(h);
+  }
+  net->push_back(nn::Linear(in, classes_of(c)));
+  return net;
 }
 
 struct model_entry {
   const char* name;
-  std::size_t channels, height, width; // input image shape
-  std::size_t classes;                 // outputs: one score per class
-  nn::Sequential (*build)();
+  std::size_t channels, height, width; // the input shape it takes; 0 = any (the model flattens)
+  nn::Sequential (*build)(const model_choice&);
   const char* description;
 };
 
 // Every registered model. Adding one is one entry here plus its PyTorch twin (same layer
-// order, so the same state_dict keys) in scripts/flotilla_models.py.
+// order, so the same state_dict keys) in scripts/flotilla_models.py. Classes come from the data.
 const model_entry registry[] = {
-  {"cnn", 1, 28, 28, 10, small_cnn, "two 5x5 conv layers, 80,202 parameters: seconds per MNIST round"},
-  {"mcmahan_cnn", 1, 28, 28, 10, mcmahan_cnn, "McMahan et al. 2017's MNIST CNN, 1,663,370 parameters"},
-  {"cifar_cnn", 3, 32, 32, 10, cifar_cnn, "three 3x3 conv blocks for 32x32 RGB, 188,810 parameters"},
-  {"wide_mlp", 1, 28, 28, 10, wide_mlp, "784-100000-10 MLP, 79,500,010 parameters (318 MB): tests transfers "
+  {"cnn", 1, 28, 28, small_cnn, "two 5x5 conv layers, 80,202 parameters: seconds per MNIST round"},
+  {"mcmahan_cnn", 1, 28, 28, mcmahan_cnn, "McMahan et al. 2017's MNIST CNN, 1,663,370 parameters"},
+  {"cifar_cnn", 3, 32, 32, cifar_cnn, "three 3x3 conv blocks for 32x32 RGB, 188,810 parameters"},
+  {"wide_mlp", 1, 28, 28, wide_mlp, "784-100000-10 MLP, 79,500,010 parameters (318 MB): tests transfers "
                                     "beyond one message"},
+  {"mclr", 0, 0, 0, mclr, "multinomial logistic regression on the flattened sample (FedProx's convex model)"},
+  {"mlp", 0, 0, 0, mlp, "fully connected ReLU layers of model.hidden's sizes on the flattened sample"},
 };
 
 const model_entry& entry_of(const std::string& name) {
@@ -77,23 +107,78 @@ const model_entry& entry_of(const std::string& name) {
   throw model_error("unknown model '" + name + "' (known: " + known + ")");
 }
 
+std::string shape_text(std::size_t c, std::size_t h, std::size_t w) {
+  return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
+}
+
+// Refuses what the build would fail on (or silently build wrong) with a message saying why.
+const model_entry& checked_entry(const model_choice& choice) {
+  const auto& e = entry_of(choice.name);
+  if (!takes_input(choice.name, choice.channels, choice.height, choice.width))
+    throw model_error("model " + choice.name + " takes " + shape_text(e.channels, e.height, e.width) +
+                      " samples, not " + shape_text(choice.channels, choice.height, choice.width) +
+                      "; use mclr or mlp for other shapes");
+  if (choice.classes < 1)
+    throw model_error("model " + choice.name + " needs at least one class; the data has none");
+  if (choice.channels * choice.height * choice.width == 0)
+    throw model_error("model " + choice.name + " cannot take empty samples (" +
+                      shape_text(choice.channels, choice.height, choice.width) + ")");
+  if (std::string(e.name) == "mlp") {
+    if (choice.hidden.empty())
+      throw model_error("model mlp needs hidden layer sizes: set model.hidden, e.g. [200, 200]");
+    for (auto h : choice.hidden)
+      if (h < 1)
+        throw model_error("model.hidden sizes must be at least 1");
+  }
+  return e;
+}
+
 // Module constructors draw from torch's global generator. Every build holds this lock, so an
 // unseeded build in one thread cannot slip between another thread's seeding and its build.
 std::mutex build_mutex;
 
 } // namespace
 
-torch::nn::Sequential make_model(const std::string& name) {
-  const auto& entry = entry_of(name);
-  std::lock_guard<std::mutex> guard(build_mutex);
-  return entry.build();
+model_choice::model_choice(std::string model) : name(std::move(model)) {
+  if (name == "mlp")
+    hidden = {200, 200}; // config/default.json's model.hidden: McMahan et al.'s 2NN
+  for (const auto& e : registry)
+    if (name == e.name && e.channels > 0) {
+      channels = e.channels;
+      height = e.height;
+      width = e.width;
+    }
 }
 
-torch::nn::Sequential make_model(const std::string& name, std::uint64_t seed) {
-  const auto& entry = entry_of(name);
+std::string model_choice::describe() const {
+  std::string out = name + " (" + shape_text(channels, height, width);
+  if (name == "mlp")
+    for (auto h : hidden)
+      out += " -> " + std::to_string(h);
+  return out + " -> " + std::to_string(classes) + ")";
+}
+
+bool takes_input(const std::string& name, std::size_t channels, std::size_t height, std::size_t width) {
+  const auto& e = entry_of(name);
+  return e.channels == 0 || (e.channels == channels && e.height == height && e.width == width);
+}
+
+std::string input_text(const std::string& name) {
+  const auto& e = entry_of(name);
+  return e.channels == 0 ? "any" : shape_text(e.channels, e.height, e.width);
+}
+
+torch::nn::Sequential make_model(const model_choice& choice) {
+  const auto& entry = checked_entry(choice);
+  std::lock_guard<std::mutex> guard(build_mutex);
+  return entry.build(choice);
+}
+
+torch::nn::Sequential make_model(const model_choice& choice, std::uint64_t seed) {
+  const auto& entry = checked_entry(choice);
   std::lock_guard<std::mutex> guard(build_mutex);
   torch::manual_seed(seed);
-  return entry.build();
+  return entry.build(choice);
 }
 
 const std::vector<std::string>& model_names() {
@@ -106,28 +191,29 @@ const std::vector<std::string>& model_names() {
   return names;
 }
 
-model_spec spec_of(const std::string& name) {
+model_spec spec_of(const model_choice& choice) {
   // Config validation and every trainer ask; building mcmahan_cnn each time costs milliseconds.
   static std::mutex mutex;
   static std::map<std::string, model_spec> cache;
+  auto key = choice.describe();
   {
     std::lock_guard<std::mutex> guard(mutex);
-    if (auto it = cache.find(name); it != cache.end())
+    if (auto it = cache.find(key); it != cache.end())
       return it->second;
   }
-  const auto& entry = entry_of(name);
-  auto net = make_model(name);
+  const auto& entry = checked_entry(choice);
+  auto net = make_model(choice);
   model_spec spec;
   spec.name = entry.name;
   spec.description = entry.description;
-  spec.channels = entry.channels;
-  spec.height = entry.height;
-  spec.width = entry.width;
-  spec.classes = entry.classes;
+  spec.channels = choice.channels;
+  spec.height = choice.height;
+  spec.width = choice.width;
+  spec.classes = choice.classes;
   spec.parameters = parameter_count(*net);
   spec.layout = layout_id(*net);
   std::lock_guard<std::mutex> guard(mutex);
-  return cache.emplace(name, spec).first->second;
+  return cache.emplace(key, spec).first->second;
 }
 
 } // namespace flotilla::model

@@ -4,14 +4,16 @@
 #include <cstdint>
 #include <string>
 
+#include "model/model_spec.hpp"
+
 namespace flotilla::model {
 
-/// Builds a registered model with fresh (torch-default) initial weights drawn from torch's
-/// global generator. Throws model_error for an unknown name.
-torch::nn::Sequential make_model(const std::string& name);
+/// Builds a model with fresh (torch-default) initial weights drawn from torch's global
+/// generator. Throws model_error as spec_of does.
+torch::nn::Sequential make_model(const model_choice& choice);
 
-/// Builds a registered model whose initial weights depend only on `seed`: the same (name,
-/// seed) gives the same weights in every process and thread.
-torch::nn::Sequential make_model(const std::string& name, std::uint64_t seed);
+/// Builds a model whose initial weights depend only on `seed`: the same (choice, seed) gives the
+/// same weights in every process and thread.
+torch::nn::Sequential make_model(const model_choice& choice, std::uint64_t seed);
 
 } // namespace flotilla::model

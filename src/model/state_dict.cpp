@@ -72,11 +72,11 @@ torch::Tensor tensor_of(caffe2::serialize::PyTorchStreamReader& archive, const p
   return out;
 }
 
-std::vector<float> read_weights(const std::string& model_name, const std::string& bytes,
+std::vector<float> read_weights(const model_choice& choice, const std::string& bytes,
                                 const std::string& source) {
-  auto fix = "; it belongs to another model (scripts/flotilla_models.py builds '" + model_name +
+  auto fix = "; it belongs to another model (scripts/flotilla_models.py builds '" + choice.name +
              "' with the expected keys)";
-  auto net = make_model(model_name);
+  auto net = make_model(choice);
   std::istringstream in(bytes);
   auto archive = std::make_unique<caffe2::serialize::PyTorchStreamReader>(&in);
   if (archive->hasRecord("constants.pkl"))
@@ -105,11 +105,11 @@ std::vector<float> read_weights(const std::string& model_name, const std::string
     auto it = by_name.find(key);
     if (it == by_name.end())
       throw model_error(source + ": no '" + key + "' " + shape(expected) + " in the state_dict, but model '" +
-                        model_name + "' has it" + fix);
+                        choice.name + "' has it" + fix);
     const auto& entry = *it->second;
     if (entry.sizes != std::vector<std::int64_t>(expected.begin(), expected.end()))
       throw model_error(source + ": '" + key + "' has shape " + shape(entry.sizes) + " but model '" +
-                        model_name + "' expects " + shape(expected) + fix);
+                        choice.name + "' expects " + shape(expected) + fix);
     auto t = tensor_of(*archive, entry, source + ": '" + key + "' ");
     // A NaN or infinite weight makes every client's first loss NaN: the run would end as
     // "training diverged" and blame train.lr. Name the tensor instead; +-1e6 is the most any
@@ -130,15 +130,15 @@ std::vector<float> read_weights(const std::string& model_name, const std::string
     for (const auto& e : entries)
       if (by_name.count(e.name))
         throw model_error(source + ": '" + e.name + "' " + shape(e.sizes) + " in the state_dict is not a "
-                          "parameter of model '" + model_name + "'" + fix);
+                          "parameter of model '" + choice.name + "'" + fix);
   }
   return out;
 }
 
 } // namespace
 
-std::string state_dict_bytes(const std::string& model_name, const std::vector<float>& weights) {
-  auto net = make_model(model_name);
+std::string state_dict_bytes(const model_choice& choice, const std::vector<float>& weights) {
+  auto net = make_model(choice);
   load_flat(*net, weights.data(), weights.size());
   // A typed dict of detached tensors: torch.load gives a plain dict of plain tensors, as
   // Python's state_dict() holds.
@@ -149,10 +149,10 @@ std::string state_dict_bytes(const std::string& model_name, const std::vector<fl
   return {bytes.begin(), bytes.end()};
 }
 
-std::vector<float> weights_from_state_dict(const std::string& model_name, const std::string& bytes,
+std::vector<float> weights_from_state_dict(const model_choice& choice, const std::string& bytes,
                                            const std::string& source) {
   try {
-    return read_weights(model_name, bytes, source);
+    return read_weights(choice, bytes, source);
   } catch (const c10::Error& e) {
     // A damaged archive (bad CRC, truncated record) surfaces from libtorch's zip reader.
     throw model_error(source + ": cannot read it as a torch.save file (" + e.what_without_backtrace() +

@@ -55,7 +55,9 @@ std::string describe(const value& v) {
 
 class reader {
 public:
-  reader(const char* data, std::size_t size) : data_(data), size_(size) {}
+  // `what` names the expected content in the message for an opcode beyond it.
+  reader(const char* data, std::size_t size, const char* what = "a state_dict")
+      : data_(data), size_(size), what_(what) {}
 
   ref run() {
     for (;;) {
@@ -117,7 +119,7 @@ public:
         case 'b': pop(); top(); break;         // BUILD: e.g. an OrderedDict's _metadata; not needed
         case 'Q': push(persistent(*pop(), at)); break;
         case '.': return pop();
-        default: fail("pickle opcode 0x" + hex(op) + " is not one torch.save writes for a state_dict", at);
+        default: fail("pickle opcode 0x" + hex(op) + " is not one torch.save writes for " + what_, at);
       }
     }
   }
@@ -279,6 +281,7 @@ private:
 
   const char* data_;
   std::size_t size_;
+  std::string what_;
   std::size_t pos_ = 0;
   std::vector<ref> stack_;
   std::vector<std::size_t> marks_;
@@ -301,6 +304,32 @@ std::vector<pickled_tensor> read_state_dict_pickle(const char* data, std::size_t
       throw model_error("'" + k.text + "' is " + describe(v) + ", not a tensor; a state_dict maps names to tensors");
     out.push_back(v.entry);
     out.back().name = k.text;
+  }
+  return out;
+}
+
+std::vector<pickled_item> read_tensor_dict_pickle(const char* data, std::size_t size) {
+  auto root = reader(data, size, "a dict of tensors").run();
+  if (root->kind != value::dict)
+    throw model_error("the file holds " + describe(*root) + ", not a dict of tensors");
+  std::vector<pickled_item> out;
+  for (std::size_t i = 0; i < root->items.size(); i += 2) {
+    const auto& k = *root->items[i];
+    const auto& v = *root->items[i + 1];
+    if (k.kind != value::string)
+      throw model_error("the dict has a key that is " + describe(k) + ", not a str");
+    pickled_item item;
+    item.name = k.text;
+    item.what = describe(v);
+    if (v.kind == value::tensor) {
+      item.kind = pickled_item::tensor_value;
+      item.tensor = v.entry;
+      item.tensor.name = k.text;
+    } else if (v.kind == value::integer) {
+      item.kind = pickled_item::int_value;
+      item.number = v.number;
+    }
+    out.push_back(std::move(item));
   }
   return out;
 }

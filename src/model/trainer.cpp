@@ -13,9 +13,9 @@ struct trainer::impl {
   model_spec spec;
 };
 
-trainer::trainer(const std::string& model_name) : impl_(std::make_unique<impl>()) {
-  impl_->net = make_model(model_name);
-  impl_->spec = spec_of(model_name);
+trainer::trainer(const model_choice& choice) : impl_(std::make_unique<impl>()) {
+  impl_->net = make_model(choice);
+  impl_->spec = spec_of(choice);
 }
 
 trainer::~trainer() = default;
@@ -46,8 +46,8 @@ eval_metrics trainer::evaluate(const std::vector<float>& weights, const data::sp
   return model::evaluate(impl_->net, data, indices, pixel_map, label_map, batch_size);
 }
 
-std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed) {
-  return flatten(*make_model(model_name, seed));
+std::vector<float> initial_weights(const model_choice& choice, std::uint64_t seed) {
+  return flatten(*make_model(choice, seed));
 }
 
 void configure_torch_threads(int threads) {

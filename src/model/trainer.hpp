@@ -21,7 +21,7 @@ struct fit_outcome {
 /// facade so actors never include it. Not thread-safe: one trainer per thread.
 class trainer {
 public:
-  explicit trainer(const std::string& model_name);
+  explicit trainer(const model_choice& choice);
   ~trainer();
   trainer(trainer&&) noexcept;
   trainer& operator=(trainer&&) noexcept;
@@ -49,9 +49,9 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// Deterministic initial weights for a model: the same (name, seed) gives the same buffer in
+/// Deterministic initial weights for a model: the same (choice, seed) gives the same buffer in
 /// every process.
-std::vector<float> initial_weights(const std::string& model_name, std::uint64_t seed);
+std::vector<float> initial_weights(const model_choice& choice, std::uint64_t seed);
 
 /// Limits torch to one intra-op thread per trainer; call once before any torch work.
 void configure_torch_threads(int threads);

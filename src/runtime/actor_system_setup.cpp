@@ -32,7 +32,8 @@ bool is_loopback(const std::string& host) {
 std::shared_ptr<actors::node_context> node_context_for(const config::settings& s,
                                                        std::shared_ptr<const data::dataset> data,
                                                        const std::vector<data::client_partition>* partitions) {
-  auto ctx = actors::make_node_context(std::move(data), s.experiment, s.partition, s.model.name, s.train, partitions);
+  auto model = config::fitted_model(s, *data); // every process fits the same model to the same data
+  auto ctx = actors::make_node_context(std::move(data), s.experiment, s.partition, model, s.train, partitions);
   for (const auto& p : s.profiles)
     for (auto id : p.clients)
       ctx->profiles[id] = actors::client_profile{true, p.cpu, p.mem};

@@ -29,9 +29,8 @@
 
 namespace flotilla::runtime {
 
-std::vector<float> initial_model(const config::settings& s) {
-  return s.model.init.empty() ? model::initial_weights(s.model.name, s.experiment.seed)
-                              : model::load_model(s.model.name, s.model.init);
+std::vector<float> initial_model(const config::settings& s, const model::model_choice& choice) {
+  return s.model.init.empty() ? model::initial_weights(choice, s.experiment.seed) : model::load_model(choice, s.model.init);
 }
 
 namespace {
@@ -117,7 +116,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   co.model = ctx->model;
   co.epochs = s.train.epochs;
   co.liveness_s = s.runtime.liveness_s;
-  co.initial_model = resume ? resume->global : initial_model(s);
+  co.initial_model = resume ? resume->global : initial_model(s, ctx->model_choice);
   co.resume = std::move(resume);
 
   auto report = std::make_shared<fl::run_report>();

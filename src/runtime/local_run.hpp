@@ -42,6 +42,6 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                               const std::vector<data::client_partition>* partitions = nullptr);
 
 /// The first weights of a run: model.init's state_dict, or seeded fresh weights.
-std::vector<float> initial_model(const config::settings& s);
+std::vector<float> initial_model(const config::settings& s, const model::model_choice& choice);
 
 } // namespace flotilla::runtime

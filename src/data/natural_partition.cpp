@@ -1,0 +1,95 @@
+#include "data/natural_partition.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "data/data_error.hpp"
+#include "data/dataset.hpp"
+#include "data/partition_error.hpp"
+
+namespace flotilla::data {
+
+namespace {
+
+constexpr std::uint32_t natural_domain = 0x4a7u;
+
+std::mt19937_64 rng_for(std::uint64_t seed, std::uint64_t stream) {
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(stream), natural_domain};
+  return std::mt19937_64(seq);
+}
+
+// Rows of each natural id, in row order: one pass over the owners.
+std::vector<std::vector<std::uint32_t>> rows_by_owner(const split& s, std::size_t ids) {
+  std::vector<std::vector<std::uint32_t>> out(ids);
+  for (std::size_t i = 0; i < s.owner.size(); ++i)
+    out.at(s.owner[i]).push_back(static_cast<std::uint32_t>(i));
+  return out;
+}
+
+} // namespace
+
+std::vector<client_partition> natural_partitions(const dataset& data, std::uint32_t clients,
+                                                 const partition_options& options, std::uint64_t seed) {
+  const auto ids = data.natural_ids.size();
+  if (ids == 0 || data.train.owner.size() != data.train.count)
+    throw partition_error("partition.scheme=natural: data.dataset=" + data.name +
+                          " has no client ids; give them (client_train in a tensors file, LEAF's users) or "
+                          "choose another partition.scheme");
+  if (clients == 0 || clients > ids)
+    throw partition_error("partition.scheme=natural: clients = " + std::to_string(clients) + " but data.dataset=" +
+                          data.name + " has " + std::to_string(ids) +
+                          " natural clients; set clients to at most that, or 0 for all of them");
+  // The chosen ids: all, or a seeded sample kept in the data's order (client numbers ascend with ids).
+  std::vector<std::uint32_t> chosen(ids);
+  std::iota(chosen.begin(), chosen.end(), 0u);
+  if (clients < ids) {
+    auto rng = rng_for(seed, 0);
+    std::shuffle(chosen.begin(), chosen.end(), rng);
+    chosen.resize(clients);
+    std::sort(chosen.begin(), chosen.end());
+  }
+  auto train_rows = rows_by_owner(data.train, ids);
+  const bool own_tests = !data.test.owner.empty();
+  auto test_rows = own_tests ? rows_by_owner(data.test, ids) : std::vector<std::vector<std::uint32_t>>{};
+
+  std::vector<client_partition> out(clients);
+  for (std::uint32_t c = 0; c < clients; ++c) {
+    auto& p = out[c];
+    const auto id = chosen[c];
+    p.id = c;
+    p.natural_id = data.natural_ids[id];
+    if (id < data.true_group.size())
+      p.group = data.true_group[id];
+    auto rows = std::move(train_rows[id]);
+    if (rows.empty())
+      throw data_error("natural client " + p.natural_id + " has no training sample; remove it from the data, "
+                       "or raise data.train_limit if it cut the client's rows off");
+    if (own_tests) {
+      p.test = std::move(test_rows[id]);
+      p.test_in_test_split = true;
+      p.train = std::move(rows);
+    } else {
+      // As the other schemes do: a seeded hold-out of the client's own rows.
+      auto rng = rng_for(seed, 1 + std::uint64_t{id});
+      std::shuffle(rows.begin(), rows.end(), rng);
+      auto test_n = static_cast<std::size_t>(std::floor(options.local_test_fraction * static_cast<double>(rows.size())));
+      test_n = std::clamp<std::size_t>(test_n, rows.size() > 1 ? 1 : 0, rows.size() - 1);
+      p.test.assign(rows.end() - static_cast<long>(test_n), rows.end());
+      rows.resize(rows.size() - test_n);
+      p.train = std::move(rows);
+      std::sort(p.train.begin(), p.train.end());
+      std::sort(p.test.begin(), p.test.end());
+    }
+    p.label_histogram.assign(data.num_classes, 0);
+    for (auto i : p.train)
+      ++p.label_histogram.at(static_cast<std::size_t>(data.train.labels[i]));
+    for (auto i : p.test)
+      ++p.label_histogram.at(static_cast<std::size_t>((own_tests ? data.test : data.train).labels[i]));
+  }
+  return out;
+}
+
+} // namespace flotilla::data

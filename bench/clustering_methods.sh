@@ -2,18 +2,26 @@
 # The clustering-method table: method x partition -> adjusted Rand index against the true groups,
 # mean personalized accuracy (each client's cluster model on its local split), the initial global
 # model's accuracy on the same splits, the number of clusters found, and wall time. 16 clients in
-# 4 groups, cnn, 2 initial + 6 cluster rounds. Writes bench/results/<date>-<host>-clustering.json
-# and prints a markdown table. Usage: bench/clustering_methods.sh path/to/flotilla
+# 4 groups, cnn, 2 initial + 6 cluster rounds. synthetic_leaf: LEAF's synthetic benchmark with 4
+# task clusters, 100 users as natural clients, mclr, 5 local epochs of batch 10, 5 initial + 10
+# cluster rounds. Writes bench/results/<date>-<host>-clustering.json and prints a markdown table.
+# Usage: bench/clustering_methods.sh path/to/flotilla [PARTITION ...]
+#   (rotated label_swap dirichlet synthetic_leaf by default)
 set -euo pipefail
-bin=$(realpath "$1")
+bin=$(realpath "$1"); shift
+partitions=("$@")
+[ ${#partitions[@]} -gt 0 ] || partitions=(rotated label_swap dirichlet synthetic_leaf)
 out=bench/results/$(date +%F)-$(hostname)-clustering.json
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 common=(clients=16 partition.groups=4 rounds.initial=2 rounds.cluster=6 output.progress=off output.save_models=false)
 rows=()
-for partition in rotated label_swap dirichlet; do
+leaf=(data.dataset=synthetic_leaf data.users=100 data.clusters=4 partition.scheme=natural clients=0 model.name=mclr
+      rounds.initial=5 rounds.cluster=10 train.epochs=5 train.batch_size=10)
+for partition in "${partitions[@]}"; do
   for method in kmeans agglomerative cfl ifca kmeans-auto; do
-    args=(partition.scheme=$partition clustering.method=${method%-auto})
+    if [ "$partition" = synthetic_leaf ]; then args=("${leaf[@]}"); else args=(partition.scheme=$partition); fi
+    args+=(clustering.method=${method%-auto})
     if [ "$method" = kmeans-auto ]; then args+=(clustering.k=auto); elif [ "$method" != cfl ]; then args+=(clustering.k=4); fi
     dir="$work/$partition-$method"
     start=$(date +%s.%N)
@@ -38,13 +46,15 @@ done
 printf '%s\n' "${rows[@]}" | python3 -c "
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
-json.dump({'setting': 'clients=16 partition.groups=4 rounds.initial=2 rounds.cluster=6 (cnn, fedavg)', 'rows': rows},
+json.dump({'setting': 'clients=16 partition.groups=4 rounds.initial=2 rounds.cluster=6 (cnn, fedavg); synthetic_leaf: '
+                      'data.users=100 data.clusters=4 partition.scheme=natural clients=0 model.name=mclr '
+                      'rounds.initial=5 rounds.cluster=10 train.epochs=5 train.batch_size=10', 'rows': rows},
           open('$out', 'w'), indent=2)
-print('| partition | method | ARI | clusters | personalized | initial global (same splits) | wall |')
-print('|---|---|---|---|---|---|---|')
+print('| partition | method | ARI | clusters | personalized | initial global (same splits) | global (test set) | wall |')
+print('|---|---|---|---|---|---|---|---|')
 for r in rows:
     ari = '-' if r['ari'] is None else '%.3f' % r['ari']
-    print('| %s | %s | %s | %d | %.2f%% | %.2f%% | %.0f s |' % (r['partition'], r['method'], ari, r['clusters'],
-          100 * r['personalized'], 100 * r['initial_global'], r['wall_s']))
+    print('| %s | %s | %s | %d | %.2f%% | %.2f%% | %.2f%% | %.0f s |' % (r['partition'], r['method'], ari, r['clusters'],
+          100 * r['personalized'], 100 * r['initial_global'], 100 * r['global'], r['wall_s']))
 "
 echo "written: $out"

@@ -126,3 +126,44 @@ TEST_CASE("natural partitions refuse data without ids, too many clients and an e
   // The label-only entry point cannot do natural partitions and says why.
   CHECK_THROWS_AS(data::make_partitions({0, 1, 2, 0}, 3, 2, o, 1), data::partition_error);
 }
+
+TEST_CASE("a natural client without test rows of its own gets a hold-out of its training rows") {
+  // Client "y" (owner 1) has four training rows and no test row; "x" has both.
+  auto d = natural_data({0, 1, 0, 1, 1, 1, 0, 0}, {"x", "y"}, {0, 0});
+  data::partition_options o;
+  o.scheme = "natural";
+  o.local_test_fraction = 0.25;
+  auto parts = data::natural_partitions(d, 2, o, 3);
+  CHECK(parts[0].test_in_test_split);
+  CHECK(parts[0].test == std::vector<std::uint32_t>{0, 1});
+  CHECK_FALSE(parts[1].test_in_test_split);
+  CHECK(parts[1].train.size() == 3);
+  CHECK(parts[1].test.size() == 1);
+}
+
+TEST_CASE("data.train_limit drops the natural clients whose every training row it cut") {
+  data::data_options o;
+  o.dataset = "synthetic_fedprox";
+  o.users = 30;
+  o.seed = 5;
+  auto all = data::load_dataset(o);
+  o.train_limit = all->train.count / 3;
+  auto some = data::load_dataset(o);
+  REQUIRE(some->natural_ids.size() < all->natural_ids.size());
+  REQUIRE_FALSE(some->natural_ids.empty());
+  std::vector<bool> owns(some->natural_ids.size(), false);
+  for (auto owner : some->train.owner) {
+    REQUIRE(owner < some->natural_ids.size());
+    owns[owner] = true;
+  }
+  CHECK(std::all_of(owns.begin(), owns.end(), [](bool b) { return b; }));
+  // Test rows of dropped clients stay in the global test split, owned by nobody.
+  CHECK(some->test.count == all->test.count);
+  CHECK(std::any_of(some->test.owner.begin(), some->test.owner.end(),
+                    [&](std::uint32_t owner) { return owner == some->natural_ids.size(); }));
+  data::partition_options p;
+  p.scheme = "natural";
+  auto parts = data::natural_partitions(*some, static_cast<std::uint32_t>(some->natural_ids.size()), p, 1);
+  CHECK(parts.size() == some->natural_ids.size());
+  CHECK(some->fingerprint != all->fingerprint);
+}

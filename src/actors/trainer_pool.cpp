@@ -98,6 +98,10 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
     [=](assess_atom, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
       if (client != test_set && client >= ctx->partitions.size())
         return unknown(client);
+      // A client without local test rows (a natural client of a single sample) has nothing to
+      // score: an empty index list would mean the whole split.
+      if (client != test_set && ctx->partitions[client].test.empty())
+        return eval_result{client, 0, 0, 0};
       return guarded([&]() -> caf::result<eval_result> {
         auto m = client == test_set ? self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {}, {})
                                     : self->state.trainer->evaluate(w.values(),

@@ -81,6 +81,9 @@ void read_rounds(const json& doc, fl::round_options& r) {
   r.cluster_lockstep = one_of(doc, "rounds.cluster_sync", {"free", "lockstep"}) == "lockstep";
   r.stragglers.fraction = number<double>(doc, "rounds.stragglers", 0, 1);
   r.stragglers.policy = one_of(doc, "strategy.stragglers", {"auto", "drop", "keep"});
+  if (r.stragglers.fraction >= 1 && !fl::keeps_stragglers(r.stragglers, text(doc, "strategy.name")))
+    throw config_error("config key 'rounds.stragglers' = 1 with stragglers dropped leaves no one to train; lower it, "
+                       "or set strategy.stragglers=keep");
   if (r.stop_at_target && r.target_accuracy == 0)
     throw config_error("config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
 }

@@ -53,6 +53,33 @@ void limit(split& s, std::size_t n) {
     s.owner.resize(n);
 }
 
+// data.train_limit may cut a natural client's every training row: such a client is no client of
+// the run (its test rows stay in the global test split, owned by nobody: owner = ids count).
+void drop_clients_without_rows(dataset& d) {
+  if (d.natural_ids.empty())
+    return;
+  std::vector<std::uint32_t> renumber(d.natural_ids.size(), 0);
+  std::vector<bool> used(d.natural_ids.size(), false);
+  for (auto o : d.train.owner)
+    used[o] = true;
+  std::vector<std::string> ids;
+  std::vector<std::int32_t> groups;
+  for (std::size_t i = 0; i < used.size(); ++i)
+    if (used[i]) {
+      renumber[i] = static_cast<std::uint32_t>(ids.size());
+      ids.push_back(std::move(d.natural_ids[i]));
+      if (i < d.true_group.size())
+        groups.push_back(d.true_group[i]);
+    }
+  const auto nobody = static_cast<std::uint32_t>(ids.size());
+  for (auto& o : d.train.owner)
+    o = renumber[o];
+  for (auto& o : d.test.owner)
+    o = o < used.size() && used[o] ? renumber[o] : nobody;
+  d.natural_ids = std::move(ids);
+  d.true_group = std::move(groups);
+}
+
 // Data of one's own and generated benchmarks: used as read (no normalization), natural clients
 // kept. The fingerprint covers everything a client's training depends on.
 std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const data_options& options) {
@@ -65,7 +92,11 @@ std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const 
   limit(out->train, options.train_limit);
   out->natural_ids = std::move(set.natural_ids);
   out->true_group = std::move(set.true_group);
+  if (options.train_limit > 0)
+    drop_clients_without_rows(*out);
   sha256 hash;
+  const std::uint64_t classes = out->num_classes; // the model's output layer depends on it
+  hash.update(&classes, sizeof(classes));
   for (const auto* s : {&out->train, &out->test}) {
     const std::uint64_t dims[4] = {s->count, s->channels, s->height, s->width};
     hash.update(reinterpret_cast<const unsigned char*>(dims), sizeof(dims));

@@ -25,7 +25,8 @@ std::mt19937_64 rng_for(std::uint64_t seed, std::uint64_t stream) {
 std::vector<std::vector<std::uint32_t>> rows_by_owner(const split& s, std::size_t ids) {
   std::vector<std::vector<std::uint32_t>> out(ids);
   for (std::size_t i = 0; i < s.owner.size(); ++i)
-    out.at(s.owner[i]).push_back(static_cast<std::uint32_t>(i));
+    if (s.owner[i] < ids) // test rows of a client data.train_limit removed belong to nobody
+      out[s.owner[i]].push_back(static_cast<std::uint32_t>(i));
   return out;
 }
 
@@ -67,11 +68,12 @@ std::vector<client_partition> natural_partitions(const dataset& data, std::uint3
     if (rows.empty())
       throw data_error("natural client " + p.natural_id + " has no training sample; remove it from the data, "
                        "or raise data.train_limit if it cut the client's rows off");
-    if (own_tests) {
+    if (own_tests && !test_rows[id].empty()) {
       p.test = std::move(test_rows[id]);
       p.test_in_test_split = true;
       p.train = std::move(rows);
     } else {
+      // No test rows of its own (none in the data, or none for this client): a hold-out.
       // As the other schemes do: a seeded hold-out of the client's own rows.
       auto rng = rng_for(seed, 1 + std::uint64_t{id});
       std::shuffle(rows.begin(), rows.end(), rng);
@@ -87,7 +89,7 @@ std::vector<client_partition> natural_partitions(const dataset& data, std::uint3
     for (auto i : p.train)
       ++p.label_histogram.at(static_cast<std::size_t>(data.train.labels[i]));
     for (auto i : p.test)
-      ++p.label_histogram.at(static_cast<std::size_t>((own_tests ? data.test : data.train).labels[i]));
+      ++p.label_histogram.at(static_cast<std::size_t>((p.test_in_test_split ? data.test : data.train).labels[i]));
   }
   return out;
 }

@@ -107,6 +107,9 @@ const model_entry& entry_of(const std::string& name) {
   throw model_error("unknown model '" + name + "' (known: " + known + ")");
 }
 
+// 1e9 floats are 4 GB of weights: beyond what a client, let alone a cluster of them, holds here.
+constexpr double max_parameters = 1e9;
+
 std::string shape_text(std::size_t c, std::size_t h, std::size_t w) {
   return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
 }
@@ -129,6 +132,25 @@ const model_entry& checked_entry(const model_choice& choice) {
     for (auto h : choice.hidden)
       if (h < 1)
         throw model_error("model.hidden sizes must be at least 1");
+  }
+  // The data decides mclr's and mlp's size (features x classes): count before building, in
+  // doubles (no overflow), so a file declaring millions of features and classes is refused
+  // instead of exhausting memory in the build.
+  if (e.channels == 0) {
+    double in = static_cast<double>(choice.channels) * static_cast<double>(choice.height) * static_cast<double>(choice.width);
+    double count = 0;
+    for (auto h : choice.hidden) {
+      if (std::string(e.name) != "mlp")
+        break;
+      count += (in + 1) * static_cast<double>(h);
+      in = static_cast<double>(h);
+    }
+    count += (in + 1) * static_cast<double>(choice.classes);
+    if (count > max_parameters)
+      throw model_error(choice.describe() + " would hold " + std::to_string(static_cast<long long>(count)) +
+                        " parameters, more than " + std::to_string(static_cast<long long>(max_parameters)) +
+                        "; the data's sample size and classes make it: fewer features or classes, or smaller "
+                        "model.hidden");
   }
   return e;
 }

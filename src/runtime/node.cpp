@@ -75,7 +75,8 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
     // data lives, its threads, its TLS files, its outputs.
     auto config = config::node_config(nlohmann::json::parse(config_json), st.overrides);
     auto s = config::settings_from(config);
-    auto key = s.data.dataset + "|" + s.data.root + "|" + std::to_string(s.data.train_limit);
+    // Every data option (generated sets depend on all of them, and on the seed).
+    auto key = config.at("data").dump() + "|" + std::to_string(s.data.seed);
     if (!st.data || st.data_key != key) {
       log("loading " + s.data.dataset + " (" + (s.data.root.empty() ? data::default_root(s.data.dataset) : s.data.root) + ")");
       st.data = data::load_dataset(s.data);
@@ -85,7 +86,7 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
       return make_error(errc::data_error,
                              "the dataset on this node differs from the coordinator's (fingerprint " +
                                  st.data->fingerprint.substr(0, 12) + " vs " + fingerprint.substr(0, 12) +
-                                 "); give the node the same files (data.root) and data.train_limit");
+                                 "); give the node the same files (data.root, data.file) and data.train_limit");
     auto ctx = node_context_for(s, st.data);
     st.pool = spawn_trainer_pool(self->system(), ctx, s.runtime.trainers > 0 ? s.runtime.trainers : ctx->cores);
     self->monitor(st.pool); // a pool that threw takes the run's clients with it (down handler)
@@ -236,8 +237,8 @@ int join_run(caf::actor_system& sys, const caf::actor& manager, const node_optio
 } // namespace
 
 const std::vector<std::string>& node_local_keys() {
-  static const std::vector<std::string> keys{"data.root", "runtime.trainers", "runtime.scheduler_threads",
-                                             "runtime.chunk_kib"};
+  static const std::vector<std::string> keys{"data.root", "data.file", "runtime.trainers",
+                                             "runtime.scheduler_threads", "runtime.chunk_kib"};
   return keys;
 }
 

@@ -29,6 +29,10 @@ std::shared_ptr<const data::dataset> resolve_all_clients(nlohmann::json& doc) {
   auto data = data::load_dataset(s.data);
   auto ids = data->natural_ids.size();
   auto late = s.experiment.late_clients;
+  if (ids == 0)
+    throw config::config_error("clients = 0 takes every natural client, but data.dataset=" + s.data.dataset +
+                               " has no client ids; give a number of clients and another partition.scheme, or "
+                               "data with client ids (client_train in a tensors file, LEAF's users)");
   if (ids <= late)
     throw config::config_error("clients = 0 takes every natural client of data.dataset=" + s.data.dataset + ", " +
                                std::to_string(ids) + ", but late_clients = " + std::to_string(late) +

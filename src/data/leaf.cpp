@@ -20,6 +20,10 @@ namespace flotilla::data {
 
 namespace {
 
+// Labels a file may hold beyond its samples before it is refused (16M: 128 MiB of int64).
+constexpr std::size_t label_slack = std::size_t{1} << 24;
+
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
@@ -375,6 +379,8 @@ private:
       if (!n.whole_below(static_cast<double>(max_samples) + 1))
         fail(where() + " = " + n.shown() + " is not a sample count (a whole number, 0 to " +
              std::to_string(max_samples) + ")" + fix_hint);
+      if (out_.num_samples.size() >= max_natural_ids)
+        fail(where() + " is past " + std::to_string(max_natural_ids) + " users, more than flotilla takes" + fix_hint);
       out_.num_samples.push_back(static_cast<std::uint64_t>(n.value));
       break;
     default: wrong(value_kind::number);
@@ -425,6 +431,12 @@ private:
     if (!n.whole_below(static_cast<double>(max_classes)))
       fail(where() + " = " + n.shown() + " is past the largest class id flotilla takes (" +
            std::to_string(max_classes - 1) + ")" + fix_hint);
+    // Labels cost 8 bytes per 2 of JSON: bound them by the file's samples (LEAF writes each
+    // user's x before its y), with slack for a writer that puts y first.
+    if (++file_labels_ > file_samples_ + label_slack)
+      fail(where() + " is label " + std::to_string(file_labels_) + " of this file, past its " +
+           std::to_string(file_samples_) + " samples by more than " + std::to_string(label_slack) +
+           "; every label needs its sample" + fix_hint);
     block_->y.push_back(static_cast<std::int64_t>(n.value));
   }
 
@@ -461,6 +473,7 @@ private:
   std::vector<std::size_t>& shape_; ///< the first sample's, shared by every file of both splits
   std::size_t samples_before_;      ///< this split's samples in earlier files
   std::size_t file_samples_ = 0;
+  std::size_t file_labels_ = 0;
   std::vector<frame> stack_;
   std::size_t skip_depth_ = 0;
   bool skip_next_ = false;

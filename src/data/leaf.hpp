@@ -10,7 +10,8 @@ namespace flotilla::data {
 /// streamed through nlohmann's SAX parser, never held whole nor as a JSON tree (10-20x the text),
 /// so a file costs the floats and ids it holds (a feature is 2 or more bytes of text, 4 as a
 /// float: at most 2 bytes per byte of JSON), their copy into the split while it is merged, and
-/// its longest string. LEAF's preprocess.sh writes files of about 200 MB (FEMNIST's), so 4 GiB
+/// its longest string; labels (8 bytes each) may pass the file's samples by at most 16M, counts
+/// and users stop at 2^26. LEAF's preprocess.sh writes files of about 200 MB (FEMNIST's), so 4 GiB
 /// is ample yet bounds what a hostile file can make this process allocate.
 inline constexpr std::uint64_t max_leaf_file_bytes = std::uint64_t{1} << 32;
 

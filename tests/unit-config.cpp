@@ -105,7 +105,7 @@ TEST_CASE("your own data and models: the keys are read and checked") {
     CHECK_THROWS_WITH_AS(config::settings_from(config::resolve_config("", overrides)), message.c_str(), config_error);
   };
   refused({"data.dataset=synthetic_fedprox"},
-          "model.name=cnn does not fit data.dataset=synthetic_fedprox (1x1x60 samples, 10 classes): it takes 1x28x28; "
+          "model.name=cnn does not fit data.dataset=synthetic_fedprox (60-feature samples, 10 classes): it takes 1x28x28; "
           "use mclr or mlp for synthetic_fedprox");
   refused({"clients=0"}, "config key 'clients' = 0 means every natural client and needs partition.scheme=natural; "
                          "give a number of clients");
@@ -117,6 +117,17 @@ TEST_CASE("your own data and models: the keys are read and checked") {
   refused({"strategy.stragglers=sometimes"},
           "config key 'strategy.stragglers' = \"sometimes\" is not allowed; allowed: auto, drop, keep");
   refused({"rounds.stragglers=1.5"}, "config key 'rounds.stragglers' = 1.5 is out of range; allowed: 0 to 1");
+  refused({"rounds.stragglers=1", "strategy.stragglers=drop"},
+          "config key 'rounds.stragglers' = 1 with stragglers dropped leaves no one to train; lower it, or set "
+          "strategy.stragglers=keep");
+  // Krum needs 2f + 3 = 5 updates: a sample of 5 less its dropped straggler cannot aggregate.
+  auto krum = std::vector<std::string>{"strategy.name=krum", "strategy.byzantine=1", "rounds.fraction_fit=0.5",
+                                       "clustering.k=1", "rounds.cluster=0"};
+  CHECK_NOTHROW(config::settings_from(config::resolve_config("", krum)));
+  krum.push_back("rounds.stragglers=0.2");
+  CHECK_THROWS_AS(config::settings_from(config::resolve_config("", krum)), config_error);
+  krum.push_back("strategy.stragglers=keep");
+  CHECK_NOTHROW(config::settings_from(config::resolve_config("", krum)));
 }
 
 TEST_CASE("device profiles are read and checked") {

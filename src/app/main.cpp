@@ -131,13 +131,15 @@ int resume(const app::command_line& cl) {
   auto s = config::settings_from(doc);
   config::check_memory(s, config::machine_memory_bytes());
   model::configure_torch_threads(1);
-  // The data may live elsewhere now (data.root); the run id holds its fingerprint, so other data
-  // is refused with the checkpoint.
-  auto plan = runtime::make_run_plan(s);
-  config::check_memory(s, config::machine_memory_bytes(), model::spec_of(plan.model).parameters);
+  // The data may live elsewhere now (data.root, data.file); the run id holds its fingerprint, so
+  // other data is refused with the checkpoint, before it is split (other data may not even have
+  // the run's natural clients).
+  auto data = data::load_dataset(s.data);
+  auto parameters = model::spec_of(config::fitted_model(s, *data)).parameters;
+  config::check_memory(s, config::machine_memory_bytes(), parameters);
   auto cp = std::make_shared<const fl::checkpoint>(
-    app::read_checked_checkpoint(run_dir, app::run_id(doc, plan.data->fingerprint), s,
-                                 model::spec_of(plan.model).parameters));
+    app::read_checked_checkpoint(run_dir, app::run_id(doc, data->fingerprint), s, parameters));
+  auto plan = runtime::make_run_plan(s, data);
   std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
   return execute(s, doc, dir, plan, cp, start);
 }

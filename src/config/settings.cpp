@@ -272,8 +272,15 @@ void read_runtime(const json& doc, runtime_options& rt) {
 void check_strategy_fits(const fl::experiment& ex) {
   auto strategy = fl::make_strategy(ex.strategy);
   const auto& r = ex.rounds;
-  // Every initial round but the last asks a sample; the last asks everyone (clustering).
-  auto asked = r.initial >= 2 ? fl::participants_of(ex.clients, r.fraction_fit) : std::size_t{ex.clients};
+  // Dropped stragglers are never asked: a round aggregates what is left of its sample.
+  auto left = [&](std::size_t n) {
+    if (fl::keeps_stragglers(r.stragglers, ex.strategy.name))
+      return n;
+    return n - std::min<std::size_t>(n, static_cast<std::size_t>(std::lround(r.stragglers.fraction * static_cast<double>(n))));
+  };
+  // Every initial round but the last asks a sample; the last asks everyone (clustering) and keeps
+  // its stragglers.
+  auto asked = r.initial >= 2 ? left(fl::participants_of(ex.clients, r.fraction_fit)) : std::size_t{ex.clients};
   if (auto why = strategy->cannot_ever_aggregate(asked); !why.empty())
     throw config_error("strategy.name=" + ex.strategy.name + " cannot aggregate an initial round of " +
                        std::to_string(asked) + " clients (clients = " + std::to_string(ex.clients) +
@@ -284,7 +291,7 @@ void check_strategy_fits(const fl::experiment& ex) {
   bool one_first = fl::cluster_method_named(cl.method).initial == fl::cluster_method::grouping::one_cluster;
   std::uint32_t fewest = one_first || cl.k == 1 ? 1 : cl.k > 0 ? cl.k : (ex.clients < 3 ? 1 : 2);
   std::size_t largest = ex.clients - std::min(fewest, ex.clients) + 1 + ex.late_clients;
-  auto in_cluster = fl::participants_of(largest, r.fraction_fit);
+  auto in_cluster = left(fl::participants_of(largest, r.fraction_fit));
   if (auto why = strategy->cannot_ever_aggregate(in_cluster); !why.empty())
     throw config_error("strategy.name=" + ex.strategy.name + " cannot aggregate any cluster round: with " +
                        std::to_string(fewest) + " clusters the largest has at most " + std::to_string(largest) +
@@ -308,7 +315,9 @@ model::model_choice fitted_model(const settings& s, const data::image_shape& sha
     for (const auto& m : model::model_names())
       if (model::takes_input(m, shape.channels, shape.height, shape.width))
         fitting += (fitting.empty() ? "" : " or ") + m;
-    auto dims = std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" + std::to_string(shape.width);
+    auto dims = shape.channels == 1 && shape.height == 1
+                  ? std::to_string(shape.width) + "-feature"
+                  : std::to_string(shape.channels) + "x" + std::to_string(shape.height) + "x" + std::to_string(shape.width);
     throw config_error("model.name=" + s.model.name + " does not fit data.dataset=" + s.data.dataset + " (" + dims +
                        " samples, " + std::to_string(classes) + " classes): it takes " + model::input_text(s.model.name) +
                        "; use " + fitting + " for " + s.data.dataset);

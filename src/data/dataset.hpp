@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/datasets.hpp"
@@ -40,6 +41,11 @@ struct dataset {
 };
 
 struct data_options {
+  // A constructor rather than an aggregate: {"mnist", root, limit} stays the short form without
+  // naming (or warning about) every generator option.
+  data_options(std::string dataset_ = "mnist", std::string root_ = {}, std::size_t train_limit_ = 0)
+      : dataset(std::move(dataset_)), root(std::move(root_)), train_limit(train_limit_) {}
+
   std::string dataset = "mnist"; ///< a name in the dataset table (datasets.hpp)
   std::string root;              ///< empty: the dataset's default location
   std::size_t train_limit = 0;   ///< use the first N training samples; 0 = all

@@ -79,12 +79,12 @@ constexpr image_shape from_the_file{0, 0, 0};
 const std::vector<dataset_entry>& datasets() {
   static const std::vector<dataset_entry> table{
     {"mnist", {1, 28, 28}, 10, "data/mnist", "run `make data` (scripts/fetch-mnist.sh) to fetch MNIST, or set data.root",
-     {0.1307f}, {0.3081f}, read_idx_sets},
+     {0.1307f}, {0.3081f}, read_idx_sets, nullptr},
     {"fashion_mnist", {1, 28, 28}, 10, "/usr/share/datasets/fashion-mnist",
-     "install it with `apt-get install dataset-fashion-mnist`, or set data.root", {0.2860f}, {0.3530f}, read_idx_sets},
+     "install it with `apt-get install dataset-fashion-mnist`, or set data.root", {0.2860f}, {0.3530f}, read_idx_sets, nullptr},
     {"cifar10", {3, 32, 32}, 10, "data/cifar-10-batches-bin",
      "download the CIFAR-10 binary version and set data.root to its cifar-10-batches-bin folder",
-     {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, read_cifar_sets},
+     {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, read_cifar_sets, nullptr},
     // Data of one's own: shape and classes come from the file; no normalization (uint8 images
     // are scaled to [0, 1], floats used as written).
     {"tensors", from_the_file, 0, "", "write it with torch.save({\"x_train\": X, \"y_train\": Y, \"x_test\": ..., "

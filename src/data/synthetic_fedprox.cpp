@@ -11,52 +11,6 @@
 
 namespace flotilla::data {
 
-namespace synthetic_detail {
-
-normal_stream::normal_stream(std::uint64_t seed, std::uint64_t stream, std::uint32_t domain) {
-  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
-                    static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32), domain};
-  rng_.seed(seq);
-}
-
-double normal_stream::normal() {
-  if (has_spare_) {
-    has_spare_ = false;
-    return spare_;
-  }
-  // Marsaglia's polar method: a point uniform in the unit disc gives two normals with one log
-  // and no sin or cos (Box-Muller's cost); 21% of points are redrawn.
-  auto signed_unit = [this] { // uniform on [-1, 1) in steps of 2^-52
-    return static_cast<double>(static_cast<std::int64_t>(rng_() >> 11) - (std::int64_t{1} << 52)) * 0x1p-52;
-  };
-  for (;;) {
-    double a = signed_unit();
-    double b = signed_unit();
-    double r2 = a * a + b * b;
-    if (r2 >= 1 || r2 == 0)
-      continue;
-    double f = std::sqrt(-2.0 * std::log(r2) / r2);
-    spare_ = b * f;
-    has_spare_ = true;
-    return a * f;
-  }
-}
-
-std::uint64_t normal_stream::below(std::uint64_t bound) {
-  // Rejects the 2^64 mod bound lowest outputs so every residue is equally likely.
-  std::uint64_t threshold = (0 - bound) % bound;
-  for (;;) {
-    auto x = rng_();
-    if (x >= threshold)
-      return x % bound;
-  }
-}
-
-std::size_t train_count(std::size_t n) {
-  return static_cast<std::size_t>(0.9 * static_cast<double>(n));
-}
-
-} // namespace synthetic_detail
 
 namespace {
 
@@ -199,25 +153,12 @@ federated_set make_synthetic_fedprox_user(const synthetic_fedprox_options& o, st
 
 federated_set make_synthetic_fedprox(const synthetic_fedprox_options& o) {
   check_synthetic_fedprox_options(o);
-  // Sizes first (one draw per user), so nothing is allocated for a set over the bound and the
-  // vectors are allocated once at their final size.
-  std::size_t n_train = 0, n_test = 0;
-  for (std::uint32_t u = 0; u < o.users; ++u) {
+  auto out = empty_set();
+  synthetic_detail::reserve_users(out, o.users, dims, [&](std::uint32_t u) {
     auto n = synthetic_fedprox_user_samples(o, u);
     auto t = synthetic_detail::train_count(n);
-    n_train += t;
-    n_test += n - t;
-  }
-  if (n_train > max_samples || n_test > max_samples)
-    throw data_error("data.users = " + std::to_string(o.users) + " gives " + std::to_string(n_train) +
-                     " training and " + std::to_string(n_test) + " test samples, more than the " +
-                     std::to_string(max_samples) + " a split may hold; lower data.users");
-  auto out = empty_set();
-  for (auto [split, n] : {std::pair{&out.train, n_train}, std::pair{&out.test, n_test}}) {
-    split->x.reserve(n * dims);
-    split->y.reserve(n);
-    split->owner.reserve(n);
-  }
+    return std::pair{t, n - t};
+  });
   linear_model global;
   if (o.iid)
     global = iid_model(o.seed);

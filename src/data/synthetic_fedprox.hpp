@@ -15,9 +15,9 @@
 // user's data do not depend on how many users there are.
 #include <cstddef>
 #include <cstdint>
-#include <random>
 
 #include "data/federated_set.hpp"
+#include "data/synthetic_users.hpp"
 
 namespace flotilla::data {
 
@@ -35,8 +35,6 @@ inline constexpr std::size_t synthetic_fedprox_classes = 10;
 /// 1 user in 2 million, and uncapped a single draw could ask for more memory than there is.
 /// The whole set is further bounded by max_samples per split.
 inline constexpr std::size_t synthetic_fedprox_max_user_samples = 1'000'000;
-/// data.users bound of both synthetic generators.
-inline constexpr std::uint32_t synthetic_max_users = 10'000'000;
 
 /// Throws data_error naming data.alpha, data.beta or data.users when the options are out of range.
 void check_synthetic_fedprox_options(const synthetic_fedprox_options& options);
@@ -54,27 +52,5 @@ federated_set make_synthetic_fedprox_user(const synthetic_fedprox_options& optio
 /// hold more than max_samples rows.
 federated_set make_synthetic_fedprox(const synthetic_fedprox_options& options);
 
-namespace synthetic_detail {
-
-/// The seeded stream both synthetic generators draw from. Normals come from the polar method on
-/// the raw mt19937_64 output rather than std::normal_distribution, whose values differ between
-/// standard libraries, so a seed gives the same data with any of them (up to the last-bit
-/// rounding of std::log, which IEEE 754 leaves to the C library).
-class normal_stream {
-public:
-  normal_stream(std::uint64_t seed, std::uint64_t stream, std::uint32_t domain);
-  double normal();                          ///< N(0, 1)
-  std::uint64_t below(std::uint64_t bound); ///< uniform on [0, bound), bound >= 1
-
-private:
-  std::mt19937_64 rng_;
-  bool has_spare_ = false;
-  double spare_ = 0;
-};
-
-/// numpy's int(0.9 * n): the train share of a user's n samples, both generators' split.
-std::size_t train_count(std::size_t n);
-
-} // namespace synthetic_detail
 
 } // namespace flotilla::data

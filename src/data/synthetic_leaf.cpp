@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "data/data_error.hpp"
-#include "data/synthetic_fedprox.hpp" // synthetic_detail: the stream and the split both share
+#include "data/synthetic_users.hpp"
 
 namespace flotilla::data {
 
@@ -161,23 +161,12 @@ federated_set make_synthetic_leaf_user(const synthetic_leaf_options& o, const sy
 
 federated_set make_synthetic_leaf(const synthetic_leaf_options& o) {
   check_synthetic_leaf_options(o);
-  std::size_t n_train = 0, n_test = 0;
-  for (std::uint32_t u = 0; u < o.users; ++u) {
-    auto n = synthetic_leaf_user_samples(o, u);
-    auto t = std::max<std::size_t>(1, synthetic_detail::train_count(n));
-    n_train += t;
-    n_test += n - t;
-  }
-  if (n_train > max_samples || n_test > max_samples)
-    throw data_error("data.users = " + std::to_string(o.users) + " gives " + std::to_string(n_train) +
-                     " training and " + std::to_string(n_test) + " test samples, more than the " +
-                     std::to_string(max_samples) + " a split may hold; lower data.users");
   auto out = empty_set();
-  for (auto [split, n] : {std::pair{&out.train, n_train}, std::pair{&out.test, n_test}}) {
-    split->x.reserve(n * dims);
-    split->y.reserve(n);
-    split->owner.reserve(n);
-  }
+  synthetic_detail::reserve_users(out, o.users, dims, [&](std::uint32_t u) {
+    auto n = synthetic_leaf_user_samples(o, u);
+    auto t = std::max<std::size_t>(1, synthetic_detail::train_count(n)); // split_data.py
+    return std::pair{t, n - t};
+  });
   auto model = make_synthetic_leaf_model(o);
   out.true_group.reserve(o.users);
   out.natural_ids.reserve(o.users);

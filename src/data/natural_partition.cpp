@@ -74,16 +74,8 @@ std::vector<client_partition> natural_partitions(const dataset& data, std::uint3
       p.train = std::move(rows);
     } else {
       // No test rows of its own (none in the data, or none for this client): a hold-out.
-      // As the other schemes do: a seeded hold-out of the client's own rows.
       auto rng = rng_for(seed, 1 + std::uint64_t{id});
-      std::shuffle(rows.begin(), rows.end(), rng);
-      auto test_n = static_cast<std::size_t>(std::floor(options.local_test_fraction * static_cast<double>(rows.size())));
-      test_n = std::clamp<std::size_t>(test_n, rows.size() > 1 ? 1 : 0, rows.size() - 1);
-      p.test.assign(rows.end() - static_cast<long>(test_n), rows.end());
-      rows.resize(rows.size() - test_n);
-      p.train = std::move(rows);
-      std::sort(p.train.begin(), p.train.end());
-      std::sort(p.test.begin(), p.test.end());
+      hold_out(std::move(rows), options.local_test_fraction, rng, p);
     }
     p.label_histogram.assign(data.num_classes, 0);
     for (auto i : p.train)

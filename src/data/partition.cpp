@@ -225,15 +225,7 @@ std::vector<client_partition> make_partitions(const std::vector<std::int64_t>& l
     // The local test split is a seeded random hold-out of the client's own share, so it
     // follows the client's label skew and rotation.
     auto client_rng = rng_for(seed, 1 + c);
-    std::shuffle(share.begin(), share.end(), client_rng);
-    auto test_n = static_cast<std::size_t>(std::floor(options.local_test_fraction *
-                                                      static_cast<double>(share.size())));
-    test_n = std::clamp<std::size_t>(test_n, share.size() > 1 ? 1 : 0, share.size() - 1);
-    p.test.assign(share.end() - static_cast<long>(test_n), share.end());
-    share.resize(share.size() - test_n);
-    p.train = std::move(share);
-    std::sort(p.train.begin(), p.train.end());
-    std::sort(p.test.begin(), p.test.end());
+    hold_out(std::move(share), options.local_test_fraction, client_rng, p);
     if (grouped)
       p.group = static_cast<std::int32_t>(c % options.groups);
     if (scheme == "rotated")
@@ -248,6 +240,17 @@ std::vector<client_partition> make_partitions(const std::vector<std::int64_t>& l
       }
   }
   return out;
+}
+
+void hold_out(std::vector<std::uint32_t> rows, double fraction, std::mt19937_64& rng, client_partition& p) {
+  std::shuffle(rows.begin(), rows.end(), rng);
+  auto test_n = static_cast<std::size_t>(std::floor(fraction * static_cast<double>(rows.size())));
+  test_n = std::clamp<std::size_t>(test_n, rows.size() > 1 ? 1 : 0, rows.size() - 1);
+  p.test.assign(rows.end() - static_cast<long>(test_n), rows.end());
+  rows.resize(rows.size() - test_n);
+  p.train = std::move(rows);
+  std::sort(p.train.begin(), p.train.end());
+  std::sort(p.test.begin(), p.test.end());
 }
 
 std::vector<client_partition> partition_dataset(const dataset& data, std::uint32_t clients,

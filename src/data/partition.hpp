@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ const std::vector<std::string>& partition_schemes();
 std::vector<client_partition> make_partitions(const std::vector<std::int64_t>& labels,
                                               std::size_t num_classes, std::uint32_t clients,
                                               const partition_options& options, std::uint64_t seed);
+
+/// The local test split as every scheme makes it: `rows` shuffled by `rng`, the last
+/// floor(fraction x rows) of them (at least one when there are two, never all) into p.test, the
+/// rest into p.train, both sorted.
+void hold_out(std::vector<std::uint32_t> rows, double fraction, std::mt19937_64& rng, client_partition& p);
 
 struct dataset;
 

@@ -108,10 +108,7 @@ void append_user(const synthetic_fedprox_options& o, const linear_model* iid, st
 }
 
 federated_set empty_set() {
-  federated_set out;
-  out.sample_shape = {dims};
-  out.classes = classes;
-  return out;
+  return synthetic_detail::empty_users_set(dims, classes);
 }
 
 } // namespace

@@ -99,10 +99,7 @@ std::int32_t append_user(const synthetic_leaf_options& o, const synthetic_leaf_m
 }
 
 federated_set empty_set() {
-  federated_set out;
-  out.sample_shape = {dims};
-  out.classes = classes;
-  return out;
+  return synthetic_detail::empty_users_set(dims, classes);
 }
 
 } // namespace

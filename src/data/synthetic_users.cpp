@@ -52,6 +52,13 @@ std::size_t train_count(std::size_t n) {
   return static_cast<std::size_t>(0.9 * static_cast<double>(n));
 }
 
+federated_set empty_users_set(std::size_t dims, std::size_t classes) {
+  federated_set out;
+  out.sample_shape = {dims};
+  out.classes = classes;
+  return out;
+}
+
 void reserve_users(federated_set& out, std::uint32_t users, std::size_t dims,
                    const std::function<std::pair<std::size_t, std::size_t>(std::uint32_t)>& split_of) {
   std::size_t n_train = 0, n_test = 0;

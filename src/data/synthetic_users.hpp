@@ -35,6 +35,9 @@ private:
 /// numpy's int(0.9 * n): the train share of a user's n samples, both generators' split.
 std::size_t train_count(std::size_t n);
 
+/// A set of no users yet: `dims` features a sample, `classes` classes.
+federated_set empty_users_set(std::size_t dims, std::size_t classes);
+
 /// Sizes both splits of `users` users from `split_of(user)` (its train and test counts, cheap),
 /// refuses a set over max_samples (data_error naming data.users), and reserves `out`'s vectors
 /// once at their final size, `dims` floats a sample.

@@ -32,7 +32,9 @@ TEST_CASE("every resumable key is machine-local, and every listed key exists") {
   CHECK_FALSE(stripped["data"].contains("root"));
   CHECK(stripped["data"].contains("train_limit"));
   CHECK_FALSE(stripped["data"].contains("file"));
-  CHECK(config::dotted_keys(stripped).size() + 2 + config::dotted_keys(defaults["runtime"]).size() +
+  CHECK_FALSE(stripped["model"].contains("file")); // its SHA-256 is in the run id instead
+  CHECK(stripped["model"].contains("buffers"));
+  CHECK(config::dotted_keys(stripped).size() + 3 + config::dotted_keys(defaults["runtime"]).size() +
             config::dotted_keys(defaults["output"]).size() ==
         config::dotted_keys(defaults).size());
 }

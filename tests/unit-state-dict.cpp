@@ -105,6 +105,8 @@ std::string edited_state_dict(const std::string& model,
 TEST_CASE("a state_dict round-trips the flat weights of every registered model") {
   for (const auto& name : model::model_names()) {
     CAPTURE(name);
+    if (name == "torchscript")
+      continue; // a file's module: unit-script-model
     // wide_mlp (318 MB) runs the same code as the others, only 30 s longer on 2 cores.
     if (model::spec_of(name).parameters > 10'000'000)
       continue;

@@ -6,6 +6,7 @@
 #include "actors/fan_out.hpp"
 #include "actors/round_engine.hpp"
 #include "fl/cfl.hpp"
+#include "fl/local_layers.hpp"
 #include "fl/seeds.hpp"
 
 namespace flotilla::actors {
@@ -43,6 +44,21 @@ void inject(client_actor* self, const std::string& kind, double seconds) {
   }
 }
 
+// model.buffers=local (FedBN): the ranges this client keeps, empty otherwise.
+const fl::layer_ranges& kept_layers(const client_actor* self) {
+  static const fl::layer_ranges none;
+  const auto& ctx = *self->state.ctx;
+  return ctx.model_choice.buffers == "local" ? ctx.model.norm_ranges : none;
+}
+
+// A model as this client uses it: under FedBN with its own BatchNorm layers in place.
+weight_blob personal(const client_actor* self, const weight_blob& model) {
+  const auto& ranges = kept_layers(self);
+  if (ranges.empty() || self->state.local_layers.empty())
+    return model;
+  return weight_blob(model.layout, fl::with_local(model.values(), ranges, self->state.local_layers));
+}
+
 // The handlers every client has, promoted or not.
 caf::message_handler client_handlers(client_actor* self) {
   return {
@@ -59,7 +75,7 @@ caf::message_handler client_handlers(client_actor* self) {
           return;
         }
         auto local = in;
-        local.weights = std::move(w);
+        local.weights = personal(self, w);
         // The pool is on this node and always answers (a result or an error); the deadline is
         // on the request that reached this client, which also covers the wait for a trainer.
         self->request(self->state.pool, caf::infinite, train_atom::value, self->state.id, local)
@@ -67,6 +83,13 @@ caf::message_handler client_handlers(client_actor* self) {
             [=](fit_result& r) mutable {
               self->state.cpu_seconds += r.cpu_seconds;
               auto& st = self->state;
+              if (const auto& ranges = kept_layers(self); !ranges.empty()) {
+                // FedBN: the trained BatchNorm layers stay here; the model's own values leave.
+                auto trained = r.weights.values();
+                st.local_layers = fl::local_part(trained, ranges);
+                fl::keep_local(trained, w.values(), ranges);
+                r.weights = weight_blob(r.weights.layout, std::move(trained));
+              }
               if (st.slow_s <= 0) {
                 rp.deliver(std::move(r));
                 return;
@@ -92,7 +115,7 @@ caf::message_handler client_handlers(client_actor* self) {
       fetch_blob(self, w, self->state.ctx->model.parameters, [=](std::string error, weight_blob local) mutable {
         if (!error.empty())
           return rp.deliver(make_error(errc::round_failed, "the model to evaluate could not be fetched: " + error));
-        rp.delegate(self->state.pool, assess_atom::value, self->state.id, std::move(local));
+        rp.delegate(self->state.pool, assess_atom::value, self->state.id, personal(self, local));
       });
       return rp;
     },
@@ -102,6 +125,8 @@ caf::message_handler client_handlers(client_actor* self) {
                   [=](std::string error, std::vector<weight_blob> local) mutable {
                     if (!error.empty())
                       return rp.deliver(make_error(errc::round_failed, "the models could not be fetched: " + error));
+                    for (auto& m : local)
+                      m = personal(self, m);
                     rp.delegate(self->state.pool, score_atom::value, self->state.id, std::move(local));
                   });
       return rp;

@@ -34,6 +34,7 @@ struct client_state {
   double slow_s = 0;                     ///< injected fault: answer fits this much later
   std::uint64_t next_delayed = 0;
   std::map<std::uint64_t, std::pair<caf::typed_response_promise<fit_result>, fit_result>> delayed;
+  std::vector<float> local_layers;       ///< model.buffers=local: its BatchNorm layers (empty until it trains)
   static inline const char* name = "flotilla.client";
 };
 

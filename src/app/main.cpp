@@ -35,6 +35,7 @@
 #include "model/trainer.hpp"
 #include "net/tls_check.hpp"
 #include "runtime/local_run.hpp"
+#include "runtime/actor_system_setup.hpp"
 #include "runtime/node.hpp"
 #include "runtime/run_plan.hpp"
 
@@ -66,7 +67,8 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
-  auto recorder = std::make_shared<app::run_recorder>(dir.path(), app::run_id(doc, data->fingerprint), s.output.progress,
+  auto recorder = std::make_shared<app::run_recorder>(dir.path(), app::run_id(doc, runtime::run_fingerprint(*data, model::spec_of(plan.model))),
+                                                      s.output.progress,
                                                       resume ? resume->metrics_bytes : 0);
   // Written from inside the run, before the actor system shuts down (see run_experiment).
   auto finish = [&](fl::run_report& report) {
@@ -129,16 +131,21 @@ int resume(const app::command_line& cl) {
   auto doc = config::resolve_config(run_dir + "/config.json", {});
   app::apply_resume_overrides(doc, cl.overrides);
   auto s = config::settings_from(doc);
+  if (s.model.buffers == "local")
+    throw config::config_error("run " + run_dir + " kept its BatchNorm layers on the clients (model.buffers=local, "
+                               "FedBN); they are not in the checkpoint, so it cannot resume bit for bit: start it again");
   config::check_memory(s, config::machine_memory_bytes());
   model::configure_torch_threads(1);
   // The data may live elsewhere now (data.root, data.file); the run id holds its fingerprint, so
   // other data is refused with the checkpoint, before it is split (other data may not even have
   // the run's natural clients).
   auto data = data::load_dataset(s.data);
-  auto parameters = model::spec_of(config::fitted_model(s, *data)).parameters;
+  auto spec = model::spec_of(config::fitted_model(s, *data));
+  auto parameters = spec.parameters;
   config::check_memory(s, config::machine_memory_bytes(), parameters);
+  // A TorchScript model's file is in the run id too: another module is refused here.
   auto cp = std::make_shared<const fl::checkpoint>(
-    app::read_checked_checkpoint(run_dir, app::run_id(doc, data->fingerprint), s, parameters));
+    app::read_checked_checkpoint(run_dir, app::run_id(doc, runtime::run_fingerprint(*data, spec)), s, parameters));
   auto plan = runtime::make_run_plan(s, data);
   std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
   return execute(s, doc, dir, plan, cp, start);

@@ -310,10 +310,12 @@ model::model_choice fitted_model(const settings& s, const data::image_shape& sha
   choice.width = shape.width;
   choice.classes = classes;
   choice.hidden = s.model.hidden;
+  choice.file = s.model.file;
+  choice.buffers = s.model.buffers;
   if (!model::takes_input(choice.name, shape.channels, shape.height, shape.width)) {
     std::string fitting;
     for (const auto& m : model::model_names())
-      if (model::takes_input(m, shape.channels, shape.height, shape.width))
+      if (m != "torchscript" && model::takes_input(m, shape.channels, shape.height, shape.width))
         fitting += (fitting.empty() ? "" : " or ") + m;
     auto dims = shape.channels == 1 && shape.height == 1
                   ? std::to_string(shape.width) + "-feature"
@@ -396,6 +398,17 @@ settings read_settings(const json& doc) {
   }
   if (s.model.name == "mlp" && s.model.hidden.empty())
     throw config_error("config key 'model.hidden' = [] gives model.name=mlp no hidden layer; give sizes, e.g. [200, 200]");
+  s.model.file = text(doc, "model.file");
+  s.model.buffers = one_of(doc, "model.buffers", {"average", "local"});
+  if (s.model.name == "torchscript" && s.model.file.empty())
+    throw config_error("model.name=torchscript reads model.file: set it to the file torch.jit.save(torch.jit.script(model), "
+                       "PATH) wrote (examples/models/)");
+  if (s.model.name != "torchscript" && !s.model.file.empty())
+    throw config_error("config key 'model.file' is read by model.name=torchscript only; model.name=" + s.model.name +
+                       " is built in (set model.name=torchscript to train the module in " + s.model.file + ")");
+  if (s.model.name != "torchscript" && s.model.buffers != "average")
+    throw config_error("model.buffers=" + s.model.buffers + " keeps BatchNorm layers local (FedBN); model.name=" +
+                       s.model.name + " has none: use model.name=torchscript with a module that has BatchNorm");
   // A model fits a dataset when it takes its samples' shape (the model and dataset tables say
   // which); data of one's own says its shape and classes when it is read (run_plan.cpp checks).
   const auto& data_row = data::dataset_named(s.data.dataset);

@@ -56,6 +56,8 @@ struct model_options {
   std::string name;
   std::string init;                ///< a state_dict to start from (empty: seeded fresh weights)
   std::vector<std::size_t> hidden; ///< mlp's hidden layer sizes
+  std::string file;                ///< torchscript: the module's file (machine-local)
+  std::string buffers;             ///< average | local (FedBN: BatchNorm layers stay on the clients)
 };
 
 struct settings {

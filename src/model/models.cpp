@@ -5,6 +5,7 @@
 
 #include "model/model_error.hpp"
 #include "model/model_spec.hpp"
+#include "model/script_model.hpp"
 #include "model/weights.hpp"
 
 namespace flotilla::model {
@@ -95,6 +96,8 @@ const model_entry registry[] = {
                                     "beyond one message"},
   {"mclr", 0, 0, 0, mclr, "multinomial logistic regression on the flattened sample (FedProx's convex model)"},
   {"mlp", 0, 0, 0, mlp, "fully connected ReLU layers of model.hidden's sizes on the flattened sample"},
+  {"torchscript", 0, 0, 0, make_script_model, "your own PyTorch module: torch.jit.save(torch.jit.script(model), "
+                                             "model.file)"},
 };
 
 const model_entry& entry_of(const std::string& name) {
@@ -126,6 +129,11 @@ const model_entry& checked_entry(const model_choice& choice) {
   if (choice.channels * choice.height * choice.width == 0)
     throw model_error("model " + choice.name + " cannot take empty samples (" +
                       shape_text(choice.channels, choice.height, choice.width) + ")");
+  if (std::string(e.name) == "torchscript") {
+    if (choice.file.empty())
+      throw model_error("model.name=torchscript reads model.file: set it to the file torch.jit.save wrote");
+    return e; // its size is the file's, bounded by the archive checks
+  }
   if (std::string(e.name) == "mlp") {
     if (choice.hidden.empty())
       throw model_error("model mlp needs hidden layer sizes: set model.hidden, e.g. [200, 200]");
@@ -174,6 +182,8 @@ model_choice::model_choice(std::string model) : name(std::move(model)) {
 
 std::string model_choice::describe() const {
   std::string out = name + " (" + shape_text(channels, height, width);
+  if (name == "torchscript")
+    out = name + " " + file + " (" + shape_text(channels, height, width) + (buffers == "local" ? ", local norm" : "");
   if (name == "mlp")
     for (auto h : hidden)
       out += " -> " + std::to_string(h);
@@ -234,6 +244,24 @@ model_spec spec_of(const model_choice& choice) {
   spec.classes = choice.classes;
   spec.parameters = parameter_count(*net);
   spec.layout = layout_id(*net);
+  if (spec.name == "torchscript") {
+    check_script_output(choice);
+    spec.file_sha256 = script_sha256(choice.file);
+    spec.description = "TorchScript module " + choice.file + " (SHA-256 " + spec.file_sha256.substr(0, 12) + ")";
+    std::size_t offset = 0;
+    for (const auto& e : script_state(net)) {
+      if (!e.federated)
+        continue;
+      auto n = static_cast<std::size_t>(e.value.numel());
+      if (e.norm) {
+        if (!spec.norm_ranges.empty() && spec.norm_ranges.back().first + spec.norm_ranges.back().second == offset)
+          spec.norm_ranges.back().second += n;
+        else
+          spec.norm_ranges.emplace_back(offset, n);
+      }
+      offset += n;
+    }
+  }
   std::lock_guard<std::mutex> guard(mutex);
   return cache.emplace(key, spec).first->second;
 }

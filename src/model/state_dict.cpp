@@ -10,6 +10,7 @@
 
 #include "model/model_error.hpp"
 #include "model/models.hpp"
+#include "model/script_model.hpp"
 #include "model/state_dict_pickle.hpp"
 #include "model/weights.hpp"
 
@@ -74,8 +75,10 @@ torch::Tensor tensor_of(caffe2::serialize::PyTorchStreamReader& archive, const p
 
 std::vector<float> read_weights(const model_choice& choice, const std::string& bytes,
                                 const std::string& source) {
-  auto fix = "; it belongs to another model (scripts/flotilla_models.py builds '" + choice.name +
-             "' with the expected keys)";
+  auto fix = choice.name == "torchscript"
+               ? "; it belongs to another model (the module in " + choice.file + " has the expected keys)"
+               : "; it belongs to another model (scripts/flotilla_models.py builds '" + choice.name +
+                   "' with the expected keys)";
   auto net = make_model(choice);
   std::istringstream in(bytes);
   auto archive = std::make_unique<caffe2::serialize::PyTorchStreamReader>(&in);
@@ -97,11 +100,23 @@ std::vector<float> read_weights(const model_choice& choice, const std::string& b
   std::map<std::string, const pickled_tensor*> by_name;
   for (const auto& e : entries)
     by_name[e.name] = &e;
+  // What the flat buffer holds, under the names Python's state_dict() gives them; a TorchScript
+  // module's integer buffers are not federated, so they are passed over when present.
+  std::vector<std::pair<std::string, torch::Tensor>> wanted;
+  auto script = script_state(net);
+  for (const auto& e : script) {
+    if (e.federated)
+      wanted.emplace_back(e.key, e.value);
+    else
+      by_name.erase(e.key);
+  }
+  if (script.empty())
+    for (const auto& item : net->named_parameters())
+      wanted.emplace_back(item.key(), item.value());
   std::vector<float> out(parameter_count(*net));
   auto* dst = out.data();
-  for (const auto& item : net->named_parameters()) {
-    const auto& key = item.key();
-    auto expected = item.value().sizes();
+  for (const auto& [key, value] : wanted) {
+    auto expected = value.sizes();
     auto it = by_name.find(key);
     if (it == by_name.end())
       throw model_error(source + ": no '" + key + "' " + shape(expected) + " in the state_dict, but model '" +
@@ -141,10 +156,15 @@ std::string state_dict_bytes(const model_choice& choice, const std::vector<float
   auto net = make_model(choice);
   load_flat(*net, weights.data(), weights.size());
   // A typed dict of detached tensors: torch.load gives a plain dict of plain tensors, as
-  // Python's state_dict() holds.
+  // Python's state_dict() holds. A TorchScript module's state under its own names, integer
+  // buffers included, so load_state_dict(strict=True) takes it.
   c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& item : net->named_parameters())
-    dict.insert(item.key(), item.value().detach());
+  auto script = script_state(net);
+  for (const auto& e : script)
+    dict.insert(e.key, e.value.detach());
+  if (script.empty())
+    for (const auto& item : net->named_parameters())
+      dict.insert(item.key(), item.value().detach());
   auto bytes = torch::pickle_save(dict);
   return {bytes.begin(), bytes.end()};
 }

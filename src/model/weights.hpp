@@ -13,7 +13,8 @@ std::size_t parameter_count(const torch::nn::Module& module);
 /// belong to the same architecture.
 std::uint64_t layout_id(const torch::nn::Module& module);
 
-/// Copies every parameter, in registration order, into one contiguous buffer.
+/// Copies every parameter, then every float32 buffer (a TorchScript module's BatchNorm
+/// statistics), in registration order, into one contiguous buffer.
 std::vector<float> flatten(const torch::nn::Module& module);
 
 /// Writes a flat buffer back into the parameters. Throws model_error when `count` does not

@@ -62,4 +62,8 @@ void configure_actor_system(caf::actor_system_config& cfg, const config::runtime
   // guard, in plain TCP or TLS.
 }
 
+std::string run_fingerprint(const data::dataset& data, const model::model_spec& model) {
+  return model.file_sha256.empty() ? data.fingerprint : data.fingerprint + model_mark + model.file_sha256;
+}
+
 } // namespace flotilla::runtime

@@ -28,6 +28,11 @@ std::shared_ptr<actors::node_context> node_context_for(
   const config::settings& s, std::shared_ptr<const data::dataset> data,
   const std::vector<data::client_partition>* partitions = nullptr);
 
+/// What a node must share with the coordinator, byte for byte: the data's fingerprint, then for
+/// a TorchScript model model_mark and its file's SHA-256 (the run id hashes the same text).
+inline const std::string model_mark = " model ";
+std::string run_fingerprint(const data::dataset& data, const model::model_spec& model);
+
 /// This machine's cores (at least 1).
 std::uint32_t cores();
 

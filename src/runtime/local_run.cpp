@@ -108,8 +108,8 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   // CAF 0.17.6 would hang in remote_actor on a key that does not fit its certificate.
   if (s.runtime.tls.enabled())
     net::check_tls_files(s.runtime.tls.cert, s.runtime.tls.key, s.runtime.tls.ca);
-  auto fingerprint = data->fingerprint;
-  auto ctx = node_context_for(s, std::move(data), partitions); // the run plan's, when given
+  auto ctx = node_context_for(s, data, partitions); // the run plan's, when given
+  auto fingerprint = run_fingerprint(*data, ctx->model);
 
   actors::coordinator_options co;
   co.experiment = s.experiment;

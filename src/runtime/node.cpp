@@ -19,6 +19,7 @@
 #include "actors/exception_policy.hpp"
 #include "config/config.hpp"
 #include "runtime/actor_system_setup.hpp"
+#include "model/model_error.hpp"
 #include "model/trainer.hpp"
 #include "data/data_error.hpp"
 #include "fl/resources.hpp"
@@ -82,10 +83,22 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
       st.data = data::load_dataset(s.data);
       st.data_key = key;
     }
-    if (st.data->fingerprint != fingerprint)
+    // A TorchScript model's digest follows the data's fingerprint (local_run.cpp): this node's
+    // own copy of model.file must be the coordinator's file, byte for byte.
+    auto mark = fingerprint.find(model_mark);
+    auto data_part = fingerprint.substr(0, mark);
+    auto model_part = mark == std::string::npos ? std::string{} : fingerprint.substr(mark + model_mark.size());
+    auto choice = config::fitted_model(s, *st.data);
+    auto own = choice.name == "torchscript" ? model::spec_of(choice).file_sha256 : std::string{};
+    if (own != model_part)
+      return make_error(errc::model_error,
+                        "model.file on this node (" + choice.file + ", SHA-256 " + own.substr(0, 12) +
+                            ") differs from the coordinator's (SHA-256 " + model_part.substr(0, 12) +
+                            "); copy the coordinator's file to this node (set its path with model.file=PATH on the node)");
+    if (st.data->fingerprint != data_part)
       return make_error(errc::data_error,
                              "the dataset on this node differs from the coordinator's (fingerprint " +
-                                 st.data->fingerprint.substr(0, 12) + " vs " + fingerprint.substr(0, 12) +
+                                 st.data->fingerprint.substr(0, 12) + " vs " + data_part.substr(0, 12) +
                                  "); give the node the same files (data.root, data.file) and data.train_limit");
     auto ctx = node_context_for(s, st.data);
     st.pool = spawn_trainer_pool(self->system(), ctx, s.runtime.trainers > 0 ? s.runtime.trainers : ctx->cores);
@@ -104,6 +117,9 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
   } catch (const data::data_error& e) {
     teardown(self);
     return make_error(errc::data_error, std::string("node setup failed: ") + e.what());
+  } catch (const model::model_error& e) {
+    teardown(self);
+    return make_error(errc::model_error, std::string("node setup failed: ") + e.what());
   } catch (const std::exception& e) {
     teardown(self);
     return make_error(errc::config_error, std::string("node setup failed: ") + e.what());
@@ -237,7 +253,7 @@ int join_run(caf::actor_system& sys, const caf::actor& manager, const node_optio
 } // namespace
 
 const std::vector<std::string>& node_local_keys() {
-  static const std::vector<std::string> keys{"data.root", "data.file", "runtime.trainers",
+  static const std::vector<std::string> keys{"data.root", "data.file", "model.file", "runtime.trainers",
                                              "runtime.scheduler_threads", "runtime.chunk_kib"};
   return keys;
 }
@@ -247,12 +263,18 @@ int serve_node(const node_options& options) {
   auto local = config::default_config();
   for (const auto& o : options.overrides) {
     auto key = o.substr(0, o.find('='));
-    if (std::find(node_local_keys().begin(), node_local_keys().end(), key) == node_local_keys().end())
-      throw config::config_error("a node takes only node-local keys (data.root, runtime.trainers, "
-                              "runtime.scheduler_threads, runtime.chunk_kib); '" + key +
-                              "' comes from the coordinator's config");
+    if (std::find(node_local_keys().begin(), node_local_keys().end(), key) == node_local_keys().end()) {
+      std::string list;
+      for (const auto& k : node_local_keys())
+        list += (list.empty() ? "" : ", ") + k;
+      throw config::config_error("a node takes only node-local keys (" + list + "); '" + key +
+                                 "' comes from the coordinator's config");
+    }
     config::apply_override(local, o);
   }
+  // This node's copy of a TorchScript module: the coordinator's model.name will read it.
+  if (!local["model"]["file"].get<std::string>().empty())
+    local["model"]["name"] = "torchscript";
   auto s = config::settings_from(local);
   bool tls = options.tls.enabled();
   if (tls)

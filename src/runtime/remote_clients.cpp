@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "actors/errors.hpp"
+#include "runtime/local_run.hpp"
 
 namespace flotilla::runtime {
 
@@ -47,15 +48,25 @@ std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scop
     managers.push_back(mgr);
     self->monitor(mgr); // teardown skips nodes that went down
     std::string error;
+    auto cause = run_error::kind::other;
     self->request(mgr, std::chrono::minutes(5), actors::setup_atom::value, config_json, ids[i], fingerprint)
       .receive(
         [&](std::vector<caf::actor>& hs) {
           for (std::size_t j = 0; j < hs.size() && j < ids[i].size(); ++j)
             clients[ids[i][j]] = {ids[i][j], hs[j]};
         },
-        [&](caf::error& err) { error = actors::text_of(sys, err); });
+        [&](caf::error& err) {
+          error = actors::text_of(sys, err);
+          // The node's reason decides the exit code: its data or model file differs, its config.
+          switch (actors::code_of(err).value_or(actors::errc::internal_error)) {
+            case actors::errc::model_error: cause = run_error::kind::model; break;
+            case actors::errc::data_error: cause = run_error::kind::data; break;
+            case actors::errc::config_error: cause = run_error::kind::config; break;
+            default: break;
+          }
+        });
     if (!error.empty())
-      throw std::runtime_error("node " + s.runtime.nodes[i] + " refused the run: " + error);
+      throw run_error(cause, "node " + s.runtime.nodes[i] + " refused the run: " + error);
   }
   // Each node opens a direct link to the nodes after it: members then reach a cluster server on
   // another node directly (plain or TLS alike), not through the coordinator's node.

@@ -1,0 +1,276 @@
+#include "model/script_model.hpp"
+
+#include <sys/stat.h>
+#include <torch/script.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "common/sha256.hpp"
+#include "data/data_error.hpp"
+#include "data/zip_archive.hpp"
+#include "model/model_error.hpp"
+
+namespace flotilla::model {
+
+namespace {
+
+const char* const how_to_save = "in Python: torch.jit.save(torch.jit.script(model), path) (examples/models/)";
+
+// A file read once per process: the checked module every trainer copies, and its digest.
+struct loaded_script {
+  torch::jit::Module prototype;
+  std::string sha256;
+  std::mutex use; // deepcopy and the dummy forward touch the prototype
+};
+
+std::string shape_text(torch::IntArrayRef sizes) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(sizes[i]);
+  return out + "]";
+}
+
+// TorchScript errors carry the module's traceback; its last line says what failed.
+std::string last_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  auto nl = text.rfind('\n');
+  return nl == std::string::npos ? text : text.substr(nl + 1);
+}
+
+std::string file_sha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  flotilla::sha256 h;
+  std::vector<char> chunk(1 << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    h.update(chunk.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  if (in.bad())
+    throw model_error("model.file " + path + " could not be read to its end");
+  return h.hex_digest();
+}
+
+// What torch.jit.save writes: a zip whose records sit under one folder, with the module's
+// compiled code and constants beside its pickled state. Checked before libtorch parses
+// anything, with the project's zip reader (every declared size against the real file), so a
+// device, a directory, a truncated or forged archive is refused with bounded memory.
+void check_archive(const std::string& path) {
+  std::unique_ptr<data::zip_archive> zip;
+  try {
+    zip = std::make_unique<data::zip_archive>(path);
+  } catch (const data::data_error& e) {
+    throw model_error("model.file: " + std::string(e.what()) + "; it must be a TorchScript module, " + how_to_save);
+  }
+  bool constants = false, code = false, state = false;
+  for (const auto& e : zip->entries()) {
+    auto slash = e.name.find('/');
+    auto rest = slash == std::string::npos ? e.name : e.name.substr(slash + 1);
+    constants = constants || rest == "constants.pkl";
+    state = state || rest == "data.pkl";
+    code = code || rest.rfind("code/", 0) == 0;
+  }
+  if (state && !(constants && code))
+    throw model_error("model.file " + path + " is a torch.save file (a state_dict or tensors), not a TorchScript "
+                      "module: it has no compiled code; " + how_to_save +
+                      " (a state_dict to start from goes in model.init)");
+  if (!(state && constants && code))
+    throw model_error("model.file " + path + " is a zip archive but not a TorchScript module (no " +
+                      (!state ? "data.pkl" : !constants ? "constants.pkl" : "code/") + " record); " + how_to_save);
+}
+
+std::vector<script_entry> entries_of(const torch::jit::Module& m, const std::string& path) {
+  std::vector<std::string> norms; // prefixes of BatchNorm submodules
+  for (const auto& sub : m.named_modules()) {
+    auto type = sub.value.type()->name();
+    if (type && type->qualifiedName().find("BatchNorm") != std::string::npos)
+      norms.push_back(sub.name.empty() ? "" : sub.name + ".");
+  }
+  auto is_norm = [&](const std::string& key) {
+    for (const auto& p : norms)
+      if (key.rfind(p, 0) == 0 && key.find('.', p.size()) == std::string::npos)
+        return true;
+    return false;
+  };
+  std::vector<script_entry> floats, counters;
+  for (const auto& p : m.named_parameters(true)) {
+    if (p.value.scalar_type() != torch::kFloat)
+      throw model_error("model.file " + path + ": parameter '" + p.name + "' is " +
+                        std::string(c10::toString(p.value.scalar_type())) + "; Flotilla trains float32 "
+                        "parameters (model.float() before scripting)");
+    floats.push_back({p.name, p.value, true, is_norm(p.name)});
+  }
+  for (const auto& b : m.named_buffers(true)) {
+    auto t = b.value.scalar_type();
+    if (t == torch::kFloat)
+      floats.push_back({b.name, b.value, true, is_norm(b.name)});
+    else if (c10::isIntegralType(t, /*includeBool=*/false))
+      counters.push_back({b.name, b.value, false, is_norm(b.name)});
+    else
+      throw model_error("model.file " + path + ": buffer '" + b.name + "' is " + std::string(c10::toString(t)) +
+                        "; buffers must be float32 (averaged like parameters) or integers (kept as the file has "
+                        "them)");
+  }
+  if (floats.empty())
+    throw model_error("model.file " + path + ": the module has no float32 parameters; there is nothing to train");
+  floats.insert(floats.end(), counters.begin(), counters.end());
+  return floats;
+}
+
+std::shared_ptr<loaded_script> load(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0)
+    throw model_error("model.file " + path + " does not exist; write the module, " + std::string(how_to_save));
+  check_archive(path);
+  auto out = std::make_shared<loaded_script>();
+  try {
+    out->prototype = torch::jit::load(path, torch::kCPU);
+  } catch (const c10::Error& e) {
+    throw model_error("model.file " + path + " could not be loaded as a TorchScript module (" +
+                      e.what_without_backtrace() + "); " + how_to_save + " with torch 1.13 or older");
+  } catch (const std::exception& e) {
+    throw model_error("model.file " + path + " could not be loaded as a TorchScript module (" + e.what() + "); " +
+                      how_to_save);
+  }
+  if (!out->prototype.find_method("forward"))
+    throw model_error("model.file " + path + ": the module has no forward method");
+  entries_of(out->prototype, path); // refuses what the trainers cannot hold
+  out->sha256 = file_sha256(path);
+  return out;
+}
+
+std::shared_ptr<loaded_script> script_of(const std::string& path) {
+  if (path.empty())
+    throw model_error("model.name=torchscript reads model.file: write the module, " + std::string(how_to_save));
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<loaded_script>> loaded;
+  std::lock_guard<std::mutex> guard(mutex);
+  auto& slot = loaded[path];
+  if (!slot)
+    slot = load(path);
+  return slot;
+}
+
+class script_net_impl : public torch::nn::Module {
+public:
+  script_net_impl(torch::jit::Module module, const std::string& path)
+      : module_(std::move(module)), entries_(entries_of(module_, path)) {
+    // Registered under names without dots (a torch::nn rule); ':' never occurs in Python names.
+    auto name = [](std::string key) {
+      for (auto& c : key)
+        if (c == '.')
+          c = ':';
+      return key;
+    };
+    for (const auto& e : entries_)
+      if (e.federated && e.value.requires_grad())
+        register_parameter(name(e.key), e.value);
+    for (const auto& e : entries_)
+      if (e.federated && !e.value.requires_grad())
+        register_buffer(name(e.key), e.value);
+    for (const auto& e : entries_)
+      if (!e.federated)
+        counters_.emplace_back(e.value, e.value.clone());
+    // Flat order is parameters, then float buffers (weights.cpp); keep entries_ in it.
+    std::stable_partition(entries_.begin(), entries_.end(),
+                          [](const script_entry& e) { return e.federated && e.value.requires_grad(); });
+  }
+
+  torch::Tensor forward(torch::Tensor x) {
+    auto out = module_.forward({std::move(x)});
+    if (!out.isTensor())
+      throw model_error("the TorchScript module's forward returned a " + std::string(out.tagKind()) +
+                        ", not a tensor of [batch, classes] scores");
+    return out.toTensor();
+  }
+
+  void train(bool on) override {
+    module_.train(on);
+    torch::nn::Module::train(on);
+  }
+
+  void reset_counters() {
+    torch::NoGradGuard no_grad;
+    for (auto& [t, v] : counters_)
+      t.copy_(v);
+  }
+
+  const std::vector<script_entry>& entries() const { return entries_; }
+
+private:
+  torch::jit::Module module_;
+  std::vector<script_entry> entries_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> counters_; // integer buffer, its file value
+};
+
+} // namespace
+
+std::string script_sha256(const std::string& path) {
+  return script_of(path)->sha256;
+}
+
+torch::nn::Sequential make_script_model(const model_choice& choice) {
+  auto script = script_of(choice.file);
+  torch::jit::Module copy;
+  {
+    std::lock_guard<std::mutex> guard(script->use);
+    // No storage shared between trainers. Without the guard, deepcopy's clones would record a
+    // grad_fn, and the optimizer refuses parameters that are not leaves.
+    torch::NoGradGuard no_grad;
+    copy = script->prototype.deepcopy();
+  }
+  // Every parameter trains, also one the file saved with requires_grad=False.
+  for (auto p : copy.parameters())
+    p.set_requires_grad(true);
+  torch::nn::Sequential net;
+  net->push_back(std::make_shared<script_net_impl>(std::move(copy), choice.file));
+  return net;
+}
+
+void check_script_output(const model_choice& choice) {
+  auto script = script_of(choice.file);
+  std::vector<std::int64_t> in{2, static_cast<std::int64_t>(choice.channels), static_cast<std::int64_t>(choice.height),
+                               static_cast<std::int64_t>(choice.width)};
+  auto fix = "; the module receives [batch, channels, height, width] float batches (feature vectors: [batch, 1, 1, "
+             "features]) and must return [batch, classes] scores (logits)";
+  torch::jit::IValue out;
+  {
+    std::lock_guard<std::mutex> guard(script->use);
+    torch::NoGradGuard no_grad;
+    auto copy = script->prototype.deepcopy(); // eval() must not change the prototype's mode
+    copy.eval();
+    try {
+      out = copy.forward({torch::zeros(in)});
+    } catch (const std::exception& e) {
+      throw model_error("model.file " + choice.file + " fails on a batch of the data's shape " + shape_text(in) + ": " +
+                        last_line(e.what()) + fix);
+    }
+  }
+  auto expected = std::vector<std::int64_t>{2, static_cast<std::int64_t>(choice.classes)};
+  if (!out.isTensor())
+    throw model_error("model.file " + choice.file + " returns a " + std::string(out.tagKind()) + " for a " +
+                      shape_text(in) + " batch, not a tensor" + fix);
+  auto t = out.toTensor();
+  if (t.sizes() != torch::IntArrayRef(expected) || !t.is_floating_point())
+    throw model_error("model.file " + choice.file + " returns " + shape_text(t.sizes()) + " for a " + shape_text(in) +
+                      " batch of the data's samples; Flotilla needs " + shape_text(expected) + " (batch, the data's " +
+                      std::to_string(choice.classes) + " classes) of floating scores" + fix);
+}
+
+std::vector<script_entry> script_state(const torch::nn::Sequential& net) {
+  for (const auto& child : net->children())
+    if (auto s = std::dynamic_pointer_cast<script_net_impl>(child))
+      return s->entries();
+  return {};
+}
+
+void reset_script_counters(torch::nn::Module& net) {
+  for (const auto& m : net.modules(/*include_self=*/false))
+    if (auto s = std::dynamic_pointer_cast<script_net_impl>(m))
+      s->reset_counters();
+}
+
+} // namespace flotilla::model

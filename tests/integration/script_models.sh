@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Models written in PyTorch (model.name=torchscript), end to end with the example modules that
+# examples/models/*.py write with Debian's python3-torch:
+#   1. the cnn twin and the BatchNorm + Dropout net train (threaded, buffers=average); every
+#      models/*.pt loads back into the Python class with strict=True
+#   2. FedBN (buffers=local) on rotated MNIST runs and reports personalized accuracy; its resume
+#      is refused (exit 2): the clients' BatchNorm layers are not in the checkpoint
+#   3. two nodes with their own copies of the file give the threaded run's model; a node whose
+#      file differs refuses, naming both SHA-256s
+#   4. a finished run resumes to the same model; a resume with another module file is refused
+#   5. hostile model files: exit 4 with a clear message and no run directory (a state_dict, a
+#      truncated archive, /dev/zero, a directory, a module with the wrong number of classes);
+#      model.file without model.name=torchscript: exit 2
+# Usage: script_models.sh path/to/flotilla (from the source dir). Exit 77 without python3-torch.
+set -euo pipefail
+bin=$(realpath "$1")
+source "$(dirname "$0")/lib.sh"
+py=/usr/bin/python3
+[ -x "$py" ] || { echo "SKIP: $py is missing (apt-get install -y python3)"; exit 77; }
+if ! why=$("$py" -c 'import torch' 2>&1); then
+  echo "SKIP: $py cannot import torch (apt-get install -y python3-torch): ${why##*$'\n'}"
+  exit 77
+fi
+section() { echo "== $* (${SECONDS} s into the script)"; }
+small=(data.train_limit=2000 clients=4 rounds.initial=2 rounds.cluster=1 train.epochs=1 output.progress=off)
+
+run_ok() {
+  local name=$1 status=0
+  shift
+  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 || status=$?
+  [ "$status" -eq 0 ] || { tail -n 20 "$work/$name.log" >&2; fail "$name: exit $status, not 0 (flotilla run $*)"; }
+  pass "$name: exit 0, $(grep -o 'global (test set) *[0-9.]*%' "$work/$name.log" | tr -s ' ')"
+}
+run_refused() {
+  local name=$1 code=$2 text=$3 status=0
+  shift 3
+  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.out" 2> "$work/$name.err" || status=$?
+  [ "$status" -eq "$code" ] || { cat "$work/$name.err" >&2; fail "$name: exit $status, not $code (flotilla run $*)"; }
+  grep -qF -- "$text" "$work/$name.err" || { cat "$work/$name.err" >&2; fail "$name: stderr does not say '$text'"; }
+  [ ! -e "$work/$name" ] || fail "$name: the refused run left its directory $work/$name"
+  pass "$name: exit $code: $(head -c 300 "$work/$name.err")"
+}
+# load_back RUN MODULE CLASS: every models/*.pt of RUN loads into examples/models/MODULE.CLASS.
+load_back() {
+  "$py" - "$1" "$2" "$3" <<'PY' || fail "$1: models/*.pt do not load back with strict=True"
+import glob, sys
+import torch
+sys.path.insert(0, "examples/models")
+run, module, cls = sys.argv[1:]
+net = getattr(__import__(module), cls)()
+files = sorted(glob.glob(run + "/models/*.pt"))
+assert files, "no models/*.pt in " + run
+for f in files:
+    net.load_state_dict(torch.load(f), strict=True)
+print("ok:   %d models of %s load into %s(strict=True)" % (len(files), run.rsplit("/", 1)[-1], cls))
+PY
+}
+
+section "1. the example modules train"
+"$py" examples/models/cnn.py "$work/cnn.pt"
+"$py" examples/models/cnn.py "$work/cnn_other.pt" --seed 1
+"$py" examples/models/cnn.py "$work/cnn7.pt" --classes 7
+"$py" examples/models/bn_cnn.py "$work/bn_cnn.pt"
+ts=(model.name=torchscript)
+run_ok cnn "${ts[@]}" model.file="$work/cnn.pt" output.save_models=true
+load_back "$work/cnn" cnn CNN
+run_ok bn "${ts[@]}" model.file="$work/bn_cnn.pt" model.buffers=average output.save_models=true
+load_back "$work/bn" bn_cnn BNCNN
+
+section "2. FedBN"
+"$bin" run --config config/rotated_mnist.json data.train_limit=4000 rounds.initial=1 rounds.cluster=1 \
+  output.progress=off "${ts[@]}" model.file="$work/bn_cnn.pt" model.buffers=local output.run_dir="$work/fedbn" \
+  > "$work/fedbn.log" 2>&1 || { tail -n 20 "$work/fedbn.log" >&2; fail "fedbn: the run failed"; }
+grep -q '"personalized_accuracy"' "$work/fedbn/summary.json" || fail "fedbn: no personalized accuracy"
+pass "fedbn: $(grep -o 'personalized (local, mean) *[0-9.]*%' "$work/fedbn.log" | tr -s ' ')"
+status=0
+"$bin" resume "$work/fedbn" > /dev/null 2> "$work/fedbn.resume.err" || status=$?
+[ "$status" -eq 2 ] && grep -qF "not in the checkpoint" "$work/fedbn.resume.err" \
+  || { cat "$work/fedbn.resume.err" >&2; fail "fedbn: resume exit $status, not 2 with a reason"; }
+pass "fedbn: resume refused: $(head -c 200 "$work/fedbn.resume.err")"
+
+section "3. nodes"
+mkdir -p "$work/node_a" "$work/node_b"
+cp "$work/cnn.pt" "$work/node_a/net.pt"
+cp "$work/cnn.pt" "$work/node_b/net.pt"
+start_node a model.file="$work/node_a/net.pt"; pa=$port
+start_node b model.file="$work/node_b/net.pt"; pb=$port
+run_ok nodes "${ts[@]}" model.file="$work/cnn.pt" runtime.nodes=127.0.0.1:$pa,127.0.0.1:$pb
+run_ok threaded "${ts[@]}" model.file="$work/cnn.pt"
+[ "$(sha "$work/nodes")" = "$(sha "$work/threaded")" ] || fail "nodes: another model than threaded"
+pass "two nodes with their own copies of the file: the threaded run's model ($(sha "$work/nodes" | head -c 16))"
+start_node other model.file="$work/cnn_other.pt"; po=$port
+status=0
+"$bin" run "${small[@]}" "${ts[@]}" model.file="$work/cnn.pt" runtime.nodes=127.0.0.1:$po \
+  output.run_dir="$work/differs" > "$work/differs.log" 2>&1 || status=$?
+[ "$status" -eq 4 ] && grep -qF "differs from the coordinator's" "$work/differs.log" \
+  || { tail -n 20 "$work/differs.log" >&2; fail "differs: exit $status (not 4) or without naming the file"; }
+pass "a node with another module file: exit $status: $(grep -o 'model.file on this node.*' "$work/differs.log" | head -c 300)"
+
+section "4. resume"
+"$bin" resume "$work/cnn" > "$work/cnn.resume.log" 2>&1 || { tail -n 20 "$work/cnn.resume.log" >&2; fail "cnn: resume failed"; }
+pass "a finished torchscript run resumes ($(sha "$work/cnn" | head -c 16))"
+status=0
+"$bin" resume "$work/threaded" model.file="$work/cnn_other.pt" > /dev/null 2> "$work/other.resume.err" || status=$?
+[ "$status" -eq 3 ] || { cat "$work/other.resume.err" >&2; fail "resume with another module: exit $status, not 3"; }
+pass "resume with another module file: exit 3: $(head -c 200 "$work/other.resume.err")"
+
+section "5. hostile model files"
+head -c 100000 "$work/cnn.pt" > "$work/truncated.pt"
+run_refused state_dict 4 "not a TorchScript module" "${ts[@]}" model.file="$work/cnn/models/global.pt"
+run_refused truncated 4 "model.file" "${ts[@]}" model.file="$work/truncated.pt"
+run_refused zero 4 "not a regular file" "${ts[@]}" model.file=/dev/zero
+run_refused directory 4 "is a directory" "${ts[@]}" model.file="$work"
+run_refused classes 4 "Flotilla needs [2, 10]" "${ts[@]}" model.file="$work/cnn7.pt"
+run_refused builtin 2 "model.name=torchscript" model.file="$work/cnn.pt"
+echo "all script-model checks passed (${SECONDS} s)"

@@ -26,7 +26,8 @@ const char* config_usage =
 const char* node_usage =
   "usage: flotilla node [--port P] [--bind ADDR] [--tls-cert F --tls-key F --tls-ca F] [--insecure]\n"
   "                     [--join HOST:PORT]\n"
-  "                     [data.root=DIR] [data.file=FILE] [runtime.trainers=N] [runtime.scheduler_threads=N]\n"
+  "                     [data.root=DIR] [data.file=FILE] [model.file=FILE] [runtime.trainers=N]\n"
+  "                     [runtime.scheduler_threads=N] [runtime.chunk_kib=N]\n"
   "  Hosts client actors for runs started elsewhere with runtime.nodes=HOST:PORT,... (default\n"
   "  port 4242, bound to 127.0.0.1; 0 picks a free port). Mutual TLS with the three --tls-*\n"
   "  files; plain TCP only on loopback unless --insecure. With --join, the node listens nowhere:\n"

@@ -383,6 +383,8 @@ settings read_settings(const json& doc) {
     throw config_error("data.dataset=tensors reads data.file: set it to the file torch.save wrote (README, Your own data)");
 
   s.partition.scheme = one_of(doc, "partition.scheme", data::partition_schemes());
+  // Natural clients need no pooled labels: generated sets are then made user by user on demand.
+  s.data.on_demand = s.partition.scheme == "natural";
   s.partition.alpha = number<double>(doc, "partition.alpha", 1e-3, 1e6);
   s.partition.shards_per_client = number<std::uint32_t>(doc, "partition.shards_per_client", 1, 1000);
   s.partition.groups = number<std::uint32_t>(doc, "partition.groups", 1, 360);

@@ -6,6 +6,7 @@
 #include "common/sha256.hpp"
 #include "data/data_error.hpp"
 #include "data/datasets.hpp"
+#include "data/on_demand_users.hpp"
 
 namespace flotilla::data {
 
@@ -47,8 +48,10 @@ void limit(split& s, std::size_t n) {
   if (n == 0 || n >= s.count)
     return;
   s.count = n;
-  s.pixels.resize(n * s.sample_size());
-  s.labels.resize(n);
+  if (!s.source) { // a split made on demand has no rows to cut: its first n rows are the same rows
+    s.pixels.resize(n * s.sample_size());
+    s.labels.resize(n);
+  }
   if (!s.owner.empty())
     s.owner.resize(n);
 }
@@ -83,20 +86,38 @@ void drop_clients_without_rows(dataset& d) {
 // Data of one's own and generated benchmarks: used as read (no normalization), natural clients
 // kept. The fingerprint covers everything a client's training depends on.
 std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const data_options& options) {
-  auto set = entry.make(options);
   auto out = std::make_shared<dataset>();
   out->name = entry.name;
-  out->num_classes = set.classes;
-  out->train = split_of(std::move(set.train), set.sample_shape, entry.name);
-  out->test = split_of(std::move(set.test), set.sample_shape, entry.name);
+  std::string identity; // a set made on demand is hashed by what makes it, not by its rows
+  if (options.on_demand && entry.users) {
+    auto generator = entry.users(options);
+    auto set = make_on_demand(generator);
+    out->num_classes = generator.classes;
+    out->train = std::move(set.train);
+    out->test = std::move(set.test);
+    for (auto* s : {&out->train, &out->test}) {
+      set_shape(*s, generator.sample_shape, entry.name);
+      s->background.assign(s->channels, 0.0f);
+    }
+    out->natural_ids = std::move(set.natural_ids);
+    out->true_group = std::move(set.true_group);
+    identity = "on demand: " + generator.identity;
+  } else {
+    auto set = entry.make(options);
+    out->num_classes = set.classes;
+    out->train = split_of(std::move(set.train), set.sample_shape, entry.name);
+    out->test = split_of(std::move(set.test), set.sample_shape, entry.name);
+    out->natural_ids = std::move(set.natural_ids);
+    out->true_group = std::move(set.true_group);
+  }
   limit(out->train, options.train_limit);
-  out->natural_ids = std::move(set.natural_ids);
-  out->true_group = std::move(set.true_group);
   if (options.train_limit > 0)
     drop_clients_without_rows(*out);
   sha256 hash;
   const std::uint64_t classes = out->num_classes; // the model's output layer depends on it
   hash.update(&classes, sizeof(classes));
+  if (!identity.empty())
+    hash.update(identity.data(), identity.size());
   for (const auto* s : {&out->train, &out->test}) {
     const std::uint64_t dims[4] = {s->count, s->channels, s->height, s->width};
     hash.update(reinterpret_cast<const unsigned char*>(dims), sizeof(dims));
@@ -174,10 +195,18 @@ void gather(const split& s, const std::uint32_t* indices, std::size_t n,
             const std::vector<std::int32_t>& pixel_map, float* out, std::int64_t* labels) {
   auto size = s.sample_size();
   auto plane = s.height * s.width;
+  std::vector<float> made;
+  if (s.source) {
+    if (pixel_map.empty())
+      return s.source->gather(indices, n, out, labels);
+    made.resize(n * size);
+    s.source->gather(indices, n, made.data(), labels);
+  }
   for (std::size_t i = 0; i < n; ++i) {
-    const float* src = s.sample(indices[i]);
+    const float* src = s.source ? made.data() + i * size : s.sample(indices[i]);
     float* dst = out + i * size;
-    labels[i] = s.labels[indices[i]];
+    if (!s.source)
+      labels[i] = s.labels[indices[i]];
     if (pixel_map.empty()) {
       std::memcpy(dst, src, size * sizeof(float));
       continue;

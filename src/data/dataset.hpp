@@ -11,7 +11,18 @@
 
 namespace flotilla::data {
 
-/// One split (train or test) in memory: normalized float pixels, read-only once loaded.
+/// Where the samples of a split made on demand come from (a generated set's users, each made
+/// when a client first needs it: on_demand_users.hpp). Thread-safe: trainers gather at once.
+class sample_source {
+public:
+  virtual ~sample_source() = default;
+  /// Writes samples `indices[0..n)` of its split: n * sample size floats and n labels.
+  virtual void gather(const std::uint32_t* indices, std::size_t n, float* x, std::int64_t* labels) const = 0;
+};
+
+/// One split (train or test) in memory: normalized float pixels, read-only once loaded. A split
+/// made on demand holds no pixels or labels (only `count`, the shape and `owner`): its `source`
+/// makes them when gathered.
 struct split {
   std::size_t count = 0;
   std::size_t channels = 1;
@@ -23,6 +34,8 @@ struct split {
   /// Per sample, its natural client: an index into dataset::natural_ids. Empty when the data
   /// has no client ids (every image dataset).
   std::vector<std::uint32_t> owner;
+  /// Set when the samples are made on demand; `pixels` and `labels` are then empty.
+  std::shared_ptr<const sample_source> source;
 
   std::size_t sample_size() const { return channels * height * width; }
   const float* sample(std::size_t i) const { return pixels.data() + i * sample_size(); }
@@ -56,6 +69,9 @@ struct data_options {
   std::uint32_t users = 30;      ///< natural clients generated
   std::uint32_t clusters = 4;    ///< synthetic_leaf: task clusters
   std::uint64_t seed = 0;        ///< the experiment's seed: generated data is a function of it
+  /// Generated sets: make each user's samples when a client needs them (partition.scheme=natural
+  /// sets it) instead of the whole set up front.
+  bool on_demand = false;
 };
 
 /// The names load_dataset accepts.

@@ -11,6 +11,7 @@
 
 #include "data/federated_set.hpp"
 #include "data/image_set.hpp"
+#include "data/user_generator.hpp"
 
 namespace flotilla::data {
 
@@ -35,6 +36,9 @@ struct dataset_entry {
   /// Or, for data of one's own and generated benchmarks, everything at once (features as they
   /// are used: no normalization), natural clients included. Throws data_error.
   std::function<federated_set(const data_options& options)> make;
+  /// Generated benchmarks also describe themselves user by user, to be made on demand
+  /// (data_options::on_demand; on_demand_users.hpp).
+  std::function<user_generator(const data_options& options)> users;
 
   bool shape_known() const { return shape.channels > 0 && classes > 0; }
 };

@@ -77,6 +77,8 @@ std::vector<client_partition> natural_partitions(const dataset& data, std::uint3
       auto rng = rng_for(seed, 1 + std::uint64_t{id});
       hold_out(std::move(rows), options.local_test_fraction, rng, p);
     }
+    if (data.train.source)
+      continue; // labels of data made on demand are not known before the client trains: no histogram
     p.label_histogram.assign(data.num_classes, 0);
     for (auto i : p.train)
       ++p.label_histogram.at(static_cast<std::size_t>(data.train.labels[i]));

@@ -136,6 +136,13 @@ std::size_t synthetic_leaf_user_samples(const synthetic_leaf_options& o, std::ui
   return draw_count(s);
 }
 
+std::int32_t synthetic_leaf_user_cluster(const synthetic_leaf_options& o, std::uint32_t user) {
+  check_user(o, user);
+  normal_stream s(o.seed, user, user_domain);
+  draw_count(s); // the cluster is the stream's second draw (append_user)
+  return static_cast<std::int32_t>(s.below(o.clusters));
+}
+
 federated_set make_synthetic_leaf_user(const synthetic_leaf_options& o, std::uint32_t user) {
   check_synthetic_leaf_options(o);
   check_user(o, user);

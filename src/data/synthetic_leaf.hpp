@@ -47,6 +47,10 @@ synthetic_leaf_model make_synthetic_leaf_model(const synthetic_leaf_options& opt
 /// User `user`'s sample count (train + test), from its stream's first draw only: cheap.
 std::size_t synthetic_leaf_user_samples(const synthetic_leaf_options& options, std::uint32_t user);
 
+/// User `user`'s true cluster, from its stream's first two draws only: cheap. Throws
+/// std::out_of_range when user >= options.users.
+std::int32_t synthetic_leaf_user_cluster(const synthetic_leaf_options& options, std::uint32_t user);
+
 /// One user's samples alone: the same rows as that user's in make_synthetic_leaf, with
 /// natural_ids = {decimal user}, true_group = {its cluster}, owner 0. The overload taking the
 /// model saves redrawing it when many users are generated one by one. Throws std::out_of_range

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <numeric>
+#include <thread>
 
 #include "common/sha256.hpp"
 #include "data/dataset.hpp"
@@ -155,6 +156,60 @@ TEST_CASE("BatchNorm: float buffers are federated, integer ones keep the file's 
   auto e1 = t.evaluate(fit.weights, data->test, {}, {}, {});
   auto e2 = t.evaluate(fit.weights, data->test, {}, {}, {});
   CHECK(e1.loss == e2.loss);
+}
+
+TEST_CASE("a module with Dropout trains the same in any trainer and thread: its draws are seeded per batch") {
+  test::temp_dir dir;
+  auto data = tiny_mnist(dir);
+  auto path = dir.file("dropout.pt");
+  {
+    torch::manual_seed(3);
+    torch::jit::Module m("__torch__.Net");
+    m.register_parameter("weight", torch::randn({10, 784}) * 0.01, false);
+    m.register_parameter("bias", torch::zeros({10}), false);
+    if (!m.hasattr("training"))
+      m.register_attribute("training", c10::BoolType::get(), true);
+    m.define(R"(
+def forward(self, x):
+    return torch.linear(torch.dropout(x.flatten(1), 0.5, self.training), self.weight, self.bias)
+)");
+    m.save(path);
+  }
+  auto choice = script_choice(path);
+  auto w0 = model::initial_weights(choice, 0);
+  model::train_options opt;
+  opt.epochs = 2;
+  opt.batch_size = 8;
+  model::trainer a(choice), b(choice);
+  // Two fits at once on two threads, each against the other's draws from the one generator.
+  model::fit_outcome fa, fb;
+  std::thread t1([&] { fa = a.fit(w0, data->train, all(64), {}, {}, opt, 11); });
+  std::thread t2([&] { fb = b.fit(w0, data->train, all(64), {}, {}, opt, 12); });
+  t1.join();
+  t2.join();
+  CHECK(a.fit(w0, data->train, all(64), {}, {}, opt, 11).weights == fa.weights);
+  CHECK(b.fit(w0, data->train, all(64), {}, {}, opt, 11).weights == fa.weights);
+  CHECK(fb.weights != fa.weights); // another seed draws other masks: dropout is on, and seeded
+  // Evaluation runs in eval mode: no dropout, the same result twice.
+  CHECK(a.evaluate(fa.weights, data->test, {}, {}, {}).loss == b.evaluate(fa.weights, data->test, {}, {}, {}).loss);
+}
+
+TEST_CASE("a lone last sample joins the batch before it, so BatchNorm can train on every client") {
+  test::temp_dir dir;
+  auto data = tiny_mnist(dir);
+  auto path = dir.file("norm33.pt");
+  save_module(path, 10, true);
+  model::trainer t(script_choice(path));
+  model::train_options opt;
+  opt.batch_size = 32;
+  auto w0 = model::initial_weights(script_choice(path), 0);
+  // 33 samples: batches of 32 and 1 would fail in BatchNorm's training mode.
+  std::vector<std::uint32_t> rows(33);
+  std::iota(rows.begin(), rows.end(), 0u);
+  auto fit = t.fit(w0, data->train, rows, {}, {}, opt, 1);
+  CHECK(fit.metrics.samples == 33);
+  CHECK_THROWS_WITH_AS(t.fit(w0, data->train, {0}, {}, {}, opt, 1), doctest::Contains("a single training sample"),
+                       model::model_error);
 }
 
 TEST_CASE("a module whose output is not [batch, classes] is refused naming both shapes") {

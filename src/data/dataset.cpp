@@ -101,7 +101,17 @@ std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const 
     }
     out->natural_ids = std::move(set.natural_ids);
     out->true_group = std::move(set.true_group);
-    identity = "on demand: " + generator.identity;
+    // The rows depend on the C library's rounding too (synthetic_users.hpp): the first and last
+    // users' rows are hashed as well, so a node whose library rounds otherwise is refused.
+    sha256 rows;
+    for (auto u : {0u, generator.users - 1}) {
+      auto user = generator.make_user(u);
+      for (const auto* a : {&user.train, &user.test}) {
+        rows.update(a->x.data(), a->x.size() * sizeof(float));
+        rows.update(a->y.data(), a->y.size() * sizeof(std::int64_t));
+      }
+    }
+    identity = "on demand: " + generator.identity + " rows " + rows.hex_digest();
   } else {
     auto set = entry.make(options);
     out->num_classes = set.classes;

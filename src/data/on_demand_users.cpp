@@ -1,6 +1,7 @@
 #include "data/on_demand_users.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <list>
 #include <memory>
@@ -20,6 +21,9 @@ namespace {
 class user_cache {
 public:
   user_cache(const user_generator& g, std::size_t capacity) : generator_(g), capacity_(capacity) {}
+
+  /// Unique per cache in the process (an address could be reused by a later cache).
+  const std::uint64_t id = next_id++;
 
   std::shared_ptr<const federated_set> get(std::uint32_t user) {
     {
@@ -57,7 +61,18 @@ private:
   std::list<std::pair<std::uint32_t, std::shared_ptr<const federated_set>>> order_; // most recent first
   std::unordered_map<std::uint32_t, decltype(order_)::iterator> index_;
   std::size_t rows_ = 0;
+  static inline std::atomic<std::uint64_t> next_id{1};
 };
+
+// The user a thread is reading: held here as well as in the cache, so a fit's batches never
+// make their user again when the other trainer's users push it out of the cache (a user can
+// hold more rows than the cache).
+struct pinned_user {
+  std::uint64_t cache = 0;
+  std::uint32_t user = 0;
+  std::shared_ptr<const federated_set> rows;
+};
+thread_local pinned_user pinned;
 
 class user_rows : public sample_source {
 public:
@@ -75,7 +90,9 @@ public:
       // The user whose rows hold it: the last offset at or below the row.
       auto u = static_cast<std::uint32_t>(std::upper_bound(offsets_.begin(), offsets_.end(), row) - offsets_.begin() - 1);
       if (!user || u != current) {
-        user = cache_->get(u);
+        if (pinned.cache != cache_->id || pinned.user != u || !pinned.rows)
+          pinned = {cache_->id, u, cache_->get(u)};
+        user = pinned.rows;
         current = u;
       }
       const auto& a = test_ ? user->test : user->train;

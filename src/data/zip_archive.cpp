@@ -129,6 +129,7 @@ zip_archive::zip_archive(const std::string& path) : path_(path) {
         throw named("is stored uncompressed but records " + num(stored) + " stored and " + num(size) +
                     " real bytes" + rewrite);
       entry.size = stored; // of a compressed entry: what lies in the file, refused when read
+      entry.real_size = size;
       entry.method = method;
 
       // The local header (its extra field pads the data to 64 bytes in torch.save's files).

@@ -16,6 +16,7 @@ struct zip_entry {
   std::string name;
   std::uint64_t offset = 0; ///< of the entry's first data byte in the file
   std::uint64_t size = 0;   ///< bytes of data, as stored
+  std::uint64_t real_size = 0; ///< bytes once inflated, as the central directory declares (= size when stored)
   std::uint32_t crc32 = 0;  ///< as the central directory records it
   std::uint32_t method = 0; ///< 0: stored; anything else (8: deflate) is refused when read
 };

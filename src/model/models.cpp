@@ -1,5 +1,6 @@
 #include "model/models.hpp"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -228,6 +229,8 @@ model_spec spec_of(const model_choice& choice) {
   static std::mutex mutex;
   static std::map<std::string, model_spec> cache;
   auto key = choice.describe();
+  if (choice.name == "torchscript" && !choice.file.empty())
+    key += " " + script_sha256(choice.file); // a file saved again at the same path is another model
   {
     std::lock_guard<std::mutex> guard(mutex);
     if (auto it = cache.find(key); it != cache.end())
@@ -246,6 +249,11 @@ model_spec spec_of(const model_choice& choice) {
   spec.layout = layout_id(*net);
   if (spec.name == "torchscript") {
     check_script_output(choice);
+    auto state = script_state(net);
+    if (choice.buffers == "local" &&
+        std::none_of(state.begin(), state.end(), [](const script_entry& e) { return e.norm; }))
+      throw model_error("model.buffers=local keeps BatchNorm layers on the clients (FedBN), but the module in " +
+                        choice.file + " has none; use model.buffers=average, or a module with BatchNorm layers");
     spec.file_sha256 = script_sha256(choice.file);
     spec.description = "TorchScript module " + choice.file + " (SHA-256 " + spec.file_sha256.substr(0, 12) + ")";
     std::size_t offset = 0;

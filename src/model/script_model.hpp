@@ -39,6 +39,14 @@ void check_script_output(const model_choice& choice);
 /// first in flat-buffer order; empty for a built-in model.
 std::vector<script_entry> script_state(const torch::nn::Sequential& net);
 
+/// The seed of the next forward pass of the script model in `net`: a module that draws random
+/// numbers (Dropout) runs with libtorch's generator seeded so, under one process-wide lock.
+/// No-op for a built-in model.
+void seed_script_forward(torch::nn::Module& net, std::uint64_t seed);
+
+/// Whether `net` is a script model (make_script_model).
+bool is_script_model(const torch::nn::Module& net);
+
 /// Integer buffers (BatchNorm's num_batches_tracked) are not federated: every load of a flat
 /// buffer puts back the file's values, so a fit starts from them wherever it runs. No-op for a
 /// built-in model.

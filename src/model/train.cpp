@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "model/model_error.hpp"
+#include "model/script_model.hpp"
 
 namespace flotilla::model {
 
@@ -75,6 +76,17 @@ std::string divergence_fix(const train_options& o) {
   return "lower strategy.proximal_mu (" + text(o.proximal_mu) + "): with train.lr " + text(o.lr) +
          " FedProx's pull toward the global model steps lr x mu = " + text(step) +
          " times the distance, which overshoots; keep lr x mu well below 1";
+}
+
+// The seed of one batch's random draws (a TorchScript module's Dropout): a function of the
+// fit's seed and the batch's place only.
+std::uint64_t batch_seed(std::uint64_t seed, std::uint64_t epoch, std::uint64_t batch) {
+  auto mix = [](std::uint64_t z) { // splitmix64's finalizer
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  return mix(mix(mix(seed) ^ epoch) ^ batch);
 }
 
 } // namespace
@@ -143,11 +155,21 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
   batch_buffer batch;
   train_metrics out;
   auto batch_size = std::max<std::size_t>(1, options.batch_size);
+  // A module of one's own may hold BatchNorm, which cannot train on a batch of one sample: its
+  // last batch takes a lone remaining sample along (the built-in models batch as they always did).
+  const bool script = is_script_model(*net);
+  if (script && order.size() == 1 && net->buffers().size() > 0)
+    throw model_error("a client with a single training sample cannot train a module with buffers (BatchNorm needs "
+                      "two samples a batch); give every client at least two training samples");
   for (std::uint32_t epoch = 0; epoch < options.epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     double loss_sum = 0;
-    for (std::size_t begin = 0; begin < order.size(); begin += batch_size) {
-      auto n = std::min(batch_size, order.size() - begin);
+    std::size_t n = 0;
+    for (std::size_t begin = 0; begin < order.size(); begin += n) {
+      n = std::min(batch_size, order.size() - begin);
+      if (script && order.size() - begin == batch_size + 1)
+        n = batch_size + 1;
+      seed_script_forward(*net, batch_seed(seed, epoch, begin));
       auto [x, y] = batch.fill(data, order.data() + begin, n, pixel_map, label_map);
       sgd.zero_grad();
       auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
@@ -194,6 +216,7 @@ eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
   std::int64_t correct = 0;
   for (std::size_t begin = 0; begin < idx->size(); begin += batch_size) {
     auto n = std::min(batch_size, idx->size() - begin);
+    seed_script_forward(*net, batch_seed(0, 0, begin)); // a module drawing in eval mode draws the same
     auto [x, y] = batch.fill(data, idx->data() + begin, n, pixel_map, label_map);
     auto logits = net->forward(x);
     loss_sum += torch::nn::functional::cross_entropy(

@@ -75,9 +75,17 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
     // What is local to this machine is this node's own decision, never the peer's: where the
     // data lives, its threads, its TLS files, its outputs.
     auto config = config::node_config(nlohmann::json::parse(config_json), st.overrides);
+    // This node's model.file serves runs of model.name=torchscript; a run of a built-in model
+    // ignores it, and a TorchScript run needs it.
+    if (config["model"]["name"] != "torchscript")
+      config["model"]["file"] = "";
+    else if (config["model"]["file"].get<std::string>().empty())
+      return make_error(errc::model_error, "the run trains a TorchScript module, but this node has no copy of it: "
+                                           "start the node with model.file=PATH (the coordinator's file)");
     auto s = config::settings_from(config);
-    // Every data option (generated sets depend on all of them, and on the seed).
-    auto key = config.at("data").dump() + "|" + std::to_string(s.data.seed);
+    // Every data option (generated sets depend on all of them, and on the seed) and whether the
+    // set is made on demand (the partition scheme decides).
+    auto key = config.at("data").dump() + "|" + std::to_string(s.data.seed) + "|" + std::to_string(s.data.on_demand);
     if (!st.data || st.data_key != key) {
       log("loading " + s.data.dataset + " (" + (s.data.root.empty() ? data::default_root(s.data.dataset) : s.data.root) + ")");
       st.data = data::load_dataset(s.data);

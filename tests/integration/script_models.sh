@@ -4,9 +4,11 @@
 #   1. the cnn twin and the BatchNorm + Dropout net train (threaded, buffers=average); every
 #      models/*.pt loads back into the Python class with strict=True
 #   2. FedBN (buffers=local) on rotated MNIST runs and reports personalized accuracy; its resume
-#      is refused (exit 2): the clients' BatchNorm layers are not in the checkpoint
-#   3. two nodes with their own copies of the file give the threaded run's model; a node whose
-#      file differs refuses, naming both SHA-256s
+#      is refused (exit 2): the clients' BatchNorm layers are not in the checkpoint; every strategy
+#      and clustering method runs the BatchNorm net under FedBN
+#   3. two nodes with their own copies of bn_cnn (Dropout) give the threaded run's model, with 1
+#      or 2 trainers; a node with model.file serves a built-in model's run too; a node without it
+#      (exit 4) or whose file differs (exit 4, naming both SHA-256s) refuses a TorchScript run
 #   4. a finished run resumes to the same model; a resume with another module file is refused
 #   5. hostile model files: exit 4 with a clear message and no run directory (a state_dict, a
 #      truncated archive, /dev/zero, a directory, a module with the wrong number of classes);
@@ -79,16 +81,40 @@ status=0
   || { cat "$work/fedbn.resume.err" >&2; fail "fedbn: resume exit $status, not 2 with a reason"; }
 pass "fedbn: resume refused: $(head -c 200 "$work/fedbn.resume.err")"
 
+# Every strategy, and every clustering method, on the BatchNorm net with FedBN (the client-side
+# overlay meets every aggregation path, IFCA's losses and CFL's splits included): one round each.
+tiny=(data.train_limit=1600 clients=8 rounds.initial=1 rounds.cluster=1 "${ts[@]}" model.file="$work/bn_cnn.pt"
+      model.buffers=local output.progress=off)
+for strategy in fedavg fedavgm fedprox fedadagrad fedadam fedyogi median trimmed_mean krum; do
+  "$bin" run "${tiny[@]}" strategy.name=$strategy output.run_dir="$work/s-$strategy" > "$work/s-$strategy.log" 2>&1 \
+    || { tail -n 20 "$work/s-$strategy.log" >&2; fail "strategy $strategy with a TorchScript module failed"; }
+done
+for method in kmeans agglomerative cfl ifca; do
+  "$bin" run "${tiny[@]}" clustering.method=$method output.run_dir="$work/m-$method" > "$work/m-$method.log" 2>&1 \
+    || { tail -n 20 "$work/m-$method.log" >&2; fail "clustering.method=$method with a TorchScript module failed"; }
+done
+pass "every strategy and clustering method trains the BatchNorm net under FedBN"
+
 section "3. nodes"
+# bn_cnn has Dropout: its draws are seeded per batch, so nodes and threads give one model.
 mkdir -p "$work/node_a" "$work/node_b"
-cp "$work/cnn.pt" "$work/node_a/net.pt"
-cp "$work/cnn.pt" "$work/node_b/net.pt"
+cp "$work/bn_cnn.pt" "$work/node_a/net.pt"
+cp "$work/bn_cnn.pt" "$work/node_b/net.pt"
 start_node a model.file="$work/node_a/net.pt"; pa=$port
 start_node b model.file="$work/node_b/net.pt"; pb=$port
-run_ok nodes "${ts[@]}" model.file="$work/cnn.pt" runtime.nodes=127.0.0.1:$pa,127.0.0.1:$pb
-run_ok threaded "${ts[@]}" model.file="$work/cnn.pt"
+run_ok nodes "${ts[@]}" model.file="$work/bn_cnn.pt" runtime.nodes=127.0.0.1:$pa,127.0.0.1:$pb
+run_ok threaded "${ts[@]}" model.file="$work/bn_cnn.pt" runtime.trainers=1
 [ "$(sha "$work/nodes")" = "$(sha "$work/threaded")" ] || fail "nodes: another model than threaded"
-pass "two nodes with their own copies of the file: the threaded run's model ($(sha "$work/nodes" | head -c 16))"
+[ "$(sha "$work/bn")" = "$(sha "$work/threaded")" ] || fail "bn: 2 trainers gave another model than 1 trainer"
+pass "two nodes with their own copies of the file, 1 and 2 trainers: one model ($(sha "$work/nodes" | head -c 16))"
+run_ok builtin_on_nodes runtime.nodes=127.0.0.1:$pa,127.0.0.1:$pb
+start_node bare; pbare=$port
+status=0
+"$bin" run "${small[@]}" "${ts[@]}" model.file="$work/cnn.pt" runtime.nodes=127.0.0.1:$pbare \
+  output.run_dir="$work/bare" > "$work/bare.log" 2>&1 || status=$?
+[ "$status" -eq 4 ] && grep -qF "this node has no copy of it" "$work/bare.log" \
+  || { tail -n 20 "$work/bare.log" >&2; fail "bare: exit $status (not 4) or no clear message"; }
+pass "a node without model.file: exit 4: $(grep -o 'the run trains.*' "$work/bare.log" | head -c 200)"
 start_node other model.file="$work/cnn_other.pt"; po=$port
 status=0
 "$bin" run "${small[@]}" "${ts[@]}" model.file="$work/cnn.pt" runtime.nodes=127.0.0.1:$po \
@@ -98,8 +124,10 @@ status=0
 pass "a node with another module file: exit $status: $(grep -o 'model.file on this node.*' "$work/differs.log" | head -c 300)"
 
 section "4. resume"
-"$bin" resume "$work/cnn" > "$work/cnn.resume.log" 2>&1 || { tail -n 20 "$work/cnn.resume.log" >&2; fail "cnn: resume failed"; }
-pass "a finished torchscript run resumes ($(sha "$work/cnn" | head -c 16))"
+before=$(sha "$work/bn")
+"$bin" resume "$work/bn" > "$work/bn.resume.log" 2>&1 || { tail -n 20 "$work/bn.resume.log" >&2; fail "bn: resume failed"; }
+[ "$(sha "$work/bn")" = "$before" ] || fail "bn: resumed to another model"
+pass "a finished torchscript run (BatchNorm, Dropout) resumes to the same model ($(sha "$work/bn" | head -c 16))"
 status=0
 "$bin" resume "$work/threaded" model.file="$work/cnn_other.pt" > /dev/null 2> "$work/other.resume.err" || status=$?
 [ "$status" -eq 3 ] || { cat "$work/other.resume.err" >&2; fail "resume with another module: exit $status, not 3"; }

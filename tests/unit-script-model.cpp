@@ -212,6 +212,35 @@ TEST_CASE("a lone last sample joins the batch before it, so BatchNorm can train 
                        model::model_error);
 }
 
+TEST_CASE("tied weights are one weight: federated once, written under both names") {
+  test::temp_dir dir;
+  auto data = tiny_mnist(dir);
+  auto path = dir.file("tied.pt");
+  {
+    torch::manual_seed(3);
+    auto w = torch::randn({10, 784}) * 0.01;
+    torch::jit::Module m("__torch__.Net");
+    m.register_parameter("encoder", w, false);
+    m.register_parameter("decoder", w, false); // the same tensor, as `self.decoder = self.encoder`
+    m.register_parameter("bias", torch::zeros({10}), false);
+    m.define(R"(
+def forward(self, x):
+    return torch.linear(x.flatten(1), self.encoder, self.bias) + torch.linear(x.flatten(1), self.decoder, self.bias)
+)");
+    m.save(path);
+  }
+  auto choice = script_choice(path);
+  CHECK(model::spec_of(choice).parameters == 7850);
+  auto w0 = model::initial_weights(choice, 0);
+  model::trainer t(choice);
+  auto fit = t.fit(w0, data->train, all(64), {}, {}, model::train_options{}, 1);
+  auto sd = model::state_dict_bytes(choice, fit.weights);
+  auto dict = torch::pickle_load(std::vector<char>(sd.begin(), sd.end())).toGenericDict();
+  CHECK(dict.size() == 3);
+  CHECK(torch::equal(dict.at("encoder").toTensor(), dict.at("decoder").toTensor()));
+  CHECK(model::weights_from_state_dict(choice, sd, "global.pt") == fit.weights);
+}
+
 TEST_CASE("a module whose output is not [batch, classes] is refused naming both shapes") {
   test::temp_dir dir;
   auto path = dir.file("ten.pt");

@@ -186,8 +186,18 @@ std::vector<script_entry> entries_of(const torch::jit::Module& m, const std::str
     check_extent(p.name, p.value);
   for (const auto& b : m.named_buffers(true))
     check_extent(b.name, b.value);
-  std::vector<script_entry> floats, counters;
+  std::vector<script_entry> floats, counters, aliases;
+  // A tensor under two names (tied weights) is one weight: federated and stepped once.
+  std::set<const void*> seen;
+  auto tied = [&](const std::string& name, const torch::Tensor& t) {
+    if (seen.insert(t.unsafeGetTensorImpl()).second)
+      return false;
+    aliases.push_back({name, t, false, is_norm(name), true});
+    return true;
+  };
   for (const auto& p : m.named_parameters(true)) {
+    if (tied(p.name, p.value))
+      continue;
     if (p.value.scalar_type() != torch::kFloat)
       throw model_error("model.file " + path + ": parameter '" + p.name + "' is " +
                         std::string(c10::toString(p.value.scalar_type())) + "; Flotilla trains float32 "
@@ -195,6 +205,8 @@ std::vector<script_entry> entries_of(const torch::jit::Module& m, const std::str
     floats.push_back({p.name, p.value, true, is_norm(p.name)});
   }
   for (const auto& b : m.named_buffers(true)) {
+    if (tied(b.name, b.value))
+      continue;
     auto t = b.value.scalar_type();
     if (t == torch::kFloat)
       floats.push_back({b.name, b.value, true, is_norm(b.name)});
@@ -208,6 +220,7 @@ std::vector<script_entry> entries_of(const torch::jit::Module& m, const std::str
   if (floats.empty())
     throw model_error("model.file " + path + ": the module has no float32 parameters; there is nothing to train");
   floats.insert(floats.end(), counters.begin(), counters.end());
+  floats.insert(floats.end(), aliases.begin(), aliases.end());
   return floats;
 }
 
@@ -283,7 +296,7 @@ public:
       if (e.federated && !e.value.requires_grad())
         register_buffer(name(e.key), e.value);
     for (const auto& e : entries_)
-      if (!e.federated)
+      if (!e.federated && !e.alias)
         counters_.emplace_back(e.value, e.value.clone());
     // Flat order is parameters, then float buffers (weights.cpp); keep entries_ in it.
     std::stable_partition(entries_.begin(), entries_.end(),

@@ -16,6 +16,7 @@ struct script_entry {
   torch::Tensor value;  ///< shares storage with the module
   bool federated;       ///< floating point: part of the flat weight buffer
   bool norm;            ///< a parameter or buffer of a BatchNorm layer (FedBN keeps them local)
+  bool alias = false;   ///< another name of a tensor listed before it (tied weights): written, not federated
 };
 
 /// The file's SHA-256 (lower-case hex). Loads and checks the file on first use in the process:

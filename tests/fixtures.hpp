@@ -7,6 +7,8 @@
 
 #include <zlib.h>
 
+#include "data/dataset.hpp"
+
 namespace flotilla::test {
 
 /// A fresh directory under the system temp folder, removed with everything in it.
@@ -126,6 +128,16 @@ inline void write_mnist_like(const std::filesystem::path& dir, std::uint32_t tra
 /// Where the real MNIST lives when `make data` has run (tests run from the source dir).
 inline bool have_mnist() {
   return std::filesystem::exists("data/mnist/train-images-idx3-ubyte");
+}
+
+/// 64 training and 16 test images of MNIST's shape written under `dir` and loaded: the data of
+/// the training tests.
+inline std::shared_ptr<const data::dataset> tiny_mnist(const temp_dir& dir) {
+  write_bytes(dir.file("train-images-idx3-ubyte"), idx_images(64, 28, 28));
+  write_bytes(dir.file("train-labels-idx1-ubyte"), idx_labels(64));
+  write_bytes(dir.file("t10k-images-idx3-ubyte"), idx_images(16, 28, 28));
+  write_bytes(dir.file("t10k-labels-idx1-ubyte"), idx_labels(16));
+  return data::load_dataset({"mnist", dir.path().string(), 0});
 }
 
 } // namespace flotilla::test

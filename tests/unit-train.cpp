@@ -12,11 +12,7 @@ using namespace flotilla;
 
 namespace {
 std::shared_ptr<const data::dataset> tiny_dataset(const test::temp_dir& dir) {
-  test::write_bytes(dir.file("train-images-idx3-ubyte"), test::idx_images(64, 28, 28));
-  test::write_bytes(dir.file("train-labels-idx1-ubyte"), test::idx_labels(64));
-  test::write_bytes(dir.file("t10k-images-idx3-ubyte"), test::idx_images(16, 28, 28));
-  test::write_bytes(dir.file("t10k-labels-idx1-ubyte"), test::idx_labels(16));
-  return data::load_dataset({"mnist", dir.path().string(), 0});
+  return test::tiny_mnist(dir);
 }
 
 std::vector<std::uint32_t> range(std::uint32_t n) {

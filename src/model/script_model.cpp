@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 #include <memory>
 #include <mutex>
 
@@ -30,6 +31,7 @@ const char* const how_to_save = "in Python: torch.jit.save(torch.jit.script(mode
 // copies, its digest, and whether its code draws random numbers.
 struct loaded_script {
   torch::jit::Module prototype;
+  std::string bytes; // the file as read: every trainer's module is loaded from these
   std::string sha256;
   bool random = false;
   std::mutex use; // deepcopy and the dummy forward touch the prototype
@@ -100,17 +102,21 @@ std::string last_line(std::string text) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
-std::string file_sha256(const std::string& path) {
+// The whole file (its size already bounded by the archive check: zip64 is refused).
+std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  flotilla::sha256 h;
-  std::vector<char> chunk(1 << 20);
-  while (in) {
-    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    h.update(chunk.data(), static_cast<std::size_t>(in.gcount()));
-  }
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad())
     throw model_error("model.file " + path + " could not be read to its end");
-  return h.hex_digest();
+  return out;
+}
+
+// A module of its own, from the file's bytes: its own compiled code too. A deepcopy would share
+// the code (its constants' reference counts, its executor) between the trainers' threads, which
+// costs the two trainers about a tenth of their speed.
+torch::jit::Module load_module(const std::string& bytes) {
+  std::istringstream in(bytes);
+  return torch::jit::load(in, torch::kCPU);
 }
 
 // What torch.jit.save writes: a zip whose records sit under one folder, with the module's
@@ -230,9 +236,10 @@ std::shared_ptr<loaded_script> load(const std::string& path) {
   // from whichever trainer makes them, so the same batch could run another plan in another run.
   torch::jit::setGraphExecutorOptimize(false);
   auto out = std::make_shared<loaded_script>();
-  out->sha256 = file_sha256(path);
+  out->bytes = file_bytes(path);
+  out->sha256 = sha256_hex(out->bytes.data(), out->bytes.size());
   try {
-    out->prototype = torch::jit::load(path, torch::kCPU);
+    out->prototype = load_module(out->bytes);
   } catch (const std::bad_alloc&) {
     throw model_error("model.file " + path + " declares more memory than there is; it is damaged or forged; " +
                       how_to_save);
@@ -350,14 +357,8 @@ std::string script_sha256(const std::string& path) {
 
 torch::nn::Sequential make_script_model(const model_choice& choice) {
   auto script = script_of(choice.file);
-  torch::jit::Module copy;
-  {
-    std::lock_guard<std::mutex> guard(script->use);
-    // No storage shared between trainers. Without the guard, deepcopy's clones would record a
-    // grad_fn, and the optimizer refuses parameters that are not leaves.
-    torch::NoGradGuard no_grad;
-    copy = script->prototype.deepcopy();
-  }
+  // No storage and no code shared between trainers (the file was checked when it was first read).
+  auto copy = load_module(script->bytes);
   // Every parameter trains, also one the file saved with requires_grad=False.
   for (auto p : copy.parameters())
     p.set_requires_grad(true);

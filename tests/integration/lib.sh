@@ -35,3 +35,15 @@ sha() { grep -o '"global_model_sha256": *"[0-9a-f]*"' "$1/summary.json" 2>/dev/n
 # A process's /proc/PID/status field in kB, and its open descriptors.
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+
+# run_refused NAME CODE TEXT [key=value ...]: a run (with the calling script's $small options) that
+# must exit CODE with TEXT on stderr and leave no run directory behind.
+run_refused() {
+  local name=$1 code=$2 text=$3 status=0
+  shift 3
+  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.out" 2> "$work/$name.err" || status=$?
+  [ "$status" -eq "$code" ] || { cat "$work/$name.err" >&2; fail "$name: exit $status, not $code (flotilla run $*)"; }
+  grep -qF -- "$text" "$work/$name.err" || { cat "$work/$name.err" >&2; fail "$name: stderr does not say '$text'"; }
+  [ ! -e "$work/$name" ] || fail "$name: the refused run left its directory $work/$name"
+  pass "$name: exit $code: $(head -c 400 "$work/$name.err")"
+}

@@ -48,17 +48,6 @@ run_ok() {
   [ "$status" -eq 0 ] || { tail -n 20 "$work/$name.log" >&2; fail "$name: exit $status, not 0 (flotilla run $*)"; }
   pass "$name: exit 0"
 }
-# run_refused NAME CODE TEXT [key=value ...]: a run that must exit CODE with TEXT on stderr and
-# leave no run directory behind.
-run_refused() {
-  local name=$1 code=$2 text=$3 status=0
-  shift 3
-  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.out" 2> "$work/$name.err" || status=$?
-  [ "$status" -eq "$code" ] || { cat "$work/$name.err" >&2; fail "$name: exit $status, not $code (flotilla run $*)"; }
-  grep -qF -- "$text" "$work/$name.err" || { cat "$work/$name.err" >&2; fail "$name: stderr does not say '$text'"; }
-  [ ! -e "$work/$name" ] || fail "$name: the refused run left its directory $work/$name"
-  pass "$name: exit $code: $(head -c 400 "$work/$name.err")"
-}
 # check NAME PYTHON [args...]: runs a Python check (sys.argv[1:] = args); it prints what it
 # checked, or fails with an AssertionError saying why.
 check() {

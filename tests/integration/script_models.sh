@@ -33,15 +33,6 @@ run_ok() {
   [ "$status" -eq 0 ] || { tail -n 20 "$work/$name.log" >&2; fail "$name: exit $status, not 0 (flotilla run $*)"; }
   pass "$name: exit 0, $(grep -o 'global (test set) *[0-9.]*%' "$work/$name.log" | tr -s ' ')"
 }
-run_refused() {
-  local name=$1 code=$2 text=$3 status=0
-  shift 3
-  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.out" 2> "$work/$name.err" || status=$?
-  [ "$status" -eq "$code" ] || { cat "$work/$name.err" >&2; fail "$name: exit $status, not $code (flotilla run $*)"; }
-  grep -qF -- "$text" "$work/$name.err" || { cat "$work/$name.err" >&2; fail "$name: stderr does not say '$text'"; }
-  [ ! -e "$work/$name" ] || fail "$name: the refused run left its directory $work/$name"
-  pass "$name: exit $code: $(head -c 300 "$work/$name.err")"
-}
 # load_back RUN MODULE CLASS: every models/*.pt of RUN loads into examples/models/MODULE.CLASS.
 load_back() {
   "$py" - "$1" "$2" "$3" <<'PY' || fail "$1: models/*.pt do not load back with strict=True"

@@ -169,7 +169,8 @@ train_metrics train(torch::nn::Sequential& net, const data::split& data,
       n = std::min(batch_size, order.size() - begin);
       if (script && order.size() - begin == batch_size + 1)
         n = batch_size + 1;
-      seed_script_forward(*net, batch_seed(seed, epoch, begin));
+      if (script)
+        seed_script_forward(*net, batch_seed(seed, epoch, begin));
       auto [x, y] = batch.fill(data, order.data() + begin, n, pixel_map, label_map);
       sgd.zero_grad();
       auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
@@ -212,11 +213,13 @@ eval_metrics evaluate(torch::nn::Sequential& net, const data::split& data,
   }
   batch_buffer batch;
   eval_metrics out;
+  const bool script = is_script_model(*net); // once, not per batch: built-in models skip the seeding
   double loss_sum = 0;
   std::int64_t correct = 0;
   for (std::size_t begin = 0; begin < idx->size(); begin += batch_size) {
     auto n = std::min(batch_size, idx->size() - begin);
-    seed_script_forward(*net, batch_seed(0, 0, begin)); // a module drawing in eval mode draws the same
+    if (script)
+      seed_script_forward(*net, batch_seed(0, 0, begin)); // a module drawing in eval mode draws the same
     auto [x, y] = batch.fill(data, idx->data() + begin, n, pixel_map, label_map);
     auto logits = net->forward(x);
     loss_sum += torch::nn::functional::cross_entropy(

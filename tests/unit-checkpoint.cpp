@@ -13,6 +13,7 @@
 
 #include "app/checkpoint_file.hpp"
 #include "app/resume.hpp"
+#include "config/key_classes.hpp"
 #include "common/sha256.hpp"
 #include "config/config.hpp"
 #include "checkpoint_fixture.hpp"
@@ -190,18 +191,18 @@ TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
 
 TEST_CASE("a resume may change where the run happens, not what it is") {
   auto doc = config::resolve_config("", {});
-  auto id = app::run_id(doc, "data-a");
+  auto id = config::run_id(doc, "data-a");
   auto changed = doc;
   // Another machine: its data elsewhere, its nodes, its threads, its terminal.
   app::apply_resume_overrides(changed, {"runtime.nodes=h:4242", "output.progress=off", "data.root=/elsewhere/mnist",
                                         "runtime.trainers=3", "output.save_models=false"});
-  CHECK(app::run_id(changed, "data-a") == id);
+  CHECK(config::run_id(changed, "data-a") == id);
   CHECK_THROWS_WITH_AS(app::apply_resume_overrides(changed, {"rounds.cluster=9"}),
                        "'rounds.cluster' would change the experiment; a resume may only change data.root, runtime.* "
                        "(e.g. runtime.nodes), output.progress and output.save_models (config/key_classes.json)",
                        config::config_error);
   CHECK_THROWS_AS(app::apply_resume_overrides(changed, {"data.train_limit=10"}), config::config_error);
   auto other = config::resolve_config("", {"seed=7"});
-  CHECK(app::run_id(other, "data-a") != id);
-  CHECK(app::run_id(doc, "data-b") != id); // the same files elsewhere resume; other files do not
+  CHECK(config::run_id(other, "data-a") != id);
+  CHECK(config::run_id(doc, "data-b") != id); // the same files elsewhere resume; other files do not
 }

@@ -5,9 +5,14 @@
 #include "actors/exception_policy.hpp"
 #include "actors/fan_out.hpp"
 #include "actors/round_engine.hpp"
+#include "common/atomic_file.hpp"
+#include "common/small_file.hpp"
 #include "fl/cfl.hpp"
+#include "fl/layer_history.hpp"
 #include "fl/local_layers.hpp"
 #include "fl/seeds.hpp"
+
+#include <filesystem>
 
 namespace flotilla::actors {
 
@@ -51,12 +56,72 @@ const fl::layer_ranges& kept_layers(const client_actor* self) {
   return ctx.model_choice.buffers == "local" ? ctx.model.norm_ranges : none;
 }
 
-// A model as this client uses it: under FedBN with its own BatchNorm layers in place.
-weight_blob personal(const client_actor* self, const weight_blob& model) {
+// A model as this client uses it: under FedBN with `layers` (its own BatchNorm layers) in place.
+weight_blob personal(const client_actor* self, const weight_blob& model, const std::vector<float>* layers) {
   const auto& ranges = kept_layers(self);
-  if (ranges.empty() || self->state.local_layers.empty())
+  if (ranges.empty() || !layers)
     return model;
-  return weight_blob(model.layout, fl::with_local(model.values(), ranges, self->state.local_layers));
+  return weight_blob(model.layout, fl::with_local(model.values(), ranges, *layers));
+}
+
+// ...with the layers of its last fit (evaluation, IFCA's losses).
+weight_blob personal(const client_actor* self, const weight_blob& model) {
+  return personal(self, model, self->state.layers.latest());
+}
+
+// FedBN: where this client's machine keeps its layer history (runtime.client_state).
+std::string layer_file(const client_actor* self) {
+  return self->state.ctx->client_state_dir + "/client-" + std::to_string(self->state.id) + ".layers";
+}
+
+// Writes the layer history whole (temporary file, rename): empty, or why it could not.
+std::string save_layers(const client_actor* self) {
+  auto path = layer_file(self);
+  try {
+    std::error_code ec;
+    std::filesystem::create_directories(self->state.ctx->client_state_dir, ec);
+    if (ec)
+      return "cannot create " + self->state.ctx->client_state_dir + ": " + ec.message();
+    write_file_atomically(path, self->state.layers.encode(self->state.id));
+    return {};
+  } catch (const output_error& e) {
+    return e.what();
+  }
+}
+
+// A resume: the history this machine kept, as of the checkpoint's `step`. `trained`: the client
+// trained before it, so its layers must be there.
+caf::result<restore_atom> restore_layers(client_actor* self, std::uint64_t step, bool trained) {
+  auto& st = self->state;
+  if (kept_layers(self).empty())
+    return restore_atom::value;
+  auto who = "client " + std::to_string(st.id);
+  auto path = layer_file(self);
+  auto advice = "; resume with each client on the machine that ran it and the same runtime.client_state, or start "
+                "the run again";
+  // At most 2^16 versions: far more than any run keeps (only those since the last checkpoint).
+  auto limit = 64 + (std::uintmax_t{8} + 4 * std::uintmax_t{st.layers.floats()}) * (std::uintmax_t{1} << 16);
+  auto file = read_small_file(path, limit);
+  if (file.status == small_file_status::missing) {
+    if (trained)
+      return make_error(errc::data_error, who + " kept its BatchNorm layers (model.buffers=local) in " + path +
+                                            ", which is missing" + advice);
+    st.layers = fl::layer_history(st.layers.floats());
+    return restore_atom::value;
+  }
+  if (!file.ok())
+    return make_error(errc::data_error, who + "'s layer file " + path + " " + file.problem + advice);
+  try {
+    auto h = fl::layer_history::decode(file.bytes, st.id, st.layers.floats());
+    h.rewind(step);
+    if (trained && h.empty())
+      return make_error(errc::data_error, who + "'s layer file " + path + " holds no layers from before the "
+                                            "checkpoint" + advice);
+    st.layers = std::move(h);
+  } catch (const std::invalid_argument& e) {
+    return make_error(errc::data_error, who + "'s layer file " + path + " cannot be used: " + e.what() + advice);
+  }
+  return restore_atom::value;
 }
 
 // The handlers every client has, promoted or not.
@@ -75,7 +140,9 @@ caf::message_handler client_handlers(client_actor* self) {
           return;
         }
         auto local = in;
-        local.weights = personal(self, w);
+        // Under FedBN a round starts from the layers of the rounds before it (also when it runs
+        // again after its server was lost).
+        local.weights = personal(self, w, self->state.layers.before(in.step));
         // The pool is on this node and always answers (a result or an error); the deadline is
         // on the request that reached this client, which also covers the wait for a trainer.
         self->request(self->state.pool, caf::infinite, train_atom::value, self->state.id, local)
@@ -84,9 +151,15 @@ caf::message_handler client_handlers(client_actor* self) {
               self->state.cpu_seconds += r.cpu_seconds;
               auto& st = self->state;
               if (const auto& ranges = kept_layers(self); !ranges.empty()) {
-                // FedBN: the trained BatchNorm layers stay here; the model's own values leave.
+                // FedBN: the trained BatchNorm layers stay here, on this machine's disk too (a
+                // resume needs them); the model's own values leave.
                 auto trained = r.weights.values();
-                st.local_layers = fl::local_part(trained, ranges);
+                st.layers.put(in.step, fl::local_part(trained, ranges), in.durable);
+                if (auto why = save_layers(self); !why.empty()) {
+                  rp.deliver(make_error(errc::training_failed, "client " + std::to_string(st.id) +
+                                                                 " cannot keep its BatchNorm layers: " + why));
+                  return;
+                }
                 fl::keep_local(trained, w.values(), ranges);
                 r.weights = weight_blob(r.weights.layout, std::move(trained));
               }
@@ -141,6 +214,7 @@ caf::message_handler client_handlers(client_actor* self) {
     },
     [=](fault_atom, const std::string& kind, double seconds) { inject(self, kind, seconds); },
     [=](ping_atom) { return ping_atom::value; }, // liveness: answered unless the actor hangs
+    [=](restore_atom, std::uint64_t step, bool trained) { return restore_layers(self, step, trained); },
     [=](promote_atom, server_role& role) -> caf::result<std::uint32_t> {
       if (role.model.pending()) { // the cluster's model is still at the coordinator: fetch it first
         auto rp = self->make_response_promise();
@@ -217,6 +291,7 @@ caf::message_handler server_handlers(client_actor* self) {
       in.stragglers = srv.role.stragglers;
       in.keep_stragglers = srv.role.keep_stragglers;
       in.epochs = srv.role.epochs;
+      in.durable = ins.durable;
       auto members = ins.members;
       auto timeout = srv.role.timeout_s;
       auto evaluate = [self, members, timeout](const weight_blob& model, const std::vector<failure>& failed,
@@ -301,6 +376,10 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.id = id;
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);
+  std::size_t floats = 0;
+  for (const auto& r : kept_layers(self))
+    floats += r.second;
+  self->state.layers = fl::layer_history(floats);
   self->state.watch = down_watch::install(self);
   self->set_default_handler(drop_unexpected);
   end_on_exception(self, "flotilla.client " + std::to_string(id));

@@ -10,6 +10,7 @@
 #include "actors/handles.hpp"
 #include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
+#include "fl/layer_history.hpp"
 #include "fl/strategy.hpp"
 
 namespace flotilla::actors {
@@ -34,7 +35,7 @@ struct client_state {
   double slow_s = 0;                     ///< injected fault: answer fits this much later
   std::uint64_t next_delayed = 0;
   std::map<std::uint64_t, std::pair<caf::typed_response_promise<fit_result>, fit_result>> delayed;
-  std::vector<float> local_layers;       ///< model.buffers=local: its BatchNorm layers (empty until it trains)
+  fl::layer_history layers;              ///< model.buffers=local: its BatchNorm layers, a version per fit
   static inline const char* name = "flotilla.client";
 };
 
@@ -48,7 +49,7 @@ using client_actor = caf::stateful_actor<client_state>;
 ///     └──fault(hang)──► hung (answers nothing) ──after the given seconds──► as before
 ///
 /// Client requests (client_handle, protocol.hpp): fit, evaluate, losses, resources, fault, ping,
-/// promote, demote; a cluster round to a client that does not serve is answered with an error.
+/// restore (a resume: FedBN's layers from this machine's disk), promote, demote; a cluster round to a client that does not serve is answered with an error.
 /// Server adds: the cluster round itself.
 caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const node_context> ctx,
                      trainer_pool_handle pool);

@@ -5,6 +5,8 @@
 #include "actors/coordinator_phases.hpp"
 #include "actors/exception_policy.hpp"
 #include "actors/round_engine.hpp"
+#include "actors/fan_out.hpp"
+#include "fl/layer_history.hpp"
 #include "fl/seeds.hpp"
 #include "fl/sketch.hpp"
 
@@ -153,6 +155,8 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
       cp.points.emplace(id, *p);
   cp.report = *st.report;
   st.observer->on_checkpoint(cp);
+  // Every resume now starts here or later: FedBN's layer histories may forget what came before.
+  st.durable_step = fl::layer_step(phase, round);
 }
 
 namespace {
@@ -201,6 +205,47 @@ bool unfinished_round(const fl::cluster_registry& reg, const fl::applied_fault& 
   return cluster && *cluster < reg.clusters().size() && f.round > reg.clusters()[*cluster].rounds_done;
 }
 
+// FedBN (model.buffers=local): each client takes back the layer history its own machine kept,
+// as of the round the checkpoint holds for it (its cluster's last recorded round: clusters run
+// free, so a member may have trained a later round before the run stopped). A client that
+// trained before the checkpoint must find its layers: else the run ends with a data error.
+void restore_layers(coordinator_actor* self, const fl::checkpoint& cp, std::function<void()> then) {
+  auto& st = self->state;
+  if (!st.opt.local_layers)
+    return then();
+  const auto& reg = st.phase.registry();
+  std::vector<peer> asked;
+  std::map<std::uint32_t, std::uint64_t> step_of;
+  for (const auto& c : st.clients) {
+    if (!c.handle || st.lost_early.count(c.id) || (cp.phase == "cluster" && reg.lost(c.id)))
+      continue;
+    auto step = fl::layer_step(cp.phase, cp.round);
+    if (cp.phase == "cluster")
+      if (auto cluster = reg.cluster_of(c.id))
+        step = fl::layer_step("cluster", reg.clusters()[*cluster].rounds_done);
+    step_of[c.id] = step;
+    asked.push_back(c);
+  }
+  st.observer->on_event("restoring the BatchNorm layers " + std::to_string(asked.size()) +
+                        " clients kept (model.buffers=local)");
+  fan_out<restore_atom>(
+    *st.watch, asked, st.opt.experiment.rounds.timeout_s,
+    [self, step_of](const peer& p) {
+      bool trained = p.id < self->state.samples_of.size() && self->state.samples_of[p.id] > 0;
+      return std::make_tuple(restore_atom::value, step_of.at(p.id), trained);
+    },
+    [self, then](fan_in<restore_atom>& in) {
+      for (const auto& f : in.failures) {
+        if (f.code == errc::data_error)
+          return fail_run(self, errc::data_error, f.reason);
+        // Gone or silent: the rounds find it so, as they would have without the resume.
+        self->state.observer->on_warning("client " + std::to_string(f.id) + " could not restore its BatchNorm "
+                                         "layers: " + f.reason);
+      }
+      then();
+    });
+}
+
 // Puts a checkpoint's state back and continues where it stopped.
 void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   auto& st = self->state;
@@ -226,13 +271,16 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   faults.erase(std::remove_if(faults.begin(), faults.end(),
                               [&](const fl::applied_fault& f) { return unfinished_round(st.phase.registry(), f); }),
                faults.end());
-  reapply_faults(self, faults);
-  if (cp.phase == "initial") {
-    self->become(initial(self).or_else(common(self)));
-    self->send(self, next_atom::value, cp.round + 1);
-  } else {
-    resume_cluster_phase(self);
-  }
+  st.durable_step = fl::layer_step(cp.phase, cp.round);
+  restore_layers(self, cp, [self, phase = cp.phase, round = cp.round] {
+    reapply_faults(self, self->state.report->faults);
+    if (phase == "initial") {
+      self->become(initial(self).or_else(common(self)));
+      self->send(self, next_atom::value, round + 1);
+    } else {
+      resume_cluster_phase(self);
+    }
+  });
 }
 
 // The global model on this node's test set.
@@ -264,6 +312,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   // The round that ends the phase gives clustering every client's weights: nobody is dropped.
   in.keep_stragglers = last || fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name);
   in.epochs = ex.rounds.epochs;
+  in.durable = st.durable_step;
   st.last_start = st.global;
   st.points.clear(); // features are those of the round that ends the phase
   st.observer->on_phase("initial", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.initial) + " (" +

@@ -28,6 +28,7 @@ struct coordinator_options {
   std::vector<float> initial_model;
   std::shared_ptr<const fl::checkpoint> resume; ///< continue from here instead of starting afresh
   double liveness_s = 10;           ///< a cluster server is pinged this often (0: never; runtime.liveness_s)
+  bool local_layers = false;        ///< model.buffers=local: a resume restores each client's layer history
 };
 
 struct coordinator_state {
@@ -42,6 +43,7 @@ struct coordinator_state {
   std::unique_ptr<fl::strategy> strategy; ///< the coordinator's own aggregation point
   std::map<std::uint32_t, std::shared_ptr<const std::vector<float>>> points; ///< clustering features
   std::vector<std::uint64_t> samples_of;  ///< training samples per client
+  std::uint64_t durable_step = 0;         ///< the last checkpoint's fl::layer_step (fit_ins::durable)
   fl::cluster_phase phase;                ///< the clusters (its registry) and each one's progress
   std::deque<fl::phase_command> commands; ///< the phase's commands not yet carried out (carry_out)
   bool carrying_out = false;

@@ -3,6 +3,7 @@
 // them by centroid). The rules are fl::ifca_choice and fl::place_late_joiners.
 #include "actors/coordinator_phases.hpp"
 #include "actors/blob_transfer.hpp"
+#include "fl/layer_history.hpp"
 #include "fl/sketch.hpp"
 
 namespace flotilla::actors::phases {
@@ -44,7 +45,10 @@ void join_late_clients(coordinator_actor* self, std::uint32_t round) {
   // A late client trains once from the global model of the end of the initial phase; its
   // weights are placed like the clustered clients' (same features, same space).
   weight_blob start{st.opt.model.layout, st.report->initial_global};
-  auto msg = std::make_tuple(fit_atom::value, fit_ins{fl::fit_config{ex.rounds.initial, 0, 0, 0}, start});
+  // Under FedBN its layers are the version of the cluster round before it joins.
+  auto step = fl::layer_step("cluster", round > 0 ? round - 1 : 0);
+  auto msg = std::make_tuple(fit_atom::value, fit_ins{fl::fit_config{ex.rounds.initial, 0, 0, 0}, start, step,
+                                                      st.durable_step});
   fan_out_hooks<fit_result> fetching; // a joiner on another node may send a large update as a reference
   fetching.accept_async = [self, expected = st.opt.model.parameters](std::uint32_t, fit_result& r,
                                                                      std::function<void(std::string, errc)> settle) {

@@ -61,7 +61,7 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     if (probe)
       stop_probe(probe, probe_ticket);
   };
-  self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members})
+  self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members, self->state.durable_step})
     .then(
       [=](round_result& r) {
         end_probe();

@@ -36,6 +36,9 @@ struct node_context {
   std::vector<client_profile> profiles; ///< by client id
   std::shared_ptr<fl::host_monitor> host = std::make_shared<fl::host_monitor>();
   std::uint32_t cores = 1;
+  /// model.buffers=local: where this machine's clients keep their layer histories (the run's
+  /// directory under runtime.client_state).
+  std::string client_state_dir;
 
   /// The pixel map of client `id` (empty when its images are not rotated).
   const std::vector<std::int32_t>& pixel_map(std::uint32_t id) const;

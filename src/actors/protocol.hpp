@@ -26,6 +26,7 @@ using resources_atom = caf::atom_constant<caf::atom("resources")>; // -> resourc
 using fault_atom = caf::atom_constant<caf::atom("fault")>;        // kind, seconds (no answer)
 using ping_atom = caf::atom_constant<caf::atom("ping")>;          // -> ping (liveness, actors/liveness.hpp)
 using losses_atom = caf::atom_constant<caf::atom("losses")>;      // models -> loss of each on its train split
+using restore_atom = caf::atom_constant<caf::atom("restore")>;    // step, trained -> restore (FedBN resume)
 // Server role (a promoted client).
 using promote_atom = caf::atom_constant<caf::atom("promote")>;    // server_role -> client id
 using demote_atom = caf::atom_constant<caf::atom("demote")>;      // (no answer)
@@ -67,6 +68,7 @@ using client_handle =
                    caf::replies_to<resources_atom>::with<resource_report>,
                    caf::reacts_to<fault_atom, std::string, double>,
                    caf::replies_to<ping_atom>::with<ping_atom>,
+                   caf::replies_to<restore_atom, std::uint64_t, bool>::with<restore_atom>,
                    caf::replies_to<promote_atom, server_role>::with<std::uint32_t>,
                    caf::replies_to<cluster_round_atom, cluster_round_ins>::with<round_result>,
                    caf::reacts_to<demote_atom>>;
@@ -91,11 +93,15 @@ typename Inspector::result_type inspect(Inspector& f, peer& x) {
 struct fit_ins {
   fl::fit_config config;
   weight_blob weights;
+  /// FedBN (model.buffers=local): the round's place in the run (fl::layer_step) and that of the
+  /// last checkpoint written, which the client's layer history keeps its versions by.
+  std::uint64_t step = 0;
+  std::uint64_t durable = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_ins& x) {
-  return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights);
+  return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights, x.step, x.durable);
 }
 
 /// A client's answer to fit: its new weights and what the training measured.
@@ -180,11 +186,12 @@ typename Inspector::result_type inspect(Inspector& f, server_role& x) {
 struct cluster_round_ins {
   std::uint32_t round = 0;
   std::vector<peer> members; ///< sorted by id; includes the server itself
+  std::uint64_t durable = 0; ///< the last checkpoint's fl::layer_step (fit_ins::durable)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_round_ins& x) {
-  return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members);
+  return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable);
 }
 
 /// One round as its aggregation point reports it: the record, the model after it and the

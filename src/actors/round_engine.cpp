@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "actors/blob_transfer.hpp"
+#include "fl/layer_history.hpp"
 #include "fl/stragglers.hpp"
 
 namespace flotilla::actors {
@@ -209,13 +210,14 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   }
   auto updates = std::make_shared<fl::round_updates>(in.model.size(), strategy.keeps_updates() || in.keep_updates);
   // One message for all participants: locally they share the buffer, no copy per client.
-  auto msg = std::make_tuple(fit_atom::value, fit_ins{plan.config, in.model});
+  auto step = fl::layer_step(in.header.phase, in.header.round);
+  auto msg = std::make_tuple(fit_atom::value, fit_ins{plan.config, in.model, step, in.durable});
   // A kept straggler's request differs only in its epochs; the weights stay shared.
   std::map<std::uint32_t, decltype(msg)> partial;
   for (auto [id, e] : slow) {
     auto config = plan.config;
     config.values["epochs"] = e;
-    partial.emplace(id, std::make_tuple(fit_atom::value, fit_ins{config, in.model}));
+    partial.emplace(id, std::make_tuple(fit_atom::value, fit_ins{config, in.model, step, in.durable}));
   }
   auto layout = in.model.layout;
   fan_out_hooks<fit_result> fan;

@@ -31,6 +31,7 @@ struct round_inputs {
   double stragglers = 0;
   bool keep_stragglers = false;
   std::uint32_t epochs = 1;    ///< the clients' local epochs when the strategy sends none
+  std::uint64_t durable = 0;   ///< the last checkpoint's fl::layer_step (FedBN's layer histories)
 };
 
 /// An evaluation's outcome, summed over everything it covered.

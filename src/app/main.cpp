@@ -26,6 +26,7 @@
 #include "common/exit_code.hpp"
 #include "config/config.hpp"
 #include "config/coordinator_memory.hpp"
+#include "config/key_classes.hpp"
 #include "config/settings.hpp"
 #include "data/data_error.hpp"
 #include "data/partition.hpp"
@@ -52,9 +53,12 @@ extern "C" void on_interrupt(int) {
 }
 
 // Runs (or continues) the experiment `s` in `dir` and writes every output.
-int execute(const config::settings& s, const nlohmann::json& doc, app::run_directory& dir,
+int execute(config::settings s, const nlohmann::json& doc, app::run_directory& dir,
             const runtime::run_plan& plan, std::shared_ptr<const fl::checkpoint> resume,
             std::chrono::steady_clock::time_point start) {
+  // What clients keep on this machine (FedBN's layers) lives with the run unless told otherwise.
+  if (s.runtime.client_state.empty())
+    s.runtime.client_state = dir.file("client_state");
   const auto& data = plan.data;
   const auto& parts = *plan.partitions;
   std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%s -> %s\n", s.name.c_str(),
@@ -67,7 +71,7 @@ int execute(const config::settings& s, const nlohmann::json& doc, app::run_direc
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
-  auto recorder = std::make_shared<app::run_recorder>(dir.path(), app::run_id(doc, runtime::run_fingerprint(*data, model::spec_of(plan.model))),
+  auto recorder = std::make_shared<app::run_recorder>(dir.path(), config::run_id(doc, runtime::run_fingerprint(*data, model::spec_of(plan.model))),
                                                       s.output.progress,
                                                       resume ? resume->metrics_bytes : 0);
   // Written from inside the run, before the actor system shuts down (see run_experiment).
@@ -131,9 +135,6 @@ int resume(const app::command_line& cl) {
   auto doc = config::resolve_config(run_dir + "/config.json", {});
   app::apply_resume_overrides(doc, cl.overrides);
   auto s = config::settings_from(doc);
-  if (s.model.buffers == "local")
-    throw config::config_error("run " + run_dir + " kept its BatchNorm layers on the clients (model.buffers=local, "
-                               "FedBN); they are not in the checkpoint, so it cannot resume bit for bit: start it again");
   config::check_memory(s, config::machine_memory_bytes());
   model::configure_torch_threads(1);
   // The data may live elsewhere now (data.root, data.file); the run id holds its fingerprint, so
@@ -145,7 +146,7 @@ int resume(const app::command_line& cl) {
   config::check_memory(s, config::machine_memory_bytes(), parameters);
   // A TorchScript model's file is in the run id too: another module is refused here.
   auto cp = std::make_shared<const fl::checkpoint>(
-    app::read_checked_checkpoint(run_dir, app::run_id(doc, runtime::run_fingerprint(*data, spec)), s, parameters));
+    app::read_checked_checkpoint(run_dir, config::run_id(doc, runtime::run_fingerprint(*data, spec)), s, parameters));
   auto plan = runtime::make_run_plan(s, data);
   std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
   return execute(s, doc, dir, plan, cp, start);

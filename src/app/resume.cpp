@@ -6,13 +6,6 @@
 
 namespace flotilla::app {
 
-std::string run_id(const nlohmann::json& config, const std::string& data_fingerprint) {
-  // The experiment's keys and the data it trains on; where the data lives and how this machine
-  // runs it are no part of it (config/key_classes.json), so a run resumes on another machine.
-  auto text = config::experiment_part(config).dump() + "\n" + data_fingerprint;
-  return sha256_hex(text.data(), text.size());
-}
-
 void apply_resume_overrides(nlohmann::json& config, const std::vector<std::string>& overrides) {
   for (const auto& o : overrides) {
     auto key = o.substr(0, o.find('='));

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/sha256.hpp"
+
 #include "key_classes_json.hpp"
 
 namespace flotilla::config {
@@ -55,6 +57,13 @@ json experiment_part(const json& config) {
       out[ptr.parent_pointer()].erase(ptr.back());
   }
   return out;
+}
+
+std::string run_id(const json& config, const std::string& data_fingerprint) {
+  // The experiment's keys and the data it trains on; where the data lives and how this machine
+  // runs it are no part of it, so a run resumes on another machine.
+  auto text = experiment_part(config).dump() + "\n" + data_fingerprint;
+  return sha256_hex(text.data(), text.size());
 }
 
 json with_machine_keys_of(const json& config, const json& local) {

@@ -254,6 +254,7 @@ void read_runtime(const json& doc, runtime_options& rt) {
   rt.connect_attempts = number<std::uint32_t>(doc, "runtime.connect_attempts", 1, 1000);
   // Between 64 KiB and 32 MiB: a chunk and its header stay well below the guard's 64 MiB cap.
   rt.chunk_kib = number<std::uint32_t>(doc, "runtime.chunk_kib", 64, 32768);
+  rt.client_state = text(doc, "runtime.client_state");
   rt.liveness_s = number<double>(doc, "runtime.liveness_s", 0, 3600);
   rt.tls.cert = text(doc, "runtime.tls.cert");
   rt.tls.key = text(doc, "runtime.tls.key");

@@ -39,6 +39,9 @@ struct runtime_options {
   double connection_timeout_s = 0;     ///< must exceed the transfer time of the largest message
   std::uint32_t connect_attempts = 0;
   std::uint32_t chunk_kib = 8192;      ///< weights above this cross processes in chunks of this size
+  /// Where clients keep what never leaves their machine (FedBN's layers), a directory per run
+  /// under it. Empty: the run directory's client_state (a node: ./flotilla-client-state).
+  std::string client_state;
   double liveness_s = 10;              ///< the coordinator pings each cluster server this often (0: never)
   tls_options tls;
   std::uint32_t listen = 0;            ///< port where `flotilla node --join` reaches the coordinator (0: none)

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "actors/protocol.hpp"
+#include "common/sha256.hpp"
+#include "config/key_classes.hpp"
 
 namespace flotilla::runtime {
 
@@ -64,6 +66,13 @@ void configure_actor_system(caf::actor_system_config& cfg, const config::runtime
 
 std::string run_fingerprint(const data::dataset& data, const model::model_spec& model) {
   return model.file_sha256.empty() ? data.fingerprint : data.fingerprint + model_mark + model.file_sha256;
+}
+
+std::string client_state_dir(const config::settings& s, const std::string& config_json, const std::string& fingerprint) {
+  auto base = s.runtime.client_state.empty() ? std::string("flotilla-client-state") : s.runtime.client_state;
+  auto id = config_json.empty() ? sha256_hex(fingerprint.data(), fingerprint.size())
+                                : config::run_id(nlohmann::json::parse(config_json), fingerprint);
+  return base + "/" + id.substr(0, 16);
 }
 
 } // namespace flotilla::runtime

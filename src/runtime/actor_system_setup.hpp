@@ -33,6 +33,12 @@ std::shared_ptr<actors::node_context> node_context_for(
 inline const std::string model_mark = " model ";
 std::string run_fingerprint(const data::dataset& data, const model::model_spec& model);
 
+/// Where this machine's clients of the run keep their own state (FedBN's layer histories):
+/// runtime.client_state (default ./flotilla-client-state) / the first 16 hex digits of the run
+/// id, computed from the coordinator's resolved config (`config_json`) so a node finds the same
+/// directory when the run resumes.
+std::string client_state_dir(const config::settings& s, const std::string& config_json, const std::string& fingerprint);
+
 /// This machine's cores (at least 1).
 std::uint32_t cores();
 

@@ -110,12 +110,14 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
     net::check_tls_files(s.runtime.tls.cert, s.runtime.tls.key, s.runtime.tls.ca);
   auto ctx = node_context_for(s, data, partitions); // the run plan's, when given
   auto fingerprint = run_fingerprint(*data, ctx->model);
+  ctx->client_state_dir = client_state_dir(s, config_json, fingerprint);
 
   actors::coordinator_options co;
   co.experiment = s.experiment;
   co.model = ctx->model;
   co.epochs = s.train.epochs;
   co.liveness_s = s.runtime.liveness_s;
+  co.local_layers = s.model.buffers == "local";
   co.initial_model = resume ? resume->global : initial_model(s, ctx->model_choice);
   co.resume = std::move(resume);
 

@@ -109,6 +109,7 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
                                  st.data->fingerprint.substr(0, 12) + " vs " + data_part.substr(0, 12) +
                                  "); give the node the same files (data.root, data.file) and data.train_limit");
     auto ctx = node_context_for(s, st.data);
+    ctx->client_state_dir = client_state_dir(s, config_json, fingerprint);
     st.pool = spawn_trainer_pool(self->system(), ctx, s.runtime.trainers > 0 ? s.runtime.trainers : ctx->cores);
     self->monitor(st.pool); // a pool that threw takes the run's clients with it (down handler)
     for (auto id : ids) {
@@ -262,7 +263,8 @@ int join_run(caf::actor_system& sys, const caf::actor& manager, const node_optio
 
 const std::vector<std::string>& node_local_keys() {
   static const std::vector<std::string> keys{"data.root", "data.file", "model.file", "runtime.trainers",
-                                             "runtime.scheduler_threads", "runtime.chunk_kib"};
+                                             "runtime.scheduler_threads", "runtime.chunk_kib",
+                                             "runtime.client_state"};
   return keys;
 }
 

@@ -3,9 +3,11 @@
 # examples/models/*.py write with Debian's python3-torch:
 #   1. the cnn twin and the BatchNorm + Dropout net train (threaded, buffers=average); every
 #      models/*.pt loads back into the Python class with strict=True
-#   2. FedBN (buffers=local) on rotated MNIST runs and reports personalized accuracy; its resume
-#      is refused (exit 2): the clients' BatchNorm layers are not in the checkpoint; every strategy
-#      and clustering method runs the BatchNorm net under FedBN
+#   2. FedBN (buffers=local) on rotated MNIST runs and reports personalized accuracy; killed
+#      (SIGKILL) in an initial round and in a cluster round, threaded and on two nodes, it resumes
+#      to the uninterrupted run's model and personalized accuracy (the clients' layer histories on
+#      their machines); a missing or damaged layer file is exit 3; every strategy and clustering
+#      method runs the BatchNorm net under FedBN
 #   3. two nodes with their own copies of bn_cnn (Dropout) give the threaded run's model, with 1
 #      or 2 trainers; a node with model.file serves a built-in model's run too; a node without it
 #      (exit 4) or whose file differs (exit 4, naming both SHA-256s) refuses a TorchScript run
@@ -66,11 +68,73 @@ section "2. FedBN"
   > "$work/fedbn.log" 2>&1 || { tail -n 20 "$work/fedbn.log" >&2; fail "fedbn: the run failed"; }
 grep -q '"personalized_accuracy"' "$work/fedbn/summary.json" || fail "fedbn: no personalized accuracy"
 pass "fedbn: $(grep -o 'personalized (local, mean) *[0-9.]*%' "$work/fedbn.log" | tr -s ' ')"
+
+# FedBN's layers never leave the clients' machines; a resume finds each client's history there.
+# 4 cluster rounds: the clusters run free, so a kill in the cluster phase finds members that
+# trained a round their cluster's checkpoint does not hold yet.
+fedbn=(--config config/rotated_mnist.json data.train_limit=8000 rounds.initial=2 rounds.cluster=4 output.progress=off
+       "${ts[@]}" model.file="$work/bn_cnn.pt" model.buffers=local)
+# The mean personalized accuracy, then every client's (each on its own layers).
+personalized() {
+  "$py" -c 'import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json"))
+print("personalized %.4f" % s["final"]["personalized_accuracy"], sorted((int(k), c["personalized_accuracy"]) for k, c in s["clients"].items()))' "$1"
+}
+"$bin" run "${fedbn[@]}" output.run_dir="$work/fedbn_ref" > "$work/fedbn_ref.log" 2>&1 \
+  || { tail -n 20 "$work/fedbn_ref.log" >&2; fail "fedbn_ref: the run failed"; }
+# fedbn_killed NAME POINT [args...]: SIGKILLed once its checkpoint reaches POINT, then resumed.
+fedbn_killed() {
+  local name=$1 point=$2
+  shift 2
+  "$bin" run "${fedbn[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 &
+  local run=$!
+  for _ in $(seq 3000); do
+    grep -q "$point" "$work/$name/checkpoint/progress.json" 2>/dev/null && break
+    sleep 0.02
+  done
+  grep -q "$point" "$work/$name/checkpoint/progress.json" || { cat "$work/$name.log" >&2; fail "$name: never reached $point"; }
+  kill -9 "$run"
+  wait "$run" 2>/dev/null || true
+  [ ! -e "$work/$name/summary.json" ] || fail "$name: the run finished before it was killed"
+}
+fedbn_resumed() {
+  local name=$1
+  "$bin" resume "$work/$name" > "$work/$name.resume.log" 2>&1 || { tail -n 20 "$work/$name.resume.log" >&2; fail "$name: resume failed"; }
+  [ "$(sha "$work/$name")" = "$(sha "$work/fedbn_ref")" ] || fail "$name: the resumed FedBN run has another model"
+  [ "$(personalized "$work/$name")" = "$(personalized "$work/fedbn_ref")" ] || fail "$name: another personalized accuracy"
+  pass "$name: killed, resumed: the same model and $(personalized "$work/$name" | cut -d' ' -f1-2)"
+}
+fedbn_killed fedbn_initial '"phase":"initial","round":1'
+fedbn_resumed fedbn_initial
+fedbn_killed fedbn_cluster '"phase":"cluster","round":1'
+cp -r "$work/fedbn_cluster" "$work/fedbn_broken"
+fedbn_resumed fedbn_cluster
+# Its layer files are the clients' own state: gone or damaged, the resume says so (exit 3).
+layers=$(ls "$work"/fedbn_broken/client_state/*/client-3.layers)
+mv "$layers" "$work/client-3.layers"
 status=0
-"$bin" resume "$work/fedbn" > /dev/null 2> "$work/fedbn.resume.err" || status=$?
-[ "$status" -eq 2 ] && grep -qF "not in the checkpoint" "$work/fedbn.resume.err" \
-  || { cat "$work/fedbn.resume.err" >&2; fail "fedbn: resume exit $status, not 2 with a reason"; }
-pass "fedbn: resume refused: $(head -c 200 "$work/fedbn.resume.err")"
+"$bin" resume "$work/fedbn_broken" > /dev/null 2> "$work/fedbn_broken.err" || status=$?
+[ "$status" -eq 3 ] && grep -qF "client-3.layers, which is missing" "$work/fedbn_broken.err" \
+  || { cat "$work/fedbn_broken.err" >&2; fail "fedbn_broken: a missing layer file gave exit $status, not 3 naming it"; }
+pass "a missing layer file: exit 3: $(grep -o 'client 3 kept.*' "$work/fedbn_broken.err" | head -n 1)"
+"$py" -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-40] ^= 1; open(sys.argv[2], "wb").write(b)' \
+  "$work/client-3.layers" "$layers"
+status=0
+"$bin" resume "$work/fedbn_broken" > /dev/null 2> "$work/fedbn_broken.err" || status=$?
+[ "$status" -eq 3 ] && grep -qF "checksum does not match" "$work/fedbn_broken.err" \
+  || { cat "$work/fedbn_broken.err" >&2; fail "fedbn_broken: a damaged layer file gave exit $status, not 3"; }
+pass "a damaged layer file: exit 3: $(grep -o "client 3's layer file.*" "$work/fedbn_broken.err" | head -n 1)"
+# On two nodes: each keeps its clients' histories in its own runtime.client_state.
+mkdir -p "$work/bn_a" "$work/bn_b"
+cp "$work/bn_cnn.pt" "$work/bn_a/net.pt"
+cp "$work/bn_cnn.pt" "$work/bn_b/net.pt"
+start_node bn_a model.file="$work/bn_a/net.pt" runtime.client_state="$work/bn_a/state"; pa=$port
+start_node bn_b model.file="$work/bn_b/net.pt" runtime.client_state="$work/bn_b/state"; pb=$port
+fedbn_killed fedbn_nodes '"phase":"cluster","round":1' runtime.nodes=127.0.0.1:$pa,127.0.0.1:$pb
+ls "$work"/bn_a/state/*/client-*.layers > /dev/null && ls "$work"/bn_b/state/*/client-*.layers > /dev/null \
+  || fail "fedbn_nodes: the nodes kept no layer files in their runtime.client_state"
+[ ! -e "$work/fedbn_nodes/client_state" ] || fail "fedbn_nodes: layers were kept at the coordinator"
+fedbn_resumed fedbn_nodes
 
 # Every strategy, and every clustering method, on the BatchNorm net with FedBN (the client-side
 # overlay meets every aggregation path, IFCA's losses and CFL's splits included): one round each.

@@ -38,6 +38,12 @@ TEST_CASE("a fit starts from the layers of the rounds before it, also when its r
   CHECK(h.size() == 2);
   CHECK(*h.before(c2) == v(4));
   CHECK_THROWS_AS(h.put(c2, {1, 2, 3}, c1), std::invalid_argument);
+  // An older fit finishing after a newer one (its deadline had passed) does not erase it.
+  auto c3 = fl::layer_step("cluster", 3);
+  h.put(c3, v(6), c1);
+  h.put(c2, v(7), c1);
+  CHECK(*h.latest() == v(6));
+  CHECK(*h.before(c3) == v(7));
 }
 
 TEST_CASE("versions past the last checkpoint are kept until one is written after them") {

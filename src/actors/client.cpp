@@ -89,38 +89,55 @@ std::string save_layers(const client_actor* self) {
   }
 }
 
-// A resume: the history this machine kept, as of the checkpoint's `step`. `trained`: the client
-// trained before it, so its layers must be there.
-caf::result<restore_atom> restore_layers(client_actor* self, std::uint64_t step, bool trained) {
+// Reads the history this machine kept for this client, once per actor (a new actor is a
+// resumed run's, or one that joined late). With `before`, the first fit's step: versions at or
+// after it were made by rounds the resumed run has not done yet, and are dropped. Empty, or why
+// the file cannot be used; `found` says whether there was one.
+std::string load_layers(client_actor* self, std::optional<std::uint64_t> before, bool& found) {
   auto& st = self->state;
-  if (kept_layers(self).empty())
-    return restore_atom::value;
-  auto who = "client " + std::to_string(st.id);
+  found = false;
+  if (st.layers_loaded || kept_layers(self).empty())
+    return {};
+  st.layers_loaded = true;
   auto path = layer_file(self);
   auto advice = "; resume with each client on the machine that ran it and the same runtime.client_state, or start "
                 "the run again";
-  // At most 2^16 versions: far more than any run keeps (only those since the last checkpoint).
-  auto limit = 64 + (std::uintmax_t{8} + 4 * std::uintmax_t{st.layers.floats()}) * (std::uintmax_t{1} << 16);
+  // A history holds at most a version per round of the run.
+  auto limit = 128 + (std::uintmax_t{8} + 4 * std::uintmax_t{st.layers.floats()}) * st.ctx->max_layer_versions;
   auto file = read_small_file(path, limit);
-  if (file.status == small_file_status::missing) {
-    if (trained)
-      return make_error(errc::data_error, who + " kept its BatchNorm layers (model.buffers=local) in " + path +
-                                            ", which is missing" + advice);
-    st.layers = fl::layer_history(st.layers.floats());
-    return restore_atom::value;
-  }
+  if (file.status == small_file_status::missing)
+    return {};
+  auto who = "client " + std::to_string(st.id) + "'s layer file " + path;
   if (!file.ok())
-    return make_error(errc::data_error, who + "'s layer file " + path + " " + file.problem + advice);
+    return who + " " + file.problem + advice;
   try {
     auto h = fl::layer_history::decode(file.bytes, st.id, st.layers.floats());
-    h.rewind(step);
-    if (trained && h.empty())
-      return make_error(errc::data_error, who + "'s layer file " + path + " holds no layers from before the "
-                                            "checkpoint" + advice);
+    if (before)
+      h.rewind(*before - 1);
     st.layers = std::move(h);
-  } catch (const std::invalid_argument& e) {
-    return make_error(errc::data_error, who + "'s layer file " + path + " cannot be used: " + e.what() + advice);
+    found = true;
+    return {};
+  } catch (const std::exception& e) { // invalid_argument, or bad_alloc on a huge model
+    return who + " cannot be used: " + e.what() + advice;
   }
+}
+
+// A resume: the history as of the checkpoint's `step`. `trained`: the client trained before
+// it, so its layers must be there. A client that already read its history (a fit reached it
+// first) keeps it.
+caf::result<restore_atom> restore_layers(client_actor* self, std::uint64_t step, bool trained) {
+  auto& st = self->state;
+  if (st.layers_loaded || kept_layers(self).empty())
+    return restore_atom::value;
+  bool found = false;
+  if (auto why = load_layers(self, step + 1, found); !why.empty())
+    return make_error(errc::data_error, why);
+  if (trained && st.layers.empty())
+    return make_error(errc::data_error, "client " + std::to_string(st.id) + " kept its BatchNorm layers "
+                                        "(model.buffers=local) in " + layer_file(self) +
+                                        (found ? ", which holds none from before the checkpoint" : ", which is missing") +
+                                        "; resume with each client on the machine that ran it and the same "
+                                        "runtime.client_state, or start the run again");
   return restore_atom::value;
 }
 
@@ -140,6 +157,11 @@ caf::message_handler client_handlers(client_actor* self) {
           return;
         }
         auto local = in;
+        bool found = false;
+        if (auto why = load_layers(self, in.step, found); !why.empty()) {
+          rp.deliver(make_error(errc::data_error, why));
+          return;
+        }
         // Under FedBN a round starts from the layers of the rounds before it (also when it runs
         // again after its server was lost).
         local.weights = personal(self, w, self->state.layers.before(in.step));
@@ -163,7 +185,8 @@ caf::message_handler client_handlers(client_actor* self) {
                 fl::keep_local(trained, w.values(), ranges);
                 r.weights = weight_blob(r.weights.layout, std::move(trained));
               }
-              if (st.slow_s <= 0) {
+              if (st.slow_s <= 0 || st.ctx->clock) { // clock=virtual: the delay is simulated, not slept
+                r.sim_delay_s = st.ctx->clock ? st.slow_s : 0.0;
                 rp.deliver(std::move(r));
                 return;
               }
@@ -188,6 +211,9 @@ caf::message_handler client_handlers(client_actor* self) {
       fetch_blob(self, w, self->state.ctx->model.parameters, [=](std::string error, weight_blob local) mutable {
         if (!error.empty())
           return rp.deliver(make_error(errc::round_failed, "the model to evaluate could not be fetched: " + error));
+        bool found = false;
+        if (auto why = load_layers(self, std::nullopt, found); !why.empty())
+          return rp.deliver(make_error(errc::data_error, why));
         rp.delegate(self->state.pool, assess_atom::value, self->state.id, personal(self, local));
       });
       return rp;
@@ -198,6 +224,9 @@ caf::message_handler client_handlers(client_actor* self) {
                   [=](std::string error, std::vector<weight_blob> local) mutable {
                     if (!error.empty())
                       return rp.deliver(make_error(errc::round_failed, "the models could not be fetched: " + error));
+                    bool found = false;
+                    if (auto why = load_layers(self, std::nullopt, found); !why.empty())
+                      return rp.deliver(make_error(errc::data_error, why));
                     for (auto& m : local)
                       m = personal(self, m);
                     rp.delegate(self->state.pool, score_atom::value, self->state.id, std::move(local));
@@ -292,6 +321,8 @@ caf::message_handler server_handlers(client_actor* self) {
       in.keep_stragglers = srv.role.keep_stragglers;
       in.epochs = srv.role.epochs;
       in.durable = ins.durable;
+      if (const auto& clock = self->state.ctx->clock) // the cluster's clock; this device's link and speed
+        in.sim = virtual_round{ins.sim_start, clock, static_cast<std::int64_t>(self->state.id)};
       auto members = ins.members;
       auto timeout = srv.role.timeout_s;
       auto evaluate = [self, members, timeout](const weight_blob& model, const std::vector<failure>& failed,

@@ -36,6 +36,7 @@ struct client_state {
   std::uint64_t next_delayed = 0;
   std::map<std::uint64_t, std::pair<caf::typed_response_promise<fit_result>, fit_result>> delayed;
   fl::layer_history layers;              ///< model.buffers=local: its BatchNorm layers, a version per fit
+  bool layers_loaded = false;            ///< the history on disk was read (once per actor: load_layers)
   static inline const char* name = "flotilla.client";
 };
 

@@ -154,9 +154,10 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
     for (const auto& [id, p] : st.points)
       cp.points.emplace(id, *p);
   cp.report = *st.report;
-  st.observer->on_checkpoint(cp);
-  // Every resume now starts here or later: FedBN's layer histories may forget what came before.
-  st.durable_step = fl::layer_step(phase, round);
+  // Once it is written every resume starts here or later: FedBN's layer histories may forget
+  // what came before. A checkpoint not written (a full disk) leaves the older one in force.
+  if (st.observer->on_checkpoint(cp))
+    st.durable_step = fl::layer_step(phase, round);
 }
 
 namespace {
@@ -217,10 +218,13 @@ void restore_layers(coordinator_actor* self, const fl::checkpoint& cp, std::func
   std::vector<peer> asked;
   std::map<std::uint32_t, std::uint64_t> step_of;
   for (const auto& c : st.clients) {
-    if (!c.handle || st.lost_early.count(c.id) || (cp.phase == "cluster" && reg.lost(c.id)))
+    bool known = cp.phase == "cluster" && reg.clients().count(c.id);
+    if (!c.handle || st.lost_early.count(c.id) || (known && reg.lost(c.id)))
       continue;
+    // A client in no cluster (a late one not joined yet, one clustering left out) trains next,
+    // if ever, after the checkpoint's round.
     auto step = fl::layer_step(cp.phase, cp.round);
-    if (cp.phase == "cluster")
+    if (known)
       if (auto cluster = reg.cluster_of(c.id))
         step = fl::layer_step("cluster", reg.clusters()[*cluster].rounds_done);
     step_of[c.id] = step;
@@ -263,6 +267,7 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   auto actors = std::move(st.report->client_actors);
   *st.report = cp.report;
   st.report->client_actors = std::move(actors);
+  st.wall_offset = cp.report.sim_time_s;
   st.observer->on_event("resuming after " + cp.phase + " round " + std::to_string(cp.round));
   // Clusters run free, so a checkpoint can hold faults of a round their cluster had started but
   // not finished: that round runs again from its start, and its faults are applied again then
@@ -313,6 +318,8 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   in.keep_stragglers = last || fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name);
   in.epochs = ex.rounds.epochs;
   in.durable = st.durable_step;
+  if (st.opt.clock)
+    in.sim = virtual_round{st.report->sim_time_s, st.opt.clock, -1};
   st.last_start = st.global;
   st.points.clear(); // features are those of the round that ends the phase
   st.observer->on_phase("initial", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.initial) + " (" +
@@ -337,6 +344,8 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
     auto& rec = out.record;
     if (!out.eval_error.empty())
       return fail_run(self, errc::round_failed, "evaluating the global model failed: " + out.eval_error);
+    rec.sim_time_s = run_clock(self, rec.sim_time_s);
+    rep.sim_time_s = rec.sim_time_s;
     rep.bytes_moved += (rec.asked + rec.clients) * st.opt.model.parameters * sizeof(float);
     rep.samples_trained += rec.samples * st.opt.epochs;
     rep.samples_evaluated += rec.evaluated;
@@ -351,8 +360,10 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
                               "; the global model is kept");
     st.global = out.model;
     bool reached = ex.rounds.target_accuracy > 0 && rec.test_accuracy >= ex.rounds.target_accuracy;
-    if (reached && rep.rounds_to_target < 0)
+    if (reached && rep.rounds_to_target < 0) {
       rep.rounds_to_target = round;
+      rep.sim_time_to_target_s = rec.sim_time_s;
+    }
     if (last || (reached && ex.rounds.stop_at_target))
       return enter(self, clustering); // the next checkpoint comes after clustering and selection
     save_checkpoint(self, "initial", round);

@@ -13,6 +13,7 @@
 #include "actors/protocol.hpp"
 #include "fl/checkpoint.hpp"
 #include "fl/cluster_phase.hpp"
+#include "fl/device_time.hpp"
 #include "fl/experiment.hpp"
 #include "fl/run_report.hpp"
 #include "fl/strategy.hpp"
@@ -29,6 +30,7 @@ struct coordinator_options {
   std::shared_ptr<const fl::checkpoint> resume; ///< continue from here instead of starting afresh
   double liveness_s = 10;           ///< a cluster server is pinged this often (0: never; runtime.liveness_s)
   bool local_layers = false;        ///< model.buffers=local: a resume restores each client's layer history
+  std::shared_ptr<const fl::device_clock> clock; ///< clock=virtual: the fleet's devices (null: wall clock)
 };
 
 struct coordinator_state {
@@ -44,6 +46,8 @@ struct coordinator_state {
   std::map<std::uint32_t, std::shared_ptr<const std::vector<float>>> points; ///< clustering features
   std::vector<std::uint64_t> samples_of;  ///< training samples per client
   std::uint64_t durable_step = 0;         ///< the last checkpoint's fl::layer_step (fit_ins::durable)
+  std::chrono::steady_clock::time_point run_start = std::chrono::steady_clock::now();
+  double wall_offset = 0;                 ///< clock=wall: the run's seconds before a resume (run_clock)
   fl::cluster_phase phase;                ///< the clusters (its registry) and each one's progress
   std::deque<fl::phase_command> commands; ///< the phase's commands not yet carried out (carry_out)
   bool carrying_out = false;

@@ -61,7 +61,8 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     if (probe)
       stop_probe(probe, probe_ticket);
   };
-  self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members, self->state.durable_step})
+  self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members, self->state.durable_step,
+                                                                  st.phase.registry().cluster(c).sim_time_s})
     .then(
       [=](round_result& r) {
         end_probe();
@@ -81,6 +82,7 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
           fl::round_report done{std::move(held->record), std::move(model.data), std::move(held->state),
                                 held->aggregator ? held->aggregator.id() : 0, std::move(held->split_off)};
           auto& st = self->state;
+          done.record.sim_time_s = run_clock(self, done.record.sim_time_s);
           carry_out(self, st.phase.round_finished(c, std::move(done), st.opt.model.parameters, st.opt.epochs, now(self)));
         });
       },
@@ -175,6 +177,7 @@ caf::message_handler cluster_rounds(coordinator_actor* self) {
       st.observer->on_phase("cluster", std::to_string(st.phase.registry().clusters().size()) + " clusters, " +
                                          std::to_string(ex.rounds.cluster) + " rounds each, " +
                                          (ex.rounds.cluster_lockstep ? "in lock step" : "each at its own pace"));
+      st.phase.registry().start_clocks(st.report->sim_time_s); // every cluster sets out from the initial phase's end
       carry_out(self, st.phase.start(0, false));
     },
   };

@@ -86,6 +86,11 @@ caf::message_handler evaluation(coordinator_actor* self) {
       rep.cluster_seconds = since(st.phase_start);
       st.phase_start = std::chrono::steady_clock::now();
       st.observer->on_phase("evaluation", "global model on the test set, cluster models on local splits");
+      // The run's end: the last cluster's clock (clusters run on their own clocks).
+      double end = rep.sim_time_s;
+      for (const auto& c : st.phase.registry().clusters())
+        end = std::max(end, c.sim_time_s);
+      rep.sim_time_s = run_clock(self, end);
       if (st.opt.experiment.rounds.cluster > 0)
         save_checkpoint(self, "cluster", st.opt.experiment.rounds.cluster);
       // A cluster phase that lost every cluster (every member crashed, hung or its node died)

@@ -28,6 +28,15 @@ inline void enter(coordinator_actor* self, caf::message_handler (*phase)(coordin
   self->send(self, next_atom::value, std::uint32_t{0});
 }
 
+/// The run's clock in seconds (round records' sim_time_s): under clock=wall the wall time since the
+/// run began (a resume goes on from its checkpoint's), under clock=virtual `simulated` itself.
+inline double run_clock(coordinator_actor* self, double simulated) {
+  const auto& st = self->state;
+  if (st.opt.clock)
+    return simulated;
+  return st.wall_offset + std::chrono::duration<double>(std::chrono::steady_clock::now() - st.run_start).count();
+}
+
 /// Ends the run with an error the caller of `run` receives.
 inline void fail_run(coordinator_actor* self, errc code, const std::string& why) {
   self->state.observer->on_warning(why);

@@ -62,6 +62,20 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
                                       ? fl::flipped_labels(ctx->partitions[id].label_map, ctx->data->num_classes)
                                       : ctx->partitions[id].label_map);
   ctx->profiles.resize(clients);
+  ctx->max_layer_versions = std::uint64_t{experiment.rounds.initial} + experiment.rounds.cluster + 2;
+  if (experiment.virtual_clock) {
+    // Every process draws the same fleet from the seed (or reads the same file). A client's
+    // CPU and memory readings are its device's, so the seed's selection sees the fleet too.
+    auto devices = fl::make_devices(experiment.devices, experiment.seed, clients);
+    std::vector<std::uint64_t> samples;
+    samples.reserve(clients);
+    for (std::uint32_t id = 0; id < clients; ++id) {
+      samples.push_back(ctx->partitions[id].train.size());
+      ctx->profiles[id] = client_profile{true, devices[id].cpu, devices[id].mem};
+    }
+    ctx->clock = std::make_shared<const fl::device_clock>(std::move(devices), std::move(samples), train.batch_size,
+                                                          ctx->model.parameters * sizeof(float));
+  }
   ctx->cores = std::max(1u, std::thread::hardware_concurrency());
   return ctx;
 }

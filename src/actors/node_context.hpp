@@ -7,6 +7,7 @@
 
 #include "data/dataset.hpp"
 #include "data/partition.hpp"
+#include "fl/device_time.hpp"
 #include "fl/experiment.hpp"
 #include "fl/resources.hpp"
 #include "model/model_spec.hpp"
@@ -39,6 +40,9 @@ struct node_context {
   /// model.buffers=local: where this machine's clients keep their layer histories (the run's
   /// directory under runtime.client_state).
   std::string client_state_dir;
+  std::uint64_t max_layer_versions = 0; ///< a layer history's bound: a version per round of the run
+  /// clock=virtual: every client's device and fit time (null under the wall clock).
+  std::shared_ptr<const fl::device_clock> clock;
 
   /// The pixel map of client `id` (empty when its images are not rotated).
   const std::vector<std::int32_t>& pixel_map(std::uint32_t id) const;

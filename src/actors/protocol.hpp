@@ -113,12 +113,13 @@ struct fit_result {
   double seconds = 0;
   double cpu_seconds = 0;
   weight_blob weights;
+  double sim_delay_s = 0; ///< clock=virtual: an injected `slow` delay, simulated instead of slept
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_result& x) {
   return f(caf::meta::type_name("flotilla::fit_result"), x.client_id, x.round, x.samples, x.train_loss, x.seconds,
-           x.cpu_seconds, x.weights);
+           x.cpu_seconds, x.weights, x.sim_delay_s);
 }
 
 /// An evaluation on a client's local test split (or a node's test set).
@@ -187,11 +188,12 @@ struct cluster_round_ins {
   std::uint32_t round = 0;
   std::vector<peer> members; ///< sorted by id; includes the server itself
   std::uint64_t durable = 0; ///< the last checkpoint's fl::layer_step (fit_ins::durable)
+  double sim_start = 0;      ///< clock=virtual: the cluster's clock when the round starts
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_round_ins& x) {
-  return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable);
+  return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable, x.sim_start);
 }
 
 /// One round as its aggregation point reports it: the record, the model after it and the

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <cstdio>
+#include <limits>
 #include <sstream>
 
 #include "actors/blob_transfer.hpp"
@@ -80,6 +82,12 @@ std::string below_quorum(std::size_t accepted, std::size_t asked, std::size_t ne
 }
 
 namespace {
+
+std::string seconds_text(double s) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.1f s", s);
+  return buf;
+}
 
 // Runs asynchronous jobs one after the other; a job calls its argument when it is done.
 struct one_at_a_time : std::enable_shared_from_this<one_at_a_time> {
@@ -194,6 +202,31 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     for (const auto& p : in.available)
       if (p.id == id && (in.keep_stragglers || !slow.count(id)))
         asked.push_back(p);
+  // Under the virtual clock every participant's completion is known now. One that cannot make
+  // the deadline would train for nothing: it is not asked, and fails the round as a late one.
+  auto planned = std::make_shared<std::map<std::uint32_t, double>>();
+  std::vector<failure> too_slow;
+  std::vector<double> too_slow_at;
+  if (in.sim) {
+    fl::round_timing t;
+    t.start = in.sim->start;
+    t.deadline_s = in.timeout_s;
+    std::vector<peer> in_time;
+    for (const auto& p : asked) {
+      auto it = slow.find(p.id);
+      auto at = in.sim->start + in.sim->clock->fit_seconds(p.id, it == slow.end() ? epochs : it->second);
+      if (fl::makes_deadline(t, at)) {
+        (*planned)[p.id] = at;
+        in_time.push_back(p);
+        continue;
+      }
+      too_slow.push_back({p.id, "its device would finish at " + seconds_text(at) + ", after the round's deadline at " +
+                                  seconds_text(in.sim->start + in.timeout_s) + " (clock=virtual): not asked",
+                          errc::round_failed});
+      too_slow_at.push_back(at);
+    }
+    asked = std::move(in_time);
+  }
   in.header.stragglers = static_cast<std::uint32_t>(slow.size());
   in.header.stragglers_kept = in.keep_stragglers && !slow.empty();
   if (auto why = strategy.cannot_ever_aggregate(asked.size()); !why.empty()) {
@@ -208,6 +241,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     out.fatal = make_error(errc::config_error, out.record.not_aggregated);
     return done(std::move(out));
   }
+  auto n_asked = asked.size() + too_slow.size();
   auto updates = std::make_shared<fl::round_updates>(in.model.size(), strategy.keeps_updates() || in.keep_updates);
   // One message for all participants: locally they share the buffer, no copy per client.
   auto step = fl::layer_step(in.header.phase, in.header.round);
@@ -253,6 +287,17 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     };
     if (r.client_id != id)
       return refuse("answer names client " + std::to_string(r.client_id));
+    if (in.sim) { // a delay injected into a fit under the virtual clock is simulated, not slept
+      auto& at = (*planned)[id];
+      at += std::max(0.0, r.sim_delay_s);
+      if (!fl::makes_deadline({in.sim->start, in.timeout_s, {}, {}}, at)) {
+        if (r.weights.pending())
+          release_blob(self, *r.weights.ref);
+        return settle("its update would arrive at " + seconds_text(at) + ", after the round's deadline at " +
+                        seconds_text(in.sim->start + in.timeout_s) + " (clock=virtual)",
+                      errc::round_failed);
+      }
+    }
     if (r.weights.layout != layout)
       return refuse("update belongs to another model layout");
     if (!r.weights.pending())
@@ -279,11 +324,32 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     });
   };
   auto* s = &strategy;
-  auto collected = [s, in, updates, evaluate, done, start, n_asked = asked.size()](fan_in<fit_result>& fits) {
+  auto collected = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow,
+                    too_slow_at](fan_in<fit_result>& fits) {
     round_outcome out;
     out.record = in.header;
     auto& rec = out.record;
     rec.asked = static_cast<std::uint32_t>(n_asked);
+    if (in.sim) {
+      fl::round_timing t;
+      t.start = in.sim->start;
+      t.deadline_s = in.timeout_s;
+      for (auto id : fits.accepted)
+        t.completion.push_back(planned->at(id));
+      t.completion.insert(t.completion.end(), too_slow_at.begin(), too_slow_at.end());
+      for (const auto& f : fits.failures)
+        if (f.code == errc::round_failed && planned->count(f.id)) // arrived after the deadline
+          t.completion.push_back(planned->at(f.id));
+        else if (!f.code && f.reason.rfind("gone", 0) != 0 && f.reason.rfind("no actor", 0) != 0)
+          t.completion.push_back(std::numeric_limits<double>::infinity()); // never answered: a hang
+      if (in.sim->server >= 0)
+        t.server = in.sim->clock->server_seconds(static_cast<std::uint32_t>(in.sim->server),
+                                                 static_cast<std::uint32_t>(n_asked - too_slow.size()),
+                                                 static_cast<std::uint32_t>(fits.accepted.size()));
+      rec.sim_time_s = fl::round_end(t);
+    }
+    fits.failures.insert(fits.failures.end(), too_slow.begin(), too_slow.end());
+    std::sort(fits.failures.begin(), fits.failures.end(), [](const failure& a, const failure& b) { return a.id < b.id; });
     for (const auto& f : fits.failures) {
       rec.failed.push_back(f.id);
       rec.failure_reasons.push_back(f.reason);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fl/device_time.hpp"
 #include "actors/fan_out.hpp"
 #include "actors/protocol.hpp"
 #include "fl/round_updates.hpp"
@@ -17,6 +18,13 @@
 namespace flotilla::actors {
 
 /// What a round needs besides the strategy.
+/// clock=virtual: where the round stands on the simulated clock (fl/device_time.hpp).
+struct virtual_round {
+  double start = 0;                              ///< the aggregation point's clock at dispatch
+  std::shared_ptr<const fl::device_clock> clock; ///< every client's device
+  std::int64_t server = -1;                      ///< the promoted server aggregating (-1: the coordinator)
+};
+
 struct round_inputs {
   fl::round_record header;     ///< phase, round, cluster, server, term: copied into the result
   std::vector<peer> available; ///< who may be asked, sorted by id
@@ -32,6 +40,10 @@ struct round_inputs {
   bool keep_stragglers = false;
   std::uint32_t epochs = 1;    ///< the clients' local epochs when the strategy sends none
   std::uint64_t durable = 0;   ///< the last checkpoint's fl::layer_step (FedBN's layer histories)
+  /// Set under clock=virtual: each participant's completion is known at dispatch; one that
+  /// cannot make the deadline is not asked, one whose update comes later (an injected slow
+  /// delay) is refused, and the record's sim_time_s is the round's simulated end.
+  std::optional<virtual_round> sim;
 };
 
 /// An evaluation's outcome, summed over everything it covered.

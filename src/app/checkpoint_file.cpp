@@ -57,6 +57,8 @@ json report_json(const fl::run_report& r, blobs& b) {
     aggregators.push_back(c.aggregator_actor);
   return {{"initial_global_accuracy", r.initial_global_accuracy},
           {"rounds_to_target", r.rounds_to_target},
+          {"sim_time_s", r.sim_time_s},
+          {"sim_time_to_target_s", r.sim_time_to_target_s},
           {"initial_personalized", r.initial_personalized},
           {"scores", scores},
           {"projection", projection},
@@ -79,6 +81,8 @@ fl::run_report report_from(const json& j, const blobs& b) {
   r.initial_global = b.at("report.initial_global");
   j.at("initial_global_accuracy").get_to(r.initial_global_accuracy);
   j.at("rounds_to_target").get_to(r.rounds_to_target);
+  r.sim_time_s = j.value("sim_time_s", 0.0); // absent before clock=virtual existed
+  r.sim_time_to_target_s = j.value("sim_time_to_target_s", -1.0);
   j.at("initial_personalized").get_to(r.initial_personalized);
   for (const auto& s : j.at("scores"))
     if (s.is_array()) // written before the field lists: positional
@@ -157,7 +161,8 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
                         {"failed", c.failed},
                         {"failure", c.failure},
                         {"created_round", c.created_round},
-                        {"parent", c.parent}});
+                        {"parent", c.parent},
+                        {"sim_time_s", c.sim_time_s}});
   }
   json clients = json::array();
   for (const auto& [id, c] : cp.clients)
@@ -289,6 +294,7 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
       c.at("failure").get_to(x.failure);
       c.at("created_round").get_to(x.created_round);
       c.at("parent").get_to(x.parent);
+      x.sim_time_s = c.value("sim_time_s", 0.0); // absent before clock=virtual existed
       cp.clusters.push_back(std::move(x));
     }
     for (const auto& c : doc.at("clients")) {

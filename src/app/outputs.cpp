@@ -110,6 +110,8 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
     fin.cluster_accuracy[std::to_string(c.id)] = c.accuracy;
   fin.global_model_sha256 = sha256_hex(r.global_model.data(), r.global_model.size() * sizeof(float));
   fin.rounds_to_target = r.rounds_to_target < 0 ? -1 : static_cast<std::int64_t>(r.rounds_to_target);
+  fin.sim_time_s = r.sim_time_s;
+  fin.sim_time_to_target_s = r.sim_time_to_target_s;
   json out;
   out["name"] = s.name;
   out["final"] = fin;

@@ -31,15 +31,17 @@ run_recorder::run_recorder(const std::string& run_dir, const std::string& run_id
   }
 }
 
-void run_recorder::on_checkpoint(fl::checkpoint& state) {
+bool run_recorder::on_checkpoint(fl::checkpoint& state) {
   state.metrics_bytes = static_cast<std::uint64_t>(size_);
   state.report.warnings = warnings_;
   try {
     write_checkpoint(run_dir_, run_id_, state);
+    return true;
   } catch (const std::exception& e) {
     if (write_error_.empty())
       write_error_ = e.what();
     progress_.warn(std::string("checkpoint not written: ") + e.what());
+    return false;
   }
 }
 

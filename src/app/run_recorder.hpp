@@ -26,7 +26,7 @@ public:
   void on_round(const fl::round_record& record) override;
   void on_warning(const std::string& text) override;
   void on_event(const std::string& text) override;
-  void on_checkpoint(fl::checkpoint& state) override;
+  bool on_checkpoint(fl::checkpoint& state) override;
 
   const std::vector<std::string>& warnings() const { return warnings_; }
   std::size_t rounds_recorded() const { return rounds_; }

@@ -203,6 +203,18 @@ void read_attack(const json& doc, fl::experiment& ex) {
   a.scale = number<double>(doc, "attack.scale", 0, 1e6);
 }
 
+void read_devices(const json& doc, fl::experiment& ex) {
+  ex.virtual_clock = one_of(doc, "clock", {"wall", "virtual"}) == "virtual";
+  auto& d = ex.devices;
+  d.file = text(doc, "devices.file");
+  d.speed = one_of(doc, "devices.speed", {"lognormal", "pareto"});
+  d.ms_per_sample = number<double>(doc, "devices.ms_per_sample", 1e-6, 1e6);
+  d.speed_sigma = number<double>(doc, "devices.speed_sigma", 0, 5);
+  d.pareto_alpha = number<double>(doc, "devices.pareto_alpha", 0.1, 100);
+  d.kbps = number<double>(doc, "devices.kbps", 1e-3, 1e12);
+  d.bandwidth_sigma = number<double>(doc, "devices.bandwidth_sigma", 0, 5);
+}
+
 std::vector<device_profile> read_profiles(const json& doc, std::uint32_t clients) {
   std::vector<device_profile> out;
   for (const auto& p : at(doc, "selection.profiles")) {
@@ -439,6 +451,7 @@ settings read_settings(const json& doc) {
   ex.faults = read_faults(doc, ex);
 
   read_attack(doc, ex);
+  read_devices(doc, ex);
   s.profiles = read_profiles(doc, ex.total_clients());
   read_runtime(doc, s.runtime);
 

@@ -269,7 +269,7 @@ phase_commands cluster_phase::round_finished(std::uint32_t c, round_report resul
   if (!rec.aggregated)
     out.push_back(text(phase_command::kind::warning, "cluster " + str(c) + " round " + str(rec.round) + ": " +
                                                        rec.not_aggregated + "; model kept"));
-  registry_.record_round(c, rec.round, std::move(result.model), std::move(result.state));
+  registry_.record_round(c, rec.round, std::move(result.model), std::move(result.state), rec.sim_time_s);
   if (!result.split_off.empty())
     splits_.emplace_back(c, std::move(result.split_off));
   auto r = rec.round;
@@ -475,6 +475,8 @@ void cluster_phase::release(phase_commands& out) {
   for (const auto& [id, p] : progress_)
     if (p.at == stage::waiting)
       waiting.push_back(id);
+  // Clusters that met go on together: on the simulated clock, from the latest of them.
+  registry_.meet_clocks(waiting);
   // While they go on, a cluster failing on its way (its election finds nobody) must not release
   // the others a second time: they are no longer waiting, but not all have left yet.
   releasing_ = true;

@@ -235,6 +235,7 @@ std::uint32_t cluster_registry::split(std::uint32_t cluster, const std::vector<s
   child.model = parent.model;
   child.state = parent.state;
   child.rounds_done = parent.rounds_done;
+  child.sim_time_s = parent.sim_time_s;
   child.created_round = round;
   child.parent = cluster;
   std::vector<std::uint32_t> kept;
@@ -250,7 +251,8 @@ std::uint32_t cluster_registry::split(std::uint32_t cluster, const std::vector<s
 }
 
 void cluster_registry::record_round(std::uint32_t cluster, std::uint32_t round,
-                                    std::shared_ptr<const std::vector<float>> model, strategy_state state) {
+                                    std::shared_ptr<const std::vector<float>> model, strategy_state state,
+                                    double ended) {
   auto& c = live_cluster("record_round", cluster);
   if (!model)
     throw error("record_round", "no model for round " + id(round) + " of cluster " + id(cluster));
@@ -263,6 +265,22 @@ void cluster_registry::record_round(std::uint32_t cluster, std::uint32_t round,
   c.model = std::move(model);
   c.state = std::move(state);
   c.rounds_done = round;
+  c.sim_time_s = std::max(c.sim_time_s, ended);
+}
+
+void cluster_registry::start_clocks(double at) {
+  for (auto& c : clusters_)
+    c.sim_time_s = at;
+}
+
+void cluster_registry::meet_clocks(const std::vector<std::uint32_t>& clusters) {
+  double latest = 0;
+  for (auto c : clusters)
+    if (c < clusters_.size())
+      latest = std::max(latest, clusters_[c].sim_time_s);
+  for (auto c : clusters)
+    if (c < clusters_.size())
+      clusters_[c].sim_time_s = latest;
 }
 
 void cluster_registry::mark_failed(std::uint32_t cluster, const std::string& failure) {

@@ -38,6 +38,7 @@ struct cluster_record {
   std::string failure;
   std::uint32_t created_round = 0;
   std::int64_t parent = -1; ///< the cluster a CFL split took this one from
+  double sim_time_s = 0;    ///< the cluster's own clock: when its last round ended (fl::device_time)
 };
 
 /// One client as the registry keeps it.
@@ -99,9 +100,15 @@ public:
   /// Returns the new cluster's id.
   std::uint32_t split(std::uint32_t cluster, const std::vector<std::uint32_t>& second_members, std::uint32_t round);
 
-  /// A finished round: the cluster's new model and strategy state; rounds_done = round.
+  /// A finished round: the cluster's new model and strategy state; rounds_done = round; its
+  /// clock moves to `ended` (simulated seconds; never backwards).
   void record_round(std::uint32_t cluster, std::uint32_t round, std::shared_ptr<const std::vector<float>> model,
-                    strategy_state state);
+                    strategy_state state, double ended = 0);
+
+  /// Sets every live cluster's clock to `at` (the start of the cluster phase) or, for a common
+  /// point, moves `clusters`' clocks to the latest of them.
+  void start_clocks(double at);
+  void meet_clocks(const std::vector<std::uint32_t>& clusters);
 
   /// The cluster fails for a reason the registry cannot see (e.g. its server's promotion failed).
   void mark_failed(std::uint32_t cluster, const std::string& failure);

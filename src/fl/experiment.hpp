@@ -2,6 +2,7 @@
 // What defines a clustered-FL experiment, as plain values: filled from the configuration in one
 // step (config/settings.cpp), read by the coordinator and the clients. Defaults live only in
 // config/default.json.
+#include "fl/devices.hpp"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -66,6 +67,8 @@ struct experiment {
   strategy_options strategy;
   attack_options attack;
   std::vector<fault> faults;
+  bool virtual_clock = false;     ///< clock=virtual: device time is simulated (fl/device_time.hpp)
+  device_options devices;         ///< devices.*: the fleet under the virtual clock
 
   std::uint32_t total_clients() const { return clients + late_clients; }
   bool attacker(std::uint32_t id) const;

@@ -60,8 +60,9 @@ void layer_history::put(std::uint64_t step, std::vector<float> layers, std::uint
   if (layers.size() != floats_)
     throw std::invalid_argument("layer_history: " + std::to_string(layers.size()) + " values for layers of " +
                                 std::to_string(floats_));
-  versions_.erase(versions_.lower_bound(step), versions_.end());
-  versions_.emplace(step, std::move(layers));
+  // Only this step's version is replaced (a round run again): a later one stays, should an
+  // older fit finish after it (its deadline had passed).
+  versions_[step] = std::move(layers);
   // Of the versions up to `durable`, a resume can need only the last one.
   auto keep = versions_.upper_bound(durable);
   if (keep != versions_.begin())

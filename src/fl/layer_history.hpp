@@ -33,8 +33,7 @@ public:
   /// The layers of the last fit (evaluation, IFCA's losses).
   const std::vector<float>* latest() const;
 
-  /// The layers a fit at `step` produced. A version at `step` or after it is replaced (a round
-  /// run again). Versions that no resume can need any more are dropped: every resume starts at
+  /// The layers a fit at `step` produced. A version at `step` is replaced (a round run again). Versions that no resume can need any more are dropped: every resume starts at
   /// or after `durable` (the last checkpoint written), so of the versions up to it only the last
   /// is kept. Throws std::invalid_argument when `layers` has the wrong size.
   void put(std::uint64_t step, std::vector<float> layers, std::uint64_t durable);

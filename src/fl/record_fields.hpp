@@ -36,6 +36,7 @@ void round_record_fields(R& x, F&& f) {
   f("test_accuracy", x.test_accuracy);
   f("evaluated", x.evaluated);
   f("seconds", x.seconds);
+  f("sim_time_s", x.sim_time_s);
   f("reassigned", x.reassigned);
   f("update_norm_mean", x.update_norm_mean);
   f("update_norm_max", x.update_norm_max);
@@ -111,6 +112,8 @@ void summary_final_fields(R& x, F&& f) {
   f("cluster_accuracy", x.cluster_accuracy);
   f("global_model_sha256", x.global_model_sha256);
   f("rounds_to_target", x.rounds_to_target, std::int64_t{-1});
+  f("sim_time_s", x.sim_time_s);
+  f("sim_time_to_target_s", x.sim_time_to_target_s, -1.0);
 }
 
 template <class R, class F>

@@ -33,6 +33,9 @@ struct round_record {
   double test_accuracy = 0;           ///< initial: global test set; cluster: members' local splits
   std::uint64_t evaluated = 0;        ///< images that evaluation covered
   double seconds = 0;
+  /// Seconds into the run when the round ended: simulated under clock=virtual, the wall clock
+  /// since the run began under clock=wall.
+  double sim_time_s = 0;
   std::uint32_t reassigned = 0;       ///< IFCA: members that moved into this cluster before the round
   double update_norm_mean = 0;        ///< CFL: ||mean of the members' updates||
   double update_norm_max = 0;         ///< CFL: largest member update norm
@@ -92,6 +95,10 @@ struct run_report {
   double global_accuracy = 0;         ///< global model on the test set
   double initial_global_accuracy = 0; ///< initial global model on the test set
   std::int64_t rounds_to_target = -1; ///< first initial round reaching rounds.target_accuracy
+  double sim_time_to_target_s = -1;   ///< sim_time_s of the first round reaching it (-1: not reached)
+  /// The coordinator's clock (fl::device_time): the end of the last initial round, once the run
+  /// is over its end (the last cluster's clock). Each cluster's clock is in its registry record.
+  double sim_time_s = 0;
   std::vector<double> personalized;   ///< per client: its cluster model on its local split (-1: none)
   std::vector<double> initial_personalized; ///< per client: initial global model, same splits
   std::vector<std::uint32_t> assignment;    ///< per client: its cluster (no_cluster: excluded)
@@ -127,7 +134,8 @@ public:
   /// Something worth a line that is not a problem (an election, a late joiner, a split).
   virtual void on_event(const std::string& text) { on_phase("event", text); }
   /// A point the run can be resumed from (after every round); the observer stores it.
-  virtual void on_checkpoint(checkpoint& state) { (void)state; }
+  /// Returns whether the checkpoint was written (a resume can start from it).
+  virtual bool on_checkpoint(checkpoint& state) { (void)state; return true; }
 };
 
 } // namespace flotilla::fl

@@ -18,6 +18,8 @@ struct summary_final {
   std::map<std::string, double> cluster_accuracy;  ///< by cluster id
   std::string global_model_sha256;
   std::int64_t rounds_to_target = -1;              ///< null: the target was not reached (or none set)
+  double sim_time_s = 0;            ///< the run's length in simulated seconds (clock=virtual; wall: the wall clock's)
+  double sim_time_to_target_s = -1; ///< when a round first reached rounds.target_accuracy (null: never)
 };
 
 /// summary.json "timing": where the time and memory went.

@@ -8,6 +8,7 @@
 
 #include "actors/protocol.hpp"
 #include "common/sha256.hpp"
+#include "config/config.hpp"
 #include "config/key_classes.hpp"
 
 namespace flotilla::runtime {
@@ -35,7 +36,14 @@ std::shared_ptr<actors::node_context> node_context_for(const config::settings& s
                                                        std::shared_ptr<const data::dataset> data,
                                                        const std::vector<data::client_partition>* partitions) {
   auto model = config::fitted_model(s, *data); // every process fits the same model to the same data
-  auto ctx = actors::make_node_context(std::move(data), s.experiment, s.partition, model, s.train, partitions);
+  std::shared_ptr<actors::node_context> ctx;
+  try {
+    ctx = actors::make_node_context(std::move(data), s.experiment, s.partition, model, s.train, partitions);
+  } catch (const std::invalid_argument& e) {
+    if (std::string(e.what()).rfind("devices.file", 0) == 0) // the fleet's file: a configuration error
+      throw config::config_error(std::string(e.what()) + " (scripts/fedscale_devices.py converts FedScale's file)");
+    throw;
+  }
   for (const auto& p : s.profiles)
     for (auto id : p.clients)
       ctx->profiles[id] = actors::client_profile{true, p.cpu, p.mem};

@@ -118,6 +118,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   co.epochs = s.train.epochs;
   co.liveness_s = s.runtime.liveness_s;
   co.local_layers = s.model.buffers == "local";
+  co.clock = ctx->clock;
   co.initial_model = resume ? resume->global : initial_model(s, ctx->model_choice);
   co.resume = std::move(resume);
 

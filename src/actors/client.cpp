@@ -399,6 +399,10 @@ resource_report make_resource_report(std::uint32_t id, const node_context& ctx, 
   r.profiled = profile.active;
   r.cpu = (profile.active ? profile.cpu : host_cpu) + own_cpu;
   r.mem = (profile.active ? profile.mem : host_mem) + own_mem;
+  if (ctx.clock && profile.active) { // clock=virtual: the device's (or selection.profiles') readings
+    r.cpu = profile.cpu;              // alone, the same on any machine and in any run
+    r.mem = profile.mem;
+  }
   return r;
 }
 

@@ -1,7 +1,9 @@
-// Selection: resource reports, the lowest cpu% + mem% per cluster serves (fl::cluster_registry
-// applies the seed rule); the cluster phase then promotes the chosen client actors in place
-// (promote(), also for every election).
+// Selection: resource reports, scored by selection.policy (fl/server_choice.hpp: the seed's
+// lowest cpu% + mem% by default); the lowest score per cluster serves (fl::cluster_registry);
+// the cluster phase then promotes the chosen client actors in place (promote(), also for every
+// election).
 #include "actors/coordinator_phases.hpp"
+#include "fl/server_choice.hpp"
 
 namespace flotilla::actors::phases {
 
@@ -72,7 +74,10 @@ caf::message_handler selection(coordinator_actor* self) {
           auto& rep = *st.report;
           // A client that cannot report cannot serve: it has no score and ranks last.
           for (const auto& [id, r] : reports.results) {
-            st.phase.registry().set_score(id, fl::server_score(r.cpu, r.mem));
+            const auto* device = st.opt.clock ? &st.opt.clock->of(id) : nullptr;
+            st.phase.registry().set_score(id, fl::server_choice_score(st.opt.experiment.selection_policy, r.cpu, r.mem,
+                                                                      device, st.opt.model.parameters * sizeof(float),
+                                                                      st.opt.experiment.seed, id));
             rep.scores.push_back({id, r.host_cpu, r.host_mem, r.own_cpu_seconds, r.window_seconds, r.own_bytes,
                                   r.profiled, r.cpu, r.mem});
           }

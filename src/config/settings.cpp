@@ -213,6 +213,10 @@ void read_devices(const json& doc, fl::experiment& ex) {
   d.pareto_alpha = number<double>(doc, "devices.pareto_alpha", 0.1, 100);
   d.kbps = number<double>(doc, "devices.kbps", 1e-3, 1e12);
   d.bandwidth_sigma = number<double>(doc, "devices.bandwidth_sigma", 0, 5);
+  ex.selection_policy = one_of(doc, "selection.policy", {"resources", "fastest", "random"});
+  if (ex.selection_policy == "fastest" && !ex.virtual_clock)
+    throw config_error("selection.policy=fastest ranks the clients' devices, which exist under clock=virtual only "
+                       "(set clock=virtual, or selection.policy=resources|random)");
 }
 
 std::vector<device_profile> read_profiles(const json& doc, std::uint32_t clients) {

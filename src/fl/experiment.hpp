@@ -69,6 +69,7 @@ struct experiment {
   std::vector<fault> faults;
   bool virtual_clock = false;     ///< clock=virtual: device time is simulated (fl/device_time.hpp)
   device_options devices;         ///< devices.*: the fleet under the virtual clock
+  std::string selection_policy = "resources"; ///< selection.policy (fl/server_choice.hpp)
 
   std::uint32_t total_clients() const { return clients + late_clients; }
   bool attacker(std::uint32_t id) const;

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Device time (clock=virtual), end to end:
+#   1. the same run twice, and threaded vs two loopback nodes: the same model and the same
+#      simulated time on every metrics line; killed (SIGKILL) in a cluster round and resumed:
+#      the same again
+#   2. the run never sleeps: a `slow` fault of an hour is simulated (the round's deadline passes
+#      in simulated time, the client's update is refused as late) and the run takes seconds
+#   3. a device that cannot make the round's simulated deadline is not asked
+#   4. devices from FedScale's device-capacity file (scripts/fedscale_devices.py); a bad
+#      devices.file is exit 2 naming the entry
+#   5. selection.policy=fastest serves each cluster from its fastest device; random and
+#      resources run; fastest without clock=virtual is exit 2
+# Usage: device_time.sh path/to/flotilla (from the source dir; needs data/mnist and python3).
+set -euo pipefail
+bin=$(realpath "$1")
+source "$(dirname "$0")/lib.sh"
+section() { echo "== $* (${SECONDS} s into the script)"; }
+small=(data.train_limit=3000 clients=8 rounds.initial=2 rounds.cluster=3 train.epochs=1 output.progress=off
+       output.save_models=false clock=virtual devices.speed_sigma=1 devices.bandwidth_sigma=0.5)
+
+run_ok() {
+  local name=$1 status=0
+  shift
+  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 || status=$?
+  [ "$status" -eq 0 ] || { tail -n 20 "$work/$name.log" >&2; fail "$name: exit $status, not 0 (flotilla run $*)"; }
+}
+# Every round's simulated end, keyed by phase, cluster and round (clusters finish in any order).
+times() {
+  python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+for r in sorted(rows, key=lambda r: (r["phase"], -1 if r["cluster"] is None else r["cluster"], r["round"])):
+    print(r["phase"], r["cluster"], r["round"], repr(r["sim_time_s"]))
+s = json.load(open(sys.argv[1] + "/summary.json"))
+print("final", repr(s["final"]["sim_time_s"]))' "$1"
+}
+
+section "1. deterministic"
+run_ok a
+run_ok b
+[ "$(sha "$work/a")" = "$(sha "$work/b")" ] || fail "twice: two models"
+[ "$(times "$work/a")" = "$(times "$work/b")" ] || fail "twice: other simulated times"
+python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+assert all(r["sim_time_s"] > 0 for r in rows), "a round without simulated time"
+assert all(r["seconds"] < r["sim_time_s"] for r in rows), "simulated time not above the wall time"' "$work/a" \
+  || fail "a: simulated times missing"
+pass "twice: one model ($(sha "$work/a" | head -c 16)), the same simulated times; $(times "$work/a" | tail -n 1)"
+start_node n1; p1=$port
+start_node n2; p2=$port
+run_ok nodes runtime.nodes=127.0.0.1:$p1,127.0.0.1:$p2
+[ "$(sha "$work/nodes")" = "$(sha "$work/a")" ] || fail "nodes: another model than threaded"
+[ "$(times "$work/nodes")" = "$(times "$work/a")" ] || fail "nodes: other simulated times than threaded"
+pass "two nodes: the threaded run's model and simulated times"
+"$bin" run "${small[@]}" output.run_dir="$work/killed" > "$work/killed.log" 2>&1 &
+run=$!
+for _ in $(seq 3000); do
+  grep -q '"phase":"cluster","round":1' "$work/killed/checkpoint/progress.json" 2>/dev/null && break
+  sleep 0.02
+done
+kill -9 "$run"
+wait "$run" 2>/dev/null || true
+[ ! -e "$work/killed/summary.json" ] || fail "killed: finished before it was killed"
+"$bin" resume "$work/killed" > "$work/killed.resume.log" 2>&1 || { tail "$work/killed.resume.log" >&2; fail "killed: resume failed"; }
+[ "$(sha "$work/killed")" = "$(sha "$work/a")" ] || fail "killed: the resumed run has another model"
+[ "$(times "$work/killed")" = "$(times "$work/a")" ] || fail "killed: the resumed run has other simulated times"
+pass "killed in cluster round 1 and resumed: the same model and simulated times"
+
+section "2. a slow fault is simulated, not slept"
+SECONDS_BEFORE=$SECONDS
+run_ok slow rounds.timeout_s=600 'faults=[{"target":2,"kind":"slow","phase":"initial","round":1,"seconds":3600}]'
+[ $((SECONDS - SECONDS_BEFORE)) -lt 300 ] || fail "slow: the run slept"
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+first = r[0]
+assert 2 in first["failed"], first
+reason = first["failure_reasons"][first["failed"].index(2)]
+assert "after the round\x27s deadline" in reason and "clock=virtual" in reason, reason
+assert abs(first["sim_time_s"] - 600) < 1e-6, first["sim_time_s"]  # the round waited until its deadline
+print("ok:   slow: client 2 refused as late (%s); round 1 ended at its deadline, %.0f s" % (reason, first["sim_time_s"]))' \
+  "$work/slow" || fail "slow: not refused as late in simulated time"
+
+section "3. a device that cannot make the deadline is not asked"
+run_ok deadline devices.speed_sigma=2 rounds.timeout_s=8 rounds.quorum=0.1
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+late = [x for row in r for x in row["failure_reasons"] if "not asked" in x]
+assert late, "every device made the deadline: the test says nothing"
+print("ok:   deadline: %d fits not asked, e.g. %s" % (len(late), late[0]))' "$work/deadline" || fail "deadline: nobody was left out"
+
+section "4. devices from FedScale's file"
+python3 - "$work/capacity.json" <<'PY'
+import json, sys
+# FedScale's layout: {client_id: {"computation": ms, "communication": kbps}}, ids from 1; each
+# profile slower than the one before in compute and link alike.
+json.dump({str(i + 1): {"computation": 2.0 + 3 * i, "communication": 9000.0 - 1000 * i} for i in range(5)},
+          open(sys.argv[1], "w"))
+PY
+python3 scripts/fedscale_devices.py "$work/capacity.json" "$work/devices.json" --clients 8 > /dev/null
+run_ok fedscale devices.file="$work/devices.json"
+run_ok fedscale2 devices.file="$work/devices.json" devices.speed_sigma=0
+[ "$(sha "$work/fedscale")" = "$(sha "$work/a")" ] || fail "fedscale: devices changed the model (they time it only)"
+[ "$(times "$work/fedscale")" = "$(times "$work/fedscale2")" ] || fail "fedscale: the file's devices were not used"
+[ "$(times "$work/fedscale")" != "$(times "$work/a")" ] || fail "fedscale: the same times as drawn devices"
+pass "FedScale's capacities: the model unchanged, the simulated times the file's"
+python3 -c 'import json; d = json.load(open("'"$work"'/devices.json")); d[5]["kbps"] = -3; json.dump(d, open("'"$work"'/bad.json", "w"))'
+run_refused baddevices 2 'client 5: "kbps" is -3' devices.file="$work/bad.json"
+
+section "5. selection policies"
+run_ok fastest selection.policy=fastest devices.file="$work/devices.json"
+python3 - "$work/fastest" <<'PY' || fail "fastest: a cluster is not served by its fastest device"
+import json, sys
+c = json.load(open(sys.argv[1] + "/clusters.json"))
+# Client i has FedScale profile i % 5, each slower than the one before in compute and link: the
+# fastest member is the one with the lowest profile (ties: the lowest id).
+for x in c["clusters"]:
+    assert not x["elections"], x
+    best = min(x["members"], key=lambda i: (i % 5, i))
+    assert x["server"] == best, (x["id"], x["server"], best, x["members"])
+print("ok:   fastest: every cluster is served by its fastest device")
+PY
+run_ok random selection.policy=random
+run_ok resources selection.policy=resources
+pass "random and resources select and run"
+small=("${small[@]/clock=virtual/clock=wall}")
+run_refused fastwall 2 "exist under clock=virtual only" selection.policy=fastest
+echo "device_time: all passed (${SECONDS} s)"

@@ -1,0 +1,115 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "fl/device_time.hpp"
+#include "fl/devices.hpp"
+
+using namespace flotilla;
+
+TEST_CASE("a fit's device time is download + FedScale's compute + upload (hand-computed)") {
+  fl::device d{10, 8000, 0, 0}; // 10 ms a sample, 8 Mbit/s
+  // 100 samples in batches of 32: 4 steps an epoch (the last one short), 2 epochs: 8 steps.
+  // compute 3 x 32 x 8 x 10 ms = 7.68 s; 1,000,000 bytes over 8,000 kbit/s = 1 s each way.
+  auto t = fl::fit_seconds(d, 100, 32, 2, 1000000);
+  CHECK(t.compute == doctest::Approx(7.68));
+  CHECK(t.download == doctest::Approx(1.0));
+  CHECK(t.upload == doctest::Approx(1.0));
+  CHECK(t.total() == doctest::Approx(9.68));
+  CHECK(fl::fit_seconds(d, 0, 32, 2, 0).total() == 0);
+  CHECK(fl::transfer_seconds(2500, 20) == doctest::Approx(1.0)); // 20,000 bits at 20 kbit/s
+}
+
+TEST_CASE("a promoted server's link carries the model out and the updates in; it folds them at its speed") {
+  fl::device d{6, 16000, 0, 0};
+  auto t = fl::server_seconds(d, 4, 3, 2000000); // 2 MB over 16 Mbit/s: 1 s a model
+  CHECK(t.send == doctest::Approx(4.0));
+  CHECK(t.receive == doctest::Approx(3.0));
+  CHECK(t.aggregate == doctest::Approx(3 * 0.006 / 3)); // a third of a sample's time per update
+  fl::device_clock clock({d, fl::device{20, 8000, 0, 0}}, {64, 640}, 32, 1000000);
+  CHECK(clock.fit_seconds(1, 1) == doctest::Approx(3 * 32 * 20 * 20 / 1000.0 + 2.0));
+  CHECK(clock.server_seconds(0, 2, 2).send == doctest::Approx(1.0));
+}
+
+TEST_CASE("a synchronous round ends with its last update in time, or at its deadline when one is late") {
+  fl::round_timing t;
+  t.start = 100;
+  t.deadline_s = 50;
+  t.completion = {110, 120};
+  CHECK(fl::round_end(t) == doctest::Approx(120));
+  t.completion.push_back(200); // misses the deadline at 150: the round waited for it until then
+  CHECK_FALSE(fl::makes_deadline(t, 200));
+  CHECK(fl::round_end(t) == doctest::Approx(150));
+  t.completion = {110, std::numeric_limits<double>::infinity()}; // a hang
+  CHECK(fl::round_end(t) == doctest::Approx(150));
+  // A slow server link holds the round past its members; then it aggregates.
+  t.completion = {110, 120};
+  t.server = {5, 20, 0.5};
+  CHECK(fl::round_end(t) == doctest::Approx(125.5));
+  t.server = {1, 2, 0.5};
+  CHECK(fl::round_end(t) == doctest::Approx(120.5));
+}
+
+TEST_CASE("a device is a function of (seed, client): the same everywhere, spread as configured") {
+  fl::device_options o;
+  o.ms_per_sample = 5;
+  o.speed_sigma = 1;
+  o.kbps = 20000;
+  auto a = fl::draw_device(o, 42, 7), b = fl::draw_device(o, 42, 7), c = fl::draw_device(o, 42, 8);
+  CHECK(a.ms_per_sample == b.ms_per_sample);
+  CHECK(a.cpu == b.cpu);
+  CHECK(a.ms_per_sample != c.ms_per_sample);
+  CHECK(fl::draw_device(o, 43, 7).ms_per_sample != a.ms_per_sample);
+  // Lognormal: the median is the configured one, and sigma = 1 spreads the middle 68% over e^2.
+  auto fleet = fl::make_devices(o, 1, 20001);
+  std::vector<double> ms;
+  for (const auto& d : fleet) {
+    ms.push_back(d.ms_per_sample);
+    CHECK(d.kbps == doctest::Approx(20000)); // bandwidth_sigma = 0: every link alike
+    CHECK((d.cpu > 0 && d.cpu < 100 && d.mem > 0 && d.mem < 100));
+  }
+  std::sort(ms.begin(), ms.end());
+  CHECK(ms[10000] == doctest::Approx(5).epsilon(0.05));
+  CHECK(std::log(ms[16827] / ms[3173]) == doctest::Approx(2.0).epsilon(0.05)); // +-1 sigma quantiles
+  o.speed_sigma = 0;
+  CHECK(fl::draw_device(o, 1, 3).ms_per_sample == 5);
+  o.speed = "pareto";
+  o.pareto_alpha = 2;
+  auto pareto = fl::make_devices(o, 1, 10000);
+  double least = 1e9, above_double = 0;
+  for (const auto& d : pareto) {
+    least = std::min(least, d.ms_per_sample);
+    above_double += d.ms_per_sample > 10 ? 1 : 0;
+  }
+  CHECK(least >= 5); // the scale is the fastest device
+  CHECK(above_double / 10000 == doctest::Approx(0.25).epsilon(0.1)); // P(X > 2 x_m) = 2^-alpha
+}
+
+TEST_CASE("a device file: a list or an object by client id; every bad entry is named") {
+  auto list = fl::parse_devices(R"([{"ms_per_sample": 12.5, "kbps": 3000}, {"ms_per_sample": 1, "kbps": 9, "cpu": 30, "mem": 40}])", 2);
+  CHECK(list[0].ms_per_sample == 12.5);
+  CHECK(list[1].cpu == 30);
+  auto by_id = fl::parse_devices(R"({"1": {"ms_per_sample": 2, "kbps": 5}, "0": {"ms_per_sample": 3, "kbps": 6}})", 2);
+  CHECK(by_id[0].ms_per_sample == 3);
+  CHECK(by_id[1].kbps == 5);
+  auto refused = [](const std::string& text, std::uint32_t clients, const std::string& says) {
+    try {
+      fl::parse_devices(text, clients);
+      FAIL("accepted: " << text);
+    } catch (const std::invalid_argument& e) {
+      CHECK_MESSAGE(std::string(e.what()).find(says) != std::string::npos, e.what());
+    }
+  };
+  refused(R"([{"ms_per_sample": 1, "kbps": 1}])", 2, "client 1 has no entry");
+  refused(R"([{"ms_per_sample": -1, "kbps": 1}])", 1, "\"ms_per_sample\" is -1");
+  refused(R"([{"ms_per_sample": 1, "kbps": "fast"}])", 1, "not a number");
+  refused(R"([{"ms_per_sample": 1}])", 1, "no \"kbps\"");
+  refused(R"([{"ms_per_sample": 1, "kbps": 1, "cpu": 170}])", 1, "\"cpu\" is 170");
+  refused(R"([3])", 1, "not an object");
+  refused(R"({"devices": )", 1, "not JSON");
+  refused(R"("a string")", 1, "a list of devices");
+}

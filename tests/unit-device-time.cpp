@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fl/device_time.hpp"
+#include "fl/availability.hpp"
 #include "fl/devices.hpp"
 
 using namespace flotilla;
@@ -112,4 +113,28 @@ TEST_CASE("a device file: a list or an object by client id; every bad entry is n
   refused(R"([3])", 1, "not an object");
   refused(R"({"devices": )", 1, "not JSON");
   refused(R"("a string")", 1, "a list of devices");
+}
+
+TEST_CASE("devices come and go: alternating periods, a pure function of (seed, client)") {
+  fl::availability_options always;
+  CHECK(fl::online_at(always, 1, 2, 1e9));
+  CHECK(std::isinf(fl::period_at(always, 1, 2, 5).end));
+  fl::availability_options o{300, 100}; // online 3/4 of the time in the long run
+  CHECK(fl::online_at(o, 1, 0, 0)); // every client starts online
+  auto p = fl::period_at(o, 1, 7, 5000), q = fl::period_at(o, 1, 7, 5000);
+  CHECK(p.online == q.online);
+  CHECK(p.end == q.end);
+  CHECK(p.end > 5000);
+  // Sampled on a grid over many clients and a long time, the online share is 300 / (300 + 100).
+  double on = 0, n = 0;
+  for (std::uint32_t c = 0; c < 200; ++c)
+    for (double t = 1000; t < 50000; t += 997) {
+      on += fl::online_at(o, 9, c, t) ? 1 : 0;
+      n += 1;
+    }
+  CHECK(on / n == doctest::Approx(0.75).epsilon(0.03));
+  // online_throughout: up to the end of the period only.
+  auto first = fl::period_at(o, 3, 4, 0);
+  CHECK(fl::online_throughout(o, 3, 4, 0, first.end * 0.5));
+  CHECK_FALSE(fl::online_throughout(o, 3, 4, 0, first.end + 1));
 }

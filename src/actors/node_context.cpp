@@ -73,8 +73,9 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
       samples.push_back(ctx->partitions[id].train.size());
       ctx->profiles[id] = client_profile{true, devices[id].cpu, devices[id].mem};
     }
-    ctx->clock = std::make_shared<const fl::device_clock>(std::move(devices), std::move(samples), train.batch_size,
-                                                          ctx->model.parameters * sizeof(float));
+    ctx->clock = std::make_shared<const fl::device_clock>(
+      std::move(devices), std::move(samples), train.batch_size, ctx->model.parameters * sizeof(float),
+      fl::availability_options{experiment.devices.online_s, experiment.devices.offline_s}, experiment.seed);
   }
   ctx->cores = std::max(1u, std::thread::hardware_concurrency());
   return ctx;

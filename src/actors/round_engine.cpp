@@ -192,8 +192,9 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
                std::function<void(round_outcome)> done, round_hooks hooks) {
   auto start = std::chrono::steady_clock::now();
   std::vector<std::uint32_t> ids;
-  for (const auto& p : in.available)
-    ids.push_back(p.id);
+  for (const auto& p : in.available) // under the virtual clock an offline device cannot be sampled
+    if (!in.sim || in.sim->clock->online(p.id, in.sim->start))
+      ids.push_back(p.id);
   auto plan = strategy.configure_fit(in.header.round, ids, in.fraction_fit, in.sampling_seed);
   auto epochs = static_cast<std::uint32_t>(plan.config.value("epochs", in.epochs));
   auto slow = fl::stragglers_of(plan.participants, in.stragglers, epochs, in.header.round, in.sampling_seed);
@@ -215,6 +216,15 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     for (const auto& p : asked) {
       auto it = slow.find(p.id);
       auto at = in.sim->start + in.sim->clock->fit_seconds(p.id, it == slow.end() ? epochs : it->second);
+      auto online = in.sim->clock->period_of(p.id, in.sim->start);
+      if (at >= online.end && fl::makes_deadline(t, online.end)) {
+        // It drops out mid-fit: the server never hears back and waits for it until the deadline.
+        too_slow.push_back({p.id, "its device goes offline at " + seconds_text(online.end) +
+                                    ", before its fit would finish at " + seconds_text(at) + " (clock=virtual): not asked",
+                            errc::round_failed});
+        too_slow_at.push_back(std::numeric_limits<double>::infinity());
+        continue;
+      }
       if (fl::makes_deadline(t, at)) {
         (*planned)[p.id] = at;
         in_time.push_back(p);

@@ -88,6 +88,10 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
                   double total_seconds, std::uint64_t peak_rss) {
   // The record sections come from their field lists (fl/record_fields.hpp via record_json.hpp).
   json per_client = json::object();
+  // The fleet (clock=virtual): every process draws it from the seed, or reads the same file.
+  std::vector<fl::device> devices;
+  if (s.experiment.virtual_clock)
+    devices = fl::make_devices(s.experiment.devices, s.experiment.seed, s.experiment.total_clients());
   for (std::size_t i = 0; i < r.personalized.size(); ++i) {
     fl::summary_client c;
     c.cluster = r.assignment[i] == fl::no_cluster ? -1 : static_cast<std::int64_t>(r.assignment[i]);
@@ -98,6 +102,10 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
       c.test_samples = parts[i].test.size();
       c.label_histogram = parts[i].label_histogram;
       c.group = parts[i].group;
+    }
+    if (i < devices.size()) {
+      c.ms_per_sample = devices[i].ms_per_sample;
+      c.kbps = devices[i].kbps;
     }
     per_client[std::to_string(i)] = c;
   }

@@ -213,6 +213,11 @@ void read_devices(const json& doc, fl::experiment& ex) {
   d.pareto_alpha = number<double>(doc, "devices.pareto_alpha", 0.1, 100);
   d.kbps = number<double>(doc, "devices.kbps", 1e-3, 1e12);
   d.bandwidth_sigma = number<double>(doc, "devices.bandwidth_sigma", 0, 5);
+  d.online_s = number<double>(doc, "devices.online_s", 0, 1e12);
+  d.offline_s = number<double>(doc, "devices.offline_s", 0, 1e12);
+  if ((d.online_s > 0) != (d.offline_s > 0))
+    throw config_error("devices.online_s and devices.offline_s go together: both above 0 (clients come and go), or "
+                       "both 0 (always online)");
   ex.selection_policy = one_of(doc, "selection.policy", {"resources", "fastest", "random"});
   if (ex.selection_policy == "fastest" && !ex.virtual_clock)
     throw config_error("selection.policy=fastest ranks the clients' devices, which exist under clock=virtual only "

@@ -27,8 +27,17 @@ server_time server_seconds(const device& d, std::uint32_t asked, std::uint32_t u
 }
 
 device_clock::device_clock(std::vector<device> devices, std::vector<std::uint64_t> train_samples, std::uint32_t batch,
-                           std::uint64_t model_bytes)
-    : devices_(std::move(devices)), samples_(std::move(train_samples)), batch_(batch), model_bytes_(model_bytes) {}
+                           std::uint64_t model_bytes, availability_options availability, std::uint64_t seed)
+    : availability_(availability), seed_(seed), devices_(std::move(devices)), samples_(std::move(train_samples)),
+      batch_(batch), model_bytes_(model_bytes) {}
+
+bool device_clock::online(std::uint32_t client, double t) const {
+  return online_at(availability_, seed_, client, t);
+}
+
+period device_clock::period_of(std::uint32_t client, double t) const {
+  return period_at(availability_, seed_, client, t);
+}
 
 double device_clock::fit_seconds(std::uint32_t client, std::uint32_t epochs) const {
   return flotilla::fl::fit_seconds(of(client), samples_.at(client), batch_, epochs, model_bytes_).total();

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fl/availability.hpp"
 #include "fl/devices.hpp"
 
 namespace flotilla::fl {
@@ -46,15 +47,20 @@ server_time server_seconds(const device& d, std::uint32_t asked, std::uint32_t u
 class device_clock {
 public:
   device_clock(std::vector<device> devices, std::vector<std::uint64_t> train_samples, std::uint32_t batch,
-               std::uint64_t model_bytes);
+               std::uint64_t model_bytes, availability_options availability = {}, std::uint64_t seed = 0);
   const device& of(std::uint32_t client) const { return devices_.at(client); }
   std::size_t size() const { return devices_.size(); }
   /// Client `client`'s fit of `epochs` local epochs over its training split.
   double fit_seconds(std::uint32_t client, std::uint32_t epochs) const;
   /// A round's cost at promoted server `server` (server_seconds).
   server_time server_seconds(std::uint32_t server, std::uint32_t asked, std::uint32_t updates) const;
+  /// Whether the client is online at `t` (can be sampled), and the period it is in.
+  bool online(std::uint32_t client, double t) const;
+  period period_of(std::uint32_t client, double t) const;
 
 private:
+  availability_options availability_;
+  std::uint64_t seed_;
   std::vector<device> devices_;
   std::vector<std::uint64_t> samples_;
   std::uint32_t batch_;

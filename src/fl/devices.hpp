@@ -25,6 +25,8 @@ struct device_options {
   double pareto_alpha = 2;       ///< pareto: shape; ms_per_sample is the scale (the fastest device)
   double kbps = 20000;           ///< the median link (20 Mbit/s)
   double bandwidth_sigma = 0;    ///< lognormal sigma of the bandwidth
+  double online_s = 0;           ///< mean online period, simulated seconds (0: always online; fl/availability)
+  double offline_s = 0;          ///< mean offline period
 };
 
 /// Client `client`'s drawn device: its own seeded stream, so one device is drawn alone.

@@ -140,6 +140,8 @@ void summary_client_fields(R& x, F&& f) {
   f("test_samples", x.test_samples);
   f("label_histogram", x.label_histogram);
   f("group", x.group, std::int64_t{-1});
+  f("ms_per_sample", x.ms_per_sample, 0.0);
+  f("kbps", x.kbps, 0.0);
 }
 
 /// round_record's field names, in order: metrics.csv's columns.

@@ -46,6 +46,8 @@ struct summary_client {
   std::uint64_t test_samples = 0;
   std::vector<std::uint32_t> label_histogram;
   std::int64_t group = -1;                  ///< null: the partition has no true groups
+  double ms_per_sample = 0;                 ///< clock=virtual: its device (null under the wall clock)
+  double kbps = 0;
 };
 
 } // namespace flotilla::fl

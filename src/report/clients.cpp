@@ -104,7 +104,7 @@ json clients_model(const run_files& run) {
              {"server", servers.count(client) > 0},
              {"late", late.count(client) > 0},
              {"attacker", attackers.count(client) > 0}};
-    for (const char* key : {"train_samples", "test_samples"})
+    for (const char* key : {"train_samples", "test_samples", "ms_per_sample", "kbps"})
       if (auto v = number(s, key))
         row[key] = *v;
     out.push_back(row);

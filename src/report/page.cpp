@@ -25,6 +25,12 @@ const section_spec run_sections[] = {
    "Initial phase: the global model on the test set. Cluster phase: each cluster's model on its members' local "
    "test splits, one line per cluster. Marks show elections, failures, missed quorums, late joins, splits and "
    "the round a target accuracy was reached; hover over any point or mark for details."},
+  {"chart-simtime", "simtime", "Accuracy over time",
+   "The same curves against the run's clock: simulated seconds under clock=virtual (each cluster on its own "
+   "clock), wall seconds since the run began otherwise."},
+  {"chart-devices", "devices", "Device speeds",
+   "Under clock=virtual: every client's compute time per sample, fastest to slowest; hover over a point for its "
+   "link and whether it serves a cluster."},
   {"chart-loss", "loss", "Loss per round",
    "Mean training loss of the round's updates (solid) and, where the run recorded it, the test loss (dashed)."},
   {"chart-clients", "clients", "Per client: personalized against the initial global model",

@@ -9,6 +9,8 @@ namespace flotilla::report {
 /// The stable element ids of one run's charts and tables, in page order. In a report of
 /// several runs each carries "-<i>" (i: the run's position on the command line, from 0).
 ///   chart-accuracy     accuracy per round: global model, then one line per cluster; events marked
+///   chart-simtime      accuracy against the run's clock (sim_time_s: simulated under clock=virtual)
+///   chart-devices      clock=virtual: every client's compute time per sample, fastest first
 ///   chart-loss         training (and test) loss per round, same lines
 ///   chart-clients      per client: personalized accuracy against the initial global model's
 ///   table-contingency  clusters x true groups, with the adjusted Rand index and purity

@@ -123,4 +123,20 @@ run_ok resources selection.policy=resources
 pass "random and resources select and run"
 small=("${small[@]/clock=virtual/clock=wall}")
 run_refused fastwall 2 "exist under clock=virtual only" selection.policy=fastest
+
+section "6. devices come and go"
+small=("${small[@]/clock=wall/clock=virtual}")
+run_ok avail1 devices.online_s=40 devices.offline_s=20 rounds.quorum=0.1
+run_ok avail2 devices.online_s=40 devices.offline_s=20 rounds.quorum=0.1
+[ "$(sha "$work/avail1")" = "$(sha "$work/avail2")" ] && [ "$(times "$work/avail1")" = "$(times "$work/avail2")" ] \
+  || fail "availability: two runs differ"
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+initial = [x for x in r if x["phase"] == "initial"]
+offline = [x for row in r for x in row["failure_reasons"] if "goes offline" in x]
+not_sampled = [x for x in initial[:-1] if x["asked"] < 8]
+assert offline or not_sampled, "every device stayed online: the test says nothing"
+print("ok:   availability: %d dropouts (e.g. %s), %d initial rounds sampled fewer than 8 online clients; the same twice"
+      % (len(offline), offline[0] if offline else "-", len(not_sampled)))' "$work/avail1" || fail "availability: nothing came or went"
+run_refused availhalf 2 "go together" devices.online_s=40
 echo "device_time: all passed (${SECONDS} s)"

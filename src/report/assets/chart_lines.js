@@ -130,6 +130,39 @@ function drawAccuracy(el, run) {
   }));
 }
 
+// Accuracy against the run's clock (sim_time_s): simulated under clock=virtual.
+function drawSimTime(el, run) {
+  const r = run.rounds;
+  const timed = r.series.filter((s) => s.points.some((p) => typeof p.sim_time_s === 'number' && p.sim_time_s > 0));
+  if (!timed.length) return note(el, 'No round records a time (sim_time_s): the run predates it.');
+  const series = timed.map((s) => ({
+    label: s.label, color: clusterColor(s.cluster),
+    points: s.points.map((p) => ({ x: p.sim_time_s, y: p.accuracy, tip: pointTip(s, p) })),
+  }));
+  el.insertAdjacentHTML('beforeend', lineChart({
+    label: 'accuracy over time', series, width: chartWidth(el),
+    xLabel: 'seconds into the run (simulated under clock=virtual)', yLabel: 'accuracy',
+    xFormat: (v) => String(v), yFormat: (v) => pct(v, 0),
+    yDomain: ([lo, hi]) => [Math.max(0, lo), Math.min(1, hi)],
+  }));
+}
+
+// Every client's device, fastest to slowest (clock=virtual).
+function drawDevices(el, run) {
+  const devices = run.clients.filter((c) => typeof c.ms_per_sample === 'number' && c.ms_per_sample > 0);
+  if (!devices.length) return note(el, 'No devices: the run used the wall clock (clock=virtual simulates devices).');
+  const order = devices.slice().sort((a, b) => a.ms_per_sample - b.ms_per_sample || a.id - b.id);
+  const tip = (c) => `client ${c.id}: ${c.ms_per_sample.toFixed(2)} ms a sample, ${(c.kbps / 1000).toFixed(2)} Mbit/s` +
+    (c.server ? ' (cluster server)' : '');
+  el.insertAdjacentHTML('beforeend', lineChart({
+    label: 'device speeds', width: chartWidth(el),
+    series: [{ label: 'ms per sample', color: '#0969da',
+               points: order.map((c, i) => ({ x: i + 1, y: c.ms_per_sample, tip: tip(c) })) }],
+    xLabel: 'clients, fastest device first', yLabel: 'ms per training sample',
+    xFormat: (v) => String(v), yFormat: (v) => v.toFixed(1),
+  }));
+}
+
 function drawLoss(el, run) {
   const r = run.rounds;
   const series = [];

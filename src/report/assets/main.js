@@ -6,6 +6,8 @@
 const DRAWERS = {
   accuracy: drawAccuracy,
   loss: drawLoss,
+  simtime: drawSimTime,
+  devices: drawDevices,
   clients: drawClients,
   contingency: drawContingency,
   pca: drawPca,

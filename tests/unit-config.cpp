@@ -158,7 +158,7 @@ TEST_CASE("the strategy subtree is read as data, every key against the strategie
   auto s = config::settings_from(doc);
   // config/default.json holds every declared knob at its declared default, and nothing else.
   const auto& subtree = doc.at("strategy");
-  CHECK(subtree.size() == fl::all_knobs().size() + 2); // + name and stragglers
+  CHECK(subtree.size() == fl::all_knobs().size() + 9); // + name, stragglers and strategy.mode with its 6 knobs
   for (const auto& k : fl::all_knobs()) {
     REQUIRE_MESSAGE(subtree.contains(k.key), k.key);
     CHECK_MESSAGE(subtree.at(k.key).get<double>() == k.default_value, k.key);
@@ -188,7 +188,7 @@ TEST_CASE("the strategy subtree is read as data, every key against the strategie
   raw = doc;
   raw["strategy"]["momentum"] = 0.5;
   CHECK_THROWS_WITH_AS(config::settings_from(raw),
-                       "config key 'strategy.momentum' is not a knob of any strategy; known: name, stragglers, server_lr, "
+                       "config key 'strategy.momentum' is not a knob of any strategy; known: name, stragglers, mode, concurrency, buffer, staleness, staleness_exponent, max_staleness, async_alpha, server_lr, "
                        "server_momentum, proximal_mu, beta1, tau, beta2, trim_fraction, byzantine, multi_krum",
                        config_error);
   raw = doc;

@@ -322,7 +322,7 @@ caf::message_handler server_handlers(client_actor* self) {
       in.epochs = srv.role.epochs;
       in.durable = ins.durable;
       if (const auto& clock = self->state.ctx->clock) // the cluster's clock; this device's link and speed
-        in.sim = virtual_round{ins.sim_start, clock, static_cast<std::int64_t>(self->state.id)};
+        in.sim = virtual_round{ins.sim_start, clock, static_cast<std::int64_t>(self->state.id), ins.sim_deadline_s};
       auto members = ins.members;
       auto timeout = srv.role.timeout_s;
       auto evaluate = [self, members, timeout](const weight_blob& model, const std::vector<failure>& failed,

@@ -319,7 +319,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   in.epochs = ex.rounds.epochs;
   in.durable = st.durable_step;
   if (st.opt.clock)
-    in.sim = virtual_round{st.report->sim_time_s, st.opt.clock, -1};
+    in.sim = virtual_round{st.report->sim_time_s, st.opt.clock, -1, ex.rounds.sim_deadline_s};
   st.last_start = st.global;
   st.points.clear(); // features are those of the round that ends the phase
   st.observer->on_phase("initial", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.initial) + " (" +
@@ -392,7 +392,13 @@ caf::message_handler idle(coordinator_actor* self) {
 
 caf::message_handler initial(coordinator_actor* self) {
   return {
-    [=](next_atom, std::uint32_t round) { initial_round(self, round); },
+    [=](next_atom, std::uint32_t round) {
+      // strategy.mode=buffered|async: the steps before the last are asynchronous.
+      const auto& ex = self->state.opt.experiment;
+      if (round == 1 && ex.async.asynchronous() && ex.rounds.initial > 1)
+        return async_initial_steps(self);
+      initial_round(self, round);
+    },
   };
 }
 

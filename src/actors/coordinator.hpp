@@ -33,6 +33,8 @@ struct coordinator_options {
   std::shared_ptr<const fl::device_clock> clock; ///< clock=virtual: the fleet's devices (null: wall clock)
 };
 
+struct async_run; // coordinator_async.cpp
+
 struct coordinator_state {
   coordinator_options opt;
   std::vector<peer> clients;              ///< by id, late joiners included (a handle arrives with them)
@@ -48,6 +50,7 @@ struct coordinator_state {
   std::uint64_t durable_step = 0;         ///< the last checkpoint's fl::layer_step (fit_ins::durable)
   std::chrono::steady_clock::time_point run_start = std::chrono::steady_clock::now();
   double wall_offset = 0;                 ///< clock=wall: the run's seconds before a resume (run_clock)
+  std::shared_ptr<async_run> async;       ///< strategy.mode=buffered|async: the initial phase's fits in flight
   fl::cluster_phase phase;                ///< the clusters (its registry) and each one's progress
   std::deque<fl::phase_command> commands; ///< the phase's commands not yet carried out (carry_out)
   bool carrying_out = false;

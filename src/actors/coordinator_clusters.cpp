@@ -62,7 +62,8 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
       stop_probe(probe, probe_ticket);
   };
   self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members, self->state.durable_step,
-                                                                  st.phase.registry().cluster(c).sim_time_s})
+                                                                  st.phase.registry().cluster(c).sim_time_s,
+                                                                  st.opt.experiment.rounds.sim_deadline_s})
     .then(
       [=](round_result& r) {
         end_probe();

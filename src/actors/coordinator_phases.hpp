@@ -37,6 +37,10 @@ inline double run_clock(coordinator_actor* self, double simulated) {
   return st.wall_offset + std::chrono::duration<double>(std::chrono::steady_clock::now() - st.run_start).count();
 }
 
+/// strategy.mode=buffered|async (clock=virtual): initial steps 1 .. rounds.initial - 1 (see
+/// coordinator_async.cpp); then `next` with the last initial round.
+void async_initial_steps(coordinator_actor* self);
+
 /// Ends the run with an error the caller of `run` receives.
 inline void fail_run(coordinator_actor* self, errc code, const std::string& why) {
   self->state.observer->on_warning(why);

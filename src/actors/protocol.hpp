@@ -189,11 +189,13 @@ struct cluster_round_ins {
   std::vector<peer> members; ///< sorted by id; includes the server itself
   std::uint64_t durable = 0; ///< the last checkpoint's fl::layer_step (fit_ins::durable)
   double sim_start = 0;      ///< clock=virtual: the cluster's clock when the round starts
+  double sim_deadline_s = 0; ///< clock=virtual: rounds.timeout_s, simulated
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_round_ins& x) {
-  return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable, x.sim_start);
+  return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable, x.sim_start,
+           x.sim_deadline_s);
 }
 
 /// One round as its aggregation point reports it: the record, the model after it and the

@@ -203,6 +203,24 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     for (const auto& p : in.available)
       if (p.id == id && (in.keep_stragglers || !slow.count(id)))
         asked.push_back(p);
+  if (auto why = strategy.cannot_ever_aggregate(asked.size()); !why.empty()) {
+    // Training would be wasted: whatever the clients send, this round keeps its model, and so
+    // would every later one of this size.
+    round_outcome out;
+    out.record = in.header;
+    out.record.asked = static_cast<std::uint32_t>(asked.size());
+    out.record.aggregated = false;
+    out.record.not_aggregated = strategy.options().name + ": " + why;
+    out.model = in.model;
+    // Devices offline now may be back later: under the virtual clock a round short of them is
+    // not the configuration's fault. Its server waited a deadline for them.
+    bool some_offline = in.sim && ids.size() < in.available.size();
+    if (in.sim)
+      out.record.sim_time_s = in.sim->start + (some_offline ? in.sim->deadline_s : 0.0);
+    if (!some_offline)
+      out.fatal = make_error(errc::config_error, out.record.not_aggregated);
+    return done(std::move(out));
+  }
   // Under the virtual clock every participant's completion is known now. One that cannot make
   // the deadline would train for nothing: it is not asked, and fails the round as a late one.
   auto planned = std::make_shared<std::map<std::uint32_t, double>>();
@@ -211,7 +229,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   if (in.sim) {
     fl::round_timing t;
     t.start = in.sim->start;
-    t.deadline_s = in.timeout_s;
+    t.deadline_s = in.sim->deadline_s;
     std::vector<peer> in_time;
     for (const auto& p : asked) {
       auto it = slow.find(p.id);
@@ -231,7 +249,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         continue;
       }
       too_slow.push_back({p.id, "its device would finish at " + seconds_text(at) + ", after the round's deadline at " +
-                                  seconds_text(in.sim->start + in.timeout_s) + " (clock=virtual): not asked",
+                                  seconds_text(in.sim->start + in.sim->deadline_s) + " (clock=virtual): not asked",
                           errc::round_failed});
       too_slow_at.push_back(at);
     }
@@ -239,18 +257,6 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   }
   in.header.stragglers = static_cast<std::uint32_t>(slow.size());
   in.header.stragglers_kept = in.keep_stragglers && !slow.empty();
-  if (auto why = strategy.cannot_ever_aggregate(asked.size()); !why.empty()) {
-    // Training would be wasted: whatever the clients send, this round keeps its model, and so
-    // would every later one of this size.
-    round_outcome out;
-    out.record = in.header;
-    out.record.asked = static_cast<std::uint32_t>(asked.size());
-    out.record.aggregated = false;
-    out.record.not_aggregated = strategy.options().name + ": " + why;
-    out.model = in.model;
-    out.fatal = make_error(errc::config_error, out.record.not_aggregated);
-    return done(std::move(out));
-  }
   auto n_asked = asked.size() + too_slow.size();
   auto updates = std::make_shared<fl::round_updates>(in.model.size(), strategy.keeps_updates() || in.keep_updates);
   // One message for all participants: locally they share the buffer, no copy per client.
@@ -300,11 +306,11 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     if (in.sim) { // a delay injected into a fit under the virtual clock is simulated, not slept
       auto& at = (*planned)[id];
       at += std::max(0.0, r.sim_delay_s);
-      if (!fl::makes_deadline({in.sim->start, in.timeout_s, {}, {}}, at)) {
+      if (!fl::makes_deadline({in.sim->start, in.sim->deadline_s, {}, {}}, at)) {
         if (r.weights.pending())
           release_blob(self, *r.weights.ref);
         return settle("its update would arrive at " + seconds_text(at) + ", after the round's deadline at " +
-                        seconds_text(in.sim->start + in.timeout_s) + " (clock=virtual)",
+                        seconds_text(in.sim->start + in.sim->deadline_s) + " (clock=virtual)",
                       errc::round_failed);
       }
     }
@@ -343,7 +349,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     if (in.sim) {
       fl::round_timing t;
       t.start = in.sim->start;
-      t.deadline_s = in.timeout_s;
+      t.deadline_s = in.sim->deadline_s;
       for (auto id : fits.accepted)
         t.completion.push_back(planned->at(id));
       t.completion.insert(t.completion.end(), too_slow_at.begin(), too_slow_at.end());
@@ -357,6 +363,8 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
                                                  static_cast<std::uint32_t>(n_asked - too_slow.size()),
                                                  static_cast<std::uint32_t>(fits.accepted.size()));
       rec.sim_time_s = fl::round_end(t);
+      if (n_asked == too_slow.size() && too_slow.empty()) // nobody online to ask: the server waited a deadline
+        rec.sim_time_s = in.sim->start + in.sim->deadline_s;
     }
     fits.failures.insert(fits.failures.end(), too_slow.begin(), too_slow.end());
     std::sort(fits.failures.begin(), fits.failures.end(), [](const failure& a, const failure& b) { return a.id < b.id; });

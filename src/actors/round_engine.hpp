@@ -23,6 +23,8 @@ struct virtual_round {
   double start = 0;                              ///< the aggregation point's clock at dispatch
   std::shared_ptr<const fl::device_clock> clock; ///< every client's device
   std::int64_t server = -1;                      ///< the promoted server aggregating (-1: the coordinator)
+  double deadline_s = 0;                         ///< rounds.timeout_s in simulated seconds (in.timeout_s is
+                                                 ///< then runtime.wall_timeout_s, a real hang's backstop)
 };
 
 struct round_inputs {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 
@@ -88,6 +89,35 @@ void read_rounds(const json& doc, fl::round_options& r) {
     throw config_error("config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
 }
 
+// strategy.mode and its knobs: how the coordinator collects updates, not a strategy's knobs.
+const std::set<std::string>& async_keys() {
+  static const std::set<std::string> keys{"mode", "concurrency", "buffer", "staleness", "staleness_exponent",
+                                          "max_staleness", "async_alpha"};
+  return keys;
+}
+
+void read_async(const json& doc, fl::experiment& ex) {
+  auto& a = ex.async;
+  a.mode = one_of(doc, "strategy.mode", {"sync", "buffered", "async"});
+  a.concurrency = number<std::uint32_t>(doc, "strategy.concurrency", 1, 1000000);
+  a.buffer = number<std::uint32_t>(doc, "strategy.buffer", 1, 1000000);
+  a.staleness = one_of(doc, "strategy.staleness", {"constant", "polynomial", "hinge"});
+  a.exponent = number<double>(doc, "strategy.staleness_exponent", 0, 10);
+  a.max_staleness = number<std::uint32_t>(doc, "strategy.max_staleness", 0, 1000000);
+  a.alpha = number<double>(doc, "strategy.async_alpha", 1e-6, 1);
+  if (!a.asynchronous())
+    return;
+  if (!ex.virtual_clock)
+    throw config_error("strategy.mode=" + a.mode + " runs on the simulated clock: set clock=virtual (under the wall "
+                       "clock updates would apply in the order they happen to arrive, which this version does not do)");
+  if (a.mode == "buffered" && a.buffer > a.concurrency)
+    throw config_error("strategy.buffer = " + std::to_string(a.buffer) + " can never fill with strategy.concurrency = " +
+                       std::to_string(a.concurrency) + " clients in flight; raise concurrency or lower buffer");
+  if (ex.rounds.initial < 2)
+    throw config_error("strategy.mode=" + a.mode + " runs the initial server steps before the last initial round "
+                       "(which asks every client, for clustering): rounds.initial must be at least 2");
+}
+
 // The `strategy` subtree as data: the name and every knob some strategy declares (fl::all_knobs,
 // each with its declared range), all required; a key no strategy declares is refused.
 void read_strategy(const json& doc, fl::strategy_options& s) {
@@ -101,11 +131,12 @@ void read_strategy(const json& doc, fl::strategy_options& s) {
     s.knobs[k.key] = v;
   }
   for (const auto& [key, value] : at(doc, "strategy").items())
-    if (key != "name" && key != "stragglers" && !fl::find_knob(key)) {
+    if (key != "name" && key != "stragglers" && !async_keys().count(key) && !fl::find_knob(key)) {
       std::string known;
       for (const auto& k : fl::all_knobs())
         known += (known.empty() ? "" : ", ") + k.key;
-      throw config_error("config key 'strategy." + key + "' is not a knob of any strategy; known: name, stragglers, " +
+      throw config_error("config key 'strategy." + key + "' is not a knob of any strategy; known: name, stragglers, "
+                         "mode, concurrency, buffer, staleness, staleness_exponent, max_staleness, async_alpha, " +
                          known);
     }
 }
@@ -215,6 +246,13 @@ void read_devices(const json& doc, fl::experiment& ex) {
   d.bandwidth_sigma = number<double>(doc, "devices.bandwidth_sigma", 0, 5);
   d.online_s = number<double>(doc, "devices.online_s", 0, 1e12);
   d.offline_s = number<double>(doc, "devices.offline_s", 0, 1e12);
+  if (ex.virtual_clock) { // rounds.timeout_s is simulated; real requests get the wall-clock backstop
+    ex.rounds.sim_deadline_s = ex.rounds.timeout_s;
+    ex.rounds.timeout_s = number<double>(doc, "runtime.wall_timeout_s", 1, 1e7);
+  }
+  if ((d.online_s > 0 && d.online_s < 1) || (d.offline_s > 0 && d.offline_s < 1))
+    throw config_error("devices.online_s and devices.offline_s are simulated seconds, at least 1 (or both 0: always "
+                       "online)");
   if ((d.online_s > 0) != (d.offline_s > 0))
     throw config_error("devices.online_s and devices.offline_s go together: both above 0 (clients come and go), or "
                        "both 0 (always online)");
@@ -277,6 +315,7 @@ void read_runtime(const json& doc, runtime_options& rt) {
   rt.chunk_kib = number<std::uint32_t>(doc, "runtime.chunk_kib", 64, 32768);
   rt.client_state = text(doc, "runtime.client_state");
   rt.liveness_s = number<double>(doc, "runtime.liveness_s", 0, 3600);
+  rt.wall_timeout_s = number<double>(doc, "runtime.wall_timeout_s", 1, 1e7);
   rt.tls.cert = text(doc, "runtime.tls.cert");
   rt.tls.key = text(doc, "runtime.tls.key");
   rt.tls.ca = text(doc, "runtime.tls.ca");
@@ -461,6 +500,7 @@ settings read_settings(const json& doc) {
 
   read_attack(doc, ex);
   read_devices(doc, ex);
+  read_async(doc, ex);
   s.profiles = read_profiles(doc, ex.total_clients());
   read_runtime(doc, s.runtime);
 

@@ -43,6 +43,7 @@ struct runtime_options {
   /// under it. Empty: the run directory's client_state (a node: ./flotilla-client-state).
   std::string client_state;
   double liveness_s = 10;              ///< the coordinator pings each cluster server this often (0: never)
+  double wall_timeout_s = 600;         ///< clock=virtual: the wall-clock limit of one request (a real hang)
   tls_options tls;
   std::uint32_t listen = 0;            ///< port where `flotilla node --join` reaches the coordinator (0: none)
 };

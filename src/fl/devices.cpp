@@ -41,7 +41,7 @@ double positive(const nlohmann::json& entry, const char* key, const std::string&
     return fallback;
   }
   if (!it->is_number())
-    throw std::invalid_argument(where + ": \"" + key + "\" is " + it->dump() + ", not a number");
+    throw std::invalid_argument(where + ": \"" + key + "\" is " + std::string(it->type_name()) + ", not a number");
   double v = it->get<double>();
   if (!std::isfinite(v) || v < 0 || (required && v <= 0) || v > max)
     throw std::invalid_argument(where + ": \"" + key + "\" is " + it->dump() + "; it must be " +
@@ -97,7 +97,7 @@ std::vector<device> parse_devices(const std::string& json_text, std::uint32_t cl
       throw std::invalid_argument(where + " has no entry (" + std::to_string(doc.size()) + " entries for " +
                                   std::to_string(clients) + " clients)");
     if (!entry->is_object())
-      throw std::invalid_argument(where + ": the entry is " + entry->dump().substr(0, 80) + ", not an object");
+      throw std::invalid_argument(where + ": the entry is " + std::string(entry->type_name()) + ", not an object");
     out[c].ms_per_sample = positive(*entry, "ms_per_sample", where, true, 0, 1e9);
     out[c].kbps = positive(*entry, "kbps", where, true, 0, 1e12);
     out[c].cpu = positive(*entry, "cpu", where, false, 0, 100);

@@ -2,6 +2,7 @@
 // What defines a clustered-FL experiment, as plain values: filled from the configuration in one
 // step (config/settings.cpp), read by the coordinator and the clients. Defaults live only in
 // config/default.json.
+#include "fl/async_aggregation.hpp"
 #include "fl/devices.hpp"
 #include <cstdint>
 #include <string>
@@ -18,7 +19,10 @@ struct round_options {
   std::uint32_t cluster = 0;     ///< rounds inside each cluster
   double fraction_fit = 0;       ///< share of the available clients asked per round
   double quorum = 0;             ///< share of asked clients that must answer
-  double timeout_s = 0;          ///< deadline of one request (a fit, an evaluation)
+  double timeout_s = 0;          ///< deadline of one request (a fit, an evaluation), wall clock
+  /// clock=virtual: rounds.timeout_s is this, in simulated seconds; timeout_s is then
+  /// runtime.wall_timeout_s, the wall-clock backstop against a real hang.
+  double sim_deadline_s = 0;
   double target_accuracy = 0;    ///< global test accuracy to reach (0 = off)
   bool stop_at_target = false;   ///< end the initial phase at the first round that reaches it
   bool cluster_lockstep = false; ///< rounds.cluster_sync=lockstep: every cluster waits for all after each round
@@ -70,6 +74,7 @@ struct experiment {
   bool virtual_clock = false;     ///< clock=virtual: device time is simulated (fl/device_time.hpp)
   device_options devices;         ///< devices.*: the fleet under the virtual clock
   std::string selection_policy = "resources"; ///< selection.policy (fl/server_choice.hpp)
+  async_options async;            ///< strategy.mode and its knobs (fl/async_aggregation.hpp)
 
   std::uint32_t total_clients() const { return clients + late_clients; }
   bool attacker(std::uint32_t id) const;

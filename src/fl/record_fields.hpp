@@ -42,6 +42,9 @@ void round_record_fields(R& x, F&& f) {
   f("update_norm_max", x.update_norm_max);
   f("stragglers", x.stragglers);
   f("stragglers_kept", x.stragglers_kept);
+  f("staleness_mean", x.staleness_mean);
+  f("staleness_max", x.staleness_max);
+  f("dropped_stale", x.dropped_stale);
 }
 
 template <class R, class F>

@@ -41,6 +41,9 @@ struct round_record {
   double update_norm_max = 0;         ///< CFL: largest member update norm
   std::uint32_t stragglers = 0;       ///< participants that ran fewer epochs (rounds.stragglers)
   bool stragglers_kept = false;       ///< their partial updates were aggregated (else dropped, never asked)
+  double staleness_mean = 0;          ///< strategy.mode=buffered|async: server versions behind, over the step's updates
+  std::uint32_t staleness_max = 0;
+  std::uint32_t dropped_stale = 0;    ///< updates dropped as staler than strategy.max_staleness
 };
 
 /// Who was scored how during server selection.

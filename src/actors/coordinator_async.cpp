@@ -1,0 +1,285 @@
+// The initial phase under strategy.mode=buffered (FedBuff) or async (FedAsync), clock=virtual:
+// up to strategy.concurrency clients train at once on the version they were sent; their fits are
+// taken in (simulated completion, client id) order (fl/async_aggregation.hpp), so the run is
+// deterministic while the pool trains in parallel. Every server step is a model version, a
+// metrics line and an evaluation; rounds.initial counts them, the last one being the usual
+// synchronous round that asks every client (clustering needs every client's weights).
+#include "actors/coordinator_phases.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "actors/blob_transfer.hpp"
+#include "fl/async_aggregation.hpp"
+#include "fl/layer_history.hpp"
+#include "fl/round_updates.hpp"
+
+namespace flotilla::actors {
+
+/// What an asynchronous initial phase holds between events.
+struct async_run {
+  fl::in_flight flights;
+  std::map<std::uint32_t, fit_result> arrived;
+  std::map<std::uint32_t, std::string> failed;
+  std::map<std::uint64_t, weight_blob> versions; ///< the models fits in flight were sent
+  std::uint64_t version = 0;                     ///< server steps so far
+  std::uint64_t last = 0;                        ///< the step that ends the asynchronous part
+  std::uint64_t draws = 0;
+  double now = 0;
+  bool evaluating = false, over = false;
+  struct buffered {
+    std::uint32_t client;
+    std::uint64_t samples;
+    double loss;
+    std::uint32_t staleness;
+    std::vector<float> delta; ///< the trained weights less the version it was sent
+  };
+  std::vector<buffered> buffer;
+  // Since the last step: for its metrics line.
+  std::uint32_t asked = 0;
+  std::vector<std::uint32_t> failed_ids;
+  std::vector<std::string> failure_reasons;
+  std::uint32_t dropped_stale = 0;
+  std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+};
+
+namespace phases {
+
+namespace {
+
+void pump(coordinator_actor* self);
+
+// Fills the free places at `now` with clients drawn among those online, idle and able to finish
+// within rounds.timeout_s.
+void fill(coordinator_actor* self) {
+  auto& st = self->state;
+  auto& a = *st.async;
+  const auto& ex = st.opt.experiment;
+  const auto& clock = *st.opt.clock;
+  std::vector<std::uint32_t> candidates;
+  for (std::uint32_t id = 0; id < ex.clients; ++id)
+    if (st.clients[id].handle && !a.flights.busy(id) && !st.lost_early.count(id) && clock.online(id, a.now))
+      candidates.push_back(id);
+  while (a.flights.size() < ex.async.concurrency && !candidates.empty()) {
+    auto id = *fl::pick_client(candidates, ex.seed, a.version, a.draws++);
+    candidates.erase(std::find(candidates.begin(), candidates.end(), id));
+    auto done = a.now + clock.fit_seconds(id, ex.rounds.epochs);
+    if (done - a.now > ex.rounds.sim_deadline_s || clock.period_of(id, a.now).end <= done)
+      continue; // it could not deliver: too slow for the deadline, or it goes offline first
+    a.flights.add({id, a.version, done});
+    a.versions.emplace(a.version, st.global);
+    ++a.asked;
+    fit_ins in{fl::fit_config{static_cast<std::uint32_t>(a.version + 1), ex.rounds.epochs, 0, 0}, st.global,
+               fl::layer_step("initial", static_cast<std::uint32_t>(a.version + 1)), st.durable_step};
+    self->request(st.clients[id].handle, deadline(ex.rounds.timeout_s), fit_atom::value, std::move(in))
+      .then(
+        [self, id](fit_result& r) {
+          auto& st = self->state;
+          // Weights from another process may be a reference: fetched before they count.
+          fetch_blob(self, r.weights, st.opt.model.parameters, [self, id, r](std::string error, weight_blob w) mutable {
+            auto& a = *self->state.async;
+            if (!error.empty())
+              a.failed[id] = "its update could not be fetched: " + error;
+            else {
+              r.weights = std::move(w);
+              a.arrived[id] = std::move(r);
+            }
+            pump(self);
+          });
+        },
+        [self, id](caf::error& err) {
+          self->state.async->failed[id] = text_of(self->system(), err);
+          pump(self);
+        });
+  }
+}
+
+// One server step from the buffer (FedBuff): each update's delta on the current model,
+// weighted by its samples and its staleness, through the configured server strategy.
+std::string buffered_step(coordinator_actor* self) {
+  auto& st = self->state;
+  auto& a = *st.async;
+  auto current = st.global.values();
+  fl::round_updates updates(current.size(), st.strategy->keeps_updates());
+  // A fast client may be in the buffer twice (FedBuff allows it): each entry is its own update.
+  std::uint32_t entry = 0;
+  for (auto& b : a.buffer) {
+    auto w = std::make_shared<std::vector<float>>(current);
+    for (std::size_t i = 0; i < w->size(); ++i)
+      (*w)[i] += b.delta[i];
+    auto weight = fl::buffered_weight(b.samples, fl::staleness_weight(st.opt.experiment.async, b.staleness));
+    if (auto why = updates.accept({entry++, weight, b.loss, std::move(w)}); !why.empty())
+      return "client " + std::to_string(b.client) + ": " + why;
+  }
+  if (auto why = st.strategy->cannot_aggregate(updates); !why.empty())
+    return why;
+  if (!updates.keeps())
+    updates.finalize();
+  st.global = weight_blob{st.opt.model.layout,
+                          st.strategy->aggregate_fit(static_cast<std::uint32_t>(a.version + 1), current, updates, {})};
+  return {};
+}
+
+// The step's metrics line and evaluation; then the phase goes on, or hands over to its last round.
+void step_done(coordinator_actor* self, std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss) {
+  auto& st = self->state;
+  auto& a = *st.async;
+  ++a.version;
+  a.evaluating = true;
+  fl::round_record rec;
+  rec.phase = "initial";
+  rec.round = static_cast<std::uint32_t>(a.version);
+  rec.asked = a.asked;
+  rec.clients = static_cast<std::uint32_t>(staleness.size());
+  rec.failed = a.failed_ids;
+  rec.failure_reasons = a.failure_reasons;
+  rec.failures = static_cast<std::uint32_t>(a.failed_ids.size());
+  rec.aggregated = true;
+  rec.samples = samples;
+  rec.train_loss = loss;
+  rec.sim_time_s = a.now;
+  rec.staleness_max = staleness.empty() ? 0 : *std::max_element(staleness.begin(), staleness.end());
+  double sum = 0;
+  for (auto s : staleness)
+    sum += s;
+  rec.staleness_mean = staleness.empty() ? 0 : sum / static_cast<double>(staleness.size());
+  rec.dropped_stale = a.dropped_stale;
+  a.asked = 0;
+  a.failed_ids.clear();
+  a.failure_reasons.clear();
+  a.dropped_stale = 0;
+  auto started = std::exchange(a.since, std::chrono::steady_clock::now());
+  self->request(st.pool, deadline(st.opt.experiment.rounds.timeout_s), assess_atom::value, test_set, st.global)
+    .then(
+      [self, rec, started](eval_result& e) mutable {
+        auto& st = self->state;
+        auto& a = *st.async;
+        auto& rep = *st.report;
+        rec.test_accuracy = e.accuracy;
+        rec.test_loss = e.loss;
+        rec.evaluated = e.samples;
+        rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        rep.sim_time_s = a.now;
+        rep.samples_trained += rec.samples * st.opt.epochs;
+        rep.samples_evaluated += rec.evaluated;
+        rep.bytes_moved += (rec.asked + rec.clients) * st.opt.model.parameters * sizeof(float);
+        rep.rounds.push_back(rec);
+        st.observer->on_round(rec);
+        const auto& ex = st.opt.experiment;
+        bool reached = ex.rounds.target_accuracy > 0 && rec.test_accuracy >= ex.rounds.target_accuracy;
+        if (reached && rep.rounds_to_target < 0) {
+          rep.rounds_to_target = rec.round;
+          rep.sim_time_to_target_s = rec.sim_time_s;
+        }
+        a.evaluating = false;
+        if (a.version >= a.last || (reached && ex.rounds.stop_at_target)) {
+          // Fits still in flight are not waited for: their versions are past. The last round
+          // (or clustering) starts at the step's simulated time.
+          a.over = true;
+          if (reached && ex.rounds.stop_at_target)
+            return enter(self, clustering);
+          self->send(self, next_atom::value, static_cast<std::uint32_t>(a.version + 1));
+          return;
+        }
+        pump(self);
+      },
+      [self](caf::error& err) {
+        fail_run(self, errc::round_failed, "evaluating the global model failed: " + text_of(self->system(), err));
+      });
+}
+
+// Takes the fits in completion order as far as their results are here.
+void pump(coordinator_actor* self) {
+  auto& st = self->state;
+  auto& a = *st.async;
+  const auto& o = st.opt.experiment.async;
+  while (!a.evaluating && !a.over) {
+    auto next = a.flights.earliest();
+    if (!next) {
+      fill(self);
+      if (a.flights.size() == 0)
+        return fail_run(self, errc::round_failed, "no client can train: every one is offline, lost or too slow for "
+                                                  "rounds.timeout_s at simulated second " + std::to_string(a.now));
+      continue;
+    }
+    auto id = next->client;
+    bool failed = a.failed.count(id) > 0;
+    if (!failed && !a.arrived.count(id))
+      return; // its real training has not ended yet: the order waits for it
+    a.flights.remove(id);
+    a.now = next->done;
+    auto sent = a.versions.at(next->version);
+    if (auto oldest = a.flights.oldest_version())
+      a.versions.erase(a.versions.begin(), a.versions.lower_bound(std::min(*oldest, a.version)));
+    else
+      a.versions.erase(a.versions.begin(), a.versions.lower_bound(a.version));
+    fill(self); // its place goes to another client at once
+    if (failed) {
+      a.failed_ids.push_back(id);
+      a.failure_reasons.push_back(std::exchange(a.failed[id], {}));
+      a.failed.erase(id);
+      continue;
+    }
+    auto r = std::move(a.arrived[id]);
+    a.arrived.erase(id);
+    auto staleness = static_cast<std::uint32_t>(a.version - next->version);
+    if (o.max_staleness > 0 && staleness > o.max_staleness) {
+      ++a.dropped_stale;
+      continue;
+    }
+    const auto& trained = r.weights.values();
+    const auto& start = sent.values();
+    if (trained.size() != start.size() || std::any_of(trained.begin(), trained.end(), [](float v) { return !std::isfinite(v); })) {
+      a.failed_ids.push_back(id);
+      a.failure_reasons.push_back("update refused: wrong size or a non-finite weight");
+      continue;
+    }
+    st.samples_of[id] = r.samples;
+    if (o.mode == "async") {
+      // FedAsync: the trained model mixed in at once, by alpha times its staleness weight.
+      auto mix = o.alpha * fl::staleness_weight(o, staleness);
+      auto current = st.global.values();
+      for (std::size_t i = 0; i < current.size(); ++i)
+        current[i] += static_cast<float>(mix) * (trained[i] - current[i]);
+      st.global = weight_blob{st.opt.model.layout, std::move(current)};
+      step_done(self, {staleness}, r.samples, r.train_loss);
+      continue;
+    }
+    async_run::buffered b{id, r.samples, r.train_loss, staleness, std::vector<float>(trained.size())};
+    for (std::size_t i = 0; i < trained.size(); ++i)
+      b.delta[i] = trained[i] - start[i];
+    a.buffer.push_back(std::move(b));
+    if (a.buffer.size() < o.buffer)
+      continue;
+    if (auto why = buffered_step(self); !why.empty())
+      return fail_run(self, errc::round_failed, "server step " + std::to_string(a.version + 1) + ": " + why);
+    std::vector<std::uint32_t> stale;
+    std::uint64_t samples = 0;
+    double loss = 0;
+    for (const auto& x : a.buffer) {
+      stale.push_back(x.staleness);
+      samples += x.samples;
+      loss += x.loss * static_cast<double>(x.samples);
+    }
+    a.buffer.clear();
+    step_done(self, stale, samples, samples > 0 ? loss / static_cast<double>(samples) : 0.0);
+  }
+}
+
+} // namespace
+
+void async_initial_steps(coordinator_actor* self) {
+  auto& st = self->state;
+  st.async = std::make_shared<async_run>();
+  auto& a = *st.async;
+  a.now = st.report->sim_time_s;
+  a.last = st.opt.experiment.rounds.initial - 1;
+  st.observer->on_phase("initial", std::to_string(a.last) + " server steps, " + st.opt.experiment.async.mode +
+                                     " (concurrency " + std::to_string(st.opt.experiment.async.concurrency) +
+                                     "), then a round asking every client");
+  pump(self);
+}
+
+} // namespace phases
+
+} // namespace flotilla::actors

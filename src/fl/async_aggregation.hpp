@@ -1,0 +1,66 @@
+#pragma once
+// Buffered and asynchronous aggregation under the virtual clock (strategy.mode): FedBuff
+// (Nguyen et al., AISTATS 2022) and FedAsync (Xie et al., 2019), decided on plain values.
+//
+// Up to `concurrency` clients train at once, each on the model version it was sent. A fit's
+// completion time is known when it is dispatched (fl/device_time), so fits are taken in
+// (simulated completion, client id) order whatever order the real training ends in: the run is
+// deterministic while the training itself runs in parallel. FedBuff buffers `buffer` updates,
+// each weighted by its staleness (server versions since it was sent), then takes one server step;
+// FedAsync mixes every update into the model at once.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flotilla::fl {
+
+struct async_options {
+  std::string mode = "sync";           ///< sync | buffered (FedBuff) | async (FedAsync)
+  std::uint32_t concurrency = 10;      ///< clients training at once
+  std::uint32_t buffer = 10;           ///< FedBuff's K: updates per server step
+  std::string staleness = "polynomial"; ///< constant | polynomial | hinge
+  double exponent = 0.5;               ///< polynomial: 1 / (1 + s)^exponent (FedBuff's 1/sqrt(1+s))
+  std::uint32_t hinge_b = 4;           ///< hinge: weight 1 up to b, then 1 / (a (s - b) + 1)
+  double hinge_a = 10;
+  std::uint32_t max_staleness = 0;     ///< updates staler than this are dropped (0: none)
+  double alpha = 0.6;                  ///< FedAsync's mixing weight
+  bool asynchronous() const { return mode != "sync"; }
+};
+
+/// The weight of an update `staleness` server versions old.
+double staleness_weight(const async_options& o, std::uint32_t staleness);
+
+/// An update's weight in FedBuff's sample-weighted sum: its samples times its staleness weight,
+/// in integer units of 1/1024 sample (the fixed-point sums take integer weights), at least 1.
+std::uint64_t buffered_weight(std::uint64_t samples, double staleness_weight);
+
+/// The fits in flight, in the order they complete.
+class in_flight {
+public:
+  struct fit {
+    std::uint32_t client = 0;
+    std::uint64_t version = 0; ///< the model version it was sent
+    double done = 0;           ///< simulated completion
+  };
+  void add(const fit& f);
+  /// The fit that completes first ((done, client) order).
+  std::optional<fit> earliest() const;
+  void remove(std::uint32_t client);
+  bool busy(std::uint32_t client) const { return by_client_.count(client) > 0; }
+  std::size_t size() const { return by_client_.size(); }
+  /// The oldest version any fit in flight was sent (none in flight: nullopt).
+  std::optional<std::uint64_t> oldest_version() const;
+
+private:
+  std::map<std::pair<double, std::uint32_t>, fit> by_done_;
+  std::map<std::uint32_t, double> by_client_;
+};
+
+/// The next client to dispatch among `candidates` (sorted ids; none: nullopt), drawn from
+/// (seed, version, draw): the same on every run.
+std::optional<std::uint32_t> pick_client(const std::vector<std::uint32_t>& candidates, std::uint64_t seed,
+                                         std::uint64_t version, std::uint64_t draw);
+
+} // namespace flotilla::fl

@@ -52,14 +52,7 @@ run_ok nodes runtime.nodes=127.0.0.1:$p1,127.0.0.1:$p2
 [ "$(times "$work/nodes")" = "$(times "$work/a")" ] || fail "nodes: other simulated times than threaded"
 pass "two nodes: the threaded run's model and simulated times"
 "$bin" run "${small[@]}" output.run_dir="$work/killed" > "$work/killed.log" 2>&1 &
-run=$!
-for _ in $(seq 3000); do
-  grep -q '"phase":"cluster","round":1' "$work/killed/checkpoint/progress.json" 2>/dev/null && break
-  sleep 0.02
-done
-kill -9 "$run"
-wait "$run" 2>/dev/null || true
-[ ! -e "$work/killed/summary.json" ] || fail "killed: finished before it was killed"
+kill_at_checkpoint "$work/killed" '"phase":"cluster","round":1' $!
 "$bin" resume "$work/killed" > "$work/killed.resume.log" 2>&1 || { tail "$work/killed.resume.log" >&2; fail "killed: resume failed"; }
 [ "$(sha "$work/killed")" = "$(sha "$work/a")" ] || fail "killed: the resumed run has another model"
 [ "$(times "$work/killed")" = "$(times "$work/a")" ] || fail "killed: the resumed run has other simulated times"

@@ -30,6 +30,24 @@ start_node() {
   die "node $name did not start"
 }
 
+# kill_at_checkpoint RUN_DIR POINT PID: SIGKILLs the run PID as soon as RUN_DIR's checkpoint reaches
+# POINT (a phase/round pair as checkpoint/progress.json writes it); fails when it never does or
+# when the run finished first.
+kill_at_checkpoint() {
+  local dir=$1 point=$2 run=$3
+  for _ in $(seq 3000); do
+    grep -q "$point" "$dir/checkpoint/progress.json" 2>/dev/null && break
+    sleep 0.02
+  done
+  if ! grep -q "$point" "$dir/checkpoint/progress.json" 2>/dev/null; then
+    kill -9 "$run" 2>/dev/null || true
+    fail "$(basename "$dir"): never reached $point"
+  fi
+  kill -9 "$run"
+  wait "$run" 2>/dev/null || true
+  [ ! -e "$dir/summary.json" ] || fail "$(basename "$dir"): the run finished before it was killed"
+}
+
 # The final global model's hash of a run directory.
 sha() { grep -o '"global_model_sha256": *"[0-9a-f]*"' "$1/summary.json" 2>/dev/null | grep -o '[0-9a-f]\{64\}'; }
 # A process's /proc/PID/status field in kB, and its open descriptors.

@@ -87,15 +87,7 @@ fedbn_killed() {
   local name=$1 point=$2
   shift 2
   "$bin" run "${fedbn[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 &
-  local run=$!
-  for _ in $(seq 3000); do
-    grep -q "$point" "$work/$name/checkpoint/progress.json" 2>/dev/null && break
-    sleep 0.02
-  done
-  grep -q "$point" "$work/$name/checkpoint/progress.json" || { cat "$work/$name.log" >&2; fail "$name: never reached $point"; }
-  kill -9 "$run"
-  wait "$run" 2>/dev/null || true
-  [ ! -e "$work/$name/summary.json" ] || fail "$name: the run finished before it was killed"
+  kill_at_checkpoint "$work/$name" "$point" $!
 }
 fedbn_resumed() {
   local name=$1

@@ -160,6 +160,14 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
     st.durable_step = fl::layer_step(phase, round);
 }
 
+// The global model on this node's test set.
+void evaluate_on_test_set(coordinator_actor* self, const weight_blob& model, std::function<void(eval_summary)> cb) {
+  self->request(self->state.pool, deadline(self->state.opt.experiment.rounds.timeout_s), assess_atom::value,
+                test_set, model)
+    .then([cb](eval_result& e) { cb({{}, e.samples, e.loss, e.accuracy}); },
+          [self, cb](caf::error& err) { cb({text_of(self->system(), err), 0, 0, 0}); });
+}
+
 namespace {
 
 // The faults the run had injected before its checkpoint, told again to this process's client
@@ -286,14 +294,6 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
       resume_cluster_phase(self);
     }
   });
-}
-
-// The global model on this node's test set.
-void evaluate_on_test_set(coordinator_actor* self, const weight_blob& model, std::function<void(eval_summary)> cb) {
-  self->request(self->state.pool, deadline(self->state.opt.experiment.rounds.timeout_s), assess_atom::value,
-                test_set, model)
-    .then([cb](eval_result& e) { cb({{}, e.samples, e.loss, e.accuracy}); },
-          [self, cb](caf::error& err) { cb({text_of(self->system(), err), 0, 0, 0}); });
 }
 
 // One initial round through the round engine at the coordinator's aggregation point.

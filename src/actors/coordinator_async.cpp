@@ -149,9 +149,9 @@ void step_done(coordinator_actor* self, std::vector<std::uint32_t> staleness, st
   a.failure_reasons.clear();
   a.dropped_stale = 0;
   auto started = std::exchange(a.since, std::chrono::steady_clock::now());
-  self->request(st.pool, deadline(st.opt.experiment.rounds.timeout_s), assess_atom::value, test_set, st.global)
-    .then(
-      [self, rec, started](eval_result& e) mutable {
+  evaluate_on_test_set(self, st.global, [self, rec, started](eval_summary e) mutable {
+        if (!e.error.empty())
+          return fail_run(self, errc::round_failed, "evaluating the global model failed: " + e.error);
         auto& st = self->state;
         auto& a = *st.async;
         auto& rep = *st.report;
@@ -182,9 +182,6 @@ void step_done(coordinator_actor* self, std::vector<std::uint32_t> staleness, st
           return;
         }
         pump(self);
-      },
-      [self](caf::error& err) {
-        fail_run(self, errc::round_failed, "evaluating the global model failed: " + text_of(self->system(), err));
       });
 }
 

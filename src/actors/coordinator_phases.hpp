@@ -8,6 +8,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/errors.hpp"
 #include "actors/fan_out.hpp"
+#include "actors/round_engine.hpp"
 
 namespace flotilla::actors::phases {
 
@@ -36,6 +37,9 @@ inline double run_clock(coordinator_actor* self, double simulated) {
     return simulated;
   return st.wall_offset + std::chrono::duration<double>(std::chrono::steady_clock::now() - st.run_start).count();
 }
+
+/// The global model on this node's test set; `cb` gets the summary (its error set on failure).
+void evaluate_on_test_set(coordinator_actor* self, const weight_blob& model, std::function<void(eval_summary)> cb);
 
 /// strategy.mode=buffered|async (clock=virtual): initial steps 1 .. rounds.initial - 1 (see
 /// coordinator_async.cpp); then `next` with the last initial round.

@@ -13,9 +13,7 @@ period period_at(const availability_options& o, std::uint64_t seed, std::uint32_
   auto base = splitmix64(splitmix64(seed ^ 0xa7a11ab1e0000000ull) + client);
   std::uint64_t counter = 0;
   auto draw = [&](double mean) {
-    auto bits = splitmix64(base + counter++) >> 11;
-    double u = (static_cast<double>(bits) + 0.5) / 9007199254740992.0; // (0, 1)
-    return -mean * std::log(u);
+    return -mean * std::log(open_unit(splitmix64(base + counter++)));
   };
   // The run starts inside an online period: what is left of it is exponential too (memoryless).
   period p{true, draw(o.online_s)};

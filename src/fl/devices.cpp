@@ -18,10 +18,7 @@ class device_stream {
 public:
   device_stream(std::uint64_t seed, std::uint32_t client)
       : base_(splitmix64(splitmix64(seed ^ 0xde71ce0000000000ull) + client)) {}
-  double uniform() { // (0, 1): never 0, so logs are finite
-    auto bits = splitmix64(base_ + counter_++) >> 11;
-    return (static_cast<double>(bits) + 0.5) / 9007199254740992.0;
-  }
+  double uniform() { return open_unit(splitmix64(base_ + counter_++)); }
   double normal() { // Box-Muller
     auto u1 = uniform(), u2 = uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);

@@ -13,6 +13,11 @@ constexpr std::uint64_t splitmix64(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
+/// A double in (0, 1) from a 64-bit hash's top 53 bits: never 0 or 1, so its log is finite.
+constexpr double open_unit(std::uint64_t hash) {
+  return (static_cast<double>(hash >> 11) + 0.5) / 9007199254740992.0;
+}
+
 /// The seed of client `client`'s shuffle in `round`: independent streams per client and round.
 constexpr std::uint64_t training_seed(std::uint64_t run_seed, std::uint32_t client, std::uint32_t round) {
   return splitmix64(run_seed ^ (std::uint64_t{client} << 32 | round));

@@ -57,7 +57,8 @@ std::vector<std::string> kinds_of(const json& events) {
 } // namespace
 
 TEST_CASE("the element ids of the report are stable") {
-  CHECK(report::report_element_ids() == std::vector<std::string>{"chart-accuracy", "chart-simtime", "chart-devices", "chart-loss", "chart-clients",
+  CHECK(report::report_element_ids() == std::vector<std::string>{"chart-accuracy", "chart-simtime", "chart-devices",
+                                                               "chart-staleness", "chart-loss", "chart-clients",
                                                                "table-contingency", "chart-pca", "table-selection",
                                                                "chart-timeline", "table-run", "table-config"});
   CHECK(report::comparison_element_ids() == std::vector<std::string>{"table-comparison", "chart-comparison"});

@@ -334,7 +334,10 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
       dim > 0 ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), dim, st.opt.experiment.seed))
               : r.weights.data;
   };
-  auto evaluate = [self](const weight_blob& m, const std::vector<failure>&, std::function<void(eval_summary)> cb) {
+  auto evaluate = [self, round](const weight_blob& m, const std::vector<failure>&, std::function<void(eval_summary)> cb) {
+    const auto& r = self->state.opt.experiment.rounds;
+    if (!r.evaluates(round, r.initial))
+      return cb(eval_summary{{}, 0, fl::not_evaluated, fl::not_evaluated});
     evaluate_on_test_set(self, m, std::move(cb));
   };
   run_round(*st.watch, *st.strategy, std::move(in), evaluate, [self, round, last](round_outcome out) {

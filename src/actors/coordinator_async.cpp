@@ -144,12 +144,19 @@ void step_done(coordinator_actor* self, std::vector<std::uint32_t> staleness, st
     sum += s;
   rec.staleness_mean = staleness.empty() ? 0 : sum / static_cast<double>(staleness.size());
   rec.dropped_stale = a.dropped_stale;
+  rec.staleness = staleness;
   a.asked = 0;
   a.failed_ids.clear();
   a.failure_reasons.clear();
   a.dropped_stale = 0;
   auto started = std::exchange(a.since, std::chrono::steady_clock::now());
-  evaluate_on_test_set(self, st.global, [self, rec, started](eval_summary e) mutable {
+  auto evaluate = [self](std::function<void(eval_summary)> cb) {
+    auto& st = self->state;
+    if (!st.opt.experiment.rounds.evaluates(st.async->version, st.async->last))
+      return cb(eval_summary{{}, 0, fl::not_evaluated, fl::not_evaluated});
+    evaluate_on_test_set(self, st.global, std::move(cb));
+  };
+  evaluate([self, rec, started](eval_summary e) mutable {
         if (!e.error.empty())
           return fail_run(self, errc::round_failed, "evaluating the global model failed: " + e.error);
         auto& st = self->state;

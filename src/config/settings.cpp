@@ -79,6 +79,7 @@ void read_rounds(const json& doc, fl::round_options& r) {
   r.timeout_s = number<double>(doc, "rounds.timeout_s", 0.01, 86400);
   r.target_accuracy = number<double>(doc, "rounds.target_accuracy", 0, 1);
   r.stop_at_target = at(doc, "rounds.stop_at_target").get<bool>();
+  r.eval_every = number<std::uint32_t>(doc, "rounds.eval_every", 1, u32_max);
   r.cluster_lockstep = one_of(doc, "rounds.cluster_sync", {"free", "lockstep"}) == "lockstep";
   r.stragglers.fraction = number<double>(doc, "rounds.stragglers", 0, 1);
   r.stragglers.policy = one_of(doc, "strategy.stragglers", {"auto", "drop", "keep"});

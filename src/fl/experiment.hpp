@@ -25,6 +25,11 @@ struct round_options {
   double sim_deadline_s = 0;
   double target_accuracy = 0;    ///< global test accuracy to reach (0 = off)
   bool stop_at_target = false;   ///< end the initial phase at the first round that reaches it
+  /// Evaluate the global model every this many initial rounds or server steps (and always the
+  /// phase's last): long asynchronous runs need not pay a test-set pass per step.
+  std::uint32_t eval_every = 1;
+  /// Whether initial round or server step `n` (of `last`) is evaluated.
+  bool evaluates(std::uint64_t n, std::uint64_t last) const { return n >= last || n % eval_every == 0; }
   bool cluster_lockstep = false; ///< rounds.cluster_sync=lockstep: every cluster waits for all after each round
   straggler_options stragglers;  ///< rounds.stragglers and strategy.stragglers
   std::uint32_t epochs = 1;      ///< train.epochs: the local work a straggler does part of

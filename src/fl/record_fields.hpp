@@ -32,8 +32,8 @@ void round_record_fields(R& x, F&& f) {
   f("not_aggregated", x.not_aggregated);
   f("samples", x.samples);
   f("train_loss", x.train_loss);
-  f("test_loss", x.test_loss);
-  f("test_accuracy", x.test_accuracy);
+  f("test_loss", x.test_loss, not_evaluated);
+  f("test_accuracy", x.test_accuracy, not_evaluated);
   f("evaluated", x.evaluated);
   f("seconds", x.seconds);
   f("sim_time_s", x.sim_time_s);
@@ -45,6 +45,7 @@ void round_record_fields(R& x, F&& f) {
   f("staleness_mean", x.staleness_mean);
   f("staleness_max", x.staleness_max);
   f("dropped_stale", x.dropped_stale);
+  f("staleness", x.staleness);
 }
 
 template <class R, class F>

@@ -12,6 +12,9 @@ namespace flotilla::fl {
 
 constexpr std::uint32_t no_cluster = std::numeric_limits<std::uint32_t>::max();
 
+/// test_accuracy and test_loss of a round that was not evaluated (rounds.eval_every).
+constexpr double not_evaluated = -1;
+
 /// One round at one aggregation point: a line of metrics.jsonl. The same record is produced by
 /// the coordinator's initial rounds and by every cluster server's rounds.
 struct round_record {
@@ -29,7 +32,7 @@ struct round_record {
   std::string not_aggregated;         ///< why, when aggregated is false
   std::uint64_t samples = 0;          ///< training samples of the aggregated updates
   double train_loss = 0;
-  double test_loss = 0;
+  double test_loss = 0;               ///< not_evaluated: a round rounds.eval_every skipped (null in JSON)
   double test_accuracy = 0;           ///< initial: global test set; cluster: members' local splits
   std::uint64_t evaluated = 0;        ///< images that evaluation covered
   double seconds = 0;
@@ -44,6 +47,7 @@ struct round_record {
   double staleness_mean = 0;          ///< strategy.mode=buffered|async: server versions behind, over the step's updates
   std::uint32_t staleness_max = 0;
   std::uint32_t dropped_stale = 0;    ///< updates dropped as staler than strategy.max_staleness
+  std::vector<std::uint32_t> staleness; ///< each aggregated update's staleness (the report's histogram)
 };
 
 /// Who was scored how during server selection.

@@ -31,6 +31,9 @@ const section_spec run_sections[] = {
   {"chart-devices", "devices", "Device speeds",
    "Under clock=virtual: every client's compute time per sample, fastest to slowest; hover over a point for its "
    "link and whether it serves a cluster."},
+  {"chart-staleness", "staleness", "Staleness of the updates",
+   "Under strategy.mode=buffered or async: how many server versions old each aggregated update was, over the "
+   "whole run (updates dropped as staler than strategy.max_staleness are counted apart)."},
   {"chart-loss", "loss", "Loss per round",
    "Mean training loss of the round's updates (solid) and, where the run recorded it, the test loss (dashed)."},
   {"chart-clients", "clients", "Per client: personalized against the initial global model",

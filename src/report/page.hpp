@@ -11,6 +11,7 @@ namespace flotilla::report {
 ///   chart-accuracy     accuracy per round: global model, then one line per cluster; events marked
 ///   chart-simtime      accuracy against the run's clock (sim_time_s: simulated under clock=virtual)
 ///   chart-devices      clock=virtual: every client's compute time per sample, fastest first
+///   chart-staleness    strategy.mode=buffered|async: histogram of the aggregated updates' staleness
 ///   chart-loss         training (and test) loss per round, same lines
 ///   chart-clients      per client: personalized accuracy against the initial global model's
 ///   table-contingency  clusters x true groups, with the adjusted Rand index and purity

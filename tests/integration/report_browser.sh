@@ -36,7 +36,7 @@ command -v python3 > /dev/null || { echo "FAIL: python3 is needed for the checks
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-ids=(chart-accuracy chart-simtime chart-devices chart-loss chart-clients table-contingency chart-pca table-selection chart-timeline
+ids=(chart-accuracy chart-simtime chart-devices chart-staleness chart-loss chart-clients table-contingency chart-pca table-selection chart-timeline
      table-run table-config)
 
 # One headless page load with a fresh profile; stderr carries the page's console messages.

@@ -103,12 +103,18 @@ function clusteringGuide(rounds) {
   return hasCluster && rounds.initial_rounds > 0 ? [{ x: rounds.initial_rounds + 0.5, label: 'clustering' }] : [];
 }
 
+// The rounds that were evaluated: rounds.eval_every may skip some, which then have no accuracy
+// (the curve joins the evaluated ones instead of breaking at each skipped round).
+function evaluated(points) {
+  return points.filter((p) => p.accuracy !== undefined || p.test_loss !== undefined);
+}
+
 function drawAccuracy(el, run) {
   const r = run.rounds;
   if (!r.series.length) return note(el, 'No rounds recorded: metrics.jsonl is empty.');
   const series = r.series.map((s) => ({
     label: s.label, color: clusterColor(s.cluster),
-    points: s.points.map((p) => ({ x: p.x, y: p.accuracy, tip: pointTip(s, p) })),
+    points: evaluated(s.points).map((p) => ({ x: p.x, y: p.accuracy, tip: pointTip(s, p) })),
   }));
   // One mark per kind and round (ten clusters electing in the same round make one mark whose
   // tooltip lists all ten), placed by the highest curve it is about.
@@ -137,7 +143,7 @@ function drawSimTime(el, run) {
   if (!timed.length) return note(el, 'No round records a time (sim_time_s): the run predates it.');
   const series = timed.map((s) => ({
     label: s.label, color: clusterColor(s.cluster),
-    points: s.points.map((p) => ({ x: p.sim_time_s, y: p.accuracy, tip: pointTip(s, p) })),
+    points: evaluated(s.points).map((p) => ({ x: p.sim_time_s, y: p.accuracy, tip: pointTip(s, p) })),
   }));
   el.insertAdjacentHTML('beforeend', lineChart({
     label: 'accuracy over time', series, width: chartWidth(el),
@@ -163,6 +169,34 @@ function drawDevices(el, run) {
   }));
 }
 
+// How stale the aggregated updates were (strategy.mode=buffered|async): one bar per staleness.
+function drawStaleness(el, run) {
+  const counts = new Map();
+  let dropped = 0, total = 0;
+  for (const s of run.rounds.series)
+    for (const p of s.points) {
+      for (const v of p.staleness || []) { counts.set(v, (counts.get(v) || 0) + 1); ++total; }
+      dropped += p.dropped_stale || 0;
+    }
+  if (!total) return note(el, 'No staleness recorded: the run aggregated in synchronous rounds (strategy.mode=sync).');
+  const maxS = Math.max(...counts.keys());
+  const W = chartWidth(el), H = 300;
+  const box = { left: 64, right: W - 24, top: 20, bottom: H - 46 };
+  const x = linear(-0.5, maxS + 0.5, box.left, box.right);
+  const y = linear(0, Math.max(...counts.values()) * 1.05, box.bottom, box.top);
+  const xTicks = niceTicks(0, maxS, 12).filter(Number.isInteger);
+  let s = svgOpen(W, H, 'staleness histogram');
+  s += axes(box, x, y, { xTicks, xFormat: (v) => String(v), yFormat: (v) => String(Math.round(v)),
+                         xLabel: 'staleness (server versions behind when aggregated)', yLabel: 'updates' });
+  const bw = Math.max(1, (x(1) - x(0)) * 0.8);
+  for (const [v, n] of [...counts.entries()].sort((a, b) => a[0] - b[0]))
+    s += `<rect x="${x(v) - bw / 2}" y="${y(n)}" width="${bw}" height="${box.bottom - y(n)}" fill="#0969da">` +
+         title(`staleness ${v}: ${n} updates (${pct(n / total, 1)})`) + '</rect>';
+  s += '</svg>';
+  el.insertAdjacentHTML('beforeend', s);
+  if (dropped) note(el, `${dropped} updates were dropped as staler than strategy.max_staleness.`);
+}
+
 function drawLoss(el, run) {
   const r = run.rounds;
   const series = [];
@@ -172,7 +206,7 @@ function drawLoss(el, run) {
                   points: s.points.map((p) => ({ x: p.x, y: p.train_loss, tip: pointTip(s, p) })) });
     if (s.points.some((p) => p.test_loss !== undefined))
       series.push({ label: `${s.label} (test)`, color, dash: '6 4',
-                    points: s.points.map((p) => ({ x: p.x, y: p.test_loss, tip: pointTip(s, p) })) });
+                    points: evaluated(s.points).map((p) => ({ x: p.x, y: p.test_loss, tip: pointTip(s, p) })) });
   }
   if (!series.some((s) => s.points.some((p) => p.y !== undefined)))
     return note(el, 'No losses recorded.');

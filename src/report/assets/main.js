@@ -8,6 +8,7 @@ const DRAWERS = {
   loss: drawLoss,
   simtime: drawSimTime,
   devices: drawDevices,
+  staleness: drawStaleness,
   clients: drawClients,
   contingency: drawContingency,
   pca: drawPca,

@@ -386,3 +386,52 @@ TEST_CASE("resume reads a checkpoint and refuses one that does not fit the run, 
   test::write_bytes(d + "/metrics.jsonl", std::vector<unsigned char>(10, '\n'));
   CHECK_NOTHROW(app::read_checked_checkpoint(d, "run-a", s, model::spec_of("cnn").parameters));
 }
+
+TEST_CASE("the asynchronous steps' fits in flight are checked against the run") {
+  auto s = small_run({"clock=virtual", "strategy.mode=buffered", "strategy.concurrency=2", "strategy.buffer=1",
+                      "rounds.initial=4"});
+  auto cp = valid_initial();
+  cp.report.sim_time_s = 10;
+  cp.flights = {{2, 0, 11}, {0, 1, 12.5}};
+  cp.versions = {{0, {1, 2, 3}}, {1, {4, 5, 6}}};
+  CHECK_NOTHROW(check(cp, s));
+  auto refused = [&s](const fl::checkpoint& bad, const std::string& message) {
+    CHECK_THROWS_WITH_AS(check(bad, s), message.c_str(), app::checkpoint_error);
+  };
+  SUBCASE("in a synchronous run") {
+    CHECK_THROWS_WITH_AS(check(cp), "async.flights = 2 fits: only the asynchronous steps of the initial phase have "
+                                    "fits in flight (strategy.mode = sync)", app::checkpoint_error);
+  }
+  SUBCASE("more than the concurrency") {
+    cp.flights.push_back({1, 1, 13});
+    refused(cp, "async.flights = 3 fits: more than strategy.concurrency = 2");
+  }
+  SUBCASE("a client") {
+    cp.flights[0].client = 3;
+    refused(cp, "async.flights[0].client = 3: not a client of this run (0 to 2)");
+    cp.flights[0].client = 0;
+    refused(cp, "async.flights[1].client = 0: in flight twice");
+  }
+  SUBCASE("a version") {
+    cp.flights[1].version = 2;
+    refused(cp, "async.flights[1].version = 2: not a model version the checkpoint holds (0 to its step 1)");
+    cp.flights[1].version = 1;
+    cp.versions.erase(1);
+    refused(cp, "async.flights[1].version = 1: not a model version the checkpoint holds (0 to its step 1)");
+  }
+  SUBCASE("a completion time") {
+    cp.flights[0].done = 9;
+    refused(cp, "async.flights[0].done = 9.000000: not a simulated time at or after the checkpoint's (10.000000)");
+    cp.flights[0].done = std::nan("");
+    refused(cp, "async.flights[0].done = nan: not a simulated time at or after the checkpoint's (10.000000)");
+  }
+  SUBCASE("a model") {
+    cp.versions[1] = {1, 2};
+    refused(cp, "async.version.1 = 2 values: the model (cnn) has 3 weights");
+    cp.versions[1] = {1, 2, std::nanf("")};
+    refused(cp, "async.version.1[2] = nan: not finite (aggregation never produces one)");
+    cp.versions[1] = {1, 2, 3};
+    cp.versions[2] = {1, 2, 3};
+    refused(cp, "async.versions = 2: after the checkpoint's step 1");
+  }
+}

@@ -109,10 +109,34 @@ TEST_CASE("a checkpoint round trip keeps every value") {
   CHECK(cp.report.faults[1].seconds == 0);
   CHECK(cp.report.client_actors.empty());
   CHECK(cp.metrics_bytes == 789);
+  CHECK(cp.flights.empty());
   CHECK(std::filesystem::exists(dir.path() / "checkpoint" / "progress.json"));
   // The registry accepts what was saved.
   auto reg = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
   CHECK(reg.server_of(0) == 2u);
+}
+
+TEST_CASE("the asynchronous steps' fits in flight and their models round trip; a version 2 file has none") {
+  test::temp_dir dir;
+  auto d = dir.path().string();
+  auto file = (dir.path() / "checkpoint" / "checkpoint.bin").string();
+  auto cp = sample();
+  cp.flights = {{4, 7, 12.25}, {1, 9, 13.5}};
+  cp.versions = {{7, {1, 2, 3}}, {9, {4, 5, 6}}};
+  cp.draws = 42;
+  app::write_checkpoint(d, "run-a", cp);
+  auto back = app::read_checkpoint(d, "run-a");
+  REQUIRE(back.flights.size() == 2);
+  CHECK(back.flights[1].client == 1);
+  CHECK(back.flights[1].version == 9);
+  CHECK(back.flights[1].done == 13.5);
+  CHECK(back.versions == cp.versions);
+  CHECK(back.draws == 42);
+  write_bytes(file, rewritten(read_bytes(file), 2, [](nlohmann::json& doc) { doc.erase("async"); }));
+  back = app::read_checkpoint(d, "run-a");
+  CHECK(back.flights.empty());
+  CHECK(back.versions.empty());
+  CHECK(back.global == cp.global);
 }
 
 TEST_CASE("a checkpoint without lost clients keeps none; a version 1 checkpoint is still read") {
@@ -154,8 +178,9 @@ TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
   SUBCASE("another run's") {
     CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-b"),
                          (file + ": it belongs to another run (its configuration differs from " + d +
-                          "/config.json, or the data differs from the files it trained on); resume the directory "
-                          "it was written in, with the same data (data.root may point to another copy)").c_str(),
+                          "/config.json, or the data, the model file or devices.file differs from the files it "
+                          "trained with); resume the directory it was written in, with the same files (data.root "
+                          "may point to another copy)").c_str(),
                          app::checkpoint_error);
   }
   SUBCASE("one byte flipped") {

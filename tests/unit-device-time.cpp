@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "fl/device_time.hpp"
@@ -13,7 +14,7 @@
 using namespace flotilla;
 
 TEST_CASE("a fit's device time is download + FedScale's compute + upload (hand-computed)") {
-  fl::device d{10, 8000, 0, 0}; // 10 ms a sample, 8 Mbit/s
+  fl::device d{10, 8000, 0, 0, {}}; // 10 ms a sample, 8 Mbit/s
   // 100 samples in batches of 32: 4 steps an epoch (the last one short), 2 epochs: 8 steps.
   // compute 3 x 32 x 8 x 10 ms = 7.68 s; 1,000,000 bytes over 8,000 kbit/s = 1 s each way.
   auto t = fl::fit_seconds(d, 100, 32, 2, 1000000);
@@ -26,12 +27,12 @@ TEST_CASE("a fit's device time is download + FedScale's compute + upload (hand-c
 }
 
 TEST_CASE("a promoted server's link carries the model out and the updates in; it folds them at its speed") {
-  fl::device d{6, 16000, 0, 0};
+  fl::device d{6, 16000, 0, 0, {}};
   auto t = fl::server_seconds(d, 4, 3, 2000000); // 2 MB over 16 Mbit/s: 1 s a model
   CHECK(t.send == doctest::Approx(4.0));
   CHECK(t.receive == doctest::Approx(3.0));
   CHECK(t.aggregate == doctest::Approx(3 * 0.006 / 3)); // a third of a sample's time per update
-  fl::device_clock clock({d, fl::device{20, 8000, 0, 0}}, {64, 640}, 32, 1000000);
+  fl::device_clock clock({d, fl::device{20, 8000, 0, 0, {}}}, {64, 640}, 32, 1000000);
   CHECK(clock.fit_seconds(1, 1) == doctest::Approx(3 * 32 * 20 * 20 / 1000.0 + 2.0));
   CHECK(clock.server_seconds(0, 2, 2).send == doctest::Approx(1.0));
 }
@@ -137,4 +138,137 @@ TEST_CASE("devices come and go: alternating periods, a pure function of (seed, c
   auto first = fl::period_at(o, 3, 4, 0);
   CHECK(fl::online_throughout(o, 3, 4, 0, first.end * 0.5));
   CHECK_FALSE(fl::online_throughout(o, 3, 4, 0, first.end + 1));
+}
+
+TEST_CASE("an availability trace: online from active[i] until inactive[i], repeating every finish_time") {
+  auto inf = std::numeric_limits<double>::infinity();
+  auto is = [](fl::period p, bool online, double end) {
+    CHECK(p.online == online);
+    CHECK(p.end == end);
+  };
+  // Online [10, 20), [50, 60), [80, 100): the last interval has no "inactive", so it runs to finish_time.
+  auto a = fl::make_trace({10, 50, 80}, {20, 60}, 100);
+  CHECK(a.start == std::vector<double>{10, 50, 80});
+  CHECK(a.end == std::vector<double>{20, 60, 100});
+  is(fl::period_at(a, 0), false, 10);
+  is(fl::period_at(a, 10), true, 20); // a start is inside the interval
+  is(fl::period_at(a, 19.5), true, 20);
+  is(fl::period_at(a, 20), false, 50); // an end is outside it
+  is(fl::period_at(a, 55), true, 60);
+  is(fl::period_at(a, 60), false, 80);
+  is(fl::period_at(a, 80), true, 100);
+  is(fl::period_at(a, 99), true, 100); // [80, 100) does not wrap: active[0] is 10, not 0
+  // After finish_time the trace repeats: cycle k is [100 k, 100 (k + 1)).
+  is(fl::period_at(a, 100), false, 110);
+  is(fl::period_at(a, 215), true, 220);
+  is(fl::period_at(a, 260), false, 280);
+  is(fl::period_at(a, 1e6 + 55), true, 1e6 + 60);
+
+  // Online at the end of a cycle and at the start of the next: one period, across the wrap.
+  auto w = fl::make_trace({0, 40}, {10, 100}, 100);
+  is(fl::period_at(w, 5), true, 10);
+  is(fl::period_at(w, 10), false, 40);
+  is(fl::period_at(w, 50), true, 110);
+  is(fl::period_at(w, 100), true, 110);
+  is(fl::period_at(w, 150), true, 210);
+  // One interval over the whole cycle: always online.
+  is(fl::period_at(fl::make_trace({0}, {}, 30), 1e9), true, inf);
+  is(fl::period_at(fl::make_trace({0}, {30}, 30), 7), true, inf);
+  // Intervals that touch are one period.
+  auto t = fl::make_trace({0, 10}, {10, 20}, 50);
+  CHECK(t.start.size() == 1);
+  is(fl::period_at(t, 5), true, 20);
+  is(fl::period_at(t, 10), true, 20);
+  is(fl::period_at(t, 20), false, 50);
+  is(fl::period_at(t, 50), true, 70); // ends at 20 < 50: no wrap
+  // A long trace is searched, not walked: online [2i, 2i + 1) for 50,000 intervals, far out.
+  std::vector<double> on, off;
+  for (int i = 0; i < 50000; ++i) {
+    on.push_back(2.0 * i);
+    off.push_back(2.0 * i + 1);
+  }
+  auto big = fl::make_trace(on, off, 100000);
+  is(fl::period_at(big, 1e9 + 12344.25), true, 1e9 + 12345);
+  is(fl::period_at(big, 1e9 + 12345.5), false, 1e9 + 12346);
+  is(fl::period_at(big, 1e9 + 99999.5), false, 1e9 + 100000);
+
+  // Malformed traces are named by key and index.
+  auto refused = [](const std::vector<double>& active, const std::vector<double>& inactive, double finish,
+                    const std::string& says) {
+    try {
+      fl::make_trace(active, inactive, finish);
+      FAIL("accepted a trace that should say: " << says);
+    } catch (const std::invalid_argument& e) {
+      CHECK_MESSAGE(std::string(e.what()).find(says) != std::string::npos, e.what());
+    }
+  };
+  refused({}, {}, 10, "\"active\" is empty");
+  refused({1}, {2, 3}, 10, "\"inactive\" has 2 times for 1");
+  refused({1, 2, 3}, {1.5}, 10, "\"inactive\" has 1 times for 3");
+  refused({-1}, {2}, 10, "\"active\"[0] = -1: a time must be finite and at least 0");
+  refused({1, inf}, {2}, 10, "\"active\"[1] = inf");
+  refused({1}, {std::nan("")}, 10, "\"inactive\"[0] = nan");
+  refused({10}, {10}, 20, "\"inactive\"[0] = 10 is not after \"active\"[0] = 10");
+  refused({10, 5}, {20}, 30, "\"active\"[1] = 5 is before \"inactive\"[0] = 20");
+  refused({10}, {20}, 15, "\"finish_time\" is 15");
+  refused({10, 30}, {20}, 30, "\"finish_time\" is 30"); // [30, 30) would be empty
+  refused({10}, {20}, inf, "\"finish_time\" is inf");
+  CHECK(fl::make_trace({10}, {20}, 20).end.back() == 20); // ending at finish_time is fine
+}
+
+TEST_CASE("a client with a trace follows it; one without follows devices.online_s / offline_s") {
+  fl::device traced{1, 1, 0, 0, {}};
+  traced.trace = fl::make_trace({10}, {20}, 100);
+  fl::device plain{1, 1, 0, 0, {}};
+  fl::availability_options drawn{300, 100};
+  auto p = fl::client_period(traced, drawn, 3, 0, 15);
+  CHECK(p.online);
+  CHECK(p.end == 20);
+  CHECK_FALSE(fl::client_period(traced, {}, 3, 0, 25).online); // the trace wins over "always online"
+  for (double t : {0.0, 500.0, 5000.0}) {
+    auto q = fl::client_period(plain, drawn, 3, 1, t), r = fl::period_at(drawn, 3, 1, t);
+    CHECK(q.online == r.online);
+    CHECK(q.end == r.end);
+  }
+  CHECK(std::isinf(fl::client_period(plain, {}, 3, 1, 5000).end));
+  fl::device_clock clock({traced, plain}, {10, 10}, 5, 1000, drawn, 3);
+  CHECK_FALSE(clock.online(0, 5));
+  CHECK(clock.online(0, 110));
+  CHECK(clock.period_of(0, 110).end == 120);
+  CHECK(clock.period_of(1, 5000).end == fl::period_at(drawn, 3, 1, 5000).end);
+  CHECK(clock.online(1, 0)); // drawn periods start online
+}
+
+TEST_CASE("a device file entry may carry a FedScale behaviour trace; a bad one is named") {
+  auto fleet = fl::parse_devices(
+    R"([{"ms_per_sample": 1, "kbps": 2, "active": [10, 50], "inactive": [20], "finish_time": 100},
+        {"ms_per_sample": 1, "kbps": 2}])",
+    2);
+  CHECK(fleet[0].trace.start == std::vector<double>{10, 50});
+  CHECK(fleet[0].trace.end == std::vector<double>{20, 100});
+  CHECK(fleet[0].trace.finish == 100);
+  CHECK(fleet[1].trace.empty());
+  auto refused = [](const std::string& trace, const std::string& says) {
+    auto text = R"([{"ms_per_sample": 1, "kbps": 2}, {"ms_per_sample": 1, "kbps": 2, )" + trace + "}]";
+    try {
+      fl::parse_devices(text, 2);
+      FAIL("accepted: " << text);
+    } catch (const std::invalid_argument& e) {
+      CHECK_MESSAGE(std::string(e.what()).find(says) != std::string::npos, e.what());
+    }
+  };
+  refused(R"("active": [1], "inactive": [2])", "client 1: no \"finish_time\"");
+  refused(R"("active": [1], "finish_time": 5)", "client 1: no \"inactive\"");
+  refused(R"("active": 1, "inactive": [2], "finish_time": 5)", "client 1: \"active\" is number, not a list");
+  refused(R"("active": [1, "x"], "inactive": [2], "finish_time": 5)", "client 1: \"active\"[1] is string");
+  refused(R"("active": [1], "inactive": [2], "finish_time": "5")", "client 1: \"finish_time\" is string");
+  refused(R"("active": [5, 1], "inactive": [6], "finish_time": 9)", "client 1: \"active\"[1] = 1 is before");
+  refused(R"("active": [1], "inactive": [-2], "finish_time": 5)", "client 1: \"inactive\"[0] = -2");
+  refused(R"("active": [1, 3], "inactive": [2], "finish_time": 3)", "client 1: \"finish_time\" is 3");
+  refused(R"("active": [1], "inactive": [2], "finish_time": 1e400)", "not JSON");
+  std::string many = "[0";
+  for (std::size_t i = 1; i <= fl::max_trace_times; ++i)
+    many += "," + std::to_string(2 * i);
+  refused(R"("active": )" + many + R"(], "inactive": [1], "finish_time": 1e9)",
+          "client 1: \"active\" has 100001 times; at most 100000");
 }

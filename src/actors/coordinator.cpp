@@ -154,10 +154,13 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
     for (const auto& [id, p] : st.points)
       cp.points.emplace(id, *p);
   cp.report = *st.report;
+  auto durable = fl::layer_step(phase, round);
+  if (auto oldest = async_flights(self, cp))
+    durable = fl::layer_step(phase, static_cast<std::uint32_t>(*oldest)); // their fits are sent again
   // Once it is written every resume starts here or later: FedBN's layer histories may forget
   // what came before. A checkpoint not written (a full disk) leaves the older one in force.
   if (st.observer->on_checkpoint(cp))
-    st.durable_step = fl::layer_step(phase, round);
+    st.durable_step = durable;
 }
 
 // The global model on this node's test set.
@@ -285,10 +288,14 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
                               [&](const fl::applied_fault& f) { return unfinished_round(st.phase.registry(), f); }),
                faults.end());
   st.durable_step = fl::layer_step(cp.phase, cp.round);
+  keep_async_flights(self, cp);
   restore_layers(self, cp, [self, phase = cp.phase, round = cp.round] {
     reapply_faults(self, self->state.report->faults);
     if (phase == "initial") {
       self->become(initial(self).or_else(common(self)));
+      const auto& ex = self->state.opt.experiment;
+      if (ex.async.asynchronous() && round + 1 < ex.rounds.initial)
+        return resume_async_steps(self, round);
       self->send(self, next_atom::value, round + 1);
     } else {
       resume_cluster_phase(self);
@@ -300,7 +307,8 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
 void initial_round(coordinator_actor* self, std::uint32_t round) {
   auto& st = self->state;
   const auto& ex = st.opt.experiment;
-  bool last = round == ex.rounds.initial;
+  // After asynchronous steps that reached rounds.stop_at_target, this round ends the phase too.
+  bool last = round == ex.rounds.initial || async_steps_over(self);
   apply_faults(self, "initial", round);
   round_inputs in;
   in.header.phase = "initial";
@@ -334,9 +342,10 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
       dim > 0 ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), dim, st.opt.experiment.seed))
               : r.weights.data;
   };
-  auto evaluate = [self, round](const weight_blob& m, const std::vector<failure>&, std::function<void(eval_summary)> cb) {
+  auto evaluate = [self, round, last](const weight_blob& m, const std::vector<failure>&,
+                                      std::function<void(eval_summary)> cb) {
     const auto& r = self->state.opt.experiment.rounds;
-    if (!r.evaluates(round, r.initial))
+    if (!last && !r.evaluates(round, r.initial))
       return cb(eval_summary{{}, 0, fl::not_evaluated, fl::not_evaluated});
     evaluate_on_test_set(self, m, std::move(cb));
   };

@@ -29,6 +29,10 @@ struct coordinator_options {
   std::vector<float> initial_model;
   std::shared_ptr<const fl::checkpoint> resume; ///< continue from here instead of starting afresh
   double liveness_s = 10;           ///< a cluster server is pinged this often (0: never; runtime.liveness_s)
+  /// strategy.mode=buffered|async: wall seconds at least between two checkpoints of the
+  /// asynchronous steps, which hold every model version a fit in flight was sent (0: every
+  /// evaluated step; runtime.async_checkpoint_s).
+  double async_checkpoint_s = 30;
   bool local_layers = false;        ///< model.buffers=local: a resume restores each client's layer history
   std::shared_ptr<const fl::device_clock> clock; ///< clock=virtual: the fleet's devices (null: wall clock)
 };

@@ -1,13 +1,15 @@
-// The initial phase under strategy.mode=buffered (FedBuff) or async (FedAsync), clock=virtual:
-// up to strategy.concurrency clients train at once on the version they were sent; their fits are
-// taken in (simulated completion, client id) order (fl/async_aggregation.hpp), so the run is
-// deterministic while the pool trains in parallel. Every server step is a model version, a
+// The initial phase under strategy.mode=buffered (FedBuff) or async (FedAsync): up to
+// strategy.concurrency clients train at once on the version they were sent. Under clock=virtual
+// their fits are taken in (simulated completion, client id) order (fl/async_aggregation.hpp), so
+// the run is deterministic while the pool trains in parallel; under clock=wall in the order their
+// results arrive (not deterministic). Every server step is a model version, a
 // metrics line and an evaluation; rounds.initial counts them, the last one being the usual
 // synchronous round that asks every client (clustering needs every client's weights).
 #include "actors/coordinator_phases.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 
 #include "actors/blob_transfer.hpp"
 #include "fl/async_aggregation.hpp"
@@ -21,6 +23,7 @@ struct async_run {
   fl::in_flight flights;
   std::map<std::uint32_t, fit_result> arrived;
   std::map<std::uint32_t, std::string> failed;
+  std::deque<std::uint32_t> arrivals; ///< clock=wall: clients whose result (or failure) came, in that order
   std::map<std::uint64_t, weight_blob> versions; ///< the models fits in flight were sent
   std::uint64_t version = 0;                     ///< server steps so far
   std::uint64_t last = 0;                        ///< the step that ends the asynchronous part
@@ -41,6 +44,7 @@ struct async_run {
   std::vector<std::string> failure_reasons;
   std::uint32_t dropped_stale = 0;
   std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point saved = std::chrono::steady_clock::now(); ///< the last checkpoint
 };
 
 namespace phases {
@@ -49,48 +53,65 @@ namespace {
 
 void pump(coordinator_actor* self);
 
-// Fills the free places at `now` with clients drawn among those online, idle and able to finish
-// within rounds.timeout_s.
+// Sends `id` the model of `version` to train; its result (or failure) comes back to pump.
+void send_fit(coordinator_actor* self, std::uint32_t id, std::uint64_t version) {
+  auto& st = self->state;
+  auto& a = *st.async;
+  const auto& ex = st.opt.experiment;
+  if (!st.clients[id].handle) { // a resume whose node with this client has not come back
+    a.failed[id] = "its node is not connected";
+    a.arrivals.push_back(id);
+    return;
+  }
+  fit_ins in{fl::fit_config{static_cast<std::uint32_t>(version + 1), ex.rounds.epochs, 0, 0}, a.versions.at(version),
+             fl::layer_step("initial", static_cast<std::uint32_t>(version + 1)), st.durable_step};
+  self->request(st.clients[id].handle, deadline(ex.rounds.timeout_s), fit_atom::value, std::move(in))
+    .then(
+      [self, id](fit_result& r) {
+        auto& st = self->state;
+        // Weights from another process may be a reference: fetched before they count.
+        fetch_blob(self, r.weights, st.opt.model.parameters, [self, id, r](std::string error, weight_blob w) mutable {
+          auto& a = *self->state.async;
+          if (!error.empty())
+            a.failed[id] = "its update could not be fetched: " + error;
+          else {
+            r.weights = std::move(w);
+            a.arrived[id] = std::move(r);
+          }
+          a.arrivals.push_back(id);
+          pump(self);
+        });
+      },
+      [self, id](caf::error& err) {
+        auto& a = *self->state.async;
+        a.failed[id] = text_of(self->system(), err);
+        a.arrivals.push_back(id);
+        pump(self);
+      });
+}
+
+// Fills the free places at `now` with clients drawn among those idle and, under the virtual
+// clock, online and able to finish within rounds.timeout_s.
 void fill(coordinator_actor* self) {
   auto& st = self->state;
   auto& a = *st.async;
   const auto& ex = st.opt.experiment;
-  const auto& clock = *st.opt.clock;
+  const auto* clock = st.opt.clock.get(); // null: the wall clock
   std::vector<std::uint32_t> candidates;
   for (std::uint32_t id = 0; id < ex.clients; ++id)
-    if (st.clients[id].handle && !a.flights.busy(id) && !st.lost_early.count(id) && clock.online(id, a.now))
+    if (st.clients[id].handle && !a.flights.busy(id) && !st.lost_early.count(id) &&
+        (!clock || clock->online(id, a.now)))
       candidates.push_back(id);
   while (a.flights.size() < ex.async.concurrency && !candidates.empty()) {
     auto id = *fl::pick_client(candidates, ex.seed, a.version, a.draws++);
     candidates.erase(std::find(candidates.begin(), candidates.end(), id));
-    auto done = a.now + clock.fit_seconds(id, ex.rounds.epochs);
-    if (done - a.now > ex.rounds.sim_deadline_s || clock.period_of(id, a.now).end <= done)
+    auto done = clock ? a.now + clock->fit_seconds(id, ex.rounds.epochs) : a.now; // wall: when it was sent
+    if (clock && (done - a.now > ex.rounds.sim_deadline_s || clock->period_of(id, a.now).end <= done))
       continue; // it could not deliver: too slow for the deadline, or it goes offline first
     a.flights.add({id, a.version, done});
     a.versions.emplace(a.version, st.global);
     ++a.asked;
-    fit_ins in{fl::fit_config{static_cast<std::uint32_t>(a.version + 1), ex.rounds.epochs, 0, 0}, st.global,
-               fl::layer_step("initial", static_cast<std::uint32_t>(a.version + 1)), st.durable_step};
-    self->request(st.clients[id].handle, deadline(ex.rounds.timeout_s), fit_atom::value, std::move(in))
-      .then(
-        [self, id](fit_result& r) {
-          auto& st = self->state;
-          // Weights from another process may be a reference: fetched before they count.
-          fetch_blob(self, r.weights, st.opt.model.parameters, [self, id, r](std::string error, weight_blob w) mutable {
-            auto& a = *self->state.async;
-            if (!error.empty())
-              a.failed[id] = "its update could not be fetched: " + error;
-            else {
-              r.weights = std::move(w);
-              a.arrived[id] = std::move(r);
-            }
-            pump(self);
-          });
-        },
-        [self, id](caf::error& err) {
-          self->state.async->failed[id] = text_of(self->system(), err);
-          pump(self);
-        });
+    send_fit(self, id, a.version);
   }
 }
 
@@ -179,15 +200,21 @@ void step_done(coordinator_actor* self, std::vector<std::uint32_t> staleness, st
           rep.sim_time_to_target_s = rec.sim_time_s;
         }
         a.evaluating = false;
-        if (a.version >= a.last || (reached && ex.rounds.stop_at_target)) {
-          // Fits still in flight are not waited for: their versions are past. The last round
-          // (or clustering) starts at the step's simulated time.
-          a.over = true;
-          if (reached && ex.rounds.stop_at_target)
-            return enter(self, clustering);
-          self->send(self, next_atom::value, static_cast<std::uint32_t>(a.version + 1));
-          return;
+        bool stop = reached && ex.rounds.stop_at_target;
+        // Fits still in flight after the last step are not waited for: their versions are past.
+        a.over = a.version >= a.last || stop;
+        // An evaluated step may be a checkpoint (with the fits in flight, sent again on resume),
+        // at most one per runtime.async_checkpoint_s: it holds up to concurrency models.
+        auto now = std::chrono::steady_clock::now();
+        if (!stop && rec.evaluated > 0 &&
+            (a.over || std::chrono::duration<double>(now - a.saved).count() >= st.opt.async_checkpoint_s)) {
+          a.saved = now;
+          save_checkpoint(self, "initial", static_cast<std::uint32_t>(a.version));
         }
+        // The round that ends the phase (asking every client: clustering needs their weights)
+        // starts at the step's simulated time.
+        if (a.over)
+          return self->send(self, next_atom::value, static_cast<std::uint32_t>(a.version + 1));
         pump(self);
       });
 }
@@ -197,21 +224,32 @@ void pump(coordinator_actor* self) {
   auto& st = self->state;
   auto& a = *st.async;
   const auto& o = st.opt.experiment.async;
+  const bool wall = !st.opt.clock;
   while (!a.evaluating && !a.over) {
-    auto next = a.flights.earliest();
-    if (!next) {
+    if (a.flights.size() == 0) {
       fill(self);
       if (a.flights.size() == 0)
         return fail_run(self, errc::round_failed, "no client can train: every one is offline, lost or too slow for "
-                                                  "rounds.timeout_s at simulated second " + std::to_string(a.now));
+                                                  "rounds.timeout_s at second " + std::to_string(a.now));
       continue;
+    }
+    // Virtual clock: the fit that completes first in simulated time, once its real result is
+    // here (the order waits for it). Wall clock: the fit whose result arrived first.
+    std::optional<fl::in_flight::fit> next;
+    if (wall) {
+      if (a.arrivals.empty())
+        return;
+      next = a.flights.of(a.arrivals.front());
+      a.arrivals.pop_front();
+    } else {
+      next = a.flights.earliest();
     }
     auto id = next->client;
     bool failed = a.failed.count(id) > 0;
     if (!failed && !a.arrived.count(id))
-      return; // its real training has not ended yet: the order waits for it
+      return;
     a.flights.remove(id);
-    a.now = next->done;
+    a.now = wall ? run_clock(self, 0) : next->done;
     auto sent = a.versions.at(next->version);
     if (auto oldest = a.flights.oldest_version())
       a.versions.erase(a.versions.begin(), a.versions.lower_bound(std::min(*oldest, a.version)));
@@ -281,6 +319,52 @@ void async_initial_steps(coordinator_actor* self) {
   st.observer->on_phase("initial", std::to_string(a.last) + " server steps, " + st.opt.experiment.async.mode +
                                      " (concurrency " + std::to_string(st.opt.experiment.async.concurrency) +
                                      "), then a round asking every client");
+  pump(self);
+}
+
+bool async_steps_over(coordinator_actor* self) {
+  return self->state.async && self->state.async->over;
+}
+
+std::optional<std::uint64_t> async_flights(coordinator_actor* self, fl::checkpoint& cp) {
+  auto& st = self->state;
+  if (!st.async || st.async->over)
+    return std::nullopt;
+  auto& a = *st.async;
+  cp.draws = a.draws;
+  cp.flights = a.flights.all();
+  for (const auto& f : cp.flights)
+    cp.versions.emplace(f.version, a.versions.at(f.version).values());
+  return a.flights.oldest_version();
+}
+
+void keep_async_flights(coordinator_actor* self, const fl::checkpoint& cp) {
+  auto& st = self->state;
+  const auto& ex = st.opt.experiment;
+  if (cp.phase != "initial" || !ex.async.asynchronous() || cp.round + 1 >= ex.rounds.initial)
+    return;
+  st.async = std::make_shared<async_run>();
+  auto& a = *st.async;
+  a.draws = cp.draws;
+  for (const auto& [v, w] : cp.versions)
+    a.versions.emplace(v, weight_blob{st.opt.model.layout, w});
+  for (const auto& f : cp.flights)
+    a.flights.add(f);
+}
+
+void resume_async_steps(coordinator_actor* self, std::uint64_t step) {
+  auto& st = self->state;
+  if (!st.async)
+    st.async = std::make_shared<async_run>();
+  auto& a = *st.async;
+  a.version = step;
+  a.now = st.report->sim_time_s;
+  a.last = st.opt.experiment.rounds.initial - 1;
+  st.observer->on_phase("initial", "server steps " + std::to_string(step + 1) + " to " + std::to_string(a.last) +
+                                     ", " + st.opt.experiment.async.mode + "; " +
+                                     std::to_string(a.flights.size()) + " fits in flight sent again");
+  for (const auto& f : a.flights.all())
+    send_fit(self, f.client, f.version);
   pump(self);
 }
 

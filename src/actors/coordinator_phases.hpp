@@ -3,12 +3,14 @@
 // steps they share. Internal to the coordinator's .cpp files.
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "actors/coordinator.hpp"
 #include "actors/errors.hpp"
 #include "actors/fan_out.hpp"
 #include "actors/round_engine.hpp"
+#include "fl/checkpoint.hpp"
 
 namespace flotilla::actors::phases {
 
@@ -44,6 +46,15 @@ void evaluate_on_test_set(coordinator_actor* self, const weight_blob& model, std
 /// strategy.mode=buffered|async (clock=virtual): initial steps 1 .. rounds.initial - 1 (see
 /// coordinator_async.cpp); then `next` with the last initial round.
 void async_initial_steps(coordinator_actor* self);
+/// Whether asynchronous steps ran and are over (the round that follows ends the phase).
+bool async_steps_over(coordinator_actor* self);
+/// A checkpoint during the asynchronous steps: its fits in flight and the models they were sent
+/// go into `cp`; returns the oldest such version (none in flight, or no asynchronous steps: nullopt).
+std::optional<std::uint64_t> async_flights(coordinator_actor* self, fl::checkpoint& cp);
+/// Resume: keeps the checkpoint's fits in flight for resume_async_steps.
+void keep_async_flights(coordinator_actor* self, const fl::checkpoint& cp);
+/// Resume after asynchronous step `step`: the fits in flight are sent again, then the steps go on.
+void resume_async_steps(coordinator_actor* self, std::uint64_t step);
 
 /// Ends the run with an error the caller of `run` receives.
 inline void fail_run(coordinator_actor* self, errc code, const std::string& why) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "app/checkpoint_file.hpp"
 #include "config/config.hpp"
@@ -133,6 +134,43 @@ void check_initial_phase(const limits& l) {
            "late clients join in the cluster phase");
   if (!cp.report.clusters.empty())
     refuse("report.clusters", to_string(cp.report.clusters.size()) + " records", "an initial checkpoint has none");
+}
+
+// The asynchronous steps' fits in flight: clients of the run, each once, sent a version the
+// checkpoint holds, no later than its step, finishing no earlier than its time; no more of them
+// than strategy.concurrency. Any other checkpoint has none.
+void check_flights(const limits& l) {
+  const auto& cp = l.cp;
+  const auto& ex = l.s.experiment;
+  bool steps = ex.async.asynchronous() && cp.phase == "initial";
+  if (!steps && (!cp.flights.empty() || !cp.versions.empty()))
+    refuse("async.flights", to_string(cp.flights.size()) + " fits",
+           "only the asynchronous steps of the initial phase have fits in flight (strategy.mode = " + ex.async.mode + ")");
+  if (cp.flights.size() > ex.async.concurrency)
+    refuse("async.flights", to_string(cp.flights.size()) + " fits",
+           "more than strategy.concurrency = " + to_string(ex.async.concurrency));
+  std::set<std::uint32_t> seen;
+  for (std::size_t i = 0; i < cp.flights.size(); ++i) {
+    const auto& f = cp.flights[i];
+    auto field = at("async.flights", i);
+    l.client(field + ".client", f.client);
+    if (f.client >= ex.clients)
+      refuse(field + ".client", to_string(f.client), "a late client does not train in the initial phase");
+    if (!seen.insert(f.client).second)
+      refuse(field + ".client", to_string(f.client), "in flight twice");
+    if (f.version > cp.round || !cp.versions.count(f.version))
+      refuse(field + ".version", to_string(f.version),
+             "not a model version the checkpoint holds (0 to its step " + to_string(cp.round) + ")");
+    // Under the wall clock `done` is when it was sent; under the virtual clock its completion.
+    if (!std::isfinite(f.done) || (ex.virtual_clock && f.done < cp.report.sim_time_s))
+      refuse(field + ".done", std::to_string(f.done),
+             "not a simulated time at or after the checkpoint's (" + std::to_string(cp.report.sim_time_s) + ")");
+  }
+  for (const auto& [v, w] : cp.versions) {
+    if (v > cp.round)
+      refuse("async.versions", to_string(v), "after the checkpoint's step " + to_string(cp.round));
+    l.model("async.version." + to_string(v), w);
+  }
 }
 
 void check_cluster(const limits& l, std::size_t i) {
@@ -375,6 +413,7 @@ void check_checkpoint(const fl::checkpoint& cp, const config::settings& s, std::
     check_initial_phase(l);
   else
     check_cluster_phase(l);
+  check_flights(l);
   check_features(l);
   check_report(l);
   // A resume cuts metrics.jsonl back to this size; the file must have reached it.

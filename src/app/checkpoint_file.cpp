@@ -177,6 +177,14 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
     b["point." + std::to_string(id)] = p;
     points.push_back(id);
   }
+  json flights = json::array();
+  for (const auto& f : cp.flights)
+    flights.push_back({f.client, f.version, f.done});
+  json versions = json::array();
+  for (const auto& [v, w] : cp.versions) {
+    b["async.version." + std::to_string(v)] = w;
+    versions.push_back(v);
+  }
   json doc{{"run", run_id},
            {"phase", cp.phase},
            {"round", cp.round},
@@ -189,7 +197,8 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
            {"late_joined", cp.late_joined},
            {"points", points},
            {"report", report_json(cp.report, b)},
-           {"metrics_bytes", cp.metrics_bytes}};
+           {"metrics_bytes", cp.metrics_bytes},
+           {"async", {{"flights", flights}, {"versions", versions}, {"draws", cp.draws}}}};
   auto text = doc.dump();
   std::string out = magic;
   put(out, checkpoint_version);
@@ -253,8 +262,9 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
   r.at += n;
   if (doc.value("run", std::string{}) != run_id)
     throw checkpoint_error(path + ": it belongs to another run (its configuration differs from " + run_dir +
-                           "/config.json, or the data differs from the files it trained on); resume the directory "
-                           "it was written in, with the same data (data.root may point to another copy)");
+                           "/config.json, or the data, the model file or devices.file differs from the files it "
+                           "trained with); resume the directory it was written in, with the same files (data.root "
+                           "may point to another copy)");
   blobs b;
   auto count = r.get<std::uint32_t>();
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -316,6 +326,14 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
       cp.points[id.get<std::uint32_t>()] = b.at("point." + std::to_string(id.get<std::uint32_t>()));
     cp.report = report_from(doc.at("report"), b);
     doc.at("metrics_bytes").get_to(cp.metrics_bytes);
+    if (version >= 3) {
+      const auto& a = doc.at("async");
+      for (const auto& f : a.at("flights"))
+        cp.flights.push_back({f.at(0).get<std::uint32_t>(), f.at(1).get<std::uint64_t>(), f.at(2).get<double>()});
+      for (const auto& v : a.at("versions"))
+        cp.versions[v.get<std::uint64_t>()] = b.at("async.version." + std::to_string(v.get<std::uint64_t>()));
+      a.at("draws").get_to(cp.draws);
+    }
     return cp;
   } catch (const std::out_of_range& e) {
     throw checkpoint_error(path + ": a field is missing (" + e.what() + "); the checkpoint is damaged");

@@ -23,8 +23,9 @@ public:
 /// clustering); an older build would read a version 2 file without it and silently resume a
 /// different run, so the number changed. This build still reads version 1 files (from
 /// `oldest_checkpoint_version` on): their `lost_early` is taken as empty, and a client lost to
-/// an injected crash is lost again when the resume applies the run's faults once more.
-constexpr std::uint32_t checkpoint_version = 2;
+/// an injected crash is lost again when the resume applies the run's faults once more. Version 3
+/// added the asynchronous steps' fits in flight (`async`); versions 1 and 2 have none.
+constexpr std::uint32_t checkpoint_version = 3;
 /// The oldest format version this build reads.
 constexpr std::uint32_t oldest_checkpoint_version = 1;
 

@@ -71,7 +71,7 @@ int execute(config::settings s, const nlohmann::json& doc, app::run_directory& d
   if (!s.runtime.nodes.empty())
     std::printf("flotilla: clients on %zu nodes (%s)\n", s.runtime.nodes.size(),
                 s.runtime.tls.enabled() ? "mutual TLS" : "plain TCP, no TLS: use runtime.tls.* off a trusted network");
-  auto recorder = std::make_shared<app::run_recorder>(dir.path(), config::run_id(doc, runtime::run_fingerprint(*data, model::spec_of(plan.model))),
+  auto recorder = std::make_shared<app::run_recorder>(dir.path(), config::run_id(doc, runtime::run_identity(s, *data, model::spec_of(plan.model))),
                                                       s.output.progress,
                                                       resume ? resume->metrics_bytes : 0);
   // Written from inside the run, before the actor system shuts down (see run_experiment).
@@ -146,7 +146,7 @@ int resume(const app::command_line& cl) {
   config::check_memory(s, config::machine_memory_bytes(), parameters);
   // A TorchScript model's file is in the run id too: another module is refused here.
   auto cp = std::make_shared<const fl::checkpoint>(
-    app::read_checked_checkpoint(run_dir, config::run_id(doc, runtime::run_fingerprint(*data, spec)), s, parameters));
+    app::read_checked_checkpoint(run_dir, config::run_id(doc, runtime::run_identity(s, *data, spec)), s, parameters));
   auto plan = runtime::make_run_plan(s, data);
   std::printf("flotilla: resuming %s after %s round %u\n", run_dir.c_str(), cp->phase.c_str(), cp->round);
   return execute(s, doc, dir, plan, cp, start);

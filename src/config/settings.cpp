@@ -108,9 +108,6 @@ void read_async(const json& doc, fl::experiment& ex) {
   a.alpha = number<double>(doc, "strategy.async_alpha", 1e-6, 1);
   if (!a.asynchronous())
     return;
-  if (!ex.virtual_clock)
-    throw config_error("strategy.mode=" + a.mode + " runs on the simulated clock: set clock=virtual (under the wall "
-                       "clock updates would apply in the order they happen to arrive, which this version does not do)");
   if (a.mode == "buffered" && a.buffer > a.concurrency)
     throw config_error("strategy.buffer = " + std::to_string(a.buffer) + " can never fill with strategy.concurrency = " +
                        std::to_string(a.concurrency) + " clients in flight; raise concurrency or lower buffer");
@@ -317,6 +314,7 @@ void read_runtime(const json& doc, runtime_options& rt) {
   rt.client_state = text(doc, "runtime.client_state");
   rt.liveness_s = number<double>(doc, "runtime.liveness_s", 0, 3600);
   rt.wall_timeout_s = number<double>(doc, "runtime.wall_timeout_s", 1, 1e7);
+  rt.async_checkpoint_s = number<double>(doc, "runtime.async_checkpoint_s", 0, 1e7);
   rt.tls.cert = text(doc, "runtime.tls.cert");
   rt.tls.key = text(doc, "runtime.tls.key");
   rt.tls.ca = text(doc, "runtime.tls.ca");

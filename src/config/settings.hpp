@@ -44,6 +44,7 @@ struct runtime_options {
   std::string client_state;
   double liveness_s = 10;              ///< the coordinator pings each cluster server this often (0: never)
   double wall_timeout_s = 600;         ///< clock=virtual: the wall-clock limit of one request (a real hang)
+  double async_checkpoint_s = 30;      ///< least wall seconds between checkpoints of asynchronous steps
   tls_options tls;
   std::uint32_t listen = 0;            ///< port where `flotilla node --join` reaches the coordinator (0: none)
 };

@@ -46,6 +46,13 @@ std::optional<std::uint64_t> in_flight::oldest_version() const {
   return oldest;
 }
 
+std::vector<in_flight::fit> in_flight::all() const {
+  std::vector<fit> out;
+  for (const auto& [key, f] : by_done_)
+    out.push_back(f);
+  return out;
+}
+
 std::optional<std::uint32_t> pick_client(const std::vector<std::uint32_t>& candidates, std::uint64_t seed,
                                          std::uint64_t version, std::uint64_t draw) {
   if (candidates.empty())

@@ -49,9 +49,13 @@ public:
   std::optional<fit> earliest() const;
   void remove(std::uint32_t client);
   bool busy(std::uint32_t client) const { return by_client_.count(client) > 0; }
+  /// The fit of `client` (which must be in flight).
+  fit of(std::uint32_t client) const { return by_done_.at({by_client_.at(client), client}); }
   std::size_t size() const { return by_client_.size(); }
   /// The oldest version any fit in flight was sent (none in flight: nullopt).
   std::optional<std::uint64_t> oldest_version() const;
+  /// Every fit in flight, in completion order (a checkpoint's).
+  std::vector<fit> all() const;
 
 private:
   std::map<std::pair<double, std::uint32_t>, fit> by_done_;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fl/async_aggregation.hpp"
 #include "fl/cluster_registry.hpp"
 #include "fl/run_report.hpp"
 #include "fl/strategy.hpp"
@@ -34,6 +35,12 @@ struct checkpoint {
   std::map<std::uint32_t, std::vector<float>> points; ///< clustering features, kept while late joiners are due
   run_report report;                  ///< what the run has recorded so far
   std::uint64_t metrics_bytes = 0;    ///< metrics.jsonl's size at this point (a resume cuts it back to it)
+  /// strategy.mode=buffered|async, initial phase: `round` counts server steps. The fits in flight
+  /// after it are sent again on resume (a fit's result is a function of the client, the model it
+  /// was sent and the seed), with the models they were sent; `draws` is the client draw counter.
+  std::vector<in_flight::fit> flights;
+  std::map<std::uint64_t, std::vector<float>> versions;
+  std::uint64_t draws = 0;
 };
 
 } // namespace flotilla::fl

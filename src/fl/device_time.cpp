@@ -31,12 +31,18 @@ device_clock::device_clock(std::vector<device> devices, std::vector<std::uint64_
     : availability_(availability), seed_(seed), devices_(std::move(devices)), samples_(std::move(train_samples)),
       batch_(batch), model_bytes_(model_bytes) {}
 
+period client_period(const device& d, const availability_options& o, std::uint64_t seed, std::uint32_t client,
+                     double t) {
+  return d.trace.empty() ? period_at(o, seed, client, t) : period_at(d.trace, t);
+}
+
 bool device_clock::online(std::uint32_t client, double t) const {
-  return online_at(availability_, seed_, client, t);
+  return period_of(client, t).online;
 }
 
 period device_clock::period_of(std::uint32_t client, double t) const {
-  return period_at(availability_, seed_, client, t);
+  return client < devices_.size() ? client_period(devices_[client], availability_, seed_, client, t)
+                                  : period_at(availability_, seed_, client, t);
 }
 
 double device_clock::fit_seconds(std::uint32_t client, std::uint32_t epochs) const {

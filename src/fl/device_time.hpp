@@ -42,6 +42,12 @@ struct server_time {
 /// `model_bytes`. The coordinator is a data-centre machine: its costs are not modelled (zero).
 server_time server_seconds(const device& d, std::uint32_t asked, std::uint32_t updates, std::uint64_t model_bytes);
 
+/// The availability period of client `client` (device `d`) holding `t`: its devices.file trace
+/// when it has one, else the periods drawn from devices.online_s / offline_s (always online when
+/// those are 0).
+period client_period(const device& d, const availability_options& o, std::uint64_t seed, std::uint32_t client,
+                     double t);
+
 /// A run's fleet on the simulated clock: every client's device and the work of its fit. Built once
 /// per process from the configuration (the devices are a function of the seed), shared read-only.
 class device_clock {
@@ -54,7 +60,7 @@ public:
   double fit_seconds(std::uint32_t client, std::uint32_t epochs) const;
   /// A round's cost at promoted server `server` (server_seconds).
   server_time server_seconds(std::uint32_t server, std::uint32_t asked, std::uint32_t updates) const;
-  /// Whether the client is online at `t` (can be sampled), and the period it is in.
+  /// Whether the client is online at `t` (can be sampled), and the period it is in (client_period).
   bool online(std::uint32_t client, double t) const;
   period period_of(std::uint32_t client, double t) const;
 

@@ -46,6 +46,46 @@ double positive(const nlohmann::json& entry, const char* key, const std::string&
   return v;
 }
 
+std::vector<double> times(const nlohmann::json& entry, const char* key, const std::string& where) {
+  const auto& v = entry.at(key);
+  if (!v.is_array())
+    throw std::invalid_argument(where + ": \"" + key + "\" is " + std::string(v.type_name()) + ", not a list of times");
+  if (v.size() > max_trace_times)
+    throw std::invalid_argument(where + ": \"" + key + "\" has " + std::to_string(v.size()) + " times; at most " +
+                                std::to_string(max_trace_times));
+  std::vector<double> out;
+  out.reserve(v.size());
+  for (const auto& x : v) {
+    if (!x.is_number())
+      throw std::invalid_argument(where + ": \"" + key + "\"[" + std::to_string(out.size()) + "] is " +
+                                  std::string(x.type_name()) + ", not a number");
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
+
+// A FedScale behaviour trace in the entry, or none (the entry has none of its keys).
+availability_trace trace_of(const nlohmann::json& entry, const std::string& where) {
+  const char* keys[] = {"active", "inactive", "finish_time"};
+  int present = 0;
+  for (auto k : keys)
+    present += entry.contains(k) ? 1 : 0;
+  if (present == 0)
+    return {};
+  for (auto k : keys)
+    if (!entry.contains(k))
+      throw std::invalid_argument(where + ": no \"" + k + "\" (a trace has \"active\", \"inactive\" and \"finish_time\")");
+  const auto& finish = entry.at("finish_time");
+  if (!finish.is_number())
+    throw std::invalid_argument(where + ": \"finish_time\" is " + std::string(finish.type_name()) + ", not a number");
+  auto active = times(entry, "active", where), inactive = times(entry, "inactive", where);
+  try {
+    return make_trace(active, inactive, finish.get<double>());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(where + ": " + e.what());
+  }
+}
+
 } // namespace
 
 device draw_device(const device_options& o, std::uint64_t seed, std::uint32_t client) {
@@ -99,6 +139,7 @@ std::vector<device> parse_devices(const std::string& json_text, std::uint32_t cl
     out[c].kbps = positive(*entry, "kbps", where, true, 0, 1e12);
     out[c].cpu = positive(*entry, "cpu", where, false, 0, 100);
     out[c].mem = positive(*entry, "mem", where, false, 0, 100);
+    out[c].trace = trace_of(*entry, where);
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "actors/protocol.hpp"
 #include "common/sha256.hpp"
+#include "common/small_file.hpp"
 #include "config/config.hpp"
 #include "config/key_classes.hpp"
 
@@ -74,6 +75,17 @@ void configure_actor_system(caf::actor_system_config& cfg, const config::runtime
 
 std::string run_fingerprint(const data::dataset& data, const model::model_spec& model) {
   return model.file_sha256.empty() ? data.fingerprint : data.fingerprint + model_mark + model.file_sha256;
+}
+
+std::string run_identity(const config::settings& s, const data::dataset& data, const model::model_spec& model) {
+  auto fingerprint = run_fingerprint(data, model);
+  const auto& path = s.experiment.devices.file;
+  if (!s.experiment.virtual_clock || path.empty()) // clock=wall reads no devices
+    return fingerprint;
+  auto file = read_small_file(path, std::uintmax_t{256} << 20); // fl::read_devices's bound
+  if (!file.ok())
+    throw config::config_error("devices.file " + path + " " + file.problem);
+  return fingerprint + devices_mark + sha256_hex(file.bytes.data(), file.bytes.size());
 }
 
 std::string client_state_dir(const config::settings& s, const std::string& config_json, const std::string& fingerprint) {

@@ -33,6 +33,13 @@ std::shared_ptr<actors::node_context> node_context_for(
 inline const std::string model_mark = " model ";
 std::string run_fingerprint(const data::dataset& data, const model::model_spec& model);
 
+/// What config::run_id hashes beside the configuration: run_fingerprint, then, when devices.file
+/// is read (set, clock=virtual), devices_mark and the file's SHA-256, so a resume with an edited
+/// device file is refused as another run. Nodes are sent run_fingerprint alone (they check the
+/// data and model against it). Throws config::config_error when the file cannot be read.
+inline const std::string devices_mark = " devices ";
+std::string run_identity(const config::settings& s, const data::dataset& data, const model::model_spec& model);
+
 /// Where this machine's clients of the run keep their own state (FedBN's layer histories):
 /// runtime.client_state (default ./flotilla-client-state) / the first 16 hex digits of the run
 /// id, computed from the coordinator's resolved config (`config_json`) so a node finds the same

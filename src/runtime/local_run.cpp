@@ -117,6 +117,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   co.model = ctx->model;
   co.epochs = s.train.epochs;
   co.liveness_s = s.runtime.liveness_s;
+  co.async_checkpoint_s = s.runtime.async_checkpoint_s;
   co.local_layers = s.model.buffers == "local";
   co.clock = ctx->clock;
   co.initial_model = resume ? resume->global : initial_model(s, ctx->model_choice);

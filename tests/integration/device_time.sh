@@ -10,6 +10,10 @@
 #      devices.file is exit 2 naming the entry
 #   5. selection.policy=fastest serves each cluster from its fastest device; random and
 #      resources run; fastest without clock=virtual is exit 2
+#   6. availability: devices come and go, the same twice
+#   7. FedBuff and FedAsync: the same twice and on nodes; SIGKILLed inside the asynchronous
+#      steps (fits in flight) and resumed: the same model and simulated times; FedBuff under the
+#      wall clock (arrival order) runs
 # Usage: device_time.sh path/to/flotilla (from the source dir; needs data/mnist and python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -97,6 +101,40 @@ run_ok fedscale2 devices.file="$work/devices.json" devices.speed_sigma=0
 pass "FedScale's capacities: the model unchanged, the simulated times the file's"
 python3 -c 'import json; d = json.load(open("'"$work"'/devices.json")); d[5]["kbps"] = -3; json.dump(d, open("'"$work"'/bad.json", "w"))'
 run_refused baddevices 2 'client 5: "kbps" is -3' devices.file="$work/bad.json"
+# FedScale's behaviour trace: client i online on [0, 30) and [40, 100) of every 100 s, except
+# trace 2 (clients 2 and 5: offline from 5 s to 95 s), merged in by the converter.
+python3 - "$work/trace.json" <<'PY'
+import json, sys
+json.dump({str(i + 1): {"active": [0, 40] if i != 1 else [0, 95], "inactive": [30, 100] if i != 1 else [5, 100],
+                        "finish_time": 100, "duration": 1} for i in range(3)}, open(sys.argv[1], "w"))
+PY
+python3 scripts/fedscale_devices.py "$work/capacity.json" "$work/traced.json" --clients 8 --trace "$work/trace.json" \
+  > /dev/null
+run_ok traced devices.file="$work/traced.json" rounds.quorum=0.1
+run_ok traced2 devices.file="$work/traced.json" rounds.quorum=0.1
+[ "$(sha "$work/traced")" = "$(sha "$work/traced2")" ] && [ "$(times "$work/traced")" = "$(times "$work/traced2")" ] \
+  || fail "traced: two runs differ"
+python3 - "$work/traced" "$work/fedscale" <<'PY' || fail "traced: the trace's offline clients were asked"
+import json, sys
+def asked(d):
+    return {(r["phase"], r["cluster"], r["round"]): r["asked"] for r in map(json.loads, open(d + "/metrics.jsonl"))}
+traced, plain = asked(sys.argv[1]), asked(sys.argv[2])
+fewer = sorted(k for k in traced if k in plain and traced[k] < plain[k])
+assert fewer, ("every round asked as many as without the trace: the test says nothing", traced, plain)
+print("ok:   traced: the same twice; %d rounds asked fewer clients than without the trace (e.g. %s %s round %s)"
+      % ((len(fewer),) + fewer[0]))
+PY
+# The devices file is part of the run: a resume with another one is refused.
+"$bin" run "${small[@]}" devices.file="$work/traced.json" rounds.quorum=0.1 output.run_dir="$work/tracekill" \
+  > "$work/tracekill.log" 2>&1 &
+kill_at_checkpoint "$work/tracekill" '"phase":"cluster","round":1' $!
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d[0]["kbps"] = 1; json.dump(d, open(sys.argv[1], "w"))' \
+  "$work/traced.json"
+status=0
+"$bin" resume "$work/tracekill" > "$work/tracekill.resume.log" 2>&1 || status=$?
+[ "$status" -eq 3 ] && grep -q "devices.file differs" "$work/tracekill.resume.log" \
+  || { cat "$work/tracekill.resume.log" >&2; fail "tracekill: a resume with an edited devices.file was not refused (exit $status)"; }
+pass "an edited devices.file: the resume is refused (exit 3)"
 
 section "5. selection policies"
 run_ok fastest selection.policy=fastest devices.file="$work/devices.json"
@@ -153,7 +191,40 @@ print("ok:   buffered (FedBuff): 7 steps of 4 updates (staleness up to %d), then
 run_ok async1 clients=24 rounds.initial=8 strategy.mode=async strategy.concurrency=8
 run_ok async2 clients=24 rounds.initial=8 strategy.mode=async strategy.concurrency=8
 [ "$(sha "$work/async1")" = "$(sha "$work/async2")" ] || fail "async: two runs differ"
+[ "$(times "$work/async1")" = "$(times "$work/async2")" ] || fail "async: two runs have other simulated times"
 pass "async (FedAsync): the same twice"
+# An evaluated step is a checkpoint holding the fits in flight (here every one: by default at most
+# one per 30 wall seconds); a resume sends them again.
+"$bin" run "${small[@]}" "${fedbuff[@]}" runtime.async_checkpoint_s=0 output.run_dir="$work/bufkilled" > "$work/bufkilled.log" 2>&1 &
+kill_at_checkpoint "$work/bufkilled" '"phase":"initial","round":3' $!
+python3 -c 'import sys
+b = open(sys.argv[1] + "/checkpoint/checkpoint.bin", "rb").read()
+assert b"\"flights\":[[" in b, "the checkpoint holds no fit in flight: the resume test says nothing"' "$work/bufkilled" \
+  || fail "bufkilled: no fits in flight at the checkpoint"
+"$bin" resume "$work/bufkilled" > "$work/bufkilled.resume.log" 2>&1 \
+  || { tail "$work/bufkilled.resume.log" >&2; fail "bufkilled: resume failed"; }
+[ "$(sha "$work/bufkilled")" = "$(sha "$work/buf1")" ] && [ "$(times "$work/bufkilled")" = "$(times "$work/buf1")" ] \
+  || fail "buffered: killed after step 3 and resumed, another model or other simulated times"
+pass "buffered: killed after step 3 with fits in flight and resumed: the same model and simulated times"
+"$bin" run "${small[@]}" clients=24 rounds.initial=8 strategy.mode=async strategy.concurrency=8 rounds.eval_every=2 \
+  runtime.async_checkpoint_s=0 output.run_dir="$work/asynckilled" > "$work/asynckilled.log" 2>&1 &
+kill_at_checkpoint "$work/asynckilled" '"phase":"initial","round":4' $!
+"$bin" resume "$work/asynckilled" > "$work/asynckilled.resume.log" 2>&1 \
+  || { tail "$work/asynckilled.resume.log" >&2; fail "asynckilled: resume failed"; }
+[ "$(sha "$work/asynckilled")" = "$(sha "$work/async1")" ] && [ "$(times "$work/asynckilled")" = "$(times "$work/async1")" ] \
+  || fail "async: killed after step 4 (rounds.eval_every=2) and resumed, another model or other simulated times"
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if json.loads(l)["phase"] == "initial"]
+skipped = [x["round"] for x in r if x["test_accuracy"] is None]
+assert skipped == [1, 3, 5], skipped' "$work/asynckilled" || fail "async: rounds.eval_every=2 evaluated other steps"
+pass "async: killed after step 4 (rounds.eval_every=2: steps 1, 3, 5 not evaluated) and resumed: the same"
 small=("${small[@]/clock=virtual/clock=wall}")
-run_refused bufwall 2 "runs on the simulated clock" strategy.mode=buffered
+# Under the wall clock updates apply in the order they arrive: it runs, not deterministically.
+run_ok bufwall "${fedbuff[@]}"
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if json.loads(l)["phase"] == "initial"]
+assert len(r) == 8 and all(x["clients"] == 4 for x in r[:-1]), [(x["round"], x["clients"]) for x in r]
+assert all(a["sim_time_s"] <= b["sim_time_s"] for a, b in zip(r, r[1:])), "wall time went backwards"' "$work/bufwall" \
+  || fail "buffered under the wall clock: unexpected steps"
+pass "buffered under the wall clock: 7 steps of 4 updates in arrival order, then the last round"
 echo "device_time: all passed (${SECONDS} s)"

@@ -1,0 +1,275 @@
+#include "actors/async_steps.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "actors/blob_transfer.hpp"
+#include "fl/layer_history.hpp"
+#include "fl/round_updates.hpp"
+
+namespace flotilla::actors {
+
+std::shared_ptr<async_steps> async_steps::create(down_watch& watch, fl::strategy& strategy, async_setup setup,
+                                                 weight_blob model, async_position from) {
+  return std::shared_ptr<async_steps>(new async_steps(watch, strategy, std::move(setup), std::move(model),
+                                                      std::move(from)));
+}
+
+async_steps::async_steps(down_watch& watch, fl::strategy& strategy, async_setup setup, weight_blob model,
+                         async_position from)
+    : watch_(watch), strategy_(strategy), setup_(std::move(setup)), model_(std::move(model)) {
+  resend_ = from.flights;
+  for (const auto& f : from.flights)
+    flights_.add(f);
+  for (auto& [v, w] : from.versions)
+    versions_.emplace(v, weight_blob{model_.layout, std::move(w)});
+  from.flights.clear();
+  from.versions.clear();
+  pos_ = std::move(from);
+}
+
+async_position async_steps::position() const {
+  auto p = pos_;
+  p.flights = flights_.all();
+  for (const auto& f : p.flights)
+    p.versions.emplace(f.version, versions_.at(f.version).values());
+  return p;
+}
+
+void async_steps::next(std::vector<peer> members, std::uint64_t durable, std::function<void(async_step)> done) {
+  members_ = std::move(members);
+  durable_ = durable;
+  done_ = std::move(done);
+  pumping_ = true;
+  for (const auto& f : std::exchange(resend_, {})) // a resume's or a new server's fits in flight
+    send(f.client, f.version);
+  pumping_ = false;
+  pump();
+}
+
+// Sends `id` the model of `version` to train; its result (or failure) comes back to pump.
+void async_steps::send(std::uint32_t id, std::uint64_t version) {
+  auto it = std::find_if(members_.begin(), members_.end(), [id](const peer& p) { return p.id == id; });
+  peer p = it != members_.end() ? *it : peer{};
+  p.id = id;
+  fit_ins in{fl::fit_config{static_cast<std::uint32_t>(version + 1), setup_.epochs, 0, 0}, versions_.at(version),
+             fl::layer_step(setup_.layer_phase, static_cast<std::uint32_t>(version + 1)), durable_};
+  fan_out_hooks<fit_result> hooks;
+  auto* self = watch_.self();
+  auto parameters = setup_.parameters;
+  // Weights from another process may be a reference: fetched before they count.
+  hooks.accept_async = [self, parameters](std::uint32_t, fit_result& r, std::function<void(std::string, errc)> settle) {
+    auto held = &r;
+    fetch_blob(self, r.weights, parameters, [held, settle](std::string error, weight_blob w) {
+      if (!error.empty())
+        return settle("its update could not be fetched: " + error, errc::round_failed);
+      held->weights = std::move(w);
+      settle({}, errc::round_failed);
+    });
+  };
+  auto me = shared_from_this();
+  fan_out<fit_result>(
+    watch_, {p}, setup_.timeout_s, [in](const peer&) { return std::make_tuple(fit_atom::value, in); },
+    [me, id](fan_in<fit_result>& f) {
+      if (me->stopped_)
+        return;
+      if (!f.results.empty())
+        me->arrived_[id] = std::move(f.results.front().second);
+      else
+        me->failed_[id] = f.failures.empty() ? std::string("no answer") : f.failures.front().reason;
+      me->arrivals_.push_back(id);
+      if (!me->pumping_)
+        me->pump();
+    },
+    hooks);
+}
+
+// Fills the free places at `now` with members drawn among those idle and, under the virtual
+// clock, online and able to finish within the deadline.
+void async_steps::fill() {
+  const auto& o = setup_.options;
+  const fl::device_clock* clock = setup_.sim ? setup_.sim->clock.get() : nullptr;
+  std::vector<std::uint32_t> candidates;
+  for (const auto& m : members_)
+    if (m.handle && !flights_.busy(m.id) && (!clock || clock->online(m.id, pos_.now)))
+      candidates.push_back(m.id);
+  // A promoted server's link carries the model out and the update back (the coordinator's costs
+  // are not modelled: fl::server_seconds).
+  double link = 0;
+  if (clock && setup_.sim->server >= 0) {
+    auto s = clock->server_seconds(static_cast<std::uint32_t>(setup_.sim->server), 1, 1);
+    link = s.send + s.receive;
+  }
+  while (flights_.size() < o.concurrency && !candidates.empty()) {
+    auto id = *fl::pick_client(candidates, setup_.seed, pos_.version, pos_.draws++);
+    candidates.erase(std::find(candidates.begin(), candidates.end(), id));
+    auto done = clock ? pos_.now + link + clock->fit_seconds(id, setup_.epochs) : pos_.now; // wall: when sent
+    if (clock && (done - pos_.now > setup_.sim->deadline_s || clock->period_of(id, pos_.now).end <= done))
+      continue; // it could not deliver: too slow for the deadline, or it goes offline first
+    flights_.add({id, pos_.version, done});
+    versions_.emplace(pos_.version, model_);
+    ++asked_;
+    send(id, pos_.version);
+  }
+}
+
+// One server step from the buffer (FedBuff): each update's delta on the current model,
+// weighted by its samples and its staleness, through the configured server strategy.
+std::string async_steps::buffered_step() {
+  auto current = model_.values();
+  fl::round_updates updates(current.size(), strategy_.keeps_updates());
+  // A fast client may be in the buffer twice (FedBuff allows it): each entry is its own update.
+  std::uint32_t entry = 0;
+  for (auto& b : buffer_) {
+    auto w = std::make_shared<std::vector<float>>(current);
+    for (std::size_t i = 0; i < w->size(); ++i)
+      (*w)[i] += b.delta[i];
+    auto weight = fl::buffered_weight(b.samples, fl::staleness_weight(setup_.options, b.staleness));
+    if (auto why = updates.accept({entry++, weight, b.loss, std::move(w)}); !why.empty())
+      return "client " + std::to_string(b.client) + ": " + why;
+  }
+  if (auto why = strategy_.cannot_aggregate(updates); !why.empty())
+    return why;
+  if (!updates.keeps())
+    updates.finalize();
+  model_ = weight_blob{model_.layout,
+                       strategy_.aggregate_fit(static_cast<std::uint32_t>(pos_.version + 1), current, updates, {})};
+  return {};
+}
+
+// The step's record; the caller evaluates it and asks for the next.
+void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss) {
+  ++pos_.version;
+  if (setup_.sim && setup_.sim->server >= 0) // the server folds the updates at its own speed
+    pos_.now += static_cast<double>(staleness.size()) *
+                setup_.sim->clock->server_seconds(static_cast<std::uint32_t>(setup_.sim->server), 0, 1).aggregate;
+  async_step out;
+  auto& rec = out.record;
+  rec = setup_.header;
+  rec.round = static_cast<std::uint32_t>(pos_.version);
+  rec.asked = asked_;
+  rec.clients = static_cast<std::uint32_t>(staleness.size());
+  rec.failed = std::move(failed_ids_);
+  rec.failure_reasons = std::move(failure_reasons_);
+  rec.failures = static_cast<std::uint32_t>(rec.failed.size());
+  rec.aggregated = true;
+  rec.samples = samples;
+  rec.train_loss = loss;
+  rec.sim_time_s = pos_.now;
+  rec.staleness_max = staleness.empty() ? 0 : *std::max_element(staleness.begin(), staleness.end());
+  double sum = 0;
+  for (auto s : staleness)
+    sum += s;
+  rec.staleness_mean = staleness.empty() ? 0 : sum / static_cast<double>(staleness.size());
+  rec.dropped_stale = dropped_stale_;
+  rec.staleness = std::move(staleness);
+  auto now = std::chrono::steady_clock::now();
+  rec.seconds = std::chrono::duration<double>(now - std::exchange(since_, now)).count();
+  asked_ = 0;
+  dropped_stale_ = 0;
+  failed_ids_.clear();
+  failure_reasons_.clear();
+  pumping_ = false; // the caller may ask for the next step at once
+  std::exchange(done_, {})(std::move(out));
+}
+
+// Takes the fits in order as far as their results are here, until a step is taken.
+void async_steps::pump() {
+  const auto& o = setup_.options;
+  const bool wall = !setup_.sim;
+  auto fail = [this](std::string why) {
+    async_step out;
+    out.error = std::move(why);
+    pumping_ = false;
+    std::exchange(done_, {})(std::move(out));
+  };
+  if (pumping_)
+    return;
+  pumping_ = true;
+  while (done_ && !stopped_) {
+    if (flights_.size() == 0) {
+      fill();
+      if (flights_.size() == 0)
+        return fail("no client can train: every one is offline, lost or too slow for rounds.timeout_s at second " +
+                    std::to_string(pos_.now));
+      continue;
+    }
+    // Virtual clock: the fit that completes first in simulated time, once its real result is
+    // here (the order waits for it). Wall clock: the fit whose result arrived first.
+    std::optional<fl::in_flight::fit> next;
+    if (wall) {
+      while (!arrivals_.empty() && !flights_.busy(arrivals_.front()))
+        arrivals_.pop_front(); // a fit abandoned with its version
+      if (arrivals_.empty())
+        break;
+      next = flights_.of(arrivals_.front());
+      arrivals_.pop_front();
+    } else {
+      next = flights_.earliest();
+    }
+    auto id = next->client;
+    bool failed = failed_.count(id) > 0;
+    if (!failed && !arrived_.count(id))
+      break;
+    flights_.remove(id);
+    pos_.now = wall ? setup_.wall_now() : next->done;
+    auto sent = versions_.at(next->version);
+    if (auto oldest = flights_.oldest_version())
+      versions_.erase(versions_.begin(), versions_.lower_bound(std::min(*oldest, pos_.version)));
+    else
+      versions_.erase(versions_.begin(), versions_.lower_bound(pos_.version));
+    fill(); // its place goes to another client at once
+    if (failed) {
+      failed_ids_.push_back(id);
+      failure_reasons_.push_back(std::exchange(failed_[id], {}));
+      failed_.erase(id);
+      continue;
+    }
+    auto r = std::move(arrived_[id]);
+    arrived_.erase(id);
+    auto staleness = static_cast<std::uint32_t>(pos_.version - next->version);
+    if (o.max_staleness > 0 && staleness > o.max_staleness) {
+      ++dropped_stale_;
+      continue;
+    }
+    const auto& trained = r.weights.values();
+    const auto& start = sent.values();
+    if (trained.size() != start.size() || std::any_of(trained.begin(), trained.end(), [](float v) { return !std::isfinite(v); })) {
+      failed_ids_.push_back(id);
+      failure_reasons_.push_back("update refused: wrong size or a non-finite weight");
+      continue;
+    }
+    if (setup_.on_update)
+      setup_.on_update(r);
+    if (o.mode == "async") {
+      // FedAsync: the trained model mixed in at once, by alpha times its staleness weight.
+      auto mix = o.alpha * fl::staleness_weight(o, staleness);
+      auto current = model_.values();
+      for (std::size_t i = 0; i < current.size(); ++i)
+        current[i] += static_cast<float>(mix) * (trained[i] - current[i]);
+      model_ = weight_blob{model_.layout, std::move(current)};
+      return finish({staleness}, r.samples, r.train_loss);
+    }
+    buffered b{id, r.samples, r.train_loss, staleness, std::vector<float>(trained.size())};
+    for (std::size_t i = 0; i < trained.size(); ++i)
+      b.delta[i] = trained[i] - start[i];
+    buffer_.push_back(std::move(b));
+    if (buffer_.size() < o.buffer)
+      continue;
+    if (auto why = buffered_step(); !why.empty())
+      return fail("server step " + std::to_string(pos_.version + 1) + ": " + why);
+    std::vector<std::uint32_t> stale;
+    std::uint64_t samples = 0;
+    double loss = 0;
+    for (const auto& x : buffer_) {
+      stale.push_back(x.staleness);
+      samples += x.samples;
+      loss += x.loss * static_cast<double>(x.samples);
+    }
+    buffer_.clear();
+    return finish(stale, samples, samples > 0 ? loss / static_cast<double>(samples) : 0.0);
+  }
+  pumping_ = false;
+}
+
+} // namespace flotilla::actors

@@ -54,3 +54,28 @@ TEST_CASE("the next client is drawn from (seed, version, draw): the same every r
   CHECK(seen.size() == 4);
   CHECK(!fl::pick_client({}, 1, 3, 4));
 }
+
+TEST_CASE("a position's fits in flight are checked before a server or a resume uses them") {
+  auto model = [](std::vector<float> w) { return std::make_shared<const std::vector<float>>(std::move(w)); };
+  fl::async_state s;
+  s.flights = {{3, 4, 10.5}, {1, 5, 11}};
+  s.versions = {{4, model({1, 2})}, {5, model({3, 4})}};
+  CHECK(fl::check_async_state(s, 5, 2, 2, 8).empty());
+  CHECK(fl::check_async_state(s, 5, 1, 2, 8) == "2 fits in flight, more than strategy.concurrency = 1");
+  CHECK(fl::check_async_state(s, 4, 2, 2, 8) == "client 1's fit was sent version 5, which is not held (0 to 4)");
+  CHECK(fl::check_async_state(s, 5, 2, 3, 8) == "model version 4 has 2 weights, not 3");
+  CHECK(fl::check_async_state(s, 5, 2, 2, 3) == "a fit in flight of client 3, not a client of the run");
+  auto twice = s;
+  twice.flights[1].client = 3;
+  CHECK(fl::check_async_state(twice, 5, 2, 2, 8) == "client 3 in flight twice");
+  auto missing = s;
+  missing.versions.erase(4);
+  CHECK(fl::check_async_state(missing, 5, 2, 2, 8) == "client 3's fit was sent version 4, which is not held (0 to 5)");
+  auto nan = s;
+  nan.versions[5] = model({3, std::nanf("")});
+  CHECK(fl::check_async_state(nan, 5, 2, 2, 8) == "model version 5 has a weight that is not finite");
+  auto forever = s;
+  forever.flights[0].done = INFINITY;
+  CHECK(fl::check_async_state(forever, 5, 2, 2, 8) == "client 3's fit completes at a time that is not finite");
+  CHECK(fl::check_async_state(fl::async_state{}, 0, 0, 2, 8).empty());
+}

@@ -435,3 +435,18 @@ TEST_CASE("the asynchronous steps' fits in flight are checked against the run") 
     refused(cp, "async.versions = 2: after the checkpoint's step 1");
   }
 }
+
+TEST_CASE("a cluster's fits in flight are checked against the run") {
+  auto cp = valid();
+  cp.clusters[0].async.flights = {{0, 2, 1}};
+  cp.clusters[0].async.versions = {{2, std::make_shared<const std::vector<float>>(std::vector<float>{1, 2, 3})}};
+  CHECK_THROWS_WITH_AS(check(cp), "clusters[0].async.flights = 1 fits: only asynchronous cluster steps have fits in "
+                                  "flight (strategy.mode = sync)", app::checkpoint_error);
+  auto s = small_run({"clock=virtual", "strategy.mode=buffered", "strategy.concurrency=2", "strategy.buffer=1",
+                      "rounds.initial=4"});
+  cp.strategy.steps = 2;
+  CHECK_NOTHROW(check(cp, s));
+  cp.clusters[0].async.flights[0].version = 3;
+  CHECK_THROWS_WITH_AS(check(cp, s), "clusters[0].async = 1 fits in flight: client 0's fit was sent version 3, which "
+                                     "is not held (0 to 2)", app::checkpoint_error);
+}

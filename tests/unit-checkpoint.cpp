@@ -132,10 +132,27 @@ TEST_CASE("the asynchronous steps' fits in flight and their models round trip; a
   CHECK(back.flights[1].done == 13.5);
   CHECK(back.versions == cp.versions);
   CHECK(back.draws == 42);
-  write_bytes(file, rewritten(read_bytes(file), 2, [](nlohmann::json& doc) { doc.erase("async"); }));
+  CHECK(back.clusters[0].async.flights.empty());
+  // A cluster server's fits in flight (FedBuff at the promoted servers) travel with the cluster.
+  cp.clusters[0].async.draws = 7;
+  cp.clusters[0].async.flights = {{2, 1, 3.5}};
+  cp.clusters[0].async.versions = {{1, std::make_shared<const std::vector<float>>(std::vector<float>{9, 8, 7})}};
+  app::write_checkpoint(d, "run-a", cp);
+  back = app::read_checkpoint(d, "run-a");
+  REQUIRE(back.clusters[0].async.flights.size() == 1);
+  CHECK(back.clusters[0].async.flights[0].client == 2);
+  CHECK(back.clusters[0].async.flights[0].done == 3.5);
+  CHECK(*back.clusters[0].async.versions.at(1) == std::vector<float>{9, 8, 7});
+  CHECK(back.clusters[0].async.draws == 7);
+  write_bytes(file, rewritten(read_bytes(file), 2, [](nlohmann::json& doc) {
+    doc.erase("async");
+    for (auto& c : doc.at("clusters"))
+      c.erase("async");
+  }));
   back = app::read_checkpoint(d, "run-a");
   CHECK(back.flights.empty());
   CHECK(back.versions.empty());
+  CHECK(back.clusters[0].async.flights.empty());
   CHECK(back.global == cp.global);
 }
 

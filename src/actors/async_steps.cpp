@@ -18,22 +18,38 @@ std::shared_ptr<async_steps> async_steps::create(down_watch& watch, fl::strategy
 async_steps::async_steps(down_watch& watch, fl::strategy& strategy, async_setup setup, weight_blob model,
                          async_position from)
     : watch_(watch), strategy_(strategy), setup_(std::move(setup)), model_(std::move(model)) {
-  resend_ = from.flights;
-  for (const auto& f : from.flights)
+  resend_ = from.state.flights;
+  for (const auto& f : from.state.flights)
     flights_.add(f);
-  for (auto& [v, w] : from.versions)
+  for (auto& [v, w] : from.state.versions)
     versions_.emplace(v, weight_blob{model_.layout, std::move(w)});
-  from.flights.clear();
-  from.versions.clear();
+  from.state.flights.clear();
+  from.state.versions.clear();
   pos_ = std::move(from);
 }
 
 async_position async_steps::position() const {
   auto p = pos_;
-  p.flights = flights_.all();
-  for (const auto& f : p.flights)
-    p.versions.emplace(f.version, versions_.at(f.version).values());
+  p.state.flights = flights_.all();
+  for (const auto& f : p.state.flights)
+    p.state.versions.emplace(f.version, versions_.at(f.version).data);
   return p;
+}
+
+async_wire to_wire(const fl::async_state& s, std::uint64_t layout) {
+  async_wire w{s.draws, s.flights, {}, {}};
+  for (const auto& [v, m] : s.versions) {
+    w.version_ids.push_back(v);
+    w.versions.push_back(weight_blob{layout, m});
+  }
+  return w;
+}
+
+fl::async_state from_wire(const async_wire& w) {
+  fl::async_state s{w.draws, w.flights, {}};
+  for (std::size_t i = 0; i < w.version_ids.size() && i < w.versions.size(); ++i)
+    s.versions[w.version_ids[i]] = w.versions[i].data;
+  return s;
 }
 
 void async_steps::next(std::vector<peer> members, std::uint64_t durable, std::function<void(async_step)> done) {
@@ -101,7 +117,7 @@ void async_steps::fill() {
     link = s.send + s.receive;
   }
   while (flights_.size() < o.concurrency && !candidates.empty()) {
-    auto id = *fl::pick_client(candidates, setup_.seed, pos_.version, pos_.draws++);
+    auto id = *fl::pick_client(candidates, setup_.seed, pos_.version, pos_.state.draws++);
     candidates.erase(std::find(candidates.begin(), candidates.end(), id));
     auto done = clock ? pos_.now + link + clock->fit_seconds(id, setup_.epochs) : pos_.now; // wall: when sent
     if (clock && (done - pos_.now > setup_.sim->deadline_s || clock->period_of(id, pos_.now).end <= done))
@@ -212,7 +228,7 @@ void async_steps::pump() {
     if (!failed && !arrived_.count(id))
       break;
     flights_.remove(id);
-    pos_.now = wall ? setup_.wall_now() : next->done;
+    pos_.now = wall ? setup_.wall_now() : std::max(pos_.now, next->done); // a common point may have moved the clock on
     auto sent = versions_.at(next->version);
     if (auto oldest = flights_.oldest_version())
       versions_.erase(versions_.begin(), versions_.lower_bound(std::min(*oldest, pos_.version)));

@@ -32,10 +32,12 @@ namespace flotilla::actors {
 struct async_position {
   std::uint64_t version = 0; ///< server steps taken
   double now = 0;            ///< the aggregation point's clock (simulated, or the run's wall seconds)
-  std::uint64_t draws = 0;   ///< client draws so far (fl::pick_client)
-  std::vector<fl::in_flight::fit> flights;
-  std::map<std::uint64_t, std::vector<float>> versions; ///< the models the fits in flight were sent
+  fl::async_state state;     ///< client draws, fits in flight and the models they were sent
 };
+
+/// A position's fits in flight on the wire, and back (the wire's blobs fetched first).
+async_wire to_wire(const fl::async_state& s, std::uint64_t layout);
+fl::async_state from_wire(const async_wire& w);
 
 /// What the steps need besides the strategy, fixed for their lifetime.
 struct async_setup {

@@ -4,7 +4,9 @@
 #include "actors/errors.hpp"
 #include "actors/exception_policy.hpp"
 #include "actors/fan_out.hpp"
+#include "actors/async_steps.hpp"
 #include "actors/round_engine.hpp"
+#include "actors/server_async.hpp"
 #include "common/atomic_file.hpp"
 #include "common/small_file.hpp"
 #include "fl/cfl.hpp"
@@ -257,6 +259,22 @@ caf::message_handler client_handlers(client_actor* self) {
                    });
         return caf::delegated<std::uint32_t>{};
       }
+      auto& versions = role.in_flight.versions;
+      if (std::any_of(versions.begin(), versions.end(), [](const weight_blob& b) { return b.pending(); })) {
+        // The models its fits in flight were sent (strategy.mode=buffered|async), likewise.
+        auto rp = self->make_response_promise();
+        fetch_blobs(self, versions, self->state.ctx->model.parameters,
+                    [=, role = role](std::string error, std::vector<weight_blob> models) mutable {
+                      if (!error.empty())
+                        return rp.deliver(make_error(errc::round_failed, "cannot serve the cluster: the models of its "
+                                                                         "fits in flight could not be fetched: " + error));
+                      role.in_flight.versions = std::move(models);
+                      rp.delegate(caf::actor_cast<caf::actor>(self), promote_atom::value, std::move(role));
+                    });
+        return caf::delegated<std::uint32_t>{};
+      }
+      if (auto why = check_promoted_flights(role, self->state.ctx->model.parameters); !why.empty())
+        return make_error(errc::round_failed, "cannot serve the cluster: its fits in flight: " + why);
       try {
         auto strategy = fl::make_strategy(role.strategy);
         strategy->restore(role.state, role.model.size());
@@ -301,7 +319,9 @@ fl::cfl_decision cfl_of(const fl::round_updates& updates, const std::vector<floa
 // evaluated on the members' local test splits.
 caf::message_handler server_handlers(client_actor* self) {
   return {
-    [=](cluster_round_atom, const cluster_round_ins& ins) {
+    [=](cluster_round_atom, const cluster_round_ins& ins) -> caf::result<round_result> {
+      if (self->state.server->role.async.asynchronous())
+        return async_cluster_round(self, ins);
       auto rp = self->make_response_promise<round_result>();
       auto& srv = *self->state.server;
       round_inputs in;
@@ -362,6 +382,8 @@ caf::message_handler server_handlers(client_actor* self) {
       return rp;
     },
     [=](demote_atom) { // sent without a request by the coordinator after an election
+      if (self->state.server->steps) // its fits in flight go to the next server
+        self->state.server->steps->stop();
       self->state.server.reset();
       self->become(as_client(self));
     },

@@ -16,10 +16,13 @@
 namespace flotilla::actors {
 
 /// What a promoted client holds while it serves its cluster.
+class async_steps;
+
 struct server_state {
   server_role role;                        ///< cluster, term, round rules
   std::unique_ptr<fl::strategy> strategy;  ///< this cluster's aggregation point
   weight_blob model;                       ///< the cluster model after the last round
+  std::shared_ptr<async_steps> steps;      ///< strategy.mode=buffered|async: its asynchronous steps
 };
 
 /// A federated client: ids, partition indices (in the shared node context) and running totals,

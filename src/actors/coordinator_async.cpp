@@ -117,7 +117,7 @@ void start(coordinator_actor* self, async_position from) {
     setup.sim = virtual_round{0, st.opt.clock, -1, ex.rounds.sim_deadline_s};
   setup.wall_now = [self] { return run_clock(self, 0); };
   setup.on_update = [self](const fit_result& r) { self->state.samples_of[r.client_id] = r.samples; };
-  auto in_flight = from.flights.size();
+  auto in_flight = from.state.flights.size();
   auto first = from.version + 1;
   a.steps = async_steps::create(*st.watch, *st.strategy, std::move(setup), st.global, std::move(from));
   st.observer->on_phase("initial", "server steps " + std::to_string(first) + " to " + std::to_string(a.last) + ", " +
@@ -144,9 +144,10 @@ std::optional<std::uint64_t> async_flights(coordinator_actor* self, fl::checkpoi
   if (!st.async || st.async->over || !st.async->steps)
     return std::nullopt;
   auto p = st.async->steps->position();
-  cp.draws = p.draws;
-  cp.flights = std::move(p.flights);
-  cp.versions = std::move(p.versions);
+  cp.draws = p.state.draws;
+  cp.flights = std::move(p.state.flights);
+  for (const auto& [v, w] : p.state.versions)
+    cp.versions.emplace(v, *w);
   return st.async->steps->oldest_in_flight();
 }
 
@@ -159,9 +160,10 @@ void keep_async_flights(coordinator_actor* self, const fl::checkpoint& cp) {
   async_position p;
   p.version = cp.round;
   p.now = cp.report.sim_time_s;
-  p.draws = cp.draws;
-  p.flights = cp.flights;
-  p.versions = cp.versions;
+  p.state.draws = cp.draws;
+  p.state.flights = cp.flights;
+  for (const auto& [v, w] : cp.versions)
+    p.state.versions.emplace(v, std::make_shared<const std::vector<float>>(w));
   st.async->resume_from = std::move(p);
 }
 

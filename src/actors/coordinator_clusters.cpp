@@ -4,6 +4,7 @@
 #include "actors/coordinator_phases.hpp"
 #include "actors/blob_transfer.hpp"
 #include "actors/liveness.hpp"
+#include "actors/async_steps.hpp"
 #include "actors/round_engine.hpp"
 
 #include <utility>
@@ -78,13 +79,32 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
         fetch_blob(self, held->model, self->state.opt.model.parameters, [=](std::string error, weight_blob model) {
           if (!error.empty())
             return failed("its cluster model could not be fetched: " + error);
-          if (std::exchange(*settled, true))
-            return;
-          fl::round_report done{std::move(held->record), std::move(model.data), std::move(held->state),
-                                held->aggregator ? held->aggregator.id() : 0, std::move(held->split_off)};
-          auto& st = self->state;
-          done.record.sim_time_s = run_clock(self, done.record.sim_time_s);
-          carry_out(self, st.phase.round_finished(c, std::move(done), st.opt.model.parameters, st.opt.epochs, now(self)));
+          // strategy.mode=buffered|async: the models its fits in flight were sent, likewise.
+          fetch_blobs(self, held->in_flight.versions, self->state.opt.model.parameters,
+                      [=](std::string error, std::vector<weight_blob> versions) mutable {
+            if (!error.empty())
+              return failed("the models of its fits in flight could not be fetched: " + error);
+            if (*settled)
+              return;
+            auto& st = self->state;
+            const auto& ex = st.opt.experiment;
+            held->in_flight.versions = std::move(versions);
+            auto async = from_wire(held->in_flight);
+            if (held->in_flight.version_ids.size() != held->in_flight.versions.size())
+              async.flights.push_back({0, ~std::uint64_t{0}, 0}); // refused below
+            auto why = ex.async.asynchronous() || !async.flights.empty()
+                         ? fl::check_async_state(async, held->record.round, ex.async.asynchronous() ? ex.async.concurrency : 0,
+                                                 st.opt.model.parameters, ex.total_clients())
+                         : std::string{};
+            if (!why.empty())
+              return failed("its fits in flight: " + why);
+            *settled = true;
+            fl::round_report done{std::move(held->record), std::move(model.data), std::move(held->state),
+                                  held->aggregator ? held->aggregator.id() : 0, std::move(held->split_off),
+                                  std::move(async)};
+            done.record.sim_time_s = run_clock(self, done.record.sim_time_s);
+            carry_out(self, st.phase.round_finished(c, std::move(done), st.opt.model.parameters, st.opt.epochs, now(self)));
+          });
         });
       },
       [=](caf::error& err) {

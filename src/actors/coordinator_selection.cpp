@@ -3,6 +3,7 @@
 // the cluster phase then promotes the chosen client actors in place (promote(), also for every
 // election).
 #include "actors/coordinator_phases.hpp"
+#include "actors/async_steps.hpp"
 #include "fl/server_choice.hpp"
 
 namespace flotilla::actors::phases {
@@ -31,6 +32,10 @@ server_role role_of(coordinator_actor* self, std::uint32_t c) {
   role.cfl_eps1 = ex.clustering.cfl_eps1;
   role.cfl_eps2 = ex.clustering.cfl_eps2;
   role.cfl_min_size = ex.clustering.cfl_min_size;
+  role.async = ex.async;
+  role.eval_every = ex.rounds.eval_every;
+  role.rounds = ex.rounds.cluster;
+  role.in_flight = to_wire(rec.async, st.opt.model.layout); // a new server sends these fits again
   return role;
 }
 

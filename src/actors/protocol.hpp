@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "actors/weight_blob.hpp"
+#include "fl/async_aggregation.hpp"
 #include "fl/record_fields.hpp"
 #include "fl/run_report.hpp"
 #include "fl/strategy.hpp"
@@ -87,6 +88,20 @@ struct peer {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer& x) {
   return f(caf::meta::type_name("flotilla::peer"), x.id, x.handle);
+}
+
+/// fl::async_state on the wire: the models as blobs (a large one crosses nodes as a reference,
+/// fetched by the receiver), each with its version.
+struct async_wire {
+  std::uint64_t draws = 0;
+  std::vector<fl::in_flight::fit> flights;
+  std::vector<std::uint64_t> version_ids;
+  std::vector<weight_blob> versions;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, async_wire& x) {
+  return f(caf::meta::type_name("flotilla::async_wire"), x.draws, x.flights, x.version_ids, x.versions);
 }
 
 /// A fit request: the model to start from and the round's fit configuration.
@@ -173,13 +188,18 @@ struct server_role {
   double stragglers = 0;                 ///< rounds.stragglers (round_inputs)
   bool keep_stragglers = false;
   std::uint32_t epochs = 1;
+  /// strategy.mode=buffered|async: each cluster round is one server step of the asynchronous
+  /// engine (actors/async_steps), evaluated as rounds.eval_every says (rounds: rounds.cluster).
+  fl::async_options async;
+  std::uint32_t eval_every = 1, rounds = 0;
+  async_wire in_flight;                  ///< the cluster's fits in flight after its last round
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_role& x) {
   return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
            x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size, x.stragglers,
-           x.keep_stragglers, x.epochs);
+           x.keep_stragglers, x.epochs, x.async, x.eval_every, x.rounds, x.in_flight);
 }
 
 /// One cluster round: its number and who the members are this round (membership may change
@@ -206,11 +226,13 @@ struct round_result {
   fl::strategy_state state;
   caf::actor_addr aggregator;             ///< the actor that aggregated: the promoted client itself
   std::vector<std::uint32_t> split_off;   ///< CFL: members proposed for a new cluster (empty: none)
+  async_wire in_flight;                   ///< strategy.mode=buffered|async: the fits in flight after the step
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, round_result& x) {
-  return f(caf::meta::type_name("flotilla::round_result"), x.record, x.model, x.state, x.aggregator, x.split_off);
+  return f(caf::meta::type_name("flotilla::round_result"), x.record, x.model, x.state, x.aggregator, x.split_off,
+           x.in_flight);
 }
 
 /// Registers every type above and the error category; call on every actor system's config,
@@ -270,6 +292,17 @@ caf::error knob_map(Inspector& f, std::map<std::string, double>& x, const char* 
 }
 
 } // namespace detail
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, in_flight::fit& x) {
+  return f(caf::meta::type_name("flotilla::fl::in_flight_fit"), x.client, x.version, x.done);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, async_options& x) {
+  return f(caf::meta::type_name("flotilla::fl::async_options"), x.mode, x.concurrency, x.buffer, x.staleness,
+           x.exponent, x.hinge_b, x.hinge_a, x.max_staleness, x.alpha);
+}
 
 // fit_config and strategy_options carry named values (the strategy's knobs, what a client
 // trains with): every entry travels, whatever the strategy.

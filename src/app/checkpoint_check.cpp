@@ -207,6 +207,12 @@ void check_cluster(const limits& l, std::size_t i) {
     refuse(field + ".rounds_done", to_string(c.rounds_done),
            "not from the checkpoint's round " + to_string(cp.round) + " to rounds.cluster = " +
              to_string(ex.rounds.cluster));
+  if (!ex.async.asynchronous() && !c.async.flights.empty())
+    refuse(field + ".async.flights", to_string(c.async.flights.size()) + " fits",
+           "only asynchronous cluster steps have fits in flight (strategy.mode = " + ex.async.mode + ")");
+  if (auto why = fl::check_async_state(c.async, c.rounds_done, ex.async.concurrency, l.parameters, l.total);
+      !why.empty())
+    refuse(field + ".async", to_string(c.async.flights.size()) + " fits in flight", why);
   if (c.created_round > c.rounds_done)
     refuse(field + ".created_round", to_string(c.created_round), "after the cluster's own rounds (" +
                                                                    to_string(c.rounds_done) + ")");

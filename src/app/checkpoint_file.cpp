@@ -149,6 +149,13 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
   for (const auto& c : cp.clusters) {
     if (c.model)
       b["cluster." + std::to_string(c.id) + ".model"] = *c.model;
+    json cluster_flights = json::array(), cluster_versions = json::array();
+    for (const auto& f : c.async.flights)
+      cluster_flights.push_back({f.client, f.version, f.done});
+    for (const auto& [v, w] : c.async.versions) {
+      b["cluster." + std::to_string(c.id) + ".async." + std::to_string(v)] = *w;
+      cluster_versions.push_back(v);
+    }
     clusters.push_back({{"id", c.id},
                         {"members", c.members},
                         {"server", c.server ? json(*c.server) : json(nullptr)},
@@ -162,7 +169,9 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
                         {"failure", c.failure},
                         {"created_round", c.created_round},
                         {"parent", c.parent},
-                        {"sim_time_s", c.sim_time_s}});
+                        {"sim_time_s", c.sim_time_s},
+                        {"async", {{"flights", cluster_flights}, {"versions", cluster_versions},
+                                   {"draws", c.async.draws}}}});
   }
   json clients = json::array();
   for (const auto& [id, c] : cp.clients)
@@ -305,6 +314,16 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
       c.at("created_round").get_to(x.created_round);
       c.at("parent").get_to(x.parent);
       x.sim_time_s = c.value("sim_time_s", 0.0); // absent before clock=virtual existed
+      if (version >= 3) {
+        const auto& a = c.at("async");
+        for (const auto& f : a.at("flights"))
+          x.async.flights.push_back(
+            {f.at(0).get<std::uint32_t>(), f.at(1).get<std::uint64_t>(), f.at(2).get<double>()});
+        for (const auto& v : a.at("versions"))
+          x.async.versions[v.get<std::uint64_t>()] = std::make_shared<const std::vector<float>>(
+            b.at("cluster." + std::to_string(x.id) + ".async." + std::to_string(v.get<std::uint64_t>())));
+        a.at("draws").get_to(x.async.draws);
+      }
       cp.clusters.push_back(std::move(x));
     }
     for (const auto& c : doc.at("clients")) {

@@ -111,6 +111,15 @@ void read_async(const json& doc, fl::experiment& ex) {
   if (a.mode == "buffered" && a.buffer > a.concurrency)
     throw config_error("strategy.buffer = " + std::to_string(a.buffer) + " can never fill with strategy.concurrency = " +
                        std::to_string(a.concurrency) + " clients in flight; raise concurrency or lower buffer");
+  // Each cluster round is a server step whose fits stay in flight into the next: CFL's split
+  // needs every member's update of one round, and IFCA moves members between clusters at every
+  // round's end, neither of which a stream of steps has.
+  if (ex.rounds.cluster > 0 && (ex.clustering.method == "cfl" || ex.clustering.method == "ifca"))
+    throw config_error("strategy.mode=" + a.mode + " with clustering.method=" + ex.clustering.method +
+                       ": the cluster rounds would be asynchronous server steps, and " +
+                       (ex.clustering.method == "cfl" ? "CFL splits on every member's update of one round"
+                                                      : "IFCA moves members between clusters after every round") +
+                       "; use kmeans or agglomerative, or rounds.cluster=0");
   if (ex.rounds.initial < 2)
     throw config_error("strategy.mode=" + a.mode + " runs the initial server steps before the last initial round "
                        "(which asks every client, for clustering): rounds.initial must be at least 2");

@@ -1,5 +1,6 @@
 #include "fl/async_aggregation.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "fl/seeds.hpp"
@@ -51,6 +52,36 @@ std::vector<in_flight::fit> in_flight::all() const {
   for (const auto& [key, f] : by_done_)
     out.push_back(f);
   return out;
+}
+
+std::string check_async_state(const async_state& s, std::uint64_t step, std::uint32_t concurrency,
+                              std::size_t parameters, std::uint32_t clients) {
+  if (s.flights.size() > concurrency)
+    return std::to_string(s.flights.size()) + " fits in flight, more than strategy.concurrency = " +
+           std::to_string(concurrency);
+  if (s.versions.size() > s.flights.size())
+    return std::to_string(s.versions.size()) + " models for " + std::to_string(s.flights.size()) + " fits in flight";
+  std::vector<std::uint32_t> seen;
+  for (const auto& f : s.flights) {
+    if (f.client >= clients)
+      return "a fit in flight of client " + std::to_string(f.client) + ", not a client of the run";
+    if (std::find(seen.begin(), seen.end(), f.client) != seen.end())
+      return "client " + std::to_string(f.client) + " in flight twice";
+    seen.push_back(f.client);
+    if (f.version > step || !s.versions.count(f.version))
+      return "client " + std::to_string(f.client) + "'s fit was sent version " + std::to_string(f.version) +
+             ", which is not held (0 to " + std::to_string(step) + ")";
+    if (!std::isfinite(f.done))
+      return "client " + std::to_string(f.client) + "'s fit completes at a time that is not finite";
+  }
+  for (const auto& [v, w] : s.versions) {
+    if (!w || w->size() != parameters)
+      return "model version " + std::to_string(v) + " has " + std::to_string(w ? w->size() : 0) + " weights, not " +
+             std::to_string(parameters);
+    if (std::any_of(w->begin(), w->end(), [](float x) { return !std::isfinite(x); }))
+      return "model version " + std::to_string(v) + " has a weight that is not finite";
+  }
+  return {};
 }
 
 std::optional<std::uint32_t> pick_client(const std::vector<std::uint32_t>& candidates, std::uint64_t seed,

@@ -10,6 +10,7 @@
 // FedAsync mixes every update into the model at once.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,21 @@ private:
   std::map<std::pair<double, std::uint32_t>, fit> by_done_;
   std::map<std::uint32_t, double> by_client_;
 };
+
+/// Where an aggregation point's asynchronous steps stand between two steps, as plain values: the
+/// fits in flight and the models they were sent. A checkpoint keeps it (a cluster's in the
+/// registry); a resumed or newly elected server continues from it by sending those fits again.
+struct async_state {
+  std::uint64_t draws = 0; ///< client draws so far (pick_client)
+  std::vector<in_flight::fit> flights;
+  std::map<std::uint64_t, std::shared_ptr<const std::vector<float>>> versions;
+};
+
+/// Why `s` cannot be the position after step `step` of a run whose models have `parameters`
+/// weights and at most `concurrency` fits in flight, clients below `clients` (empty: it can).
+/// Every fit's version is held, at most `step`; no client twice; models finite and of the size.
+std::string check_async_state(const async_state& s, std::uint64_t step, std::uint32_t concurrency,
+                              std::size_t parameters, std::uint32_t clients);
 
 /// The next client to dispatch among `candidates` (sorted ids; none: nullopt), drawn from
 /// (seed, version, draw): the same on every run.

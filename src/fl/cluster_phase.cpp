@@ -269,7 +269,8 @@ phase_commands cluster_phase::round_finished(std::uint32_t c, round_report resul
   if (!rec.aggregated)
     out.push_back(text(phase_command::kind::warning, "cluster " + str(c) + " round " + str(rec.round) + ": " +
                                                        rec.not_aggregated + "; model kept"));
-  registry_.record_round(c, rec.round, std::move(result.model), std::move(result.state), rec.sim_time_s);
+  registry_.record_round(c, rec.round, std::move(result.model), std::move(result.state), rec.sim_time_s,
+                         std::move(result.async));
   if (!result.split_off.empty())
     splits_.emplace_back(c, std::move(result.split_off));
   auto r = rec.round;

@@ -81,6 +81,7 @@ struct round_report {
   strategy_state state;
   std::uint64_t aggregator = 0;             ///< the actor that aggregated (report: promotion audit)
   std::vector<std::uint32_t> split_off;     ///< CFL: the members the server proposes to split off
+  async_state async;                        ///< strategy.mode=buffered|async: the server's fits in flight
 };
 
 

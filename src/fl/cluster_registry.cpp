@@ -252,7 +252,7 @@ std::uint32_t cluster_registry::split(std::uint32_t cluster, const std::vector<s
 
 void cluster_registry::record_round(std::uint32_t cluster, std::uint32_t round,
                                     std::shared_ptr<const std::vector<float>> model, strategy_state state,
-                                    double ended) {
+                                    double ended, async_state async) {
   auto& c = live_cluster("record_round", cluster);
   if (!model)
     throw error("record_round", "no model for round " + id(round) + " of cluster " + id(cluster));
@@ -266,6 +266,7 @@ void cluster_registry::record_round(std::uint32_t cluster, std::uint32_t round,
   c.state = std::move(state);
   c.rounds_done = round;
   c.sim_time_s = std::max(c.sim_time_s, ended);
+  c.async = std::move(async);
 }
 
 void cluster_registry::start_clocks(double at) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fl/async_aggregation.hpp"
 #include "fl/strategy.hpp"
 
 namespace flotilla::fl {
@@ -39,6 +40,7 @@ struct cluster_record {
   std::uint32_t created_round = 0;
   std::int64_t parent = -1; ///< the cluster a CFL split took this one from
   double sim_time_s = 0;    ///< the cluster's own clock: when its last round ended (fl::device_time)
+  async_state async;        ///< strategy.mode=buffered|async: its server's fits in flight after rounds_done
 };
 
 /// One client as the registry keeps it.
@@ -103,7 +105,7 @@ public:
   /// A finished round: the cluster's new model and strategy state; rounds_done = round; its
   /// clock moves to `ended` (simulated seconds; never backwards).
   void record_round(std::uint32_t cluster, std::uint32_t round, std::shared_ptr<const std::vector<float>> model,
-                    strategy_state state, double ended = 0);
+                    strategy_state state, double ended = 0, async_state async = {});
 
   /// Sets every live cluster's clock to `at` (the start of the cluster phase) or, for a common
   /// point, moves `clusters`' clocks to the latest of them.

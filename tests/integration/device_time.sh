@@ -14,6 +14,8 @@
 #   7. FedBuff and FedAsync: the same twice and on nodes; SIGKILLed inside the asynchronous
 #      steps (fits in flight) and resumed: the same model and simulated times; FedBuff under the
 #      wall clock (arrival order) runs
+#   8. FedBuff at the promoted cluster servers: the same twice and on nodes, SIGKILLed in the
+#      cluster phase and resumed, a server crash with its fits in flight taken over by the next
 # Usage: device_time.sh path/to/flotilla (from the source dir; needs data/mnist and python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -227,4 +229,46 @@ assert len(r) == 8 and all(x["clients"] == 4 for x in r[:-1]), [(x["round"], x["
 assert all(a["sim_time_s"] <= b["sim_time_s"] for a, b in zip(r, r[1:])), "wall time went backwards"' "$work/bufwall" \
   || fail "buffered under the wall clock: unexpected steps"
 pass "buffered under the wall clock: 7 steps of 4 updates in arrival order, then the last round"
+small=("${small[@]/clock=wall/clock=virtual}")
+
+section "8. FedBuff at the promoted cluster servers"
+# Every cluster round is a server step at the cluster's server; its fits in flight stay in flight
+# into the next round, and travel with the cluster (checkpoint, election).
+clbuf=(clients=24 rounds.initial=4 rounds.cluster=5 strategy.mode=buffered strategy.concurrency=6 strategy.buffer=3)
+run_ok clbuf1 "${clbuf[@]}"
+run_ok clbuf2 "${clbuf[@]}"
+[ "$(sha "$work/clbuf1")" = "$(sha "$work/clbuf2")" ] && [ "$(times "$work/clbuf1")" = "$(times "$work/clbuf2")" ] \
+  || fail "cluster FedBuff: two runs differ"
+python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if json.loads(l)["phase"] == "cluster"]
+assert r and all(x["clients"] == 3 and len(x["staleness"]) == 3 for x in r), [(x["cluster"], x["round"], x["clients"]) for x in r]
+assert max(x["staleness_max"] for x in r) >= 1, "no update was stale at a cluster server: the test says nothing"
+for c in {x["cluster"] for x in r}:
+    t = [x["sim_time_s"] for x in r if x["cluster"] == c]
+    assert t == sorted(t), ("a cluster clock went backwards", c, t)
+print("ok:   cluster FedBuff: %d server steps of 3 updates at the promoted servers (staleness up to %d); the same twice"
+      % (len(r), max(x["staleness_max"] for x in r)))' "$work/clbuf1" || fail "cluster FedBuff: unexpected steps"
+run_ok clbufnodes "${clbuf[@]}" runtime.nodes=127.0.0.1:$p1,127.0.0.1:$p2
+[ "$(sha "$work/clbufnodes")" = "$(sha "$work/clbuf1")" ] && [ "$(times "$work/clbufnodes")" = "$(times "$work/clbuf1")" ] \
+  || fail "cluster FedBuff: nodes differ from threads"
+pass "cluster FedBuff on two nodes: the threaded run's model and simulated times"
+"$bin" run "${small[@]}" "${clbuf[@]}" output.run_dir="$work/clbufkilled" > "$work/clbufkilled.log" 2>&1 &
+kill_at_checkpoint "$work/clbufkilled" '"phase":"cluster","round":2' $!
+grep -q '"flights":\[\[' "$work/clbufkilled/checkpoint/checkpoint.bin" \
+  || fail "clbufkilled: the checkpoint holds no cluster fit in flight: the resume test says nothing"
+"$bin" resume "$work/clbufkilled" > "$work/clbufkilled.resume.log" 2>&1 \
+  || { tail "$work/clbufkilled.resume.log" >&2; fail "clbufkilled: resume failed"; }
+[ "$(sha "$work/clbufkilled")" = "$(sha "$work/clbuf1")" ] && [ "$(times "$work/clbufkilled")" = "$(times "$work/clbuf1")" ] \
+  || fail "cluster FedBuff: killed after cluster round 2 and resumed, another model or other simulated times"
+pass "cluster FedBuff: killed after cluster round 2 (fits in flight at the servers) and resumed: the same"
+crash='faults=[{"target":"server:0","kind":"crash","phase":"cluster","round":3}]'
+run_ok clbufcrash "${clbuf[@]}" "$crash"
+run_ok clbufcrash2 "${clbuf[@]}" "$crash"
+[ "$(sha "$work/clbufcrash")" = "$(sha "$work/clbufcrash2")" ] || fail "cluster FedBuff with an election: two runs differ"
+python3 -c 'import json, sys
+c = json.load(open(sys.argv[1] + "/clusters.json"))["clusters"][0]
+assert c["elections"] and c["rounds_done"] == 5, c' "$work/clbufcrash" \
+  || fail "cluster FedBuff: cluster 0 did not elect a new server and finish its rounds"
+pass "cluster FedBuff: cluster 0's server crashed in round 3; the new server took over its fits in flight; the same twice"
+run_refused clbufcfl 2 "CFL splits on every member" strategy.mode=buffered clustering.method=cfl
 echo "device_time: all passed (${SECONDS} s)"

@@ -34,7 +34,8 @@ TEST_CASE("every resumable key is machine-local, and every listed key exists") {
   CHECK_FALSE(stripped["data"].contains("file"));
   CHECK_FALSE(stripped["model"].contains("file")); // its SHA-256 is in the run id instead
   CHECK(stripped["model"].contains("buffers"));
-  CHECK(config::dotted_keys(stripped).size() + 3 + config::dotted_keys(defaults["runtime"]).size() +
+  CHECK_FALSE(stripped["rounds"].contains("eval_every")); // added later: at its default, no part of it
+  CHECK(config::dotted_keys(stripped).size() + 4 + config::dotted_keys(defaults["runtime"]).size() +
             config::dotted_keys(defaults["output"]).size() ==
         config::dotted_keys(defaults).size());
 }
@@ -47,4 +48,13 @@ TEST_CASE("a node takes the experiment from the coordinator and keeps its own ma
   CHECK(merged["data"]["root"] == "/mine");
   CHECK(merged["runtime"]["trainers"] == 2);
   CHECK(merged["output"]["dir"] == "runs");
+}
+
+TEST_CASE("a key added later leaves an older run's identity alone at its default, and changes it otherwise") {
+  auto older = config::default_config();
+  older["rounds"].erase("eval_every"); // the config.json of a run written before the key existed
+  auto now = config::default_config();
+  CHECK(config::run_id(older, "data") == config::run_id(now, "data"));
+  now["rounds"]["eval_every"] = 5;
+  CHECK(config::run_id(older, "data") != config::run_id(now, "data"));
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "actors/blob_transfer.hpp"
 #include "fl/layer_history.hpp"
@@ -34,6 +35,16 @@ async_position async_steps::position() const {
   for (const auto& f : p.state.flights)
     p.state.versions.emplace(f.version, versions_.at(f.version).data);
   return p;
+}
+
+void async_steps::stop() {
+  stopped_ = true;
+  done_ = nullptr; // what it captured (the engine itself, a response promise) goes now
+  resend_.clear();
+  arrived_.clear();
+  failed_.clear();
+  arrivals_.clear();
+  buffer_.clear();
 }
 
 async_wire to_wire(const fl::async_state& s, std::uint64_t layout) {
@@ -93,7 +104,8 @@ void async_steps::send(std::uint32_t id, std::uint64_t version) {
         me->arrived_[id] = std::move(f.results.front().second);
       else
         me->failed_[id] = f.failures.empty() ? std::string("no answer") : f.failures.front().reason;
-      me->arrivals_.push_back(id);
+      if (!me->setup_.sim) // clock=wall takes fits as they arrive
+        me->arrivals_.push_back(id);
       if (!me->pumping_)
         me->pump();
     },
@@ -127,6 +139,21 @@ void async_steps::fill() {
     ++asked_;
     send(id, pos_.version);
   }
+}
+
+// When the first member now offline comes online (none: nullopt; always under the wall clock).
+std::optional<double> async_steps::next_online() const {
+  const fl::device_clock* clock = setup_.sim ? setup_.sim->clock.get() : nullptr;
+  if (!clock)
+    return std::nullopt;
+  std::optional<double> wake;
+  for (const auto& m : members_)
+    if (m.handle && !flights_.busy(m.id)) {
+      auto p = clock->period_of(m.id, pos_.now);
+      if (!p.online && std::isfinite(p.end) && (!wake || p.end < *wake))
+        wake = p.end;
+    }
+  return wake;
 }
 
 // One server step from the buffer (FedBuff): each update's delta on the current model,
@@ -193,22 +220,30 @@ void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t sam
 void async_steps::pump() {
   const auto& o = setup_.options;
   const bool wall = !setup_.sim;
-  auto fail = [this](std::string why) {
+  auto fail = [this](std::string why, bool repeats = false) {
     async_step out;
     out.error = std::move(why);
+    out.repeats = repeats;
     pumping_ = false;
     std::exchange(done_, {})(std::move(out));
   };
   if (pumping_)
     return;
   pumping_ = true;
+  std::uint32_t waits = 0;
   while (done_ && !stopped_) {
     if (flights_.size() == 0) {
       fill();
-      if (flights_.size() == 0)
-        return fail("no client can train: every one is offline, lost or too slow for rounds.timeout_s at second " +
-                    std::to_string(pos_.now));
-      continue;
+      if (flights_.size() > 0)
+        continue;
+      // Nobody can train now: on the simulated clock, wait for the next member to come online
+      // (as a synchronous round waits out its deadline); otherwise nobody ever will.
+      if (auto wake = next_online(); wake && ++waits <= 10000) {
+        pos_.now = *wake;
+        continue;
+      }
+      return fail("no client can train: every one is offline, lost or too slow for rounds.timeout_s at second " +
+                  std::to_string(pos_.now));
     }
     // Virtual clock: the fit that completes first in simulated time, once its real result is
     // here (the order waits for it). Wall clock: the fit whose result arrived first.
@@ -227,6 +262,23 @@ void async_steps::pump() {
     bool failed = failed_.count(id) > 0;
     if (!failed && !arrived_.count(id))
       break;
+    if (!wall && !failed) {
+      // An injected `slow` delay moves the fit's completion later on the simulated clock: it
+      // goes back in line; one past the deadline is refused as late (a negative one is none).
+      auto delay = arrived_[id].sim_delay_s;
+      if (delay > 0) {
+        arrived_[id].sim_delay_s = 0;
+        if (!std::isfinite(delay) || delay > setup_.sim->deadline_s) {
+          arrived_.erase(id);
+          failed_[id] = "its update would arrive " + std::to_string(delay) + " s late, after the deadline of " +
+                        std::to_string(setup_.sim->deadline_s) + " s (clock=virtual): refused as late";
+        } else {
+          flights_.remove(id);
+          flights_.add({id, next->version, next->done + delay});
+        }
+        continue;
+      }
+    }
     flights_.remove(id);
     pos_.now = wall ? setup_.wall_now() : std::max(pos_.now, next->done); // a common point may have moved the clock on
     auto sent = versions_.at(next->version);
@@ -272,8 +324,10 @@ void async_steps::pump() {
     buffer_.push_back(std::move(b));
     if (buffer_.size() < o.buffer)
       continue;
-    if (auto why = buffered_step(); !why.empty())
-      return fail("server step " + std::to_string(pos_.version + 1) + ": " + why);
+    if (auto why = buffered_step(); !why.empty()) {
+      buffer_.clear();
+      return fail("server step " + std::to_string(pos_.version + 1) + ": " + why, true);
+    }
     std::vector<std::uint32_t> stale;
     std::uint64_t samples = 0;
     double loss = 0;

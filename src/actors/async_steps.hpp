@@ -57,6 +57,7 @@ struct async_setup {
 struct async_step {
   fl::round_record record;
   std::string error;
+  bool repeats = false; ///< the strategy cannot aggregate such a step: another server would fail the same
 };
 
 class async_steps : public std::enable_shared_from_this<async_steps> {
@@ -80,12 +81,13 @@ public:
   /// Moves the clock (an aggregation point's own costs between steps).
   void advance(double seconds) { pos_.now += seconds; }
   /// The fits still in flight are abandoned: their results, when they come, are dropped.
-  void stop() { stopped_ = true; }
+  void stop();
 
 private:
   async_steps(down_watch& watch, fl::strategy& strategy, async_setup setup, weight_blob model, async_position from);
   void send(std::uint32_t id, std::uint64_t version);
   void fill();
+  std::optional<double> next_online() const;
   void pump();
   std::string buffered_step();
   void finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss);

@@ -279,6 +279,8 @@ caf::message_handler client_handlers(client_actor* self) {
         auto strategy = fl::make_strategy(role.strategy);
         strategy->restore(role.state, role.model.size());
         auto model = role.model;
+        if (self->state.server && self->state.server->steps) // promoted again: the old steps end
+          self->state.server->steps->stop();
         self->state.server = server_state{std::move(role), std::move(strategy), std::move(model)};
       } catch (const std::exception& e) {
         return make_error(errc::config_error, std::string("cannot serve the cluster: ") + e.what());

@@ -157,6 +157,9 @@ void save_checkpoint(coordinator_actor* self, const std::string& phase, std::uin
   auto durable = fl::layer_step(phase, round);
   if (auto oldest = async_flights(self, cp))
     durable = fl::layer_step(phase, static_cast<std::uint32_t>(*oldest)); // their fits are sent again
+  for (const auto& c : cp.clusters) // a cluster server's fits in flight, likewise
+    for (const auto& f : c.async.flights)
+      durable = std::min(durable, fl::layer_step("cluster", static_cast<std::uint32_t>(f.version)));
   // Once it is written every resume starts here or later: FedBN's layer histories may forget
   // what came before. A checkpoint not written (a full disk) leaves the older one in force.
   if (st.observer->on_checkpoint(cp))
@@ -425,7 +428,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
   st.strategy = fl::make_strategy(options.experiment.strategy);
   const auto& ex = options.experiment;
   st.phase.configure({ex.rounds.cluster, ex.clustering.method, ex.late_clients, ex.late_join_round,
-                      ex.rounds.cluster_lockstep},
+                      ex.rounds.cluster_lockstep, options.clock, ex.rounds.sim_deadline_s, ex.rounds.epochs},
                      report.get());
   st.opt = std::move(options);
   st.clients = std::move(clients);

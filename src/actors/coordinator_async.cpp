@@ -94,7 +94,7 @@ void step(coordinator_actor* self) {
   auto& st = self->state;
   st.async->steps->next(trainers(self), st.durable_step, [self](async_step s) {
     if (!s.error.empty())
-      return fail_run(self, errc::round_failed, s.error);
+      return fail_run(self, s.repeats ? errc::config_error : errc::round_failed, s.error);
     step_done(self, std::move(s.record));
   });
 }

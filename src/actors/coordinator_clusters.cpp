@@ -79,7 +79,19 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
         fetch_blob(self, held->model, self->state.opt.model.parameters, [=](std::string error, weight_blob model) {
           if (!error.empty())
             return failed("its cluster model could not be fetched: " + error);
-          // strategy.mode=buffered|async: the models its fits in flight were sent, likewise.
+          // strategy.mode=buffered|async: the models its fits in flight were sent, likewise;
+          // bounded before anything is fetched (a server cannot make us hold more models than
+          // strategy.concurrency, nor record more updates than a step takes).
+          const auto& ex = self->state.opt.experiment;
+          const auto& w = held->in_flight;
+          std::size_t most = ex.async.asynchronous() ? ex.async.concurrency : 0;
+          std::size_t step = ex.async.mode == "buffered" ? ex.async.buffer : ex.async.mode == "async" ? 1 : 0;
+          if (w.version_ids.size() != w.versions.size() || w.versions.size() > w.flights.size() ||
+              w.flights.size() > most || held->record.staleness.size() > step)
+            return failed("its fits in flight: " + std::to_string(w.flights.size()) + " fits, " +
+                          std::to_string(w.versions.size()) + " models, " +
+                          std::to_string(held->record.staleness.size()) + " updates in the step: more than " +
+                          "strategy.mode=" + ex.async.mode + " allows");
           fetch_blobs(self, held->in_flight.versions, self->state.opt.model.parameters,
                       [=](std::string error, std::vector<weight_blob> versions) mutable {
             if (!error.empty())
@@ -90,12 +102,8 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
             const auto& ex = st.opt.experiment;
             held->in_flight.versions = std::move(versions);
             auto async = from_wire(held->in_flight);
-            if (held->in_flight.version_ids.size() != held->in_flight.versions.size())
-              async.flights.push_back({0, ~std::uint64_t{0}, 0}); // refused below
-            auto why = ex.async.asynchronous() || !async.flights.empty()
-                         ? fl::check_async_state(async, held->record.round, ex.async.asynchronous() ? ex.async.concurrency : 0,
-                                                 st.opt.model.parameters, ex.total_clients())
-                         : std::string{};
+            auto why = fl::check_async_state(async, held->record.round, ex.async.asynchronous() ? ex.async.concurrency : 0,
+                                             st.opt.model.parameters, ex.total_clients());
             if (!why.empty())
               return failed("its fits in flight: " + why);
             *settled = true;

@@ -61,13 +61,20 @@ caf::result<round_result> async_cluster_round(client_actor* self, const cluster_
   auto members = ins.members;
   steps->next(ins.members, ins.durable, [self, rp, members, cluster, steps](async_step s) mutable {
     if (!s.error.empty()) {
-      rp.deliver(make_error(errc::round_failed, "cluster " + std::to_string(cluster) + " step " +
-                                                  std::to_string(steps->version() + 1) + ": " + s.error));
+      // A step the strategy cannot aggregate ends the run (config_error), as a synchronous round
+      // it can never aggregate does; an election would only meet it again.
+      rp.deliver(make_error(s.repeats ? errc::config_error : errc::round_failed,
+                            "cluster " + std::to_string(cluster) + " step " + std::to_string(steps->version() + 1) +
+                              ": " + s.error));
       return;
     }
+    if (!self->state.server || self->state.server->steps != steps)
+      return; // demoted (or promoted again) since: this step's result is no one's
     auto& srv = *self->state.server;
     srv.model = steps->model();
     auto finish = [self, rp, steps](fl::round_record rec, eval_summary e) mutable {
+      if (!self->state.server || self->state.server->steps != steps)
+        return; // demoted while it evaluated
       auto& srv = *self->state.server;
       rec.test_accuracy = e.accuracy;
       rec.test_loss = e.loss;

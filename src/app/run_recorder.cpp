@@ -74,9 +74,12 @@ void run_recorder::on_round(const fl::round_record& r) {
     }
   }
   char buf[256];
-  if (r.cluster == fl::no_cluster && r.test_accuracy == fl::not_evaluated)
+  if (r.test_accuracy == fl::not_evaluated && r.cluster == fl::no_cluster)
     std::snprintf(buf, sizeof(buf), "initial round %u: %u clients, %u failed, loss %.4f, not evaluated (%.1fs)",
                   r.round, r.clients, r.failures, r.train_loss, r.seconds);
+  else if (r.test_accuracy == fl::not_evaluated)
+    std::snprintf(buf, sizeof(buf), "cluster %u round %u: %u clients, %u failed, loss %.4f, not evaluated (%.1fs)",
+                  r.cluster, r.round, r.clients, r.failures, r.train_loss, r.seconds);
   else if (r.cluster == fl::no_cluster)
     std::snprintf(buf, sizeof(buf), "initial round %u: %u clients, %u failed, loss %.4f, test accuracy %.2f%% (%.1fs)",
                   r.round, r.clients, r.failures, r.train_loss, 100 * r.test_accuracy, r.seconds);

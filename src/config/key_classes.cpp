@@ -14,12 +14,16 @@ using json = nlohmann::json;
 
 struct classes {
   std::vector<std::string> machine, resumable;
+  json added; ///< key -> the default at which it changes nothing (runs written before it existed)
 };
 
 const classes& table() {
   static const classes c = [] {
     auto j = json::parse(key_classes_json);
-    return classes{j.at("machine").get<std::vector<std::string>>(), j.at("resumable").get<std::vector<std::string>>()};
+    auto added = j.at("added");
+    added.erase("_about");
+    return classes{j.at("machine").get<std::vector<std::string>>(), j.at("resumable").get<std::vector<std::string>>(),
+                   added};
   }();
   return c;
 }
@@ -54,6 +58,12 @@ json experiment_part(const json& config) {
   for (const auto& k : table().machine) {
     auto ptr = pointer_of(k);
     if (out.contains(ptr))
+      out[ptr.parent_pointer()].erase(ptr.back());
+  }
+  // A key added later, at the value older builds behaved as, leaves the identity as it was.
+  for (const auto& [k, v] : table().added.items()) {
+    auto ptr = pointer_of(k);
+    if (out.contains(ptr) && out[ptr] == v)
       out[ptr.parent_pointer()].erase(ptr.back());
   }
   return out;

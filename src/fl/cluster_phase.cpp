@@ -170,6 +170,8 @@ void cluster_phase::elect(std::uint32_t c, std::uint32_t round, const std::strin
     out.push_back(text(phase_command::kind::warning, "cluster " + str(c) + " failed: " + registry_.cluster(c).failure));
     return fail(c, out);
   }
+  if (rules_.clock) // the new server fetches the cluster's model (and state) before it can serve
+    registry_.advance_clock(c, rules_.clock->model_seconds(*next));
   out.push_back(text(phase_command::kind::event, "cluster " + str(c) + ": client " + str(*next) +
                                                    " elected server (term " + str(registry_.cluster(c).term) +
                                                    ", round " + str(round) + "): " + reason));
@@ -302,6 +304,8 @@ phase_commands cluster_phase::server_lost(std::uint32_t c, std::uint32_t round, 
                        " lost in round " + str(round) + ": " + why));
   if (server >= 0)
     registry_.mark_lost(static_cast<std::uint32_t>(server), why);
+  if (rules_.clock) // the round's deadline passed before the loss counted
+    registry_.advance_clock(c, rules_.deadline_s);
   elect(c, round, why, then::rerun, out);
   return out;
 }
@@ -465,6 +469,14 @@ phase_commands cluster_phase::joiners_placed(std::uint32_t round, const std::vec
   }
   late_joined_ = true;
   step_ = step::none;
+  if (rules_.clock) { // the clusters meeting here wait for the slowest joiner's fit
+    double slowest = 0;
+    for (const auto& rec : placed)
+      slowest = std::max(slowest, rules_.clock->fit_seconds(rec.client, rules_.epochs));
+    for (const auto& [id, p] : progress_)
+      if (p.at == stage::waiting)
+        registry_.advance_clock(id, slowest);
+  }
   checkpoint(out);
   release(out);
   return out;

@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+
+#include "fl/device_time.hpp"
 #include <optional>
 #include <set>
 #include <string>
@@ -40,6 +42,13 @@ struct cluster_phase_rules {
   std::uint32_t late_clients = 0;    ///< late_clients
   std::uint32_t late_join_round = 0; ///< they join before this cluster round
   bool lockstep = false;             ///< rounds.cluster_sync=lockstep: a common point after every round
+  /// clock=virtual: what elections and late joins cost the clusters' clocks. A lost server is
+  /// noticed at its round's deadline (`deadline_s`, as a hang holds any round), then the new
+  /// server downloads the cluster model; a late join holds the clusters meeting for it until the
+  /// slowest joiner's fit (`epochs` local epochs) is in.
+  std::shared_ptr<const device_clock> clock;
+  double deadline_s = 0;
+  std::uint32_t epochs = 1;
 };
 
 /// What the coordinator does next.

@@ -274,6 +274,11 @@ void cluster_registry::start_clocks(double at) {
     c.sim_time_s = at;
 }
 
+void cluster_registry::advance_clock(std::uint32_t cluster, double seconds) {
+  if (cluster < clusters_.size() && seconds > 0)
+    clusters_[cluster].sim_time_s += seconds;
+}
+
 void cluster_registry::meet_clocks(const std::vector<std::uint32_t>& clusters) {
   double latest = 0;
   for (auto c : clusters)

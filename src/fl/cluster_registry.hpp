@@ -107,6 +107,9 @@ public:
   void record_round(std::uint32_t cluster, std::uint32_t round, std::shared_ptr<const std::vector<float>> model,
                     strategy_state state, double ended = 0, async_state async = {});
 
+  /// Moves `cluster`'s clock on by `seconds` (an election, a late join: time its rounds wait).
+  void advance_clock(std::uint32_t cluster, double seconds);
+
   /// Sets every live cluster's clock to `at` (the start of the cluster phase) or, for a common
   /// point, moves `clusters`' clocks to the latest of them.
   void start_clocks(double at);

@@ -45,6 +45,10 @@ period device_clock::period_of(std::uint32_t client, double t) const {
                                   : period_at(availability_, seed_, client, t);
 }
 
+double device_clock::model_seconds(std::uint32_t client) const {
+  return transfer_seconds(model_bytes_, of(client).kbps);
+}
+
 double device_clock::fit_seconds(std::uint32_t client, std::uint32_t epochs) const {
   return flotilla::fl::fit_seconds(of(client), samples_.at(client), batch_, epochs, model_bytes_).total();
 }

@@ -58,6 +58,8 @@ public:
   std::size_t size() const { return devices_.size(); }
   /// Client `client`'s fit of `epochs` local epochs over its training split.
   double fit_seconds(std::uint32_t client, std::uint32_t epochs) const;
+  /// The model's bytes over client `client`'s link: what a newly promoted server downloads.
+  double model_seconds(std::uint32_t client) const;
   /// A round's cost at promoted server `server` (server_seconds).
   server_time server_seconds(std::uint32_t server, std::uint32_t asked, std::uint32_t updates) const;
   /// Whether the client is online at `t` (can be sampled), and the period it is in (client_period).

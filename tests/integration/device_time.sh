@@ -40,6 +40,21 @@ s = json.load(open(sys.argv[1] + "/summary.json"))
 print("final", repr(s["final"]["sim_time_s"]))' "$1"
 }
 
+# killed_resumed NAME POINT REF [key=value ...]: a run SIGKILLed as its checkpoint reaches POINT,
+# which must hold fits in flight, then resumed: it must end with REF's model and simulated times.
+killed_resumed() {
+  local name=$1 point=$2 ref=$3
+  shift 3
+  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 &
+  kill_at_checkpoint "$work/$name" "$point" $!
+  grep -q '"flights":\[\[' "$work/$name/checkpoint/checkpoint.bin" \
+    || fail "$name: the checkpoint holds no fit in flight: the resume test says nothing"
+  "$bin" resume "$work/$name" > "$work/$name.resume.log" 2>&1 \
+    || { tail "$work/$name.resume.log" >&2; fail "$name: resume failed"; }
+  [ "$(sha "$work/$name")" = "$(sha "$work/$ref")" ] && [ "$(times "$work/$name")" = "$(times "$work/$ref")" ] \
+    || fail "$name: resumed after $point, another model or other simulated times than $ref"
+}
+
 section "1. deterministic"
 run_ok a
 run_ok b
@@ -197,24 +212,10 @@ run_ok async2 clients=24 rounds.initial=8 strategy.mode=async strategy.concurren
 pass "async (FedAsync): the same twice"
 # An evaluated step is a checkpoint holding the fits in flight (here every one: by default at most
 # one per 30 wall seconds); a resume sends them again.
-"$bin" run "${small[@]}" "${fedbuff[@]}" runtime.async_checkpoint_s=0 output.run_dir="$work/bufkilled" > "$work/bufkilled.log" 2>&1 &
-kill_at_checkpoint "$work/bufkilled" '"phase":"initial","round":3' $!
-python3 -c 'import sys
-b = open(sys.argv[1] + "/checkpoint/checkpoint.bin", "rb").read()
-assert b"\"flights\":[[" in b, "the checkpoint holds no fit in flight: the resume test says nothing"' "$work/bufkilled" \
-  || fail "bufkilled: no fits in flight at the checkpoint"
-"$bin" resume "$work/bufkilled" > "$work/bufkilled.resume.log" 2>&1 \
-  || { tail "$work/bufkilled.resume.log" >&2; fail "bufkilled: resume failed"; }
-[ "$(sha "$work/bufkilled")" = "$(sha "$work/buf1")" ] && [ "$(times "$work/bufkilled")" = "$(times "$work/buf1")" ] \
-  || fail "buffered: killed after step 3 and resumed, another model or other simulated times"
+killed_resumed bufkilled '"phase":"initial","round":3' buf1 "${fedbuff[@]}" runtime.async_checkpoint_s=0
 pass "buffered: killed after step 3 with fits in flight and resumed: the same model and simulated times"
-"$bin" run "${small[@]}" clients=24 rounds.initial=8 strategy.mode=async strategy.concurrency=8 rounds.eval_every=2 \
-  runtime.async_checkpoint_s=0 output.run_dir="$work/asynckilled" > "$work/asynckilled.log" 2>&1 &
-kill_at_checkpoint "$work/asynckilled" '"phase":"initial","round":4' $!
-"$bin" resume "$work/asynckilled" > "$work/asynckilled.resume.log" 2>&1 \
-  || { tail "$work/asynckilled.resume.log" >&2; fail "asynckilled: resume failed"; }
-[ "$(sha "$work/asynckilled")" = "$(sha "$work/async1")" ] && [ "$(times "$work/asynckilled")" = "$(times "$work/async1")" ] \
-  || fail "async: killed after step 4 (rounds.eval_every=2) and resumed, another model or other simulated times"
+killed_resumed asynckilled '"phase":"initial","round":4' async1 clients=24 rounds.initial=8 strategy.mode=async \
+  strategy.concurrency=8 rounds.eval_every=2 runtime.async_checkpoint_s=0
 python3 -c 'import json, sys
 r = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if json.loads(l)["phase"] == "initial"]
 skipped = [x["round"] for x in r if x["test_accuracy"] is None]
@@ -252,14 +253,7 @@ run_ok clbufnodes "${clbuf[@]}" runtime.nodes=127.0.0.1:$p1,127.0.0.1:$p2
 [ "$(sha "$work/clbufnodes")" = "$(sha "$work/clbuf1")" ] && [ "$(times "$work/clbufnodes")" = "$(times "$work/clbuf1")" ] \
   || fail "cluster FedBuff: nodes differ from threads"
 pass "cluster FedBuff on two nodes: the threaded run's model and simulated times"
-"$bin" run "${small[@]}" "${clbuf[@]}" output.run_dir="$work/clbufkilled" > "$work/clbufkilled.log" 2>&1 &
-kill_at_checkpoint "$work/clbufkilled" '"phase":"cluster","round":2' $!
-grep -q '"flights":\[\[' "$work/clbufkilled/checkpoint/checkpoint.bin" \
-  || fail "clbufkilled: the checkpoint holds no cluster fit in flight: the resume test says nothing"
-"$bin" resume "$work/clbufkilled" > "$work/clbufkilled.resume.log" 2>&1 \
-  || { tail "$work/clbufkilled.resume.log" >&2; fail "clbufkilled: resume failed"; }
-[ "$(sha "$work/clbufkilled")" = "$(sha "$work/clbuf1")" ] && [ "$(times "$work/clbufkilled")" = "$(times "$work/clbuf1")" ] \
-  || fail "cluster FedBuff: killed after cluster round 2 and resumed, another model or other simulated times"
+killed_resumed clbufkilled '"phase":"cluster","round":2' clbuf1 "${clbuf[@]}"
 pass "cluster FedBuff: killed after cluster round 2 (fits in flight at the servers) and resumed: the same"
 crash='faults=[{"target":"server:0","kind":"crash","phase":"cluster","round":3}]'
 run_ok clbufcrash "${clbuf[@]}" "$crash"

@@ -436,3 +436,35 @@ TEST_CASE("the clustering methods as data: the phase reads their traits, never t
                        "no clustering method 'fedgroup'; known: kmeans, agglomerative, cfl, ifca", std::invalid_argument);
   CHECK_THROWS_AS(fl::cluster_phase(rules(2, "fedgroup"), nullptr), std::invalid_argument);
 }
+
+TEST_CASE("clock=virtual: an election costs its cluster the round's deadline and the model download; a late join "
+          "the slowest joiner's fit") {
+  // Links of 8,000 kbps carry the 1 MB model in 1 s (client 4's in 2 s); client 6's fit is 100
+  // samples in batches of 10 at 10 ms a sample: 1 s down + 3 x 10 x 10 x 10 / 1000 = 3 s + 1 s up.
+  std::vector<fl::device> devices(7, fl::device{10, 8000, 0, 0, {}});
+  devices[4].kbps = 4000;
+  auto clock = std::make_shared<const fl::device_clock>(devices, std::vector<std::uint64_t>(7, 100), 10, 1000000);
+  auto r = rules(3);
+  r.clock = clock;
+  r.deadline_s = 100;
+  r.epochs = 1;
+  auto p = two_clusters(r);
+  started(p);
+  p.server_lost(0, 1, 2, "gone: node down", 1.0);
+  CHECK(*p.registry().server_of(0) == 4);
+  CHECK(p.registry().cluster(0).sim_time_s == doctest::Approx(100 + 2)); // noticed at the deadline, then 2 s down
+  CHECK(p.registry().cluster(1).sim_time_s == 0);                         // the other cluster is not held
+
+  auto late = rules(3);
+  late.late_clients = 1;
+  late.late_join_round = 2;
+  late.clock = clock;
+  late.deadline_s = 100;
+  auto q = two_clusters(late);
+  started(q);
+  finish(q, 0, 1, 1.0);
+  finish(q, 1, 1, 2.0);
+  q.joiners_placed(2, {{6, 1, 2, {3.0, 1.0}}}, 3.0);
+  CHECK(q.registry().cluster(0).sim_time_s == doctest::Approx(5.0)); // both wait for client 6's 5 s fit
+  CHECK(q.registry().cluster(1).sim_time_s == doctest::Approx(5.0));
+}

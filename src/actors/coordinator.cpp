@@ -281,7 +281,11 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   auto actors = std::move(st.report->client_actors);
   *st.report = cp.report;
   st.report->client_actors = std::move(actors);
+  // clock=wall: the resumed run's clock goes on from the latest time recorded (a cluster-phase
+  // checkpoint's rounds ran after the initial phase's end, which is all report.sim_time_s holds).
   st.wall_offset = cp.report.sim_time_s;
+  for (const auto& r : cp.report.rounds)
+    st.wall_offset = std::max(st.wall_offset, r.sim_time_s);
   st.observer->on_event("resuming after " + cp.phase + " round " + std::to_string(cp.round));
   // Clusters run free, so a checkpoint can hold faults of a round their cluster had started but
   // not finished: that round runs again from its start, and its faults are applied again then

@@ -56,6 +56,14 @@ echo "uninterrupted: $reference"
 killed_then_resumed t-initial '"phase":"initial","round":1'
 killed_then_resumed t-selected '"phase":"cluster","round":0'
 killed_then_resumed t-cluster '"phase":"cluster","round":1'
+# Under the wall clock the resumed run's clock goes on from the latest time it recorded: each
+# cluster's rounds keep their order in sim_time_s across the kill.
+python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+for c in {r["cluster"] for r in rows if r["phase"] == "cluster"}:
+    t = [r["sim_time_s"] for r in rows if r["phase"] == "cluster" and r["cluster"] == c]
+    assert t == sorted(t), ("cluster %s: the clock went back after the resume" % c, t)' "$work/t-cluster" \
+  || fail "t-cluster: sim_time_s went back across the resume"
 
 echo "== threaded, with injected faults"
 # Client 3 crashes before initial round 1 (lost before clustering, so unclustered); client 0, the

@@ -195,9 +195,9 @@ TEST_CASE("a damaged, truncated, foreign or future checkpoint is refused") {
   SUBCASE("another run's") {
     CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-b"),
                          (file + ": it belongs to another run (its configuration differs from " + d +
-                          "/config.json, or the data, the model file or devices.file differs from the files it "
-                          "trained with); resume the directory it was written in, with the same files (data.root "
-                          "may point to another copy)").c_str(),
+                          "/config.json, or the data differs from the files it trained on, or its model file or "
+                          "devices.file is another); resume the directory it was written in, with the same data and "
+                          "files (data.root may point to another copy)").c_str(),
                          app::checkpoint_error);
   }
   SUBCASE("one byte flipped") {

@@ -271,9 +271,9 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
   r.at += n;
   if (doc.value("run", std::string{}) != run_id)
     throw checkpoint_error(path + ": it belongs to another run (its configuration differs from " + run_dir +
-                           "/config.json, or the data, the model file or devices.file differs from the files it "
-                           "trained with); resume the directory it was written in, with the same files (data.root "
-                           "may point to another copy)");
+                           "/config.json, or the data differs from the files it trained on, or its model file or "
+                           "devices.file is another); resume the directory it was written in, with the same data and "
+                           "files (data.root may point to another copy)");
   blobs b;
   auto count = r.get<std::uint32_t>();
   for (std::uint32_t i = 0; i < count; ++i) {

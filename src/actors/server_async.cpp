@@ -1,5 +1,7 @@
 #include "actors/server_async.hpp"
 
+#include "fl/experiment.hpp"
+
 #include <algorithm>
 
 #include "actors/async_steps.hpp"
@@ -85,7 +87,7 @@ caf::result<round_result> async_cluster_round(client_actor* self, const cluster_
     };
     auto rec = std::move(s.record);
     const auto& role = srv.role;
-    if (rec.round < role.rounds && rec.round % std::max<std::uint32_t>(1, role.eval_every) != 0)
+    if (!fl::evaluated_step(rec.round, role.rounds, role.eval_every))
       return finish(std::move(rec), eval_summary{{}, 0, fl::not_evaluated, fl::not_evaluated});
     // Evaluated on the members' local splits, like a synchronous round (those that just failed
     // are skipped).

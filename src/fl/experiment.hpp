@@ -4,6 +4,7 @@
 // config/default.json.
 #include "fl/async_aggregation.hpp"
 #include "fl/devices.hpp"
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -13,6 +14,12 @@
 #include "fl/strategy_options.hpp"
 
 namespace flotilla::fl {
+
+/// rounds.eval_every: whether round or server step `n` of a phase of `last` is evaluated (every
+/// `every`-th, and always the last), at the coordinator and at every cluster server alike.
+inline bool evaluated_step(std::uint64_t n, std::uint64_t last, std::uint32_t every) {
+  return n >= last || n % std::max<std::uint32_t>(1, every) == 0;
+}
 
 struct round_options {
   std::uint32_t initial = 0;     ///< rounds before clustering
@@ -29,11 +36,15 @@ struct round_options {
   /// phase's last): long asynchronous runs need not pay a test-set pass per step.
   std::uint32_t eval_every = 1;
   /// Whether initial round or server step `n` (of `last`) is evaluated.
-  bool evaluates(std::uint64_t n, std::uint64_t last) const { return n >= last || n % eval_every == 0; }
+  bool evaluates(std::uint64_t n, std::uint64_t last) const;
   bool cluster_lockstep = false; ///< rounds.cluster_sync=lockstep: every cluster waits for all after each round
   straggler_options stragglers;  ///< rounds.stragglers and strategy.stragglers
   std::uint32_t epochs = 1;      ///< train.epochs: the local work a straggler does part of
 };
+
+inline bool round_options::evaluates(std::uint64_t n, std::uint64_t last) const {
+  return evaluated_step(n, last, eval_every);
+}
 
 struct clustering_options {
   std::string method;             ///< kmeans | agglomerative | cfl | ifca

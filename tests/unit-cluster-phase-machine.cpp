@@ -423,7 +423,7 @@ TEST_CASE("resume: a cluster that had done its rounds is neither promoted nor el
 }
 
 TEST_CASE("the clustering methods as data: the phase reads their traits, never their names") {
-  CHECK(fl::cluster_method_names() == std::vector<std::string>{"kmeans", "agglomerative", "cfl", "ifca"});
+  CHECK(fl::cluster_method_names() == std::vector<std::string>{"kmeans", "agglomerative", "cfl", "ifca", "none"});
   const auto& ifca = fl::cluster_method_named("ifca");
   REQUIRE(ifca.reassign);
   CHECK(ifca.reassign({0.3, 0.1}, {0, 1}, 0u) == 1);
@@ -433,7 +433,7 @@ TEST_CASE("the clustering methods as data: the phase reads their traits, never t
   CHECK_FALSE(fl::cluster_method_named("kmeans").reassign);
   CHECK_FALSE(fl::cluster_method_named("agglomerative").splits);
   CHECK_THROWS_WITH_AS(fl::cluster_method_named("fedgroup"),
-                       "no clustering method 'fedgroup'; known: kmeans, agglomerative, cfl, ifca", std::invalid_argument);
+                       "no clustering method 'fedgroup'; known: kmeans, agglomerative, cfl, ifca, none", std::invalid_argument);
   CHECK_THROWS_AS(fl::cluster_phase(rules(2, "fedgroup"), nullptr), std::invalid_argument);
 }
 

@@ -35,7 +35,8 @@ TEST_CASE("every resumable key is machine-local, and every listed key exists") {
   CHECK_FALSE(stripped["model"].contains("file")); // its SHA-256 is in the run id instead
   CHECK(stripped["model"].contains("buffers"));
   CHECK_FALSE(stripped["rounds"].contains("eval_every")); // added later: at its default, no part of it
-  CHECK(config::dotted_keys(stripped).size() + 4 + config::dotted_keys(defaults["runtime"]).size() +
+  CHECK_FALSE(stripped["data"].contains("test_limit"));   // likewise
+  CHECK(config::dotted_keys(stripped).size() + 5 + config::dotted_keys(defaults["runtime"]).size() +
             config::dotted_keys(defaults["output"]).size() ==
         config::dotted_keys(defaults).size());
 }

@@ -17,11 +17,12 @@ std::shared_ptr<actors::node_context> context() {
   data->train.height = data->train.width = 28;
   auto ctx = std::make_shared<actors::node_context>();
   ctx->data = data;
-  ctx->partitions.resize(2);
-  ctx->partitions[0].train.assign(40, 0);
-  ctx->partitions[0].test.assign(10, 0);
-  ctx->partitions[1].train.assign(40, 0);
-  ctx->partitions[1].test.assign(10, 0);
+  std::vector<data::client_partition> parts(2);
+  for (auto& p : parts) {
+    p.train.assign(40, 0);
+    p.test.assign(10, 0);
+  }
+  ctx->partition_list = std::make_shared<const std::vector<data::client_partition>>(std::move(parts));
   ctx->model.parameters = 1000;
   ctx->cores = 2;
   ctx->profiles.resize(2);

@@ -197,6 +197,7 @@ void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t sam
   rec.failures = static_cast<std::uint32_t>(rec.failed.size());
   rec.aggregated = true;
   rec.samples = samples;
+  rec.fit_seconds = std::exchange(fit_seconds_, 0.0);
   rec.train_loss = loss;
   rec.sim_time_s = pos_.now;
   rec.staleness_max = staleness.empty() ? 0 : *std::max_element(staleness.begin(), staleness.end());
@@ -307,6 +308,7 @@ void async_steps::pump() {
       failure_reasons_.push_back("update refused: wrong size or a non-finite weight");
       continue;
     }
+    fit_seconds_ += r.seconds;
     if (setup_.on_update)
       setup_.on_update(r);
     if (o.mode == "async") {

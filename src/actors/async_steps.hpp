@@ -116,6 +116,7 @@ private:
   std::function<void(async_step)> done_; ///< set while a step is wanted
   // Since the last step: its record's counts.
   std::uint32_t asked_ = 0, dropped_stale_ = 0;
+  double fit_seconds_ = 0; ///< the taken updates' own training seconds
   std::vector<std::uint32_t> failed_ids_;
   std::vector<std::string> failure_reasons_;
   std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();

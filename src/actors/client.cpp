@@ -320,8 +320,8 @@ resource_report make_resource_report(std::uint32_t id, const node_context& ctx, 
   r.own_cpu_seconds = own_cpu_seconds;
   r.window_seconds = window_seconds;
   r.host_cores = ctx.cores;
-  const auto& part = ctx.partitions.at(id);
-  auto samples = part.train.size() + part.test.size();
+  const auto& part = ctx.partitions().at(id);
+  auto samples = part.train_size() + part.test_size();
   // data (normalized floats + label) + model + gradients + momentum buffer
   r.own_bytes = samples * (ctx.data->train.sample_size() * sizeof(float) + sizeof(std::int64_t)) +
                 3 * ctx.model.parameters * sizeof(float);

@@ -6,6 +6,7 @@
 #include "actors/exception_policy.hpp"
 #include "actors/round_engine.hpp"
 #include "actors/fan_out.hpp"
+#include "fl/cluster_methods.hpp"
 #include "fl/layer_history.hpp"
 #include "fl/seeds.hpp"
 #include "fl/sketch.hpp"
@@ -299,8 +300,13 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   restore_layers(self, cp, [self, phase = cp.phase, round = cp.round] {
     reapply_faults(self, self->state.report->faults);
     if (phase == "initial") {
-      self->become(initial(self).or_else(common(self)));
       const auto& ex = self->state.opt.experiment;
+      // Plain FL's last checkpoint ends its rounds: what is left is the evaluation.
+      bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+      bool stopped = ex.rounds.stop_at_target && self->state.report->rounds_to_target >= 0;
+      if (plain && (round >= ex.rounds.initial || stopped))
+        return enter(self, evaluation);
+      self->become(initial(self).or_else(common(self)));
       if (ex.async.asynchronous() && round + 1 < ex.rounds.initial)
         return resume_async_steps(self, round);
       self->send(self, next_atom::value, round + 1);
@@ -310,12 +316,44 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   });
 }
 
+// Descriptors (coordinator_options::spawn_client): the clients asked get an actor for the
+// round; `spawned` collects them for release_clients.
+void materialize(coordinator_actor* self, std::vector<peer>& asked, std::vector<std::uint32_t>& spawned) {
+  auto& st = self->state;
+  for (auto& p : asked) {
+    if (p.handle)
+      continue;
+    p.handle = st.opt.spawn_client(p.id);
+    st.clients[p.id].handle = p.handle;
+    st.id_of[p.handle.address()] = p.id;
+    spawned.push_back(p.id);
+  }
+}
+
+// Lets the actors of `ids` go: nothing of them stays with the coordinator (its watch forgets
+// them, so their memory goes), and the client is a descriptor again until sampled next.
+void release_clients(coordinator_actor* self, const std::vector<std::uint32_t>& ids) {
+  auto& st = self->state;
+  for (auto id : ids) {
+    auto handle = std::exchange(st.clients[id].handle, client_handle{});
+    if (!handle)
+      continue;
+    auto actor = caf::actor_cast<caf::actor>(handle);
+    st.watch->release(actor, "client " + std::to_string(id) + " was let go after its round");
+    st.id_of.erase(actor.address());
+    self->send_exit(actor, caf::exit_reason::user_shutdown);
+  }
+}
+
 // One initial round through the round engine at the coordinator's aggregation point.
 void initial_round(coordinator_actor* self, std::uint32_t round) {
   auto& st = self->state;
   const auto& ex = st.opt.experiment;
   // After asynchronous steps that reached rounds.stop_at_target, this round ends the phase too.
   bool last = round == ex.rounds.initial || async_steps_over(self);
+  // Plain FL (clustering.method=none): the last round is a round like the others.
+  bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+  bool everyone = last && !plain;
   apply_faults(self, "initial", round);
   round_inputs in;
   in.header.phase = "initial";
@@ -324,26 +362,31 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   in.available.assign(st.clients.begin(), st.clients.begin() + ex.clients);
   in.model = st.global;
   // Clustering needs every client's weights, so the last round asks everyone.
-  in.fraction_fit = last ? 1.0 : ex.rounds.fraction_fit;
+  in.fraction_fit = everyone ? 1.0 : ex.rounds.fraction_fit;
   in.quorum = ex.rounds.quorum;
   in.timeout_s = ex.rounds.timeout_s;
   in.sampling_seed = fl::sampling_seed(ex.seed, 0, round);
   in.stragglers = ex.rounds.stragglers.fraction;
   // The round that ends the phase gives clustering every client's weights: nobody is dropped.
-  in.keep_stragglers = last || fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name);
+  in.keep_stragglers = everyone || fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name);
   in.epochs = ex.rounds.epochs;
   in.durable = st.durable_step;
   if (st.opt.clock)
     in.sim = virtual_round{st.report->sim_time_s, st.opt.clock, -1, ex.rounds.sim_deadline_s};
+  auto spawned = std::make_shared<std::vector<std::uint32_t>>();
+  if (st.opt.spawn_client)
+    in.materialize = [self, spawned](std::vector<peer>& asked) { materialize(self, asked, *spawned); };
   st.last_start = st.global;
   st.points.clear(); // features are those of the round that ends the phase
   st.observer->on_phase("initial", "round " + std::to_string(round) + "/" + std::to_string(ex.rounds.initial) + " (" +
                                      st.strategy->options().name + ")");
   round_hooks hooks;
   hooks.on_progress = [self](std::size_t done, std::size_t total) { self->state.observer->on_progress(done, total); };
-  hooks.on_update = [self](const fit_result& r) {
+  hooks.on_update = [self, plain](const fit_result& r) {
     auto& st = self->state;
     st.samples_of[r.client_id] = r.samples;
+    if (plain)
+      return; // no clustering: no features
     auto dim = st.opt.experiment.clustering.sketch_dim;
     st.points[r.client_id] =
       dim > 0 ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), dim, st.opt.experiment.seed))
@@ -356,8 +399,9 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
       return cb(eval_summary{{}, 0, fl::not_evaluated, fl::not_evaluated});
     evaluate_on_test_set(self, m, std::move(cb));
   };
-  run_round(*st.watch, *st.strategy, std::move(in), evaluate, [self, round, last](round_outcome out) {
+  run_round(*st.watch, *st.strategy, std::move(in), evaluate, [self, round, last, plain, spawned](round_outcome out) {
     auto& st = self->state;
+    release_clients(self, *spawned);
     auto& rep = *st.report;
     const auto& ex = st.opt.experiment;
     auto& rec = out.record;
@@ -383,8 +427,13 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
       rep.rounds_to_target = round;
       rep.sim_time_to_target_s = rec.sim_time_s;
     }
-    if (last || (reached && ex.rounds.stop_at_target))
+    if (last || (reached && ex.rounds.stop_at_target)) {
+      if (plain) {
+        save_checkpoint(self, "initial", round); // a resume of a finished run goes straight to the evaluation
+        return enter(self, evaluation);
+      }
       return enter(self, clustering); // the next checkpoint comes after clustering and selection
+    }
     save_checkpoint(self, "initial", round);
     self->send(self, next_atom::value, round + 1);
   }, hooks);

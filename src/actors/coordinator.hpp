@@ -35,6 +35,9 @@ struct coordinator_options {
   double async_checkpoint_s = 30;
   bool local_layers = false;        ///< model.buffers=local: a resume restores each client's layer history
   std::shared_ptr<const fl::device_clock> clock; ///< clock=virtual: the fleet's devices (null: wall clock)
+  /// Set when registered clients are descriptors (a client without a handle has no actor until
+  /// it is sampled): gives a sampled client its actor, which is let go after its round.
+  std::function<client_handle(std::uint32_t)> spawn_client;
 };
 
 struct async_run; // coordinator_async.cpp

@@ -5,6 +5,7 @@
 #include "actors/coordinator_phases.hpp"
 #include "actors/round_engine.hpp"
 #include "fl/aggregate.hpp"
+#include "fl/cluster_methods.hpp"
 
 namespace flotilla::actors::phases {
 
@@ -83,9 +84,17 @@ caf::message_handler evaluation(coordinator_actor* self) {
     [=](next_atom, std::uint32_t) {
       auto& st = self->state;
       auto& rep = *st.report;
-      rep.cluster_seconds = since(st.phase_start);
+      const auto& method = st.opt.experiment.clustering.method;
+      if (fl::cluster_method_named(method).initial == fl::cluster_method::grouping::none) {
+        rep.initial_seconds = since(st.phase_start); // plain FL: its rounds are all initial ones
+        rep.clustering_method = method;
+      } else {
+        rep.cluster_seconds = since(st.phase_start);
+      }
       st.phase_start = std::chrono::steady_clock::now();
-      st.observer->on_phase("evaluation", "global model on the test set, cluster models on local splits");
+      st.observer->on_phase("evaluation", rep.clustering_method == "none"
+                                            ? "global model on the test set"
+                                            : "global model on the test set, cluster models on local splits");
       // The run's end: the last cluster's clock (clusters run on their own clocks).
       double end = rep.sim_time_s;
       for (const auto& c : st.phase.registry().clusters())
@@ -106,6 +115,9 @@ caf::message_handler evaluation(coordinator_actor* self) {
                         "every cluster failed, so the cluster phase has no result (" + why +
                           "); the clients were lost (metrics.jsonl lists each failure)");
       }
+      // Plain FL (clustering.method=none) ends its initial phase here.
+      if (rep.initial_global.empty())
+        rep.initial_global = st.global.values();
       report_clusters(self);
       // The global model: live cluster models weighted by their members' samples.
       std::vector<fl::weighted_update> parts;

@@ -33,6 +33,20 @@ void down_watch::forget(const caf::actor_addr& who, std::uint64_t ticket) {
     waiting_.erase(it);
 }
 
+void down_watch::release(const caf::actor& who, const std::string& why) {
+  auto addr = who.address();
+  if (monitored_.erase(addr))
+    self_->demonitor(who);
+  gone_.erase(addr);
+  auto it = waiting_.find(addr);
+  if (it == waiting_.end())
+    return;
+  auto callbacks = std::move(it->second);
+  waiting_.erase(it);
+  for (auto& [ticket, fail] : callbacks)
+    fail(why);
+}
+
 const std::string* down_watch::gone(const caf::actor_addr& who) const {
   auto it = gone_.find(who);
   return it == gone_.end() ? nullptr : &it->second;

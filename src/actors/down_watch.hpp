@@ -25,6 +25,10 @@ public:
   /// Calls `fail(reason)` if `who` goes down before `forget(who, ticket)`.
   std::uint64_t watch(const caf::actor_addr& who, std::function<void(const std::string&)> fail);
   void forget(const caf::actor_addr& who, std::uint64_t ticket);
+  /// Stops watching `who` for good (an actor let go on purpose, e.g. a sampled client after its
+  /// round): no DOWN from it reaches the handler, and the watch keeps no reference to it, so its
+  /// memory can go. Pending requests to it, if any, are failed with `why`.
+  void release(const caf::actor& who, const std::string& why);
   /// Why `who` went down, or null while it is up.
   const std::string* gone(const caf::actor_addr& who) const;
 

@@ -17,9 +17,9 @@ std::int64_t degree_key(double degrees) {
 
 const std::vector<std::int32_t>& node_context::pixel_map(std::uint32_t id) const {
   static const std::vector<std::int32_t> none;
-  if (id >= partitions.size())
+  if (id >= partitions().size())
     return none;
-  auto it = rotation_maps.find(degree_key(partitions[id].rotation_degrees));
+  auto it = rotation_maps.find(degree_key(partitions()[id].rotation_degrees));
   return it == rotation_maps.end() ? none : it->second;
 }
 
@@ -37,7 +37,7 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
                                                 const data::partition_options& partition,
                                                 const model::model_choice& model,
                                                 const model::train_options& train,
-                                                const std::vector<data::client_partition>* partitions) {
+                                                std::shared_ptr<const std::vector<data::client_partition>> partitions) {
   auto ctx = std::make_shared<node_context>();
   ctx->seed = experiment.seed;
   auto clients = experiment.total_clients();
@@ -45,22 +45,24 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
   if (partitions && partitions->size() != clients)
     throw std::invalid_argument("make_node_context: " + std::to_string(partitions->size()) + " partitions for " +
                                 std::to_string(clients) + " clients");
-  ctx->partitions = partitions ? *partitions
-                               : data::partition_dataset(*data, clients, partition, experiment.seed);
-  for (const auto& p : ctx->partitions) {
+  ctx->partition_list = partitions ? std::move(partitions)
+                                   : std::make_shared<const std::vector<data::client_partition>>(
+                                       data::partition_dataset(*data, clients, partition, experiment.seed));
+  for (const auto& p : ctx->partitions()) {
     auto key = degree_key(p.rotation_degrees);
     if (!ctx->rotation_maps.count(key))
       ctx->rotation_maps[key] = data::rotation_map(data->train.height, data->train.width, p.rotation_degrees);
   }
+  ctx->global_test_rows = data->test.count;
   ctx->data = std::move(data);
   ctx->model_choice = model;
   ctx->model = model::spec_of(model);
   ctx->train = train;
   ctx->attack = experiment.attack;
-  for (std::uint32_t id = 0; id < ctx->partitions.size(); ++id)
+  for (std::uint32_t id = 0; id < ctx->partitions().size(); ++id)
     ctx->train_label_maps.push_back(ctx->attacker(id) && ctx->attack.kind == "label_flip"
-                                      ? fl::flipped_labels(ctx->partitions[id].label_map, ctx->data->num_classes)
-                                      : ctx->partitions[id].label_map);
+                                      ? fl::flipped_labels(ctx->partitions()[id].label_map, ctx->data->num_classes)
+                                      : ctx->partitions()[id].label_map);
   ctx->profiles.resize(clients);
   ctx->max_layer_versions = std::uint64_t{experiment.rounds.initial} + experiment.rounds.cluster + 2;
   if (experiment.virtual_clock) {
@@ -70,7 +72,7 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
     std::vector<std::uint64_t> samples;
     samples.reserve(clients);
     for (std::uint32_t id = 0; id < clients; ++id) {
-      samples.push_back(ctx->partitions[id].train.size());
+      samples.push_back(ctx->partitions()[id].train_size());
       ctx->profiles[id] = client_profile{true, devices[id].cpu, devices[id].mem};
     }
     ctx->clock = std::make_shared<const fl::device_clock>(

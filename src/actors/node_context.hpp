@@ -28,8 +28,12 @@ struct client_profile {
 struct node_context {
   std::uint64_t seed = 0;
   std::shared_ptr<const data::dataset> data;
-  std::vector<data::client_partition> partitions;
+  /// Every client's partition, shared with the run plan (a million of them are not copied).
+  std::shared_ptr<const std::vector<data::client_partition>> partition_list;
+  const std::vector<data::client_partition>& partitions() const { return *partition_list; }
   std::map<std::int64_t, std::vector<std::int32_t>> rotation_maps; ///< by whole degrees
+  /// The first rows of the test split that evaluating the global model covers (data.test_limit).
+  std::size_t global_test_rows = 0;
   model::model_choice model_choice; ///< what every trainer builds (model.name for this data)
   model::model_spec model;
   model::train_options train;
@@ -64,6 +68,6 @@ std::shared_ptr<node_context> make_node_context(std::shared_ptr<const data::data
                                                 const data::partition_options& partition,
                                                 const model::model_choice& model,
                                                 const model::train_options& train,
-                                                const std::vector<data::client_partition>* partitions = nullptr);
+                                                std::shared_ptr<const std::vector<data::client_partition>> partitions = nullptr);
 
 } // namespace flotilla::actors

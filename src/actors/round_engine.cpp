@@ -199,10 +199,16 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   auto epochs = static_cast<std::uint32_t>(plan.config.value("epochs", in.epochs));
   auto slow = fl::stragglers_of(plan.participants, in.stragglers, epochs, in.header.round, in.sampling_seed);
   std::vector<peer> asked;
-  for (auto id : plan.participants)
-    for (const auto& p : in.available)
-      if (p.id == id && (in.keep_stragglers || !slow.count(id)))
-        asked.push_back(p);
+  // Sorted by id (as documented; sorting what is already sorted costs one pass): a lookup per
+  // participant, not a scan of every registered client (a million of them).
+  if (!std::is_sorted(in.available.begin(), in.available.end(), [](const peer& a, const peer& b) { return a.id < b.id; }))
+    std::sort(in.available.begin(), in.available.end(), [](const peer& a, const peer& b) { return a.id < b.id; });
+  for (auto id : plan.participants) {
+    auto p = std::lower_bound(in.available.begin(), in.available.end(), id,
+                              [](const peer& a, std::uint32_t b) { return a.id < b; });
+    if (p != in.available.end() && p->id == id && (in.keep_stragglers || !slow.count(id)))
+      asked.push_back(*p);
+  }
   if (auto why = strategy.cannot_ever_aggregate(asked.size()); !why.empty()) {
     // Training would be wasted: whatever the clients send, this round keeps its model, and so
     // would every later one of this size.
@@ -255,6 +261,8 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     }
     asked = std::move(in_time);
   }
+  if (in.materialize)
+    in.materialize(asked);
   in.header.stragglers = static_cast<std::uint32_t>(slow.size());
   in.header.stragglers_kept = in.keep_stragglers && !slow.empty();
   auto n_asked = asked.size() + too_slow.size();
@@ -273,10 +281,15 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   fan_out_hooks<fit_result> fan;
   fan.keep = false;
   fan.on_each = hooks.on_progress;
-  auto accept = [updates, layout, on_update = hooks.on_update](std::uint32_t id, fit_result& r) -> std::string {
+  auto fit_seconds = std::make_shared<double>(0.0);
+  auto accept = [updates, layout, fit_seconds, on_update = hooks.on_update](std::uint32_t id,
+                                                                            fit_result& r) -> std::string {
     auto reason = updates->accept({id, r.samples, r.train_loss, r.weights.data});
-    if (reason.empty() && on_update)
-      on_update(r);
+    if (reason.empty()) {
+      *fit_seconds += r.seconds;
+      if (on_update)
+        on_update(r);
+    }
     return reason;
   };
   // Updates from other processes arrive as references (blob_transfer.hpp) and are fetched one
@@ -333,15 +346,17 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         });
         return;
       }
-      stream_update(self, updates, id, *held, expected, [=](std::string why, errc code) {
+      stream_update(self, updates, id, *held, expected, [=, seconds = held->seconds](std::string why, errc code) {
         finished();
+        if (why.empty())
+          *fit_seconds += seconds;
         settle(std::move(why), code);
       });
     });
   };
   auto* s = &strategy;
-  auto collected = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow,
-                    too_slow_at](fan_in<fit_result>& fits) {
+  auto collected = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow, too_slow_at,
+                    fit_seconds](fan_in<fit_result>& fits) {
     round_outcome out;
     out.record = in.header;
     auto& rec = out.record;
@@ -375,6 +390,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     rec.failures = static_cast<std::uint32_t>(fits.failures.size());
     rec.clients = static_cast<std::uint32_t>(updates->count());
     rec.samples = updates->samples();
+    rec.fit_seconds = *fit_seconds;
     out.failures = std::move(fits.failures);
     out.updates = updates;
     out.model = in.model;

@@ -46,6 +46,9 @@ struct round_inputs {
   /// cannot make the deadline is not asked, one whose update comes later (an injected slow
   /// delay) is refused, and the record's sim_time_s is the round's simulated end.
   std::optional<virtual_round> sim;
+  /// Registered clients without an actor (a fleet of descriptors, clustering.method=none): called
+  /// once with the peers asked, it gives each one without a handle its actor before the fits go out.
+  std::function<void(std::vector<peer>&)> materialize;
 };
 
 /// An evaluation's outcome, summed over everything it covered.

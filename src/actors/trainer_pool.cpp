@@ -37,6 +37,13 @@ caf::error unknown(std::uint32_t client) {
   return make_error(errc::unknown_client, "no client " + std::to_string(client) + " on this node");
 }
 
+// Rows 0 .. n - 1 (the test set as data.test_limit cuts it).
+std::vector<std::uint32_t> first_rows(std::size_t n) {
+  std::vector<std::uint32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0u);
+  return idx;
+}
+
 struct worker_state {
   std::unique_ptr<model::trainer> trainer;
 };
@@ -50,21 +57,21 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
   self->state.trainer = std::make_unique<model::trainer>(ctx->model_choice);
   return {
     [=](train_atom, std::uint32_t client, const fit_ins& in) -> caf::result<fit_result> {
-      if (client >= ctx->partitions.size())
+      if (client >= ctx->partitions().size())
         return unknown(client);
       return guarded([&]() -> caf::result<fit_result> {
-        const auto& part = ctx->partitions[client];
+        const auto& part = ctx->partitions()[client];
         // The round's values (epochs, lr, the strategy's client-side knobs) over the client's own.
         auto options = model::with_fit_values(ctx->train, in.config.values);
         auto seed = fl::training_seed(ctx->seed, client, in.config.round);
-        auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train, ctx->pixel_map(client),
+        auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train_rows(), ctx->pixel_map(client),
                                             ctx->training_labels(client), options, seed);
         if (ctx->attacker(client))
           out.weights = fl::poison(ctx->attack, in.weights.values(), std::move(out.weights), fl::splitmix64(seed));
         fit_result r;
         r.client_id = client;
         r.round = in.config.round;
-        r.samples = part.train.size();
+        r.samples = part.train_size();
         r.train_loss = out.metrics.loss;
         r.seconds = out.metrics.seconds;
         r.cpu_seconds = out.metrics.cpu_seconds;
@@ -74,14 +81,15 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
     },
     // IFCA: the loss of each model on the client's own training data (its labels as it sees them).
     [=](score_atom, std::uint32_t client, const std::vector<weight_blob>& models) -> caf::result<std::vector<double>> {
-      if (client >= ctx->partitions.size())
+      if (client >= ctx->partitions().size())
         return unknown(client);
       return guarded([&]() -> caf::result<std::vector<double>> {
-        const auto& part = ctx->partitions[client];
+        const auto& part = ctx->partitions()[client];
+        const auto rows = part.train_rows();
         std::vector<double> losses;
         for (const auto& m : models)
           losses.push_back(self->state.trainer
-                             ->evaluate(m.values(), ctx->data->train, part.train, ctx->pixel_map(client), part.label_map)
+                             ->evaluate(m.values(), ctx->data->train, rows, ctx->pixel_map(client), part.label_map)
                              .loss);
         return losses;
       });
@@ -96,20 +104,21 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
       });
     },
     [=](assess_atom, std::uint32_t client, const weight_blob& w) -> caf::result<eval_result> {
-      if (client != test_set && client >= ctx->partitions.size())
+      if (client != test_set && client >= ctx->partitions().size())
         return unknown(client);
       // A client without local test rows (a natural client of a single sample) has nothing to
       // score: an empty index list would mean the whole split.
-      if (client != test_set && ctx->partitions[client].test.empty())
+      if (client != test_set && ctx->partitions()[client].test_size() == 0)
         return eval_result{client, 0, 0, 0};
       return guarded([&]() -> caf::result<eval_result> {
-        auto m = client == test_set ? self->state.trainer->evaluate(w.values(), ctx->data->test, {}, {}, {})
+        auto m = client == test_set ? self->state.trainer->evaluate(w.values(), ctx->data->test,
+                                                                    first_rows(ctx->global_test_rows), {}, {})
                                     : self->state.trainer->evaluate(w.values(),
-                                                                    ctx->partitions[client].test_in_test_split
+                                                                    ctx->partitions()[client].test_in_test_split
                                                                       ? ctx->data->test
                                                                       : ctx->data->train,
-                                                                    ctx->partitions[client].test, ctx->pixel_map(client),
-                                                                    ctx->partitions[client].label_map);
+                                                                    ctx->partitions()[client].test_rows(), ctx->pixel_map(client),
+                                                                    ctx->partitions()[client].label_map);
         return eval_result{client, m.samples, m.loss, m.accuracy};
       });
     },
@@ -241,7 +250,7 @@ trainer_pool_handle spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<c
   std::vector<trainer_worker_handle> workers;
   for (std::uint32_t i = 0; i < std::max(1u, trainers); ++i)
     workers.push_back(sys.spawn<caf::detached>(worker, ctx));
-  return sys.spawn(dispatcher, std::move(workers), ctx->data->test.count);
+  return sys.spawn(dispatcher, std::move(workers), ctx->global_test_rows);
 }
 
 } // namespace flotilla::actors

@@ -79,7 +79,15 @@ void check_common(const limits& l) {
   const auto& ex = l.s.experiment;
   if (cp.phase != "initial" && cp.phase != "cluster")
     refuse("phase", quoted(cp.phase), "neither \"initial\" nor \"cluster\"");
-  if (cp.phase == "initial") {
+  bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+  if (cp.phase == "initial" && plain) {
+    // Plain FL: every round is a checkpoint, the last one included (then comes the evaluation).
+    if (cp.round < 1 || cp.round > ex.rounds.initial)
+      refuse("round", to_string(cp.round),
+             "an initial checkpoint holds rounds 1 to " + to_string(ex.rounds.initial) + " (rounds.initial)");
+  } else if (cp.phase == "cluster" && plain) {
+    refuse("phase", quoted(cp.phase), "clustering.method=none runs no cluster phase");
+  } else if (cp.phase == "initial") {
     // The last initial round is followed by clustering and the next checkpoint is a cluster one.
     if (ex.rounds.initial < 2)
       refuse("phase", quoted(cp.phase),

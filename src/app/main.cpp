@@ -90,7 +90,7 @@ int execute(config::settings s, const nlohmann::json& doc, app::run_directory& d
     std::fflush(stdout);
   };
   try {
-    runtime::run_experiment(s, data, recorder, {}, doc.dump(), resume, finish, plan.partitions.get());
+    runtime::run_experiment(s, data, recorder, {}, doc.dump(), resume, finish, plan.partitions);
   } catch (...) {
     if (recorder->rounds_recorded() > 0)
       dir.keep(); // what it did is worth keeping (and resuming)

@@ -1,5 +1,6 @@
 #include "app/outputs.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -42,6 +43,10 @@ double mean_of_known(const std::vector<double>& xs) {
 
 } // namespace
 
+bool lists_clients(std::size_t clients) {
+  return clients <= listed_clients_limit;
+}
+
 json clusters_json(const fl::run_report& r, const std::vector<data::client_partition>& parts) {
   json out;
   out["clusters"] = json::array();
@@ -60,19 +65,21 @@ json clusters_json(const fl::run_report& r, const std::vector<data::client_parti
   }
   out["rule"] = "server = argmin(cpu + mem) per cluster, ties to the lowest id; cpu = host (or profile) CPU% "
                 "+ own training CPU share, mem = host (or profile) memory% + own footprint share";
+  // A fleet beyond listed_clients_limit is not listed client by client (lists_clients).
+  const bool listed = lists_clients(std::max(parts.size(), r.assignment.size()));
   json groups = json::object();
-  if (has_groups(parts))
+  if (listed && has_groups(parts))
     for (const auto& p : parts)
       groups[std::to_string(p.id)] = p.group;
   out["true_groups"] = groups;
   // partition.scheme=natural: which natural client of the data each client number is.
   json natural = json::object();
   for (const auto& p : parts)
-    if (!p.natural_id.empty())
+    if (listed && !p.natural_id.empty())
       natural[std::to_string(p.id)] = p.natural_id;
   out["natural_ids"] = natural;
   json unclustered = json::array();
-  for (std::size_t i = 0; i < r.assignment.size(); ++i)
+  for (std::size_t i = 0; listed && i < r.assignment.size(); ++i)
     if (r.assignment[i] == fl::no_cluster)
       unclustered.push_back(i);
   out["unclustered"] = unclustered;
@@ -88,18 +95,19 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
                   double total_seconds, std::uint64_t peak_rss) {
   // The record sections come from their field lists (fl/record_fields.hpp via record_json.hpp).
   json per_client = json::object();
+  const bool listed = lists_clients(std::max(parts.size(), r.personalized.size()));
   // The fleet (clock=virtual): every process draws it from the seed, or reads the same file.
   std::vector<fl::device> devices;
-  if (s.experiment.virtual_clock)
+  if (s.experiment.virtual_clock && listed)
     devices = fl::make_devices(s.experiment.devices, s.experiment.seed, s.experiment.total_clients());
-  for (std::size_t i = 0; i < r.personalized.size(); ++i) {
+  for (std::size_t i = 0; listed && i < r.personalized.size(); ++i) {
     fl::summary_client c;
     c.cluster = r.assignment[i] == fl::no_cluster ? -1 : static_cast<std::int64_t>(r.assignment[i]);
     c.personalized_accuracy = r.personalized[i];
     c.initial_global_accuracy = i < r.initial_personalized.size() ? r.initial_personalized[i] : -1.0;
     if (i < parts.size()) {
-      c.train_samples = parts[i].train.size();
-      c.test_samples = parts[i].test.size();
+      c.train_samples = parts[i].train_size();
+      c.test_samples = parts[i].test_size();
       c.label_histogram = parts[i].label_histogram;
       c.group = parts[i].group;
     }
@@ -150,8 +158,8 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
   out["elections"] = elections;
   out["late_clients"] = r.late_joins;
   out["faults"] = json(r.faults);
-  for (auto a : r.assignment)
-    clustering["assignment"].push_back(a == fl::no_cluster ? json(nullptr) : json(a));
+  for (std::size_t i = 0; listed && i < r.assignment.size(); ++i)
+    clustering["assignment"].push_back(r.assignment[i] == fl::no_cluster ? json(nullptr) : json(r.assignment[i]));
   if (has_groups(parts)) {
     std::vector<std::int64_t> truth, found;
     for (const auto& p : parts)
@@ -176,6 +184,10 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
   timing.peak_rss_bytes = peak_rss;
   out["timing"] = timing;
   out["warnings"] = r.warnings;
+  if (!listed)
+    out["warnings"].push_back("summary.json and clusters.json list no client one by one: the run registered " +
+                              std::to_string(std::max(parts.size(), r.personalized.size())) + " clients, more than " +
+                              std::to_string(listed_clients_limit) + " (metrics.jsonl has every round)");
   return out;
 }
 

@@ -10,6 +10,12 @@
 
 namespace flotilla::app {
 
+/// Beyond this many registered clients, summary.json and clusters.json list no client one by
+/// one (a million clients' rows would be hundreds of MB of JSON): the aggregates stay, and a
+/// warning says so.
+inline constexpr std::size_t listed_clients_limit = 10000;
+bool lists_clients(std::size_t clients);
+
 /// clusters.json: members, server and every score per cluster, true groups when known.
 nlohmann::json clusters_json(const fl::run_report& r, const std::vector<data::client_partition>& parts);
 

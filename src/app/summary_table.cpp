@@ -17,6 +17,18 @@ std::string summary_table(const json& summary, const fl::run_report& r) {
   auto f = summary.at("final").get<fl::summary_final>();
   out << "\n  phase / model              clients   accuracy      time\n";
   out << "  -------------------------  -------  ---------  --------\n";
+  if (r.clustering_method == "none") { // plain FL: rounds, then the global model
+    std::snprintf(buf, sizeof(buf), "  rounds (%zu, no clustering) %6zu  %9s  %7.1fs\n", r.rounds.size(),
+                  r.assignment.size(), "", t.initial_s);
+    out << buf;
+    std::snprintf(buf, sizeof(buf), "  global (test set)          %7s  %8.2f%%  %7.1fs\n", "",
+                  100 * f.global_accuracy, t.evaluation_s);
+    out << buf;
+    std::snprintf(buf, sizeof(buf), "  total %.1fs, %.0f training samples/s, peak RSS %.0f MiB\n", t.total_s,
+                  t.samples_per_s, static_cast<double>(t.peak_rss_bytes) / (1 << 20));
+    out << buf;
+    return out.str();
+  }
   std::snprintf(buf, sizeof(buf), "  initial (global, test)     %7zu  %8.2f%%  %7.1fs\n", r.assignment.size(),
                 100 * r.initial_global_accuracy, t.initial_s);
   out << buf;

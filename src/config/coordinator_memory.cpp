@@ -39,6 +39,10 @@ memory_estimate coordinator_memory(const settings& s, std::uint64_t parameters) 
   const std::uint64_t n = ex.total_clients();
   const std::uint64_t dim = cl.sketch_dim > 0 ? cl.sketch_dim : parameters;
   memory_estimate m;
+  if (fl::cluster_method_named(cl.method).initial == fl::cluster_method::grouping::none) {
+    m.what = "nothing: clustering.method=none keeps no features";
+    return m; // plain FL: the coordinator holds a round's sums, not a client's features
+  }
   // Features: with sketch_dim 0 they are the clients' weights themselves (the coordinator keeps
   // each client's update of the last initial round); with sketches, the sketches.
   m.bytes = n * dim * sizeof(float);

@@ -171,6 +171,10 @@ void read_clustering(const json& doc, fl::experiment& ex) {
   cl.cfl_eps1 = number<double>(doc, "clustering.cfl_eps1", 0, 1e9);
   cl.cfl_eps2 = number<double>(doc, "clustering.cfl_eps2", 0, 1e9);
   cl.cfl_min_size = number<std::uint32_t>(doc, "clustering.cfl_min_size", 1, u32_max);
+  if (method.initial == fl::cluster_method::grouping::none && ex.rounds.cluster > 0)
+    throw config_error("clustering.method=none is plain federated learning, without clusters to run rounds in: "
+                       "rounds.cluster = " + std::to_string(ex.rounds.cluster) +
+                       " must be 0 (or choose kmeans, agglomerative, cfl or ifca)");
 }
 
 // `faults`: [{"target": 3 | "server:0", "kind": "crash"|"hang"|"slow", "phase": "initial"|"cluster",
@@ -348,8 +352,9 @@ void check_strategy_fits(const fl::experiment& ex) {
     return n - std::min<std::size_t>(n, static_cast<std::size_t>(std::lround(r.stragglers.fraction * static_cast<double>(n))));
   };
   // Every initial round but the last asks a sample; the last asks everyone (clustering) and keeps
-  // its stragglers.
-  auto asked = r.initial >= 2 ? left(fl::participants_of(ex.clients, r.fraction_fit)) : std::size_t{ex.clients};
+  // its stragglers. Without clustering (plain FL) every round asks a sample.
+  bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+  auto asked = r.initial >= 2 || plain ? left(fl::participants_of(ex.clients, r.fraction_fit)) : std::size_t{ex.clients};
   if (auto why = strategy->cannot_ever_aggregate(asked); !why.empty())
     throw config_error("strategy.name=" + ex.strategy.name + " cannot aggregate an initial round of " +
                        std::to_string(asked) + " clients (clients = " + std::to_string(ex.clients) +
@@ -441,6 +446,7 @@ settings read_settings(const json& doc) {
   s.data.dataset = one_of(doc, "data.dataset", data::dataset_names());
   s.data.root = text(doc, "data.root");
   s.data.train_limit = number<std::size_t>(doc, "data.train_limit", 0, 100000000);
+  s.data.test_limit = number<std::size_t>(doc, "data.test_limit", 0, 100000000);
   s.data.file = text(doc, "data.file");
   s.data.alpha = number<double>(doc, "data.alpha", 0, 100);
   s.data.beta = number<double>(doc, "data.beta", 0, 100);

@@ -56,6 +56,35 @@ void limit(split& s, std::size_t n) {
     s.owner.resize(n);
 }
 
+// The owners row by row of a split that gives them as offsets (data made on demand): what the
+// paths that edit owners (data.train_limit) work on.
+void expand_owners(split& s) {
+  if (s.owner_offsets.empty())
+    return;
+  s.owner.assign(s.count, 0);
+  for (std::size_t u = 0; u + 1 < s.owner_offsets.size(); ++u)
+    std::fill(s.owner.begin() + static_cast<std::ptrdiff_t>(s.owner_offsets[u]),
+              s.owner.begin() + static_cast<std::ptrdiff_t>(s.owner_offsets[u + 1]), static_cast<std::uint32_t>(u));
+  s.owner_offsets.clear();
+}
+
+// Hashes a split's owners as the bytes of the row-by-row list, whichever form it has (the
+// fingerprint of data made on demand does not depend on how its owners are held).
+void hash_owners(sha256& hash, const split& s) {
+  if (s.owner_offsets.empty()) {
+    hash.update(reinterpret_cast<const unsigned char*>(s.owner.data()), s.owner.size() * sizeof(std::uint32_t));
+    return;
+  }
+  std::vector<std::uint32_t> block;
+  for (std::size_t u = 0; u + 1 < s.owner_offsets.size(); ++u) {
+    block.insert(block.end(), s.owner_offsets[u + 1] - s.owner_offsets[u], static_cast<std::uint32_t>(u));
+    if (block.size() >= (1u << 16) || u + 2 == s.owner_offsets.size()) {
+      hash.update(reinterpret_cast<const unsigned char*>(block.data()), block.size() * sizeof(std::uint32_t));
+      block.clear();
+    }
+  }
+}
+
 // data.train_limit may cut a natural client's every training row: such a client is no client of
 // the run (its test rows stay in the global test split, owned by nobody: owner = ids count).
 void drop_clients_without_rows(dataset& d) {
@@ -120,6 +149,11 @@ std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const 
     out->natural_ids = std::move(set.natural_ids);
     out->true_group = std::move(set.true_group);
   }
+  if (options.train_limit > 0) {
+    // Cutting rows may leave clients without any: owners row by row, as for data read whole.
+    expand_owners(out->train);
+    expand_owners(out->test);
+  }
   limit(out->train, options.train_limit);
   if (options.train_limit > 0)
     drop_clients_without_rows(*out);
@@ -133,7 +167,7 @@ std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const 
     hash.update(reinterpret_cast<const unsigned char*>(dims), sizeof(dims));
     hash.update(reinterpret_cast<const unsigned char*>(s->pixels.data()), s->pixels.size() * sizeof(float));
     hash.update(reinterpret_cast<const unsigned char*>(s->labels.data()), s->labels.size() * sizeof(std::int64_t));
-    hash.update(reinterpret_cast<const unsigned char*>(s->owner.data()), s->owner.size() * sizeof(std::uint32_t));
+    hash_owners(hash, *s);
   }
   for (const auto& id : out->natural_ids)
     hash.update(reinterpret_cast<const unsigned char*>(id.c_str()), id.size() + 1);

@@ -34,6 +34,10 @@ struct split {
   /// Per sample, its natural client: an index into dataset::natural_ids. Empty when the data
   /// has no client ids (every image dataset).
   std::vector<std::uint32_t> owner;
+  /// Data made on demand, whose natural clients own contiguous rows: client u's rows are
+  /// [owner_offsets[u], owner_offsets[u + 1]) and `owner` is empty (a million clients' rows are
+  /// not listed one by one). Empty otherwise.
+  std::vector<std::uint64_t> owner_offsets;
   /// Set when the samples are made on demand; `pixels` and `labels` are then empty.
   std::shared_ptr<const sample_source> source;
 
@@ -62,6 +66,9 @@ struct data_options {
   std::string dataset = "mnist"; ///< a name in the dataset table (datasets.hpp)
   std::string root;              ///< empty: the dataset's default location
   std::size_t train_limit = 0;   ///< use the first N training samples; 0 = all
+  /// The global model is evaluated on the first N rows of the test split; 0 = all. Clients'
+  /// own test rows are not cut (a million generated users have tens of millions of rows).
+  std::size_t test_limit = 0;
   std::string file;              ///< data.dataset=tensors: the torch.save'd dict of tensors
   // The generated benchmarks (synthetic_fedprox, synthetic_leaf):
   double alpha = 0, beta = 0;    ///< Synthetic(alpha, beta): model and data heterogeneity

@@ -30,12 +30,56 @@ std::vector<std::vector<std::uint32_t>> rows_by_owner(const split& s, std::size_
   return out;
 }
 
+// natural_partitions for data made on demand: each chosen client's rows as ranges (its train
+// rows, and its test rows when it has some; else a hold-out of its train rows, as listed rows).
+// No labels are known before a client trains, so there is no histogram.
+std::vector<client_partition> ranged_partitions(const dataset& data, const std::vector<std::uint32_t>& chosen,
+                                                const partition_options& options, std::uint64_t seed) {
+  const auto& train_at = data.train.owner_offsets;
+  const auto& test_at = data.test.owner_offsets;
+  auto range = [](const std::vector<std::uint64_t>& at, std::uint32_t id) {
+    return row_range{static_cast<std::uint32_t>(at[id]), static_cast<std::uint32_t>(at[id + 1] - at[id])};
+  };
+  std::vector<client_partition> out(chosen.size());
+  for (std::uint32_t c = 0; c < chosen.size(); ++c) {
+    auto& p = out[c];
+    const auto id = chosen[c];
+    p.id = c;
+    p.natural_id = data.natural_ids[id];
+    if (id < data.true_group.size())
+      p.group = data.true_group[id];
+    auto train = range(train_at, id);
+    if (train.count == 0)
+      throw data_error("natural client " + p.natural_id + " has no training sample; remove it from the data, "
+                       "or raise data.train_limit if it cut the client's rows off");
+    if (!test_at.empty() && range(test_at, id).count > 0) {
+      p.ranged = true;
+      p.train_range = train;
+      p.test_range = range(test_at, id);
+      p.test_in_test_split = true;
+      continue;
+    }
+    std::vector<std::uint32_t> rows(train.count);
+    for (std::uint32_t i = 0; i < train.count; ++i)
+      rows[i] = train.first + i;
+    auto rng = rng_for(seed, 1 + std::uint64_t{id});
+    hold_out(std::move(rows), options.local_test_fraction, rng, p);
+  }
+  return out;
+}
+
 } // namespace
 
 std::vector<client_partition> natural_partitions(const dataset& data, std::uint32_t clients,
                                                  const partition_options& options, std::uint64_t seed) {
   const auto ids = data.natural_ids.size();
-  if (ids == 0 || data.train.owner.size() != data.train.count)
+  // Data made on demand gives its owners as contiguous ranges: so do its partitions.
+  const bool ranges = !data.train.owner_offsets.empty();
+  if (ranges && (data.train.owner_offsets.size() != ids + 1 ||
+                 (!data.test.owner_offsets.empty() && data.test.owner_offsets.size() != ids + 1)))
+    throw data_error("data.dataset=" + data.name + ": the row ranges of its " + std::to_string(ids) +
+                     " natural clients do not match their number (a bug: please report it)");
+  if (ids == 0 || (!ranges && data.train.owner.size() != data.train.count))
     throw partition_error("partition.scheme=natural: data.dataset=" + data.name +
                           " has no client ids; give them (client_train in a tensors file, LEAF's users) or "
                           "choose another partition.scheme");
@@ -52,6 +96,8 @@ std::vector<client_partition> natural_partitions(const dataset& data, std::uint3
     chosen.resize(clients);
     std::sort(chosen.begin(), chosen.end());
   }
+  if (ranges)
+    return ranged_partitions(data, chosen, options, seed);
   auto train_rows = rows_by_owner(data.train, ids);
   const bool own_tests = !data.test.owner.empty();
   auto test_rows = own_tests ? rows_by_owner(data.test, ids) : std::vector<std::vector<std::uint32_t>>{};

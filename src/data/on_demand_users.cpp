@@ -131,10 +131,7 @@ on_demand_set make_on_demand(const user_generator& g, std::size_t cache_rows) {
   auto cache = std::make_shared<user_cache>(g, cache_rows);
   for (auto [s, at, test] : {std::tuple{&out.train, &train_at, false}, std::tuple{&out.test, &test_at, true}}) {
     s->count = static_cast<std::size_t>(at->back());
-    s->owner.resize(s->count);
-    for (std::uint32_t u = 0; u < g.users; ++u)
-      std::fill(s->owner.begin() + static_cast<std::ptrdiff_t>((*at)[u]),
-                s->owner.begin() + static_cast<std::ptrdiff_t>((*at)[u + 1]), u);
+    s->owner_offsets = *at;
     s->source = std::make_shared<user_rows>(cache, test, *at, sample_size);
   }
   out.natural_ids.reserve(g.users);

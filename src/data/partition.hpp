@@ -15,11 +15,22 @@ struct partition_options {
   double local_test_fraction = 0.2;    ///< share of each client's samples held out for testing
 };
 
-/// One client's share of the training set: sample indices, never copies.
+/// Rows [first, first + count) of a split.
+struct row_range {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+};
+
+/// One client's share of the training set: sample indices, never copies. A natural client of
+/// data made on demand owns contiguous rows: its share is two ranges (`ranged`), so a million
+/// registered clients cost no index lists. Read the rows through train_rows() / test_rows()
+/// and the sizes through train_size() / test_size(), which serve both forms.
 struct client_partition {
   std::uint32_t id = 0;
-  std::vector<std::uint32_t> train;          ///< indices into the training split
+  std::vector<std::uint32_t> train;          ///< indices into the training split (empty when ranged)
   std::vector<std::uint32_t> test;           ///< local test split, from the training split unless...
+  bool ranged = false;                       ///< the rows are train_range and test_range
+  row_range train_range, test_range;
   bool test_in_test_split = false;           ///< ...natural clients with test rows of their own: the test split
   std::int32_t group = -1;                   ///< true group (rotated, label_swap, synthetic_leaf), -1 when none
   std::string natural_id;                    ///< partition.scheme=natural: the data's client id
@@ -28,6 +39,21 @@ struct client_partition {
   /// samples alike (label_swap); empty means the identity.
   std::vector<std::int64_t> label_map;
   std::vector<std::uint32_t> label_histogram; ///< per class as the client sees it, over train + local test
+
+  std::size_t train_size() const { return ranged ? train_range.count : train.size(); }
+  std::size_t test_size() const { return ranged ? test_range.count : test.size(); }
+  /// The training rows' indices, ascending.
+  std::vector<std::uint32_t> train_rows() const { return ranged ? rows_of(train_range) : train; }
+  /// The local test rows' indices (in the test split when test_in_test_split), ascending.
+  std::vector<std::uint32_t> test_rows() const { return ranged ? rows_of(test_range) : test; }
+
+private:
+  static std::vector<std::uint32_t> rows_of(row_range r) {
+    std::vector<std::uint32_t> out(r.count);
+    for (std::uint32_t i = 0; i < r.count; ++i)
+      out[i] = r.first + i;
+    return out;
+  }
 };
 
 /// The schemes make_partitions accepts.

@@ -17,6 +17,8 @@ const std::vector<cluster_method>& cluster_methods() {
      {}},
     {"ifca", "IFCA (Ghosh et al.): k-means start, then each client moves to the model with its lowest loss",
      g::kmeans, false, ifca_choice},
+    {"none", "no clustering: plain federated learning, the initial rounds' global model is the result "
+     "(rounds.cluster = 0)", g::none, false, {}},
   };
   return methods;
 }

@@ -12,7 +12,7 @@
 namespace flotilla::fl {
 
 struct cluster_method {
-  enum class grouping { kmeans, agglomerative, one_cluster };
+  enum class grouping { kmeans, agglomerative, one_cluster, none };
 
   std::string name;
   std::string about;

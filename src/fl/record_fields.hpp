@@ -36,6 +36,7 @@ void round_record_fields(R& x, F&& f) {
   f("test_accuracy", x.test_accuracy, not_evaluated);
   f("evaluated", x.evaluated);
   f("seconds", x.seconds);
+  f("fit_seconds", x.fit_seconds);
   f("sim_time_s", x.sim_time_s);
   f("reassigned", x.reassigned);
   f("update_norm_mean", x.update_norm_mean);

@@ -36,6 +36,9 @@ struct round_record {
   double test_accuracy = 0;           ///< initial: global test set; cluster: members' local splits
   std::uint64_t evaluated = 0;        ///< images that evaluation covered
   double seconds = 0;
+  /// The aggregated updates' own training seconds, summed over their fits (each ran on one
+  /// trainer): against `seconds` times the trainers, what of a round was not training.
+  double fit_seconds = 0;
   /// Seconds into the run when the round ended: simulated under clock=virtual, the wall clock
   /// since the run began under clock=wall.
   double sim_time_s = 0;

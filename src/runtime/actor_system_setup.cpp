@@ -35,16 +35,18 @@ bool is_loopback(const std::string& host) {
 
 std::shared_ptr<actors::node_context> node_context_for(const config::settings& s,
                                                        std::shared_ptr<const data::dataset> data,
-                                                       const std::vector<data::client_partition>* partitions) {
+                                                       std::shared_ptr<const std::vector<data::client_partition>> partitions) {
   auto model = config::fitted_model(s, *data); // every process fits the same model to the same data
   std::shared_ptr<actors::node_context> ctx;
   try {
-    ctx = actors::make_node_context(std::move(data), s.experiment, s.partition, model, s.train, partitions);
+    ctx = actors::make_node_context(std::move(data), s.experiment, s.partition, model, s.train, std::move(partitions));
   } catch (const std::invalid_argument& e) {
     if (std::string(e.what()).rfind("devices.file", 0) == 0) // the fleet's file: a configuration error
       throw config::config_error(std::string(e.what()) + " (scripts/fedscale_devices.py converts FedScale's file)");
     throw;
   }
+  if (s.data.test_limit > 0)
+    ctx->global_test_rows = std::min(ctx->global_test_rows, s.data.test_limit);
   for (const auto& p : s.profiles)
     for (auto id : p.clients)
       ctx->profiles[id] = actors::client_profile{true, p.cpu, p.mem};

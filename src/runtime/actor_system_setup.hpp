@@ -26,7 +26,7 @@ bool is_loopback(const std::string& host);
 /// the simulated device profiles, built the same way on the coordinator's side and on nodes.
 std::shared_ptr<actors::node_context> node_context_for(
   const config::settings& s, std::shared_ptr<const data::dataset> data,
-  const std::vector<data::client_partition>* partitions = nullptr);
+  std::shared_ptr<const std::vector<data::client_partition>> partitions = nullptr);
 
 /// What a node must share with the coordinator, byte for byte: the data's fingerprint, then for
 /// a TorchScript model model_mark and its file's SHA-256 (the run id hashes the same text).

@@ -13,6 +13,7 @@
 #include "actors/blob_transfer.hpp"
 #include "actors/client.hpp"
 #include "common/atomic_file.hpp"
+#include "fl/cluster_methods.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/errors.hpp"
 #include "actors/node_context.hpp"
@@ -98,11 +99,24 @@ void close_system(std::shared_ptr<caf::actor_system> system, int code, const std
 
 } // namespace
 
+namespace {
+
+// Whether this run's registered clients can be descriptors (coordinator_options::spawn_client):
+// plain FL (no clustering, which would ask every client) in synchronous rounds, with nothing a
+// client keeps between rounds (FedBN's layers), in one process.
+bool descriptors(const config::settings& s) {
+  const auto& ex = s.experiment;
+  return fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none &&
+         !ex.async.asynchronous() && s.model.buffers == "average" && s.runtime.nodes.empty() && s.runtime.listen == 0;
+}
+
+} // namespace
+
 fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const data::dataset> data,
                               std::shared_ptr<fl::run_observer> observer, const client_override& override_client,
                               const std::string& config_json, std::shared_ptr<const fl::checkpoint> resume,
                               const std::function<void(fl::run_report&)>& finish,
-                              const std::vector<data::client_partition>* partitions) {
+                              std::shared_ptr<const std::vector<data::client_partition>> partitions) {
   if (!s.runtime.nodes.empty() && config_json.empty())
     throw std::invalid_argument("run_experiment: a run on nodes needs the resolved config");
   // CAF 0.17.6 would hang in remote_actor on a key that does not fit its certificate.
@@ -146,9 +160,26 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
       if (!s.runtime.nodes.empty()) {
         clients = spawn_remote_clients(sys, self, s, config_json, fingerprint, managers);
       } else {
+        // Plain FL in one process: registered clients are descriptors (their data slice, device
+        // and availability are functions of the id), with an actor only while sampled. Clients a
+        // fault targets keep theirs, so the fault outlives the round that injects it.
+        std::set<std::uint32_t> targets;
+        for (const auto& f : s.experiment.faults)
+          if (f.client >= 0)
+            targets.insert(static_cast<std::uint32_t>(f.client));
+        if (descriptors(s) && !override_client) {
+          auto shared = std::shared_ptr<const actors::node_context>(ctx);
+          co.spawn_client = [&sys, shared, pool](std::uint32_t id) {
+            return caf::actor_cast<actors::client_handle>(sys.spawn(actors::client, id, shared, pool));
+          };
+        }
         for (std::uint32_t id = 0; id < s.experiment.total_clients(); ++id) {
           if (s.runtime.listen > 0 && id >= s.experiment.clients) {
             clients.push_back({id, caf::actor{}}); // a joining node brings it
+            continue;
+          }
+          if (co.spawn_client && !targets.count(id)) {
+            clients.push_back({id, actors::client_handle{}});
             continue;
           }
           caf::actor hdl = override_client ? override_client(sys, id) : caf::actor{};

@@ -39,7 +39,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
                               const std::string& config_json = "",
                               std::shared_ptr<const fl::checkpoint> resume = nullptr,
                               const std::function<void(fl::run_report&)>& finish = {},
-                              const std::vector<data::client_partition>* partitions = nullptr);
+                              std::shared_ptr<const std::vector<data::client_partition>> partitions = nullptr);
 
 /// The first weights of a run: model.init's state_dict, or seeded fresh weights.
 std::vector<float> initial_model(const config::settings& s, const model::model_choice& choice);

@@ -248,3 +248,33 @@ TEST_CASE("a resume may change where the run happens, not what it is") {
   CHECK(config::run_id(other, "data-a") != id);
   CHECK(config::run_id(doc, "data-b") != id); // the same files elsewhere resume; other files do not
 }
+
+TEST_CASE("a large fleet's samples are written sparsely and read back whole; a sparse list that lies is refused") {
+  test::temp_dir dir;
+  auto d = dir.path().string();
+  auto file = (dir.path() / "checkpoint" / "checkpoint.bin").string();
+  auto cp = sample();
+  cp.samples_of.assign(1000, 0); // a thousand registered clients, three of which trained
+  cp.samples_of[3] = 40;
+  cp.samples_of[500] = 7;
+  cp.samples_of[999] = 1;
+  app::write_checkpoint(d, "run-a", cp);
+  auto bytes = read_bytes(file);
+  CHECK(bytes.find("\"nonzero\":[[3,40],[500,7],[999,1]]") != std::string::npos);
+  CHECK(app::read_checkpoint(d, "run-a").samples_of == cp.samples_of);
+  SUBCASE("a client beyond its size") {
+    write_bytes(file, rewritten(bytes, app::checkpoint_version,
+                                [](nlohmann::json& j) { j["samples_of"]["nonzero"][0][0] = 1000; }));
+    CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-a"),
+                         (file + ": samples_of names client 1000 of 1000; the checkpoint is damaged").c_str(),
+                         app::checkpoint_error);
+  }
+  SUBCASE("a size that would allocate without bound") {
+    write_bytes(file, rewritten(bytes, app::checkpoint_version,
+                                [](nlohmann::json& j) { j["samples_of"]["size"] = 1ULL << 40; }));
+    CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-a"),
+                         (file + ": samples_of claims 1099511627776 clients, more than 100000000; the checkpoint is "
+                                 "damaged").c_str(),
+                         app::checkpoint_error);
+  }
+}

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "actors/blob_transfer.hpp"
 #include "fl/layer_history.hpp"
@@ -261,8 +262,11 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     }
     asked = std::move(in_time);
   }
+  // The round keeps `in` in its callbacks: let go of the registered clients (a million of them
+  // would be copied with it), and of the spawner once it has given the asked their actors.
+  std::vector<peer>().swap(in.available);
   if (in.materialize)
-    in.materialize(asked);
+    std::exchange(in.materialize, {})(asked);
   in.header.stragglers = static_cast<std::uint32_t>(slow.size());
   in.header.stragglers_kept = in.keep_stragglers && !slow.empty();
   auto n_asked = asked.size() + too_slow.size();

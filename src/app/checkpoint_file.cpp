@@ -142,6 +142,48 @@ struct reader {
 
 } // namespace
 
+namespace {
+
+// Each client's training samples. A fleet of a million registered clients, few of which have
+// trained, is written as its size and the clients that did ({"size", "nonzero": [[id, n], ...]}):
+// a million numbers of JSON per round would cost the round more than its aggregation.
+json samples_json(const std::vector<std::uint64_t>& samples) {
+  std::size_t nonzero = 0;
+  for (auto n : samples)
+    nonzero += n > 0;
+  if (2 * nonzero >= samples.size())
+    return samples;
+  json pairs = json::array();
+  for (std::size_t id = 0; id < samples.size(); ++id)
+    if (samples[id] > 0)
+      pairs.push_back({id, samples[id]});
+  return json{{"size", samples.size()}, {"nonzero", pairs}};
+}
+
+// The most clients a sparse samples_of may claim (ten times data.users' largest): what it makes
+// a reader allocate is bounded before the checkpoint's run is compared with the configuration.
+constexpr std::uint64_t max_checkpoint_clients = 100'000'000;
+
+std::vector<std::uint64_t> samples_from(const json& j, const std::string& path) {
+  if (!j.is_object())
+    return j.get<std::vector<std::uint64_t>>();
+  auto size = j.at("size").get<std::uint64_t>();
+  if (size > max_checkpoint_clients)
+    throw checkpoint_error(path + ": samples_of claims " + std::to_string(size) + " clients, more than " +
+                           std::to_string(max_checkpoint_clients) + "; the checkpoint is damaged");
+  std::vector<std::uint64_t> out(size, 0);
+  for (const auto& p : j.at("nonzero")) {
+    auto id = p.at(0).get<std::uint64_t>();
+    if (id >= size)
+      throw checkpoint_error(path + ": samples_of names client " + std::to_string(id) + " of " +
+                             std::to_string(size) + "; the checkpoint is damaged");
+    out[id] = p.at(1).get<std::uint64_t>();
+  }
+  return out;
+}
+
+} // namespace
+
 void write_checkpoint(const std::string& run_dir, const std::string& run_id, const fl::checkpoint& cp) {
   blobs b;
   b["global"] = cp.global;
@@ -198,7 +240,7 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
            {"phase", cp.phase},
            {"round", cp.round},
            {"strategy", state_json(cp.strategy, "strategy", b)},
-           {"samples_of", cp.samples_of},
+           {"samples_of", samples_json(cp.samples_of)},
            {"clusters", clusters},
            {"clients", clients},
            {"lost_early", cp.lost_early},
@@ -295,7 +337,7 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
     doc.at("round").get_to(cp.round);
     cp.global = b.at("global");
     cp.strategy = state_from(doc.at("strategy"), "strategy", b);
-    doc.at("samples_of").get_to(cp.samples_of);
+    cp.samples_of = samples_from(doc.at("samples_of"), path);
     for (const auto& c : doc.at("clusters")) {
       fl::cluster_record x;
       c.at("id").get_to(x.id);

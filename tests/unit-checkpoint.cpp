@@ -262,6 +262,13 @@ TEST_CASE("a large fleet's samples are written sparsely and read back whole; a s
   auto bytes = read_bytes(file);
   CHECK(bytes.find("\"nonzero\":[[3,40],[500,7],[999,1]]") != std::string::npos);
   CHECK(app::read_checkpoint(d, "run-a").samples_of == cp.samples_of);
+  CHECK(app::read_checkpoint(d, "run-a", 1000).samples_of == cp.samples_of);
+  SUBCASE("another number of clients than the run's") {
+    CHECK_THROWS_WITH_AS(app::read_checkpoint(d, "run-a", 999),
+                         (file + ": samples_of = 1000 entries: the run has 999 clients; the checkpoint is damaged")
+                           .c_str(),
+                         app::checkpoint_error);
+  }
   SUBCASE("a client beyond its size") {
     write_bytes(file, rewritten(bytes, app::checkpoint_version,
                                 [](nlohmann::json& j) { j["samples_of"]["nonzero"][0][0] = 1000; }));

@@ -43,8 +43,10 @@ std::vector<std::uint32_t> owners(const data::split& s) {
   if (s.owner_offsets.empty())
     return s.owner;
   std::vector<std::uint32_t> out;
-  for (std::size_t u = 0; u + 1 < s.owner_offsets.size(); ++u)
-    out.insert(out.end(), s.owner_offsets[u + 1] - s.owner_offsets[u], static_cast<std::uint32_t>(u));
+  const auto users = static_cast<std::uint32_t>(s.owner_offsets.size() - 1);
+  for (std::uint32_t u = 0; u < users; ++u)
+    out.insert(out.end(), s.owner_offsets[u + 1] - s.owner_offsets[u], u);
+  out.resize(s.count, users); // rows past the last user's belong to nobody (data.train_limit)
   return out;
 }
 
@@ -69,11 +71,21 @@ TEST_CASE("a generated set made on demand holds no rows up front and gathers the
         const auto& b = (*lazy).*part;
         CHECK(b.count == a.count);
         CHECK(b.sample_size() == a.sample_size());
-        // Owners as ranges of rows (a million users are not listed row by row), unless
-        // data.train_limit cut rows and owners had to be edited one by one.
-        CHECK(b.owner.empty() == (limit == 0));
+        // Owners as ranges of rows (a million users are not listed row by row), also when
+        // data.train_limit cut rows: the users after the cut are no clients, their test rows
+        // nobody's, as for the whole set's owners.
+        CHECK(b.owner.empty());
         CHECK(owners(b) == a.owner);
         CHECK(all_of(b) == all_of(a));
+      }
+      data::partition_options natural;
+      natural.scheme = "natural";
+      auto ids = static_cast<std::uint32_t>(whole->natural_ids.size());
+      auto lazy_parts = data::partition_dataset(*lazy, ids, natural, 5);
+      auto whole_parts = data::partition_dataset(*whole, ids, natural, 5);
+      for (std::uint32_t i = 0; i < ids; ++i) {
+        CHECK(lazy_parts[i].train_rows() == whole_parts[i].train);
+        CHECK(lazy_parts[i].test_rows() == whole_parts[i].test);
       }
       // Out of order and across users, as a shuffled batch asks.
       std::vector<std::uint32_t> order(whole->train.count);

@@ -321,7 +321,8 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
 void materialize(coordinator_actor* self, std::vector<peer>& asked, std::vector<std::uint32_t>& spawned) {
   auto& st = self->state;
   for (auto& p : asked) {
-    if (p.handle)
+    // A client whose actor went down stays down (as an actor of its own would): no new one.
+    if (p.handle || st.lost_early.count(p.id))
       continue;
     p.handle = st.opt.spawn_client(p.id);
     st.clients[p.id].handle = p.handle;

@@ -125,11 +125,21 @@ caf::message_handler evaluation(coordinator_actor* self) {
         if (!out.failed && out.samples > 0 && !out.model.empty())
           parts.push_back({out.id, out.samples, &out.model});
       rep.global_model = parts.empty() ? st.global.values() : fl::weighted_mean(parts);
+      // Plain FL: the last round's model is the result, and that round may have evaluated it on
+      // the same test rows already (a million clients' test set is not evaluated twice).
+      if (rep.clustering_method == "none" && !rep.rounds.empty() && rep.rounds.back().aggregated &&
+          rep.rounds.back().test_accuracy != fl::not_evaluated) {
+        rep.global_accuracy = rep.initial_global_accuracy = rep.rounds.back().test_accuracy;
+        return evaluate_members(self);
+      }
       self->request(st.pool, deadline(st.opt.experiment.rounds.timeout_s), assess_atom::value, test_set,
                     weight_blob{st.opt.model.layout, rep.global_model})
         .then(
           [=](eval_result& e) {
-            self->state.report->global_accuracy = e.accuracy;
+            auto& rep = *self->state.report;
+            rep.global_accuracy = e.accuracy;
+            if (rep.clustering_method == "none") // plain FL: the rounds' model is the initial global one
+              rep.initial_global_accuracy = e.accuracy;
             self->state.report->samples_evaluated += e.samples;
             evaluate_members(self);
           },

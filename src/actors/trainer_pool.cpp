@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
-#include <limits>
 #include <map>
 #include <numeric>
 #include <utility>
@@ -130,14 +129,12 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
 struct pool_state {
   std::size_t workers = 0;
   std::size_t test_count = 0;
+  /// Free job slots: two per worker, so the next job waits in a worker's mailbox and the worker
+  /// does not sit idle while its answer travels to the pool and the pool's next job back (a round
+  /// of a thousand small fits would lose that latency a thousand times).
   std::vector<trainer_worker_handle> idle;
-  /// Each job (send to a worker, deliver) by (largest cost first, then arrival): longest
-  /// processing time first. A round's fits differ widely in size (natural clients' data is
-  /// heavy-tailed), and the largest one started last would leave the other trainers idle while it
-  /// runs. Results do not depend on the order: a fit is a function of the client, the model and
-  /// the seed, and aggregation sums are exact.
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::function<void(trainer_worker_handle)>> queue;
-  std::uint64_t arrivals = 0;
+  std::map<caf::actor_addr, std::size_t> busy; ///< jobs in flight per worker
+  std::deque<std::function<void(trainer_worker_handle)>> queue; // each job: send to a worker, deliver
 };
 
 using pool_actor = trainer_pool_handle::stateful_base<pool_state>;
@@ -146,20 +143,27 @@ using pool_actor = trainer_pool_handle::stateful_base<pool_state>;
 void pump(pool_actor* self) {
   auto& st = self->state;
   while (!st.idle.empty() && !st.queue.empty()) {
-    auto w = st.idle.back();
-    st.idle.pop_back();
-    auto job = st.queue.extract(st.queue.begin());
-    job.mapped()(w);
+    // The least busy worker's slot: the test set's slices (one per worker) go to different
+    // workers, and so do the first jobs of a round.
+    auto it = std::min_element(st.idle.begin(), st.idle.end(), [&](const auto& a, const auto& b) {
+      return st.busy[a.address()] < st.busy[b.address()];
+    });
+    auto w = *it;
+    st.idle.erase(it);
+    ++st.busy[w.address()];
+    auto job = std::move(st.queue.front());
+    st.queue.pop_front();
+    job(w);
   }
 }
 
 // Queues one request for the next idle worker; `done` gets the answer, and the worker goes
 // back to the idle list.
 template <class Result, class... Ts>
-void enqueue(pool_actor* self, std::uint64_t cost, std::function<void(caf::expected<Result>)> done, Ts... xs) {
-  auto key = std::make_pair(std::numeric_limits<std::uint64_t>::max() - cost, self->state.arrivals++);
-  self->state.queue.emplace(key, [self, done, xs...](trainer_worker_handle w) {
+void enqueue(pool_actor* self, std::function<void(caf::expected<Result>)> done, Ts... xs) {
+  self->state.queue.emplace_back([self, done, xs...](trainer_worker_handle w) {
     auto release = [self, w] {
+      --self->state.busy[w.address()];
       self->state.idle.push_back(w);
       pump(self);
     };
@@ -216,42 +220,30 @@ void evaluate_test_set(pool_actor* self, caf::typed_response_promise<eval_result
       sum.accuracy /= static_cast<double>(std::max<std::uint64_t>(1, sum.samples));
       rp.deliver(sum);
     };
-    enqueue<eval_result>(self, end - begin, combine, slice_atom::value, begin, end, w);
+    enqueue<eval_result>(self, combine, slice_atom::value, begin, end, w);
   }
 }
 
 trainer_pool_handle::behavior_type dispatcher(pool_actor* self, std::vector<trainer_worker_handle> workers,
-                                              std::shared_ptr<const node_context> ctx) {
-  const std::size_t test_count = ctx->global_test_rows;
-  // What a job reads, in rows (its cost in the queue); 0 for a client this process does not know.
-  auto train_rows = [ctx](std::uint32_t client) -> std::uint64_t {
-    return client < ctx->partitions().size() ? ctx->partitions()[client].train_size() : 0;
-  };
-  auto test_rows = [ctx](std::uint32_t client) -> std::uint64_t {
-    return client < ctx->partitions().size() ? ctx->partitions()[client].test_size() : 0;
-  };
+                                              std::size_t test_count) {
   self->set_default_handler(drop_unexpected);
   end_on_exception(self, "flotilla.trainer_pool");
   for (auto& w : workers)
     self->link_to(w); // workers end with the pool
   self->state.workers = workers.size();
   self->state.test_count = test_count;
-  // Two jobs in flight per worker: the next one waits in the worker's mailbox, so a worker does
-  // not sit idle while its answer travels to the pool and the pool's next job back (a round of a
-  // thousand small fits would lose that latency a thousand times).
   for (int slot = 0; slot < 2; ++slot)
     for (const auto& w : workers)
       self->state.idle.push_back(w);
   return {
     [=](train_atom a, std::uint32_t client, const fit_ins& in) {
       auto rp = self->make_response_promise<fit_result>();
-      auto epochs = static_cast<std::uint64_t>(std::max(1.0, in.config.value("epochs", 1.0)));
-      enqueue<fit_result>(self, train_rows(client) * epochs, deliver_to(rp), a, client, in);
+      enqueue<fit_result>(self, deliver_to(rp), a, client, in);
       return rp;
     },
     [=](score_atom a, std::uint32_t client, const std::vector<weight_blob>& models) {
       auto rp = self->make_response_promise<std::vector<double>>();
-      enqueue<std::vector<double>>(self, train_rows(client) * models.size(), deliver_to(rp), a, client, models);
+      enqueue<std::vector<double>>(self, deliver_to(rp), a, client, models);
       return rp;
     },
     [=](assess_atom a, std::uint32_t client, const weight_blob& w) {
@@ -259,7 +251,7 @@ trainer_pool_handle::behavior_type dispatcher(pool_actor* self, std::vector<trai
       if (client == test_set && self->state.workers > 1)
         evaluate_test_set(self, rp, w); // the largest evaluation: split it over the workers
       else
-        enqueue<eval_result>(self, client == test_set ? test_count : test_rows(client), deliver_to(rp), a, client, w);
+        enqueue<eval_result>(self, deliver_to(rp), a, client, w);
       return rp;
     },
   };
@@ -272,7 +264,7 @@ trainer_pool_handle spawn_trainer_pool(caf::actor_system& sys, std::shared_ptr<c
   std::vector<trainer_worker_handle> workers;
   for (std::uint32_t i = 0; i < std::max(1u, trainers); ++i)
     workers.push_back(sys.spawn<caf::detached>(worker, ctx));
-  return sys.spawn(dispatcher, std::move(workers), ctx);
+  return sys.spawn(dispatcher, std::move(workers), ctx->global_test_rows);
 }
 
 } // namespace flotilla::actors

@@ -438,7 +438,7 @@ void check_checkpoint(const fl::checkpoint& cp, const config::settings& s, std::
 
 fl::checkpoint read_checked_checkpoint(const std::string& run_dir, const std::string& run_id,
                                        const config::settings& s, std::size_t model_parameters) {
-  auto cp = read_checkpoint(run_dir, run_id);
+  auto cp = read_checkpoint(run_dir, run_id, s.experiment.total_clients());
   namespace fs = std::filesystem;
   auto metrics = fs::path(run_dir) / "metrics.jsonl";
   std::error_code ec;

@@ -164,10 +164,13 @@ json samples_json(const std::vector<std::uint64_t>& samples) {
 // a reader allocate is bounded before the checkpoint's run is compared with the configuration.
 constexpr std::uint64_t max_checkpoint_clients = 100'000'000;
 
-std::vector<std::uint64_t> samples_from(const json& j, const std::string& path) {
+std::vector<std::uint64_t> samples_from(const json& j, const std::string& path, std::uint64_t clients) {
   if (!j.is_object())
     return j.get<std::vector<std::uint64_t>>();
   auto size = j.at("size").get<std::uint64_t>();
+  if (clients > 0 && size != clients)
+    throw checkpoint_error(path + ": samples_of = " + std::to_string(size) + " entries: the run has " +
+                           std::to_string(clients) + " clients; the checkpoint is damaged");
   if (size > max_checkpoint_clients)
     throw checkpoint_error(path + ": samples_of claims " + std::to_string(size) + " clients, more than " +
                            std::to_string(max_checkpoint_clients) + "; the checkpoint is damaged");
@@ -277,7 +280,7 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
                         json{{"phase", cp.phase}, {"round", cp.round}, {"version", checkpoint_version}}.dump() + "\n");
 }
 
-fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id) {
+fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id, std::uint64_t clients) {
   auto path = (fs::path(run_dir) / "checkpoint" / "checkpoint.bin").string();
   // A device, a FIFO or a directory in its place is refused before it is read (/dev/zero would
   // be read until memory ends, a FIFO block for ever); 64 GiB is far beyond any checkpoint.
@@ -337,7 +340,7 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
     doc.at("round").get_to(cp.round);
     cp.global = b.at("global");
     cp.strategy = state_from(doc.at("strategy"), "strategy", b);
-    cp.samples_of = samples_from(doc.at("samples_of"), path);
+    cp.samples_of = samples_from(doc.at("samples_of"), path, clients);
     for (const auto& c : doc.at("clusters")) {
       fl::cluster_record x;
       c.at("id").get_to(x.id);

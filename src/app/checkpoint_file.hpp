@@ -24,8 +24,10 @@ public:
 /// different run, so the number changed. This build still reads version 1 files (from
 /// `oldest_checkpoint_version` on): their `lost_early` is taken as empty, and a client lost to
 /// an injected crash is lost again when the resume applies the run's faults once more. Version 3
-/// added the asynchronous steps' fits in flight (`async`); versions 1 and 2 have none.
-constexpr std::uint32_t checkpoint_version = 3;
+/// added the asynchronous steps' fits in flight (`async`); versions 1 and 2 have none. Version 4
+/// may write `samples_of` sparsely (a large fleet: its size and the clients that trained); an
+/// older build would call such a file damaged instead of naming the version.
+constexpr std::uint32_t checkpoint_version = 4;
 /// The oldest format version this build reads.
 constexpr std::uint32_t oldest_checkpoint_version = 1;
 
@@ -35,7 +37,8 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
 
 /// Reads run_dir/checkpoint/checkpoint.bin; throws checkpoint_error saying what is wrong when
 /// it is missing, damaged (checksum), of a version this build does not read, or belongs to
-/// another run (run_id).
-fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id);
+/// another run (run_id). `clients`, when not 0, is the run's registered clients: a sparse
+/// samples_of claiming another number is refused before anything is allocated for it.
+fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& run_id, std::uint64_t clients = 0);
 
 } // namespace flotilla::app

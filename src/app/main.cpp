@@ -64,7 +64,9 @@ int execute(config::settings s, const nlohmann::json& doc, app::run_directory& d
   std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%s -> %s\n", s.name.c_str(),
               s.experiment.clients, s.partition.scheme.c_str(), s.model.name.c_str(),
               s.experiment.strategy.name.c_str(),
-              s.experiment.clustering.k == 0 ? "auto" : std::to_string(s.experiment.clustering.k).c_str(),
+              s.experiment.clustering.method == "none" ? "none (no clustering)"
+              : s.experiment.clustering.k == 0         ? "auto"
+                                                       : std::to_string(s.experiment.clustering.k).c_str(),
               dir.path().c_str());
   std::printf("flotilla: %s loaded: %zu train / %zu test samples\n", data->name.c_str(), data->train.count,
               data->test.count);

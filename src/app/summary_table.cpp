@@ -18,8 +18,9 @@ std::string summary_table(const json& summary, const fl::run_report& r) {
   out << "\n  phase / model              clients   accuracy      time\n";
   out << "  -------------------------  -------  ---------  --------\n";
   if (r.clustering_method == "none") { // plain FL: rounds, then the global model
-    std::snprintf(buf, sizeof(buf), "  rounds (%zu, no clustering) %6zu  %9s  %7.1fs\n", r.rounds.size(),
-                  r.assignment.size(), "", t.initial_s);
+    char label[64];
+    std::snprintf(label, sizeof(label), "rounds (%zu, no clustering)", r.rounds.size());
+    std::snprintf(buf, sizeof(buf), "  %-25s  %7zu  %9s  %7.1fs\n", label, r.assignment.size(), "", t.initial_s);
     out << buf;
     std::snprintf(buf, sizeof(buf), "  global (test set)          %7s  %8.2f%%  %7.1fs\n", "",
                   100 * f.global_accuracy, t.evaluation_s);

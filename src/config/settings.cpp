@@ -505,6 +505,9 @@ settings read_settings(const json& doc) {
   read_clustering(doc, ex);
   ex.late_clients = number<std::uint32_t>(doc, "late_clients", 0, u32_max);
   ex.late_join_round = number<std::uint32_t>(doc, "late_join_round", 1, 100000);
+  if (ex.late_clients > 0 && ex.clustering.method == "none")
+    throw config_error("config key 'late_clients' = " + std::to_string(ex.late_clients) +
+                       ": late clients join a cluster, and clustering.method=none has none; register them as clients");
   if (ex.late_clients > 0 && ex.late_join_round > ex.rounds.cluster)
     throw config_error("config key 'late_join_round' = " + std::to_string(ex.late_join_round) +
                        " is after the last cluster round (rounds.cluster = " + std::to_string(ex.rounds.cluster) +

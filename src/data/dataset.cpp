@@ -69,20 +69,60 @@ void expand_owners(split& s) {
 }
 
 // Hashes a split's owners as the bytes of the row-by-row list, whichever form it has (the
-// fingerprint of data made on demand does not depend on how its owners are held).
+// fingerprint of data made on demand does not depend on how its owners are held). Rows past the
+// last user's belong to nobody: owner = the number of users, as drop_clients_without_rows writes.
 void hash_owners(sha256& hash, const split& s) {
   if (s.owner_offsets.empty()) {
     hash.update(reinterpret_cast<const unsigned char*>(s.owner.data()), s.owner.size() * sizeof(std::uint32_t));
     return;
   }
+  const auto users = s.owner_offsets.size() - 1;
   std::vector<std::uint32_t> block;
-  for (std::size_t u = 0; u + 1 < s.owner_offsets.size(); ++u) {
+  auto flush = [&] {
+    hash.update(reinterpret_cast<const unsigned char*>(block.data()), block.size() * sizeof(std::uint32_t));
+    block.clear();
+  };
+  for (std::size_t u = 0; u < users; ++u) {
     block.insert(block.end(), s.owner_offsets[u + 1] - s.owner_offsets[u], static_cast<std::uint32_t>(u));
-    if (block.size() >= (1u << 16) || u + 2 == s.owner_offsets.size()) {
-      hash.update(reinterpret_cast<const unsigned char*>(block.data()), block.size() * sizeof(std::uint32_t));
-      block.clear();
-    }
+    if (block.size() >= (1u << 16))
+      flush();
   }
+  for (auto row = s.owner_offsets.back(); row < s.count; ++row) {
+    block.push_back(static_cast<std::uint32_t>(users));
+    if (block.size() >= (1u << 16))
+      flush();
+  }
+  flush();
+}
+
+// data.train_limit on data made on demand, its owners kept as offsets: users own contiguous rows
+// in user order, so the first n training rows are whole users and part of one more, and the
+// users after them have none. They are no clients of the run and their test rows stay in the
+// test split, owned by nobody: what drop_clients_without_rows does to owners listed row by row,
+// without listing a row. False (nothing changed) when the users left without rows are not all
+// at the end (a user with no training rows at all): the caller lists owners row by row then.
+bool limit_offsets(dataset& d, std::size_t n) {
+  auto& train = d.train.owner_offsets;
+  auto& test = d.test.owner_offsets;
+  if (train.empty() || n == 0 || (!test.empty() && test.size() != train.size()))
+    return false;
+  n = std::min(n, d.train.count);
+  const auto users = train.size() - 1;
+  std::size_t kept = 0;
+  while (kept < users && train[kept] < n && train[kept + 1] > train[kept])
+    ++kept;
+  for (auto u = kept; u < users; ++u)
+    if (train[u] < n)
+      return false; // a user before the cut without rows
+  for (auto& at : train)
+    at = std::min<std::uint64_t>(at, n);
+  train.resize(kept + 1);
+  if (!test.empty())
+    test.resize(kept + 1);
+  d.train.count = n;
+  d.natural_ids.resize(std::min(d.natural_ids.size(), kept));
+  d.true_group.resize(std::min(d.true_group.size(), kept));
+  return true;
 }
 
 // data.train_limit may cut a natural client's every training row: such a client is no client of
@@ -149,13 +189,13 @@ std::shared_ptr<const dataset> load_federated(const dataset_entry& entry, const 
     out->natural_ids = std::move(set.natural_ids);
     out->true_group = std::move(set.true_group);
   }
-  if (options.train_limit > 0) {
+  if (options.train_limit > 0 && !limit_offsets(*out, options.train_limit)) {
     // Cutting rows may leave clients without any: owners row by row, as for data read whole.
     expand_owners(out->train);
     expand_owners(out->test);
   }
   limit(out->train, options.train_limit);
-  if (options.train_limit > 0)
+  if (options.train_limit > 0 && out->train.owner_offsets.empty())
     drop_clients_without_rows(*out);
   sha256 hash;
   const std::uint64_t classes = out->num_classes; // the model's output layer depends on it

@@ -38,13 +38,7 @@ void down_watch::release(const caf::actor& who, const std::string& why) {
   if (monitored_.erase(addr))
     self_->demonitor(who);
   gone_.erase(addr);
-  auto it = waiting_.find(addr);
-  if (it == waiting_.end())
-    return;
-  auto callbacks = std::move(it->second);
-  waiting_.erase(it);
-  for (auto& [ticket, fail] : callbacks)
-    fail(why);
+  fail_waiting(addr, why);
 }
 
 const std::string* down_watch::gone(const caf::actor_addr& who) const {
@@ -54,6 +48,10 @@ const std::string* down_watch::gone(const caf::actor_addr& who) const {
 
 void down_watch::down(const caf::actor_addr& who, const std::string& reason) {
   gone_.emplace(who, reason);
+  fail_waiting(who, reason);
+}
+
+void down_watch::fail_waiting(const caf::actor_addr& who, const std::string& reason) {
   auto it = waiting_.find(who);
   if (it == waiting_.end())
     return;

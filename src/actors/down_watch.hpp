@@ -37,6 +37,8 @@ public:
 private:
   explicit down_watch(caf::event_based_actor* self) : self_(self) {}
   void down(const caf::actor_addr& who, const std::string& reason);
+  /// Fails every pending request to `who` with `reason`.
+  void fail_waiting(const caf::actor_addr& who, const std::string& reason);
 
   caf::event_based_actor* self_;
   std::uint64_t next_ = 0;

@@ -30,6 +30,21 @@ std::vector<std::vector<std::uint32_t>> rows_by_owner(const split& s, std::size_
   return out;
 }
 
+// Client c, the natural client `id` of the data: its number, name and true group.
+client_partition client_of(const dataset& data, std::uint32_t c, std::uint32_t id) {
+  client_partition p;
+  p.id = c;
+  p.natural_id = data.natural_ids[id];
+  if (id < data.true_group.size())
+    p.group = data.true_group[id];
+  return p;
+}
+
+data_error no_training_rows(const client_partition& p) {
+  return data_error("natural client " + p.natural_id + " has no training sample; remove it from the data, "
+                    "or raise data.train_limit if it cut the client's rows off");
+}
+
 // natural_partitions for data made on demand: each chosen client's rows as ranges (its train
 // rows, and its test rows when it has some; else a hold-out of its train rows, as listed rows).
 // No labels are known before a client trains, so there is no histogram.
@@ -42,16 +57,11 @@ std::vector<client_partition> ranged_partitions(const dataset& data, const std::
   };
   std::vector<client_partition> out(chosen.size());
   for (std::uint32_t c = 0; c < chosen.size(); ++c) {
-    auto& p = out[c];
     const auto id = chosen[c];
-    p.id = c;
-    p.natural_id = data.natural_ids[id];
-    if (id < data.true_group.size())
-      p.group = data.true_group[id];
+    auto& p = out[c] = client_of(data, c, id);
     auto train = range(train_at, id);
     if (train.count == 0)
-      throw data_error("natural client " + p.natural_id + " has no training sample; remove it from the data, "
-                       "or raise data.train_limit if it cut the client's rows off");
+      throw no_training_rows(p);
     if (!test_at.empty() && range(test_at, id).count > 0) {
       p.ranged = true;
       p.train_range = train;
@@ -104,16 +114,11 @@ std::vector<client_partition> natural_partitions(const dataset& data, std::uint3
 
   std::vector<client_partition> out(clients);
   for (std::uint32_t c = 0; c < clients; ++c) {
-    auto& p = out[c];
     const auto id = chosen[c];
-    p.id = c;
-    p.natural_id = data.natural_ids[id];
-    if (id < data.true_group.size())
-      p.group = data.true_group[id];
+    auto& p = out[c] = client_of(data, c, id);
     auto rows = std::move(train_rows[id]);
     if (rows.empty())
-      throw data_error("natural client " + p.natural_id + " has no training sample; remove it from the data, "
-                       "or raise data.train_limit if it cut the client's rows off");
+      throw no_training_rows(p);
     if (own_tests && !test_rows[id].empty()) {
       p.test = std::move(test_rows[id]);
       p.test_in_test_split = true;

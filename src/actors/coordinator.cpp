@@ -8,6 +8,8 @@
 #include "actors/fan_out.hpp"
 #include "fl/cluster_methods.hpp"
 #include "fl/layer_history.hpp"
+#include "fl/privacy/dp_fedavg.hpp"
+#include "fl/privacy/rdp_accountant.hpp"
 #include "fl/seeds.hpp"
 #include "fl/sketch.hpp"
 
@@ -275,6 +277,8 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
   if (!cp.clusters.empty())
     st.phase.registry() = fl::cluster_registry::restore(cp.clusters, cp.clients, cp.selected);
   st.lost_early = cp.lost_early;
+  if (st.accountant && !cp.report.privacy_rdp.empty())
+    *st.accountant = fl::privacy::rdp_accountant::restore(cp.report.privacy_rdp);
   st.phase.set_late_joined(cp.late_joined);
   for (const auto& [id, p] : cp.points)
     st.points[id] = std::make_shared<const std::vector<float>>(p);
@@ -355,6 +359,20 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   // Plain FL (clustering.method=none): the last round is a round like the others.
   bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
   bool everyone = last && !plain;
+  // privacy.dp: this round's sampling rate for the accountant, and the budget it must not pass.
+  const auto& privacy = ex.privacy;
+  const double q = ex.clients == 0 ? 1.0
+                                   : static_cast<double>(fl::participants_of(ex.clients, ex.rounds.fraction_fit)) /
+                                       static_cast<double>(ex.clients);
+  if (st.accountant && privacy.epsilon_budget > 0 &&
+      st.accountant->would_exceed(privacy.epsilon_budget, privacy.delta, q, privacy.noise_multiplier)) {
+    st.observer->on_warning("privacy.epsilon_budget = " + std::to_string(privacy.epsilon_budget) + ": round " +
+                            std::to_string(round) + " would raise epsilon to " +
+                            std::to_string(st.accountant->epsilon_after(privacy.delta, q, privacy.noise_multiplier)) +
+                            " (delta " + std::to_string(privacy.delta) + "); the rounds end at round " +
+                            std::to_string(round - 1));
+    return enter(self, plain ? evaluation : clustering);
+  }
   apply_faults(self, "initial", round);
   round_inputs in;
   in.header.phase = "initial";
@@ -374,6 +392,14 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   in.durable = st.durable_step;
   if (st.opt.clock)
     in.sim = virtual_round{st.report->sim_time_s, st.opt.clock, -1, ex.rounds.sim_deadline_s};
+  if (st.accountant) {
+    in.uniform_weights = true;
+    in.privatize = [seed = ex.seed, round, privacy](const std::vector<float>& current, const std::vector<float>& mean,
+                                                    std::size_t accepted, std::size_t asked) {
+      return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, privacy.noise_multiplier, privacy.clip,
+                                         fl::privacy::central_key(seed, 0, round));
+    };
+  }
   auto spawned = std::make_shared<std::vector<std::uint32_t>>();
   if (st.opt.spawn_client)
     in.materialize = [self, spawned](std::vector<peer>& asked) { materialize(self, asked, *spawned); };
@@ -400,7 +426,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
       return cb(eval_summary{{}, 0, fl::not_evaluated, fl::not_evaluated});
     evaluate_on_test_set(self, m, std::move(cb));
   };
-  run_round(*st.watch, *st.strategy, std::move(in), evaluate, [self, round, last, plain, spawned](round_outcome out) {
+  run_round(*st.watch, *st.strategy, std::move(in), evaluate, [self, round, last, plain, spawned, q](round_outcome out) {
     auto& st = self->state;
     release_clients(self, *spawned);
     auto& rep = *st.report;
@@ -408,6 +434,14 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
     auto& rec = out.record;
     if (!out.eval_error.empty())
       return fail_run(self, errc::round_failed, "evaluating the global model failed: " + out.eval_error);
+    // privacy.dp: a round that released a noised model costs its privacy (one that kept the
+    // model released nothing).
+    if (st.accountant) {
+      if (rec.aggregated)
+        st.accountant->add_steps(q, ex.privacy.noise_multiplier);
+      rec.epsilon = rep.epsilon = st.accountant->epsilon(ex.privacy.delta);
+      rep.privacy_rdp = st.accountant->state();
+    }
     rec.sim_time_s = run_clock(self, rec.sim_time_s);
     rep.sim_time_s = rec.sim_time_s;
     rep.bytes_moved += (rec.asked + rec.clients) * st.opt.model.parameters * sizeof(float);
@@ -480,6 +514,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
   st.global = weight_blob{options.model.layout, options.initial_model};
   st.samples_of.assign(clients.size(), 0);
   st.strategy = fl::make_strategy(options.experiment.strategy);
+  if (options.experiment.privacy.on())
+    st.accountant = std::make_shared<fl::privacy::rdp_accountant>();
   const auto& ex = options.experiment;
   st.phase.configure({ex.rounds.cluster, ex.clustering.method, ex.late_clients, ex.late_join_round,
                       ex.rounds.cluster_lockstep, options.clock, ex.rounds.sim_deadline_s, ex.rounds.epochs},

@@ -19,6 +19,10 @@
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
 
+namespace flotilla::fl::privacy {
+class rdp_accountant;
+}
+
 namespace flotilla::actors {
 
 /// What the coordinator needs to know of the run, as plain values.
@@ -58,6 +62,7 @@ struct coordinator_state {
   std::chrono::steady_clock::time_point run_start = std::chrono::steady_clock::now();
   double wall_offset = 0;                 ///< clock=wall: the run's seconds before a resume (run_clock)
   std::shared_ptr<async_run> async;       ///< strategy.mode=buffered|async: the initial phase's fits in flight
+  std::shared_ptr<fl::privacy::rdp_accountant> accountant; ///< privacy.dp: the coordinator's rounds' privacy loss
   fl::cluster_phase phase;                ///< the clusters (its registry) and each one's progress
   std::deque<fl::phase_command> commands; ///< the phase's commands not yet carried out (carry_out)
   bool carrying_out = false;

@@ -34,6 +34,9 @@ struct node_context {
   std::map<std::int64_t, std::vector<std::int32_t>> rotation_maps; ///< by whole degrees
   /// The first rows of the test split that evaluating the global model covers (data.test_limit).
   std::size_t global_test_rows = 0;
+  /// privacy.dp: a client's update (trained weights less the round's model) is clipped to this
+  /// L2 norm before it leaves the client (0: no clipping).
+  double dp_clip = 0;
   model::model_choice model_choice; ///< what every trainer builds (model.name for this data)
   model::model_spec model;
   model::train_options train;

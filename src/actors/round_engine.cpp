@@ -286,11 +286,13 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   fan.keep = false;
   fan.on_each = hooks.on_progress;
   auto fit_seconds = std::make_shared<double>(0.0);
-  auto accept = [updates, layout, fit_seconds, on_update = hooks.on_update](std::uint32_t id,
-                                                                            fit_result& r) -> std::string {
-    auto reason = updates->accept({id, r.samples, r.train_loss, r.weights.data});
+  auto trained = std::make_shared<std::uint64_t>(0); // the accepted updates' samples, whatever their weights
+  auto accept = [updates, layout, fit_seconds, trained, uniform = in.uniform_weights,
+                 on_update = hooks.on_update](std::uint32_t id, fit_result& r) -> std::string {
+    auto reason = updates->accept({id, uniform ? 1 : r.samples, r.train_loss, r.weights.data});
     if (reason.empty()) {
       *fit_seconds += r.seconds;
+      *trained += r.samples;
       if (on_update)
         on_update(r);
     }
@@ -310,7 +312,8 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       t->jobs.clear();
   });
   auto expected = in.model.size();
-  bool whole = updates->keeps() || static_cast<bool>(hooks.on_update) ||
+  // Uniform weights (privacy.dp) are applied where whole updates are accepted.
+  bool whole = updates->keeps() || static_cast<bool>(hooks.on_update) || in.uniform_weights ||
                expected <= current_transfer_settings().stream_above_floats;
   fan.accept_async = [=](std::uint32_t id, fit_result& r, std::function<void(std::string, errc)> settle) {
     auto refuse = [&](std::string why) {
@@ -350,17 +353,20 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         });
         return;
       }
-      stream_update(self, updates, id, *held, expected, [=, seconds = held->seconds](std::string why, errc code) {
+      stream_update(self, updates, id, *held, expected,
+                    [=, seconds = held->seconds, samples = held->samples](std::string why, errc code) {
         finished();
-        if (why.empty())
+        if (why.empty()) {
           *fit_seconds += seconds;
+          *trained += samples;
+        }
         settle(std::move(why), code);
       });
     });
   };
   auto* s = &strategy;
   auto collected = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow, too_slow_at,
-                    fit_seconds](fan_in<fit_result>& fits) {
+                    fit_seconds, trained](fan_in<fit_result>& fits) {
     round_outcome out;
     out.record = in.header;
     auto& rec = out.record;
@@ -393,7 +399,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     }
     rec.failures = static_cast<std::uint32_t>(fits.failures.size());
     rec.clients = static_cast<std::uint32_t>(updates->count());
-    rec.samples = updates->samples();
+    rec.samples = *trained;
     rec.fit_seconds = *fit_seconds;
     out.failures = std::move(fits.failures);
     out.updates = updates;
@@ -418,6 +424,9 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         if (!updates->keeps() && updates->poisoned().empty())
           updates->finalize();
         out.model = weight_blob{in.model.layout, s->aggregate_fit(rec.round, in.model.values(), *updates, failed)};
+        if (in.privatize)
+          out.model = weight_blob{in.model.layout,
+                                  in.privatize(in.model.values(), out.model.values(), updates->count(), n_asked)};
         rec.aggregated = true;
         rec.train_loss = updates->train_loss();
       } catch (const std::exception& e) {

@@ -49,6 +49,12 @@ struct round_inputs {
   /// Registered clients without an actor (a fleet of descriptors, clustering.method=none): called
   /// once with the peers asked, it gives each one without a handle its actor before the fits go out.
   std::function<void(std::vector<peer>&)> materialize;
+  /// privacy.dp: every accepted update counts once (clipped updates bound what one client moves
+  /// the sum by), and the strategy's mean goes through `privatize(current, mean, accepted, asked)`
+  /// (DP-FedAvg's noised fixed-denominator step, fl/privacy/dp_fedavg) before it is the model.
+  bool uniform_weights = false;
+  std::function<std::vector<float>(const std::vector<float>&, const std::vector<float>&, std::size_t, std::size_t)>
+    privatize;
 };
 
 /// An evaluation's outcome, summed over everything it covered.

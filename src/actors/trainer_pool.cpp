@@ -11,6 +11,7 @@
 #include "actors/exception_policy.hpp"
 #include "actors/protocol.hpp"
 #include "data/data_error.hpp"
+#include "fl/privacy/dp_fedavg.hpp"
 #include "fl/attack.hpp"
 #include "fl/seeds.hpp"
 #include "model/model_error.hpp"
@@ -67,6 +68,8 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
         auto seed = fl::training_seed(ctx->seed, client, in.config.round);
         auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train_rows(), ctx->pixel_map(client),
                                             ctx->training_labels(client), options, seed);
+        if (ctx->dp_clip > 0) // privacy.dp: the update leaves the client clipped to its L2 norm bound
+          out.weights = fl::privacy::clipped_update(in.weights.values(), std::move(out.weights), ctx->dp_clip);
         if (ctx->attacker(client))
           out.weights = fl::poison(ctx->attack, in.weights.values(), std::move(out.weights), fl::splitmix64(seed));
         fit_result r;

@@ -11,6 +11,7 @@
 #include "app/checkpoint_file.hpp"
 #include "config/config.hpp"
 #include "fl/cluster_methods.hpp"
+#include "fl/privacy/rdp_accountant.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
 
@@ -430,6 +431,13 @@ void check_checkpoint(const fl::checkpoint& cp, const config::settings& s, std::
   check_flights(l);
   check_features(l);
   check_report(l);
+  // privacy.dp: the coordinator's accountant continues from here.
+  const auto& rdp = cp.report.privacy_rdp;
+  if (!l.s.experiment.privacy.on() && !rdp.empty())
+    refuse("report.privacy_rdp", to_string(rdp.size()) + " values", "the run has privacy.dp=off");
+  if (l.s.experiment.privacy.on() && !rdp.empty())
+    if (auto why = fl::privacy::check_rdp_state(rdp, fl::privacy::default_orders().size()); !why.empty())
+      refuse("report.privacy_rdp", to_string(rdp.size()) + " values", why);
   // A resume cuts metrics.jsonl back to this size; the file must have reached it.
   if (cp.metrics_bytes > metrics_file_size)
     refuse("metrics_bytes", to_string(cp.metrics_bytes),

@@ -73,7 +73,9 @@ json report_json(const fl::run_report& r, blobs& b) {
           {"samples_trained", r.samples_trained},
           {"samples_evaluated", r.samples_evaluated},
           {"bytes_moved", r.bytes_moved},
-          {"warnings", r.warnings}};
+          {"warnings", r.warnings},
+          {"epsilon", r.epsilon},
+          {"privacy_rdp", r.privacy_rdp}};
 }
 
 fl::run_report report_from(const json& j, const blobs& b) {
@@ -104,6 +106,9 @@ fl::run_report report_from(const json& j, const blobs& b) {
     r.clusters.back().aggregator_actor = a.get<std::uint64_t>();
   }
   j.at("rounds").get_to(r.rounds);
+  r.epsilon = j.value("epsilon", -1.0); // absent before privacy.dp existed
+  if (j.contains("privacy_rdp"))
+    j.at("privacy_rdp").get_to(r.privacy_rdp);
   const auto& s = j.at("seconds");
   r.initial_seconds = s.at(0).get<double>();
   r.clustering_seconds = s.at(1).get<double>();

@@ -128,6 +128,7 @@ json summary_json(const config::settings& s, const fl::run_report& r, const std:
   fin.rounds_to_target = r.rounds_to_target < 0 ? -1 : static_cast<std::int64_t>(r.rounds_to_target);
   fin.sim_time_s = r.sim_time_s;
   fin.sim_time_to_target_s = r.sim_time_to_target_s;
+  fin.epsilon = r.epsilon;
   json out;
   out["name"] = s.name;
   out["final"] = fin;

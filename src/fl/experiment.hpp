@@ -76,6 +76,16 @@ struct fault {
   double seconds = 0;            ///< hang: how long (0 = for good); slow: the delay
 };
 
+/// privacy.*: client-level differential privacy (DP-FedAvg, McMahan et al. ICLR 2018).
+struct privacy_options {
+  std::string dp = "off";        ///< off | central (noise added where the updates are summed)
+  double clip = 1.0;             ///< each update's L2 norm is clipped to this (C)
+  double noise_multiplier = 1.0; ///< sigma: the sum's noise is N(0, (sigma C)^2) per weight
+  double delta = 1e-5;           ///< epsilon is reported at this delta
+  double epsilon_budget = 0;     ///< an aggregation point stops before exceeding it (0: no budget)
+  bool on() const { return dp != "off"; }
+};
+
 /// The whole experiment.
 struct experiment {
   std::uint64_t seed = 0;
@@ -91,6 +101,7 @@ struct experiment {
   device_options devices;         ///< devices.*: the fleet under the virtual clock
   std::string selection_policy = "resources"; ///< selection.policy (fl/server_choice.hpp)
   async_options async;            ///< strategy.mode and its knobs (fl/async_aggregation.hpp)
+  privacy_options privacy;        ///< privacy.*
 
   std::uint32_t total_clients() const { return clients + late_clients; }
   bool attacker(std::uint32_t id) const;

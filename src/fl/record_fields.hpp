@@ -47,6 +47,7 @@ void round_record_fields(R& x, F&& f) {
   f("staleness_max", x.staleness_max);
   f("dropped_stale", x.dropped_stale);
   f("staleness", x.staleness);
+  f("epsilon", x.epsilon, -1.0);
 }
 
 template <class R, class F>
@@ -119,6 +120,7 @@ void summary_final_fields(R& x, F&& f) {
   f("rounds_to_target", x.rounds_to_target, std::int64_t{-1});
   f("sim_time_s", x.sim_time_s);
   f("sim_time_to_target_s", x.sim_time_to_target_s, -1.0);
+  f("epsilon", x.epsilon, -1.0);
 }
 
 template <class R, class F>

@@ -49,6 +49,7 @@ struct round_record {
   bool stragglers_kept = false;       ///< their partial updates were aggregated (else dropped, never asked)
   double staleness_mean = 0;          ///< strategy.mode=buffered|async: server versions behind, over the step's updates
   std::uint32_t staleness_max = 0;
+  double epsilon = -1;                ///< privacy.dp: the aggregation point's epsilon after this round (-1: no DP)
   std::uint32_t dropped_stale = 0;    ///< updates dropped as staler than strategy.max_staleness
   std::vector<std::uint32_t> staleness; ///< each aggregated update's staleness (the report's histogram)
 };
@@ -128,6 +129,10 @@ struct run_report {
   std::uint64_t samples_evaluated = 0; ///< images evaluated (test set and local splits)
   std::uint64_t bytes_moved = 0;      ///< weight bytes sent and received by the coordinator and servers
   std::vector<std::string> warnings;
+  /// privacy.dp: the largest epsilon over aggregation points (-1: no DP), and the coordinator's
+  /// accountant (its RDP per order: fl/privacy/rdp_accountant), which a resume continues.
+  double epsilon = -1;
+  std::vector<double> privacy_rdp;
 };
 
 struct checkpoint;

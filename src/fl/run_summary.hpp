@@ -20,6 +20,7 @@ struct summary_final {
   std::int64_t rounds_to_target = -1;              ///< null: the target was not reached (or none set)
   double sim_time_s = 0;            ///< the run's length in simulated seconds (clock=virtual; wall: the wall clock's)
   double sim_time_to_target_s = -1; ///< when a round first reached rounds.target_accuracy (null: never)
+  double epsilon = -1;              ///< privacy.dp: the largest epsilon over aggregation points (null: no DP)
 };
 
 /// summary.json "timing": where the time and memory went.

@@ -45,6 +45,8 @@ std::shared_ptr<actors::node_context> node_context_for(const config::settings& s
       throw config::config_error(std::string(e.what()) + " (scripts/fedscale_devices.py converts FedScale's file)");
     throw;
   }
+  if (s.experiment.privacy.on())
+    ctx->dp_clip = s.experiment.privacy.clip;
   if (s.data.test_limit > 0)
     ctx->global_test_rows = std::min(ctx->global_test_rows, s.data.test_limit);
   for (const auto& p : s.profiles)

@@ -10,6 +10,9 @@
 #      rounds that follow, as in a clustered run
 #   5. a fleet beyond 10,000 clients is not listed client by client, and says so
 #   6. clustering.method=none with cluster rounds is exit 2, saying what to change
+#   7. privacy.dp=central (DP-FedAvg): the same model twice, epsilon on every round and growing,
+#      privacy.epsilon_budget ends the rounds before the one that would pass it, killed and resumed
+#      bit for bit with the same epsilons; what it does not cover yet is exit 2
 # Usage: plain_fl.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -90,4 +93,38 @@ pass "20,000 registered clients: no per-client listing (a warning says so), 5000
 
 section "6. refused"
 run_refused cluster_rounds 2 "clustering.method=none is plain federated learning" rounds.cluster=3
+
+section "7. client-level differential privacy (privacy.dp=central)"
+dp=(privacy.dp=central privacy.clip=0.5 privacy.noise_multiplier=1.0 privacy.delta=1e-5)
+run_ok dp1 "${dp[@]}"
+run_ok dp2 "${dp[@]}"
+[ "$(sha "$work/dp1")" = "$(sha "$work/dp2")" ] || fail "dp: two models from one seed"
+[ "$(sha "$work/dp1")" != "$(sha "$work/a")" ] || fail "dp: the model of the run without noise"
+budget=$(python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+eps = [r["epsilon"] for r in rows]
+assert all(e is not None and e > 0 for e in eps), "a round without epsilon: %s" % eps
+assert all(b > a for a, b in zip(eps, eps[1:])), "epsilon does not grow: %s" % eps
+s = json.load(open(sys.argv[1] + "/summary.json"))
+assert s["final"]["epsilon"] == eps[-1], "final.epsilon %s, last round %s" % (s["final"]["epsilon"], eps[-1])
+print((eps[1] + eps[2]) / 2)' "$work/dp1") || fail "dp: epsilon per round"
+run_ok budget "${dp[@]}" privacy.epsilon_budget="$budget"
+python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+s = json.load(open(sys.argv[1] + "/summary.json"))
+assert len(rows) == 2, "%d rounds under the budget, not 2" % len(rows)
+assert s["final"]["epsilon"] <= float(sys.argv[2]), "epsilon %s past the budget" % s["final"]["epsilon"]
+assert any("privacy.epsilon_budget" in w for w in s["warnings"]), s["warnings"]' "$work/budget" "$budget" \
+  || fail "dp: the budget did not stop the rounds before it"
+"$bin" run "${small[@]}" "${dp[@]}" rounds.initial=8 output.run_dir="$work/dpref" > "$work/dpref.log" 2>&1 || fail "dpref failed"
+"$bin" run "${small[@]}" "${dp[@]}" rounds.initial=8 output.run_dir="$work/dpkilled" > "$work/dpkilled.log" 2>&1 &
+kill_at_checkpoint "$work/dpkilled" '"round":3' $!
+"$bin" resume "$work/dpkilled" > "$work/dpkilled.resume.log" 2>&1 || fail "dp: resume failed"
+[ "$(sha "$work/dpkilled")" = "$(sha "$work/dpref")" ] || fail "dp: resumed, another model"
+eps() { python3 -c 'import json, sys; print([json.loads(l)["epsilon"] for l in open(sys.argv[1] + "/metrics.jsonl")])' "$1"; }
+[ "$(eps "$work/dpkilled")" = "$(eps "$work/dpref")" ] || fail "dp: resumed, other epsilons"
+run_refused distributed 2 "privacy.dp=distributed shares the noise" privacy.dp=distributed
+run_refused dp_clusters 2 "privacy.dp=central covers plain federated learning" privacy.dp=central \
+  clustering.method=kmeans
+pass "DP-FedAvg: one model twice, epsilon grows each round, the budget stops before it, resumed bit for bit"
 echo "plain FL: all passed (${SECONDS} s)"

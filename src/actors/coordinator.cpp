@@ -434,10 +434,10 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
     auto& rec = out.record;
     if (!out.eval_error.empty())
       return fail_run(self, errc::round_failed, "evaluating the global model failed: " + out.eval_error);
-    // privacy.dp: a round that released a noised model costs its privacy (one that kept the
-    // model released nothing).
+    // privacy.dp: every round that asked clients costs its privacy, also one that kept its model:
+    // whether it aggregates depends on the clients' updates (a diverged one is refused).
     if (st.accountant) {
-      if (rec.aggregated)
+      if (rec.asked > 0)
         st.accountant->add_steps(q, ex.privacy.noise_multiplier);
       rec.epsilon = rep.epsilon = st.accountant->epsilon(ex.privacy.delta);
       rep.privacy_rdp = st.accountant->state();

@@ -306,7 +306,7 @@ void resume(coordinator_actor* self, const fl::checkpoint& cp) {
     if (phase == "initial") {
       const auto& ex = self->state.opt.experiment;
       // Plain FL's last checkpoint ends its rounds: what is left is the evaluation.
-      bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+      bool plain = fl::plain_fl(ex.clustering.method);
       bool stopped = ex.rounds.stop_at_target && self->state.report->rounds_to_target >= 0;
       if (plain && (round >= ex.rounds.initial || stopped))
         return enter(self, evaluation);
@@ -357,7 +357,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   // After asynchronous steps that reached rounds.stop_at_target, this round ends the phase too.
   bool last = round == ex.rounds.initial || async_steps_over(self);
   // Plain FL (clustering.method=none): the last round is a round like the others.
-  bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+  bool plain = fl::plain_fl(ex.clustering.method);
   bool everyone = last && !plain;
   // privacy.dp: this round's sampling rate for the accountant, and the budget it must not pass.
   const auto& privacy = ex.privacy;

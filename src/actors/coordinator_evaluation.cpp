@@ -85,14 +85,15 @@ caf::message_handler evaluation(coordinator_actor* self) {
       auto& st = self->state;
       auto& rep = *st.report;
       const auto& method = st.opt.experiment.clustering.method;
-      if (fl::cluster_method_named(method).initial == fl::cluster_method::grouping::none) {
+      const bool plain = fl::plain_fl(method);
+      if (plain) {
         rep.initial_seconds = since(st.phase_start); // plain FL: its rounds are all initial ones
         rep.clustering_method = method;
       } else {
         rep.cluster_seconds = since(st.phase_start);
       }
       st.phase_start = std::chrono::steady_clock::now();
-      st.observer->on_phase("evaluation", rep.clustering_method == "none"
+      st.observer->on_phase("evaluation", plain
                                             ? "global model on the test set"
                                             : "global model on the test set, cluster models on local splits");
       // The run's end: the last cluster's clock (clusters run on their own clocks).
@@ -127,7 +128,7 @@ caf::message_handler evaluation(coordinator_actor* self) {
       rep.global_model = parts.empty() ? st.global.values() : fl::weighted_mean(parts);
       // Plain FL: the last round's model is the result, and that round may have evaluated it on
       // the same test rows already (a million clients' test set is not evaluated twice).
-      if (rep.clustering_method == "none" && !rep.rounds.empty() && rep.rounds.back().aggregated &&
+      if (plain && !rep.rounds.empty() && rep.rounds.back().aggregated &&
           rep.rounds.back().test_accuracy != fl::not_evaluated) {
         rep.global_accuracy = rep.initial_global_accuracy = rep.rounds.back().test_accuracy;
         return evaluate_members(self);
@@ -138,7 +139,7 @@ caf::message_handler evaluation(coordinator_actor* self) {
           [=](eval_result& e) {
             auto& rep = *self->state.report;
             rep.global_accuracy = e.accuracy;
-            if (rep.clustering_method == "none") // plain FL: the rounds' model is the initial global one
+            if (plain) // plain FL: the rounds' model is the initial global one
               rep.initial_global_accuracy = e.accuracy;
             self->state.report->samples_evaluated += e.samples;
             evaluate_members(self);

@@ -80,7 +80,7 @@ void check_common(const limits& l) {
   const auto& ex = l.s.experiment;
   if (cp.phase != "initial" && cp.phase != "cluster")
     refuse("phase", quoted(cp.phase), "neither \"initial\" nor \"cluster\"");
-  bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+  bool plain = fl::plain_fl(ex.clustering.method);
   if (cp.phase == "initial" && plain) {
     // Plain FL: every round is a checkpoint, the last one included (then comes the evaluation).
     if (cp.round < 1 || cp.round > ex.rounds.initial)

@@ -37,6 +37,7 @@
 #include "net/tls_check.hpp"
 #include "runtime/local_run.hpp"
 #include "runtime/actor_system_setup.hpp"
+#include "fl/cluster_methods.hpp"
 #include "runtime/node.hpp"
 #include "runtime/run_plan.hpp"
 
@@ -64,7 +65,7 @@ int execute(config::settings s, const nlohmann::json& doc, app::run_directory& d
   std::printf("flotilla: %s, %u clients, %s partition, model %s, strategy %s, k=%s -> %s\n", s.name.c_str(),
               s.experiment.clients, s.partition.scheme.c_str(), s.model.name.c_str(),
               s.experiment.strategy.name.c_str(),
-              s.experiment.clustering.method == "none" ? "none (no clustering)"
+              fl::plain_fl(s.experiment.clustering.method) ? "none (no clustering)"
               : s.experiment.clustering.k == 0         ? "auto"
                                                        : std::to_string(s.experiment.clustering.k).c_str(),
               dir.path().c_str());

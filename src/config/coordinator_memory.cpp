@@ -39,7 +39,7 @@ memory_estimate coordinator_memory(const settings& s, std::uint64_t parameters) 
   const std::uint64_t n = ex.total_clients();
   const std::uint64_t dim = cl.sketch_dim > 0 ? cl.sketch_dim : parameters;
   memory_estimate m;
-  if (fl::cluster_method_named(cl.method).initial == fl::cluster_method::grouping::none) {
+  if (fl::plain_fl(cl.method)) {
     m.what = "nothing: clustering.method=none keeps no features";
     return m; // plain FL: the coordinator holds a round's sums, not a client's features
   }

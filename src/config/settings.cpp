@@ -112,7 +112,7 @@ void read_privacy(const json& doc, fl::experiment& ex) {
   if (p.dp == "distributed")
     throw config_error("privacy.dp=distributed shares the noise among the members before secure aggregation, "
                        "which is not wired into the rounds yet; use privacy.dp=central");
-  if (ex.clustering.method != "none")
+  if (!fl::plain_fl(ex.clustering.method))
     throw config_error("privacy.dp=" + p.dp + " covers plain federated learning for now: clustering reads every "
                        "client's weights in plaintext, and the promoted cluster servers do not add noise or account "
                        "for it yet; use clustering.method=none rounds.cluster=0");
@@ -201,7 +201,7 @@ void read_clustering(const json& doc, fl::experiment& ex) {
   cl.cfl_eps1 = number<double>(doc, "clustering.cfl_eps1", 0, 1e9);
   cl.cfl_eps2 = number<double>(doc, "clustering.cfl_eps2", 0, 1e9);
   cl.cfl_min_size = number<std::uint32_t>(doc, "clustering.cfl_min_size", 1, u32_max);
-  if (method.initial == fl::cluster_method::grouping::none && ex.rounds.cluster > 0)
+  if (fl::plain_fl(cl.method) && ex.rounds.cluster > 0)
     throw config_error("clustering.method=none is plain federated learning, without clusters to run rounds in: "
                        "rounds.cluster = " + std::to_string(ex.rounds.cluster) +
                        " must be 0 (or choose kmeans, agglomerative, cfl or ifca)");
@@ -383,7 +383,7 @@ void check_strategy_fits(const fl::experiment& ex) {
   };
   // Every initial round but the last asks a sample; the last asks everyone (clustering) and keeps
   // its stragglers. Without clustering (plain FL) every round asks a sample.
-  bool plain = fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none;
+  bool plain = fl::plain_fl(ex.clustering.method);
   auto asked = r.initial >= 2 || plain ? left(fl::participants_of(ex.clients, r.fraction_fit)) : std::size_t{ex.clients};
   if (auto why = strategy->cannot_ever_aggregate(asked); !why.empty())
     throw config_error("strategy.name=" + ex.strategy.name + " cannot aggregate an initial round of " +
@@ -535,7 +535,7 @@ settings read_settings(const json& doc) {
   read_clustering(doc, ex);
   ex.late_clients = number<std::uint32_t>(doc, "late_clients", 0, u32_max);
   ex.late_join_round = number<std::uint32_t>(doc, "late_join_round", 1, 100000);
-  if (ex.late_clients > 0 && ex.clustering.method == "none")
+  if (ex.late_clients > 0 && fl::plain_fl(ex.clustering.method))
     throw config_error("config key 'late_clients' = " + std::to_string(ex.late_clients) +
                        ": late clients join a cluster, and clustering.method=none has none; register them as clients");
   if (ex.late_clients > 0 && ex.late_join_round > ex.rounds.cluster)

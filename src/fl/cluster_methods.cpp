@@ -29,6 +29,10 @@ const cluster_method& cluster_method_named(const std::string& name) {
   throw std::invalid_argument("no clustering method '" + name + "'; known: " + row_names(cluster_methods()));
 }
 
+bool plain_fl(const std::string& method) {
+  return cluster_method_named(method).initial == cluster_method::grouping::none;
+}
+
 std::vector<std::string> cluster_method_names() {
   std::vector<std::string> out;
   for (const auto& m : cluster_methods())

@@ -35,4 +35,8 @@ const cluster_method& cluster_method_named(const std::string& name);
 
 std::vector<std::string> cluster_method_names();
 
+/// Whether `method` is plain federated learning (grouping::none): no clustering, selection or
+/// cluster phase. Throws like cluster_method_named.
+bool plain_fl(const std::string& method);
+
 } // namespace flotilla::fl

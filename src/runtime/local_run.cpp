@@ -106,7 +106,7 @@ namespace {
 // client keeps between rounds (FedBN's layers), in one process.
 bool descriptors(const config::settings& s) {
   const auto& ex = s.experiment;
-  return fl::cluster_method_named(ex.clustering.method).initial == fl::cluster_method::grouping::none &&
+  return fl::plain_fl(ex.clustering.method) &&
          !ex.async.asynchronous() && s.model.buffers == "average" && s.runtime.nodes.empty() && s.runtime.listen == 0;
 }
 

@@ -35,7 +35,7 @@ std::vector<std::uint64_t> random_values(std::size_t n, unsigned bits, std::uint
 
 enum class drop { none, before_advertise, after_advertise, after_share, after_mask, during_unmask };
 
-struct round_setup {
+struct round_scenario {
   std::size_t n = 5;
   std::size_t length = 257;
   unsigned bits = 32;
@@ -56,7 +56,7 @@ ids member_ids(std::size_t n) { // not 0..n-1: ids are arbitrary client ids
   return v;
 }
 
-params round_params(const round_setup& s) {
+params round_params(const round_scenario& s) {
   params p;
   p.members = member_ids(s.n);
   p.bits = s.bits;
@@ -67,12 +67,12 @@ params round_params(const round_setup& s) {
   return p;
 }
 
-drop drop_of(const round_setup& s, std::uint32_t u) {
+drop drop_of(const round_scenario& s, std::uint32_t u) {
   const auto it = s.drops.find(u);
   return it == s.drops.end() ? drop::none : it->second;
 }
 
-round_outcome run_round(const round_setup& s) {
+round_outcome run_round(const round_scenario& s) {
   const params p = round_params(s);
   secagg_server server(p);
   std::map<std::uint32_t, secagg_client> clients;
@@ -269,7 +269,7 @@ TEST_CASE("shamir supports 65535 holders and refuses more") {
 // ---- the protocol ----
 
 TEST_CASE("secure aggregation sums exactly with no dropouts") {
-  round_setup s;
+  round_scenario s;
   SUBCASE("3 members") { s.n = 3; }
   SUBCASE("5 members") { s.n = 5; }
   SUBCASE("20 members, a 20-bit ring") {
@@ -287,7 +287,7 @@ TEST_CASE("secure aggregation sums exactly with no dropouts") {
 }
 
 TEST_CASE("dropouts at each stage leave the exact sum over the members who sent masked inputs") {
-  round_setup s;
+  round_scenario s;
   s.n = 7; // t = 4
   const ids m = member_ids(s.n);
   ids survivors;
@@ -324,7 +324,7 @@ TEST_CASE("dropouts at each stage leave the exact sum over the members who sent 
 }
 
 TEST_CASE("a third of the members crashing after sending masked inputs still gives the exact sum") {
-  round_setup s;
+  round_scenario s;
   s.n = 9; // t = 5: six answer the unmasking
   const ids m = member_ids(s.n);
   s.drops = {{m[1], drop::after_mask}, {m[4], drop::after_mask}, {m[8], drop::after_mask}};
@@ -334,7 +334,7 @@ TEST_CASE("a third of the members crashing after sending masked inputs still giv
 }
 
 TEST_CASE("SecAgg+ share groups sum exactly, with and without dropouts") {
-  round_setup s;
+  round_scenario s;
   s.n = 20;
   s.neighbours = 7; // t = 4 of each group of 7
   const ids m = member_ids(s.n);
@@ -356,7 +356,7 @@ TEST_CASE("SecAgg+ share groups sum exactly, with and without dropouts") {
 }
 
 TEST_CASE("fewer than t survivors abort the round with a message saying so") {
-  round_setup s; // 5 members, t = 3
+  round_scenario s; // 5 members, t = 3
   const ids m = member_ids(s.n);
   SUBCASE("at advertise keys") {
     s.drops = {{m[0], drop::before_advertise}, {m[1], drop::before_advertise}, {m[2], drop::before_advertise}};
@@ -423,7 +423,7 @@ TEST_CASE("a member refuses a model other than the registered one") {
                        "1111111111111111111111111111111111111111111111111111111111111111; refusing "
                        "the round: fetch the round's model again",
                        protocol_error);
-  round_setup s;
+  round_scenario s;
   const params p = round_params(s);
   secagg_client c(p, p.members[0], std::vector<std::uint64_t>(p.length, 1), seeded_random(seed_of(1)));
   CHECK_THROWS_AS(c.advertise(other), protocol_error);
@@ -447,7 +447,7 @@ struct staged_round {
   key_list roster;
   unmask_request request;
 
-  staged_round(const round_setup& s, secagg_server& server) : p(round_params(s)) {
+  staged_round(const round_scenario& s, secagg_server& server) : p(round_params(s)) {
     for (std::uint32_t u : p.members) {
       inputs[u] = random_values(s.length, s.bits, u);
       clients.emplace(u, secagg_client(p, u, inputs[u], seeded_random(seed_of(static_cast<std::uint8_t>(u)))));
@@ -474,7 +474,7 @@ struct staged_round {
 } // namespace
 
 TEST_CASE("in a 3-member cluster with one dropout the aggregator's view hides each survivor's input") {
-  round_setup s;
+  round_scenario s;
   s.n = 3; // members 7, 10, 13; t = 2
   s.bits = 8;
   s.length = 1 << 14;
@@ -532,7 +532,7 @@ TEST_CASE("in a 3-member cluster with one dropout the aggregator's view hides ea
 }
 
 TEST_CASE("a curious aggregator that lies about who dropped still cannot unmask one member") {
-  round_setup s;
+  round_scenario s;
   s.n = 3;
   s.length = 64;
   s.drops = {{13, drop::after_share}};
@@ -564,7 +564,7 @@ TEST_CASE("a curious aggregator that lies about who dropped still cannot unmask 
 }
 
 TEST_CASE("a member refuses requests that would unmask a single member") {
-  round_setup s;
+  round_scenario s;
   s.n = 3;
   s.length = 64;
   s.drops = {{13, drop::after_share}};
@@ -596,7 +596,7 @@ TEST_CASE("a member refuses requests that would unmask a single member") {
 }
 
 TEST_CASE("tampered shares are caught: routed ones by their tag, revealed ones by the extra shares") {
-  round_setup s; // 5 members, t = 3
+  round_scenario s; // 5 members, t = 3
   SUBCASE("a routed share changed in transit makes its recipient drop out") {
     const params p = round_params(s);
     secagg_server server(p);
@@ -638,7 +638,7 @@ TEST_CASE("tampered shares are caught: routed ones by their tag, revealed ones b
 }
 
 TEST_CASE("the aggregator refuses messages that do not fit the round") {
-  round_setup s;
+  round_scenario s;
   const params p = round_params(s);
   secagg_server server(p);
   staged_round r(s, server);
@@ -659,7 +659,7 @@ TEST_CASE("the aggregator refuses messages that do not fit the round") {
 }
 
 TEST_CASE("wire decoding refuses truncated, oversized and garbage bytes with clear errors") {
-  round_setup s;
+  round_scenario s;
   s.n = 3;
   s.length = 10;
   s.drops = {{13, drop::after_share}};

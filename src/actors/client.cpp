@@ -39,6 +39,10 @@ void inject(client_actor* self, const std::string& kind, double seconds) {
   if (kind == "crash") {
     // The actor quits, and with it any server role: its peers see it go DOWN.
     self->quit(make_error(errc::injected_fault, "client " + std::to_string(st.id) + " crashed (injected)"));
+  } else if (kind == "crash_in_secagg") {
+    // Crashes in the middle of its next secure aggregation: as a member right after sending its
+    // masked input, as a cluster server once the masked inputs are in (before unmasking).
+    st.crash_in_secagg = true;
   } else if (kind == "slow") {
     st.slow_s = seconds;
   } else if (kind == "hang") {
@@ -96,6 +100,18 @@ caf::message_handler client_handlers(client_actor* self) {
                 fl::keep_local(trained, w.values(), ranges);
                 r.weights = weight_blob(r.weights.layout, std::move(trained));
               }
+              if (in.secure_session != 0) {
+                // Secure aggregation: the update stays here, kept as the integers it will mask,
+                // and only its size on the ring leaves with the answer.
+                try {
+                  r.secure_bits = st.secure.keep(in.secure_session, st.id, in.secure_uniform ? 1 : r.samples,
+                                                 w.values(), r.weights.values());
+                } catch (const std::exception& e) {
+                  rp.deliver(make_error(errc::bad_update, "client " + std::to_string(st.id) + ": " + e.what()));
+                  return;
+                }
+                r.weights = weight_blob(r.weights.layout, std::vector<float>{});
+              }
               if (st.slow_s <= 0 || st.ctx->clock) { // clock=virtual: the delay is simulated, not slept
                 r.sim_delay_s = st.ctx->clock ? st.slow_s : 0.0;
                 rp.deliver(std::move(r));
@@ -108,6 +124,23 @@ caf::message_handler client_handlers(client_actor* self) {
             [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
       });
       return rp;
+    },
+    // One secure aggregation step of a round this client trained for (secure_sessions).
+    [=](secagg_atom, const secagg_msg& m) -> caf::result<secagg_msg> {
+      auto& st = self->state;
+      try {
+        secagg_msg answer{m.session, m.stage, st.secure.step(m.session, m.stage, m.bytes)};
+        if (m.stage == 2 && st.crash_in_secagg) { // the injected fault: gone once its masked input is out
+          auto rp = self->make_response_promise<secagg_msg>();
+          rp.deliver(std::move(answer));
+          self->quit(make_error(errc::injected_fault, "client " + std::to_string(st.id) +
+                                                        " crashed after sending its masked input (injected)"));
+          return rp;
+        }
+        return answer;
+      } catch (const std::exception& e) {
+        return make_error(errc::round_failed, "client " + std::to_string(st.id) + ": " + e.what());
+      }
     },
     [=](release_atom, std::uint64_t ticket) {
       auto it = self->state.delayed.find(ticket);
@@ -248,6 +281,16 @@ caf::message_handler server_handlers(client_actor* self) {
       in.timeout_s = srv.role.timeout_s;
       in.sampling_seed = fl::sampling_seed(srv.role.seed, srv.role.cluster + 1, ins.round);
       in.keep_updates = srv.role.cfl; // CFL's split looks at every member's update
+      in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
+                               srv.role.seed, {}};
+      in.secure.before_stage = [self](std::uint8_t stage) {
+        if (stage != 3 || !self->state.crash_in_secagg)
+          return true;
+        // The injected fault: the masked inputs are in, the sum is not unmasked.
+        self->quit(make_error(errc::injected_fault, "cluster server " + std::to_string(self->state.id) +
+                                                      " crashed before unmasking its round's sum (injected)"));
+        return false;
+      };
       in.stragglers = srv.role.stragglers;
       in.keep_stragglers = srv.role.keep_stragglers;
       in.epochs = srv.role.epochs;

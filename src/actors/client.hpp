@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "actors/secure_member.hpp"
 #include "actors/down_watch.hpp"
 #include "actors/handles.hpp"
 #include "actors/node_context.hpp"
@@ -40,6 +41,8 @@ struct client_state {
   std::map<std::uint64_t, std::pair<caf::typed_response_promise<fit_result>, fit_result>> delayed;
   fl::layer_history layers;              ///< model.buffers=local: its BatchNorm layers, a version per fit
   bool layers_loaded = false;            ///< the history on disk was read (once per actor: load_layers)
+  secure_sessions secure;                ///< privacy.secure_aggregation: updates kept for masking
+  bool crash_in_secagg = false;          ///< injected fault: crash mid-protocol at the next secure round
   static inline const char* name = "flotilla.client";
 };
 

@@ -400,6 +400,8 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
                                          fl::privacy::central_key(seed, 0, round));
     };
   }
+  // Clustering reads every client's weights: the round that ends the phase runs in the clear.
+  in.secure = secure_setup{ex.privacy.secure_aggregation && (plain || !everyone), -1, ex.privacy.min_cluster, ex.seed, {}};
   auto spawned = std::make_shared<std::vector<std::uint32_t>>();
   if (st.opt.spawn_client)
     in.materialize = [self, spawned](std::vector<peer>& asked) { materialize(self, asked, *spawned); };
@@ -412,8 +414,8 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   hooks.on_update = [self, plain](const fit_result& r) {
     auto& st = self->state;
     st.samples_of[r.client_id] = r.samples;
-    if (plain)
-      return; // no clustering: no features
+    if (plain || r.weights.size() == 0)
+      return; // no clustering: no features; a secure round's members send none
     auto dim = st.opt.experiment.clustering.sketch_dim;
     st.points[r.client_id] =
       dim > 0 ? std::make_shared<const std::vector<float>>(fl::sketch(r.weights.values(), dim, st.opt.experiment.seed))

@@ -36,6 +36,8 @@ server_role role_of(coordinator_actor* self, std::uint32_t c) {
   role.eval_every = ex.rounds.eval_every;
   role.rounds = ex.rounds.cluster;
   role.in_flight = to_wire(rec.async, st.opt.model.layout); // a new server sends these fits again
+  role.secure = ex.privacy.secure_aggregation;
+  role.min_cluster = ex.privacy.min_cluster;
   return role;
 }
 

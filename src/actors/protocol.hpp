@@ -32,6 +32,8 @@ using restore_atom = caf::atom_constant<caf::atom("restore")>;    // step, train
 using promote_atom = caf::atom_constant<caf::atom("promote")>;    // server_role -> client id
 using demote_atom = caf::atom_constant<caf::atom("demote")>;      // (no answer)
 using cluster_round_atom = caf::atom_constant<caf::atom("clround")>; // cluster_round_ins -> round_result
+// Secure aggregation (privacy.secure_aggregation): one protocol step, aggregator -> member.
+using secagg_atom = caf::atom_constant<caf::atom("secagg")>;      // secagg_msg -> secagg_msg
 // Coordinator.
 using run_atom = caf::atom_constant<caf::atom("run")>;            // -> ok (report via observer)
 using next_atom = caf::atom_constant<caf::atom("next")>;          // internal: round -> next step of a phase (one shape)
@@ -58,6 +60,7 @@ struct resource_report;
 struct server_role;
 struct cluster_round_ins;
 struct round_result;
+struct secagg_msg;
 
 /// What anyone may ask a client (actors/client.hpp): its typed handle, so a request of the wrong
 /// shape or a wrong answer type does not compile. Server-role requests are in it too: a client
@@ -72,6 +75,7 @@ using client_handle =
                    caf::replies_to<restore_atom, std::uint64_t, bool>::with<restore_atom>,
                    caf::replies_to<promote_atom, server_role>::with<std::uint32_t>,
                    caf::replies_to<cluster_round_atom, cluster_round_ins>::with<round_result>,
+                   caf::replies_to<secagg_atom, secagg_msg>::with<secagg_msg>,
                    caf::reacts_to<demote_atom>>;
 
 /// A participant: its client id and its actor (local, or a proxy of a remote one).
@@ -112,11 +116,51 @@ struct fit_ins {
   /// last checkpoint written, which the client's layer history keeps its versions by.
   std::uint64_t step = 0;
   std::uint64_t durable = 0;
+  /// privacy.secure_aggregation: the round's session (0: a plain fit). The member keeps its
+  /// update, answers with no weights, and takes part in the session's secagg_msg steps.
+  std::uint64_t secure_session = 0;
+  bool secure_uniform = false; ///< privacy.dp: the member's update counts once, not by its samples
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_ins& x) {
-  return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights, x.step, x.durable);
+  return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights, x.step, x.durable, x.secure_session,
+           x.secure_uniform);
+}
+
+/// The most bytes one secure aggregation message may carry (a masked input of a model of
+/// 2^23 weights at 64 bits; privacy.secure_aggregation refuses larger models).
+constexpr std::size_t max_secagg_bytes = std::size_t{64} << 20;
+
+/// One secure aggregation step (fl/secagg/protocol.hpp): the session (fit_ins::secure_session),
+/// the stage (0 round_setup -> advertise_keys, 1 key_list -> share_keys, 2 routed_shares ->
+/// masked_input, 3 unmask_request -> unmask_response) and the message's bytes, which the
+/// receiver decodes as hostile.
+struct secagg_msg {
+  std::uint64_t session = 0;
+  std::uint8_t stage = 0;
+  std::vector<std::uint8_t> bytes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, secagg_msg& x) {
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
+    if (auto err = f(x.session, x.stage, static_cast<std::uint64_t>(x.bytes.size())))
+      return err;
+    return x.bytes.empty() ? caf::none : f.apply_raw(x.bytes.size(), x.bytes.data());
+  } else if constexpr (std::is_base_of<caf::deserializer, Inspector>::value) {
+    std::uint64_t n = 0;
+    if (auto err = f(x.session, x.stage, n))
+      return err;
+    if (n > max_secagg_bytes || n > detail::remaining_bytes(f))
+      return caf::make_error(caf::sec::invalid_argument, "a secure aggregation message of " + std::to_string(n) +
+                                                           " bytes exceeds the message or the limit");
+    x.bytes.resize(static_cast<std::size_t>(n));
+    return n == 0 ? caf::none : f.apply_raw(x.bytes.size(), x.bytes.data());
+  } else {
+    auto n = static_cast<std::uint64_t>(x.bytes.size()); // to_string and logging: the size only
+    return f(caf::meta::type_name("flotilla::secagg_msg"), x.session, x.stage, n);
+  }
 }
 
 /// A client's answer to fit: its new weights and what the training measured.
@@ -129,12 +173,15 @@ struct fit_result {
   double cpu_seconds = 0;
   weight_blob weights;
   double sim_delay_s = 0; ///< clock=virtual: an injected `slow` delay, simulated instead of slept
+  /// A secure fit (fit_ins::secure_session): no weights; the bit length of the largest
+  /// |value| of the member's masked contribution (what the aggregator sizes its ring by).
+  std::uint8_t secure_bits = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_result& x) {
   return f(caf::meta::type_name("flotilla::fit_result"), x.client_id, x.round, x.samples, x.train_loss, x.seconds,
-           x.cpu_seconds, x.weights, x.sim_delay_s);
+           x.cpu_seconds, x.weights, x.sim_delay_s, x.secure_bits);
 }
 
 /// An evaluation on a client's local test split (or a node's test set).
@@ -193,13 +240,15 @@ struct server_role {
   fl::async_options async;
   std::uint32_t eval_every = 1, rounds = 0;
   async_wire in_flight;                  ///< the cluster's fits in flight after its last round
+  bool secure = false;                   ///< privacy.secure_aggregation
+  std::uint32_t min_cluster = 3;         ///< privacy.min_cluster
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_role& x) {
   return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
            x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size, x.stragglers,
-           x.keep_stragglers, x.epochs, x.async, x.eval_every, x.rounds, x.in_flight);
+           x.keep_stragglers, x.epochs, x.async, x.eval_every, x.rounds, x.in_flight, x.secure, x.min_cluster);
 }
 
 /// One cluster round: its number and who the members are this round (membership may change

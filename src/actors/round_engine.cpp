@@ -4,12 +4,15 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <cmath>
 #include <cstdio>
+#include <set>
 #include <limits>
 #include <sstream>
 #include <utility>
 
 #include "actors/blob_transfer.hpp"
+#include "actors/secure_member.hpp"
 #include "fl/layer_history.hpp"
 #include "fl/stragglers.hpp"
 
@@ -271,16 +274,41 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   in.header.stragglers_kept = in.keep_stragglers && !slow.empty();
   auto n_asked = asked.size() + too_slow.size();
   auto updates = std::make_shared<fl::round_updates>(in.model.size(), strategy.keeps_updates() || in.keep_updates);
+  // Secure aggregation needs a sum only: a round that needs the updates themselves runs in the clear.
+  const bool secure = in.secure.on && !updates->keeps();
+  const std::uint64_t session =
+    secure ? secure_session(in.secure.seed, in.header.phase == "initial" ? 0 : 1,
+                            in.header.cluster == fl::no_cluster ? -1 : std::int64_t{in.header.cluster}, in.header.round,
+                            in.header.term)
+           : 0;
+  auto secure_fits = std::make_shared<std::map<std::uint32_t, secure_member>>();
+  std::map<std::uint32_t, peer> handles;
+  if (secure)
+    for (const auto& p : asked)
+      handles.emplace(p.id, p);
+  auto member_of = [secure, aggregator = in.secure.aggregator](std::uint32_t id) {
+    return secure && static_cast<std::int64_t>(id) != aggregator;
+  };
+  auto fit_for = [&](fl::fit_config config, bool masked) {
+    fit_ins f{std::move(config), in.model, fl::layer_step(in.header.phase, in.header.round), in.durable};
+    if (masked) {
+      f.secure_session = session;
+      f.secure_uniform = in.uniform_weights;
+    }
+    return std::make_tuple(fit_atom::value, std::move(f));
+  };
   // One message for all participants: locally they share the buffer, no copy per client.
-  auto step = fl::layer_step(in.header.phase, in.header.round);
-  auto msg = std::make_tuple(fit_atom::value, fit_ins{plan.config, in.model, step, in.durable});
+  auto msg = fit_for(plan.config, secure);
+  auto clear = fit_for(plan.config, false); // the aggregating client's own (it knows it anyway)
   // A kept straggler's request differs only in its epochs; the weights stay shared.
   std::map<std::uint32_t, decltype(msg)> partial;
   for (auto [id, e] : slow) {
     auto config = plan.config;
     config.values["epochs"] = e;
-    partial.emplace(id, std::make_tuple(fit_atom::value, fit_ins{config, in.model, step, in.durable}));
+    partial.emplace(id, fit_for(config, member_of(id)));
   }
+  if (secure && in.secure.aggregator >= 0 && !slow.count(static_cast<std::uint32_t>(in.secure.aggregator)))
+    partial.emplace(static_cast<std::uint32_t>(in.secure.aggregator), clear);
   auto layout = in.model.layout;
   fan_out_hooks<fit_result> fan;
   fan.keep = false;
@@ -312,6 +340,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       t->jobs.clear();
   });
   auto expected = in.model.size();
+  const bool uniform_weight = in.uniform_weights;
   // Uniform weights (privacy.dp) are applied where whole updates are accepted.
   bool whole = updates->keeps() || static_cast<bool>(hooks.on_update) || in.uniform_weights ||
                expected <= current_transfer_settings().stream_above_floats;
@@ -333,6 +362,20 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
                         seconds_text(in.sim->start + in.sim->deadline_s) + " (clock=virtual)",
                       errc::round_failed);
       }
+    }
+    if (member_of(id)) {
+      // A member's secure fit carries no weights: its update waits at the member to be masked.
+      if (r.weights.size() != 0)
+        return refuse("answered a secure fit with its weights in the clear");
+      if (r.secure_bits > 62)
+        return refuse("reports a secure contribution of " + std::to_string(r.secure_bits) + " bits (at most 62)");
+      if (!std::isfinite(r.train_loss))
+        return refuse("update reports a non-finite training loss");
+      if (r.samples > fl::max_samples)
+        return refuse("update claims " + std::to_string(r.samples) + " training samples (at most 2^53)");
+      (*secure_fits)[id] = secure_member{handles.at(id), r.samples, uniform_weight ? 1 : r.samples, r.train_loss,
+                                         r.seconds, r.secure_bits};
+      return settle({}, errc::bad_update);
     }
     if (r.weights.layout != layout)
       return refuse("update belongs to another model layout");
@@ -365,8 +408,10 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     });
   };
   auto* s = &strategy;
-  auto collected = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow, too_slow_at,
-                    fit_seconds, trained](fan_in<fit_result>& fits) {
+  auto secure_error = std::make_shared<std::string>();
+  auto secure_stats = std::make_shared<secure_outcome>();
+  auto finish = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow, too_slow_at,
+                 fit_seconds, trained, secure_error, secure_stats](fan_in<fit_result>& fits) {
     round_outcome out;
     out.record = in.header;
     auto& rec = out.record;
@@ -401,6 +446,10 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     rec.clients = static_cast<std::uint32_t>(updates->count());
     rec.samples = *trained;
     rec.fit_seconds = *fit_seconds;
+    rec.secure_members = static_cast<std::uint32_t>(secure_stats->survivors.size());
+    rec.secure_bits = secure_stats->bits;
+    rec.secure_bytes_up = secure_stats->bytes_up;
+    rec.secure_bytes_down = secure_stats->bytes_down;
     out.failures = std::move(fits.failures);
     out.updates = updates;
     out.model = in.model;
@@ -414,6 +463,8 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     } else if (updates->count() < need) {
       rec.aggregated = false;
       rec.not_aggregated = below_quorum(updates->count(), n_asked, need, out.failures);
+      if (!secure_error->empty())
+        rec.not_aggregated += "; secure aggregation: " + *secure_error;
     } else if (auto why = s->cannot_aggregate(*updates); !why.empty()) {
       rec.aggregated = false;
       rec.not_aggregated = s->options().name + ": " + why;
@@ -444,6 +495,61 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       shared->eval_error = e.error;
       done(std::move(*shared));
+    });
+  };
+  // Secure fits in: the members' sum is made under masks, then the round finishes as any other.
+  auto* w = &watch;
+  auto collected = [w, finish, secure_fits, secure_stats, secure_error, updates, fit_seconds, trained,
+                    on_update = hooks.on_update, setup = in.secure, session, model = in.model,
+                    timeout_s = in.timeout_s](fan_in<fit_result>& fits) {
+    if (secure_fits->empty())
+      return finish(fits);
+    std::vector<secure_member> members;
+    for (auto& [id, m] : *secure_fits)
+      members.push_back(m);
+    auto held = std::make_shared<fan_in<fit_result>>(std::move(fits));
+    run_secure_sum(*w, setup, session, std::move(members), model.size(), model_digest(model.values()), timeout_s,
+                   [=](secure_outcome so) {
+      auto& fits = *held;
+      std::set<std::uint32_t> out_of_sum;
+      for (const auto& f : so.dropped)
+        out_of_sum.insert(f.id);
+      fits.accepted.erase(std::remove_if(fits.accepted.begin(), fits.accepted.end(),
+                                         [&](std::uint32_t id) { return out_of_sum.count(id) > 0; }),
+                          fits.accepted.end());
+      fits.failures.insert(fits.failures.end(), so.dropped.begin(), so.dropped.end());
+      *secure_error = so.error;
+      if (so.error.empty()) {
+        std::vector<fl::client_update> summed;
+        for (const auto& m : so.survivors)
+          summed.push_back({m.who.id, m.weight, m.train_loss, nullptr});
+        if (auto why = updates->accept_sum(so.sum, summed, model.values()); !why.empty()) {
+          *secure_error = why; // cannot happen with a sum the protocol made; refused all the same
+          for (const auto& m : so.survivors)
+            fits.failures.push_back({m.who.id, "left out of the secure sum: " + why, std::nullopt});
+          fits.accepted.clear();
+        } else {
+          for (const auto& m : so.survivors) {
+            *fit_seconds += m.seconds;
+            *trained += m.samples;
+            if (on_update) {
+              fit_result r;
+              r.client_id = m.who.id;
+              r.samples = m.samples;
+              r.train_loss = m.train_loss;
+              r.seconds = m.seconds;
+              on_update(r); // no weights: nobody sees a member's update
+            }
+          }
+          so.sum.clear();
+        }
+      } else {
+        fits.accepted.erase(std::remove_if(fits.accepted.begin(), fits.accepted.end(),
+                                           [&](std::uint32_t id) { return secure_fits->count(id) > 0; }),
+                            fits.accepted.end());
+      }
+      *secure_stats = std::move(so);
+      finish(fits);
     });
   };
   fan_out<fit_result>(

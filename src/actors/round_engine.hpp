@@ -12,6 +12,7 @@
 #include "fl/device_time.hpp"
 #include "actors/fan_out.hpp"
 #include "actors/protocol.hpp"
+#include "actors/secure_round.hpp"
 #include "fl/round_updates.hpp"
 #include "fl/strategy.hpp"
 
@@ -55,6 +56,10 @@ struct round_inputs {
   bool uniform_weights = false;
   std::function<std::vector<float>(const std::vector<float>&, const std::vector<float>&, std::size_t, std::size_t)>
     privatize;
+  /// privacy.secure_aggregation: the members' updates are summed under masks (actors/secure_round)
+  /// and never seen one by one. A round whose caller or strategy needs every update (clustering
+  /// features, CFL's split) runs in the clear: the record's secure_members is 0 then.
+  secure_setup secure;
 };
 
 /// An evaluation's outcome, summed over everything it covered.

@@ -25,6 +25,7 @@
   X(server_role, "flotilla::server_role")                                                                              \
   X(cluster_round_ins, "flotilla::cluster_round_ins")                                                                  \
   X(round_result, "flotilla::round_result")                                                                            \
+  X(secagg_msg, "flotilla::secagg_msg")                                                                                \
   X(fl::fit_config, "flotilla::fit_config")                                                                            \
   X(fl::strategy_options, "flotilla::strategy_options")                                                                \
   X(fl::strategy_state, "flotilla::strategy_state")                                                                    \

@@ -100,6 +100,28 @@ const std::set<std::string>& async_keys() {
 // privacy.*: DP-FedAvg with central noise at the coordinator's rounds. What it cannot cover yet
 // is refused, naming why (issue 19: distributed noise needs secure aggregation; the promoted
 // cluster servers do not carry an accountant yet).
+// privacy.secure_aggregation: what needs the updates one by one cannot be summed under masks.
+void check_secure_aggregation(const fl::experiment& ex) {
+  const auto& p = ex.privacy;
+  static const std::set<std::string> per_update{"median", "trimmed_mean", "krum"};
+  if (per_update.count(ex.strategy.name))
+    throw config_error("privacy.secure_aggregation gives the aggregator only the sum of the updates; strategy.name=" +
+                       ex.strategy.name + " needs every update one by one: use fedavg, fedprox, fedavgm, fedadam, "
+                       "fedyogi or fedadagrad");
+  if (ex.async.asynchronous())
+    throw config_error("privacy.secure_aggregation is wired into synchronous rounds; strategy.mode=" + ex.async.mode +
+                       " aggregates each update as it arrives: use strategy.mode=sync");
+  if (fl::cluster_method_named(ex.clustering.method).splits)
+    throw config_error("privacy.secure_aggregation: clustering.method=" + ex.clustering.method +
+                       " splits a cluster on its members' individual updates after every round, which would run every "
+                       "cluster round in the clear; use kmeans, agglomerative, ifca or none");
+  auto per_round = static_cast<std::uint32_t>(std::ceil(ex.rounds.fraction_fit * ex.clients - 1e-9));
+  if (fl::plain_fl(ex.clustering.method) && per_round < p.min_cluster)
+    throw config_error("privacy.secure_aggregation: a round samples " + std::to_string(per_round) +
+                       " clients, below privacy.min_cluster = " + std::to_string(p.min_cluster) +
+                       " (a smaller sum would expose single updates); raise rounds.fraction_fit or clients");
+}
+
 void read_privacy(const json& doc, fl::experiment& ex) {
   auto& p = ex.privacy;
   p.dp = one_of(doc, "privacy.dp", {"off", "central", "distributed"});
@@ -107,6 +129,10 @@ void read_privacy(const json& doc, fl::experiment& ex) {
   p.noise_multiplier = number<double>(doc, "privacy.noise_multiplier", 0, 1000);
   p.delta = number<double>(doc, "privacy.delta", 1e-12, 0.1);
   p.epsilon_budget = number<double>(doc, "privacy.epsilon_budget", 0, 1e6);
+  p.secure_aggregation = at(doc, "privacy.secure_aggregation").get<bool>();
+  p.min_cluster = number<std::uint32_t>(doc, "privacy.min_cluster", 2, 1000);
+  if (p.secure_aggregation)
+    check_secure_aggregation(ex);
   if (!p.on())
     return;
   if (p.dp == "distributed")
@@ -211,7 +237,7 @@ void read_clustering(const json& doc, fl::experiment& ex) {
 //             "round": r, "seconds": s}], every field checked against the run.
 std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
   std::vector<fl::fault> out;
-  const std::string form = "; a fault looks like {\"target\": 3 or \"server:0\", \"kind\": \"crash\" | \"hang\" | "
+  const std::string form = "; a fault looks like {\"target\": 3 or \"server:0\", \"kind\": \"crash\" | \"hang\" | \"crash_in_secagg\" | "
                            "\"slow\", \"phase\": \"initial\" | \"cluster\", \"round\": 2, \"seconds\": 5}";
   for (const auto& f : at(doc, "faults")) {
     auto bad = [&](const std::string& why) { return config_error("faults: " + describe(f) + ": " + why + form); };
@@ -236,8 +262,12 @@ std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
       throw bad("target must be a client id (0 to " + std::to_string(ex.total_clients() - 1) +
                 ") or \"server:<cluster id>\"");
     }
-    if (!f["kind"].is_string() || (f["kind"] != "crash" && f["kind"] != "hang" && f["kind"] != "slow"))
-      throw bad("kind must be crash, hang or slow");
+    if (!f["kind"].is_string() || (f["kind"] != "crash" && f["kind"] != "hang" && f["kind"] != "slow" &&
+                                   f["kind"] != "crash_in_secagg"))
+      throw bad("kind must be crash, hang, slow or crash_in_secagg");
+    if (f["kind"] == "crash_in_secagg" && !at(doc, "privacy.secure_aggregation").get<bool>())
+      throw bad("crash_in_secagg crashes a client in the middle of secure aggregation: set "
+                "privacy.secure_aggregation=true");
     x.kind = f["kind"].get<std::string>();
     if (!f["phase"].is_string() || (f["phase"] != "initial" && f["phase"] != "cluster"))
       throw bad("phase must be initial or cluster");

@@ -167,6 +167,43 @@ void fedavg_accumulator::apply(std::uint64_t samples, std::size_t offset, const 
   }
 }
 
+std::size_t fixed_terms(std::uint64_t samples, const float* w, std::size_t n, std::int64_t* out) {
+  constexpr double limit = 4611686018427387904.0; // 2^62: a difference of two terms stays in int64
+  const auto nd = static_cast<double>(samples);
+  for (std::size_t i = 0; i < n; ++i) {
+    double term = nd * static_cast<double>(w[i]) * fixed_scale; // as apply() computes it
+    if (!(std::fabs(term) < limit))
+      return i;
+    out[i] = static_cast<std::int64_t>(term + std::copysign(0.5, term));
+  }
+  return n;
+}
+
+void fedavg_accumulator::add_sums(const std::vector<std::int64_t>& sums) {
+  if (sums.size() != lo_.size())
+    throw std::invalid_argument("fedavg: " + std::to_string(sums.size()) + " sums for a model of " +
+                                std::to_string(lo_.size()) + " weights");
+  for (std::size_t b = 0; b < hi_.size(); ++b) {
+    const std::size_t from = b * block_size, to = std::min(lo_.size(), from + block_size);
+    double largest = 0;
+    for (std::size_t i = from; i < to; ++i)
+      largest = std::max(largest, std::fabs(static_cast<double>(sums[i])));
+    largest += 4096; // int64 -> double rounding, as in rescan
+    if (hi_[b].empty() && !(bound_[b] + largest < narrow_limit))
+      rescan(b);
+    if (hi_[b].empty() && bound_[b] + largest < narrow_limit) {
+      for (std::size_t i = from; i < to; ++i)
+        lo_[i] += sums[i];
+      bound_[b] += largest;
+      continue;
+    }
+    if (hi_[b].empty())
+      widen(b);
+    for (std::size_t i = from; i < to; ++i)
+      wide_add<false>(hi_[b][i - from], lo_[i], sums[i]);
+  }
+}
+
 void fedavg_accumulator::rescan(std::size_t block) {
   const std::size_t from = block * block_size, to = std::min(lo_.size(), from + block_size);
   double m = 0;

@@ -54,6 +54,10 @@ public:
   void subtract_range(std::uint64_t samples, std::size_t offset, const float* w, std::size_t n);
   /// Counts one update of `samples` samples: what add() does to count() and samples().
   void count_update(std::uint64_t samples);
+  /// Adds integer sums made elsewhere on the same grid (fixed_terms: a secure aggregation's
+  /// unmasked sum), exactly, widening a block where needed. Counts no update. Throws
+  /// std::invalid_argument on a size mismatch, changing nothing.
+  void add_sums(const std::vector<std::int64_t>& sums);
 
   std::size_t size() const { return lo_.size(); }
   std::size_t count() const { return count_; }
@@ -87,6 +91,12 @@ private:
   std::uint64_t samples_ = 0;
   std::size_t count_ = 0;
 };
+
+/// The integers fedavg_accumulator sums for samples * w[i] (samples * w[i] * 2^40, rounded half
+/// away from zero), so a sum made elsewhere (secure aggregation masks these) lands on the same
+/// grid bit for bit. Returns the index of the first weight whose term reaches 2^62 in magnitude
+/// (|samples * w| >= 2^22, or not finite), or n when all fit; `out` is then complete.
+std::size_t fixed_terms(std::uint64_t samples, const float* w, std::size_t n, std::int64_t* out);
 
 /// The sample-weighted mean of a list of updates (FedAvg) (through fedavg_accumulator: any order, same bits). Throws
 /// std::invalid_argument on an empty list, mismatched sizes or zero total samples.

@@ -83,6 +83,8 @@ struct privacy_options {
   double noise_multiplier = 1.0; ///< sigma: the sum's noise is N(0, (sigma C)^2) per weight
   double delta = 1e-5;           ///< epsilon is reported at this delta
   double epsilon_budget = 0;     ///< an aggregation point stops before exceeding it (0: no budget)
+  bool secure_aggregation = false; ///< members' updates are summed under masks (SecAgg+, actors/secure_round)
+  std::uint32_t min_cluster = 3;   ///< secure aggregation: members besides the aggregator, at least
   bool on() const { return dp != "off"; }
 };
 

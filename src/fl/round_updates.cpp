@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <set>
 #include <stdexcept>
 
 #include "common/sha256.hpp"
@@ -48,6 +49,35 @@ std::string round_updates::accept(const client_update& u) {
   samples_ += u.samples;
   if (keep_)
     kept_.emplace(u.client, u);
+  return {};
+}
+
+std::string round_updates::accept_sum(const std::vector<std::int64_t>& masked_sum,
+                                      const std::vector<client_update>& members, const std::vector<float>& base) {
+  if (keep_)
+    return "this round keeps whole updates (its strategy needs them all): a secure sum holds none";
+  if (masked_sum.size() != model_size_ || base.size() != model_size_)
+    return "the secure sum has " + std::to_string(masked_sum.size()) + " values and the model " +
+           std::to_string(base.size()) + ", the round sums " + std::to_string(model_size_);
+  if (taken_)
+    return "the round's mean was already taken";
+  std::set<std::uint32_t> seen;
+  for (const auto& m : members) {
+    if (losses_.count(m.client) || partial_.count(m.client) || !seen.insert(m.client).second)
+      return second_update(m.client);
+    if (!std::isfinite(m.train_loss))
+      return "client " + std::to_string(m.client) + "'s update reports a non-finite training loss";
+    if (m.samples > max_samples)
+      return "client " + std::to_string(m.client) + "'s update claims " + std::to_string(m.samples) +
+             " training samples (at most 2^53)";
+  }
+  acc_.add_sums(masked_sum);
+  for (const auto& m : members) {
+    acc_.add_range(m.samples, 0, base.data(), base.size());
+    acc_.count_update(m.samples);
+    losses_.emplace(m.client, std::make_pair(m.samples, m.train_loss));
+    samples_ += m.samples;
+  }
   return {};
 }
 

@@ -51,6 +51,16 @@ public:
   /// Validates and folds in one update; returns why it was refused, or empty when accepted.
   std::string accept(const client_update& update);
 
+  /// Secure aggregation's result (privacy.secure_aggregation): `masked_sum` is the sum over
+  /// `members` of fixed_terms(samples, w) - fixed_terms(samples, base), each member's update
+  /// relative to the round's model `base`, unmasked; the members carry samples and loss, no
+  /// weights. Adds fixed_terms(samples, base) back for each, so the sums are exactly those
+  /// accept() would have made of the same updates in the clear. Streaming collections only
+  /// (a keeping one needs the updates themselves). Returns why it is refused (nothing changes
+  /// then), or empty: sizes, a second update, a non-finite loss, too many samples.
+  std::string accept_sum(const std::vector<std::int64_t>& masked_sum, const std::vector<client_update>& members,
+                         const std::vector<float>& base);
+
   /// Starts a chunked update; returns why it is refused, or empty: a second update from the
   /// client (accepted or in progress), a non-finite loss, or a keeping collection (those hold
   /// whole updates: the caller must fetch the whole update and call accept()).

@@ -50,6 +50,12 @@ struct round_record {
   double staleness_mean = 0;          ///< strategy.mode=buffered|async: server versions behind, over the step's updates
   std::uint32_t staleness_max = 0;
   double epsilon = -1;                ///< privacy.dp: the aggregation point's epsilon after this round (-1: no DP)
+  /// privacy.secure_aggregation: members whose updates were summed under masks (0: a round in
+  /// the clear), the ring's bits, and the protocol's bytes from and to all members.
+  std::uint32_t secure_members = 0;
+  std::uint32_t secure_bits = 0;
+  std::uint64_t secure_bytes_up = 0;
+  std::uint64_t secure_bytes_down = 0;
   std::uint32_t dropped_stale = 0;    ///< updates dropped as staler than strategy.max_staleness
   std::vector<std::uint32_t> staleness; ///< each aggregated update's staleness (the report's histogram)
 };

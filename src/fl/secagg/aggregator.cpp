@@ -23,7 +23,7 @@ using detail::str;
 
 secagg_server::secagg_server(params p) : p_(checked(std::move(p))) {}
 
-void secagg_server::expect(stage s, const char* step) const {
+void secagg_server::require_stage(stage s, const char* step) const {
   if (stage_ != s)
     throw protocol_error(std::string("secagg: the aggregator cannot ") + step +
                          " now: the round's stages run once, in order");
@@ -42,7 +42,7 @@ void secagg_server::check_groups(const ids& alive, const char* step) const {
 }
 
 void secagg_server::receive(const advertise_keys& m) {
-  expect(stage::advertise, "take advertised keys");
+  require_stage(stage::advertise, "take advertised keys");
   if (!contains(p_.members, m.member))
     throw protocol_error("secagg: member " + str(m.member) + " advertised keys but is not sampled "
                          "for this round; ignored");
@@ -73,7 +73,7 @@ void secagg_server::receive(const advertise_keys& m) {
 }
 
 key_list secagg_server::close_advertise() {
-  expect(stage::advertise, "close the advertise stage");
+  require_stage(stage::advertise, "close the advertise stage");
   if (u1_.size() < p_.threshold)
     throw round_aborted("secagg: round aborted at advertise keys: " + str(u1_.size()) + " of " +
                         str(p_.members.size()) + " members advertised keys, fewer than t = " +
@@ -90,7 +90,7 @@ key_list secagg_server::close_advertise() {
 }
 
 void secagg_server::receive(const share_keys& m) {
-  expect(stage::share, "take shares");
+  require_stage(stage::share, "take shares");
   if (!u1_.count(m.member))
     throw protocol_error("secagg: member " + str(m.member) + " sent shares but did not advertise "
                          "keys; ignored");
@@ -111,7 +111,7 @@ void secagg_server::receive(const share_keys& m) {
 }
 
 std::map<std::uint32_t, routed_shares> secagg_server::close_share_keys() {
-  expect(stage::share, "close the share stage");
+  require_stage(stage::share, "close the share stage");
   ids u2;
   for (const auto& [u, shares] : u2_)
     u2.push_back(u);
@@ -133,7 +133,7 @@ std::map<std::uint32_t, routed_shares> secagg_server::close_share_keys() {
 }
 
 void secagg_server::receive(const masked_input& m) {
-  expect(stage::mask, "take masked inputs");
+  require_stage(stage::mask, "take masked inputs");
   if (!u2_.count(m.member))
     throw protocol_error("secagg: member " + str(m.member) + " sent a masked input without "
                          "shares in round 1; ignored");
@@ -151,7 +151,7 @@ void secagg_server::receive(const masked_input& m) {
 }
 
 unmask_request secagg_server::close_masked_input() {
-  expect(stage::mask, "close the masked input stage");
+  require_stage(stage::mask, "close the masked input stage");
   u3_.assign(masked_.begin(), masked_.end());
   dropped_.clear();
   for (const auto& [u, shares] : u2_)
@@ -167,7 +167,7 @@ unmask_request secagg_server::close_masked_input() {
 }
 
 void secagg_server::receive(const unmask_response& m) {
-  expect(stage::unmask, "take unmasking shares");
+  require_stage(stage::unmask, "take unmasking shares");
   if (!masked_.count(m.member))
     throw protocol_error("secagg: member " + str(m.member) + " sent unmasking shares but is not a "
                          "survivor; ignored");
@@ -196,7 +196,7 @@ void secagg_server::receive(const unmask_response& m) {
 }
 
 std::vector<std::uint64_t> secagg_server::finish() {
-  expect(stage::unmask, "finish");
+  require_stage(stage::unmask, "finish");
   const auto rebuild = [&](std::map<std::uint32_t, std::vector<shamir_share>>& from,
                            std::uint32_t owner, const char* what) {
     const std::vector<shamir_share>& shares = from[owner];

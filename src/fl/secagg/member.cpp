@@ -49,7 +49,7 @@ secagg_client::secagg_client(params p, std::uint32_t member, std::vector<std::ui
                            "; convert the sums with to_ring first");
 }
 
-void secagg_client::expect(stage s, const char* step) {
+void secagg_client::require_stage(stage s, const char* step) {
   if (stage_ != s) {
     const bool failed = stage_ == stage::failed;
     stage_ = stage::failed;
@@ -59,7 +59,7 @@ void secagg_client::expect(stage s, const char* step) {
 }
 
 advertise_keys secagg_client::advertise(const digest32& received_model_hash) {
-  expect(stage::advertise, "advertise keys");
+  require_stage(stage::advertise, "advertise keys");
   try {
     check_model_hash(p_.model_hash, received_model_hash);
     c_ = generate_keypair(random_);
@@ -73,7 +73,7 @@ advertise_keys secagg_client::advertise(const digest32& received_model_hash) {
 }
 
 share_keys secagg_client::share(const key_list& roster) {
-  expect(stage::share, "share keys");
+  require_stage(stage::share, "share keys");
   try {
     ids u1;
     std::set<key32> seen;
@@ -140,7 +140,7 @@ share_keys secagg_client::share(const key_list& roster) {
 }
 
 masked_input secagg_client::mask(const routed_shares& routed) {
-  expect(stage::mask, "mask its input");
+  require_stage(stage::mask, "mask its input");
   try {
     if (routed.member != member_)
       throw protocol_error("secagg: shares routed to member " + str(routed.member) +
@@ -189,7 +189,7 @@ masked_input secagg_client::mask(const routed_shares& routed) {
 }
 
 unmask_response secagg_client::unmask(const unmask_request& request) {
-  expect(stage::unmask, "unmask");
+  require_stage(stage::unmask, "unmask");
   try {
     const auto increasing = [](const ids& v) {
       return std::adjacent_find(v.begin(), v.end(), std::greater_equal<>()) == v.end();

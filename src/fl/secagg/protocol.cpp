@@ -23,8 +23,11 @@ params checked(params p) {
   const auto dup = std::adjacent_find(p.members.begin(), p.members.end());
   if (dup != p.members.end())
     throw protocol_error("secagg: member " + str(*dup) + " is listed twice among the round's members");
-  if (p.members.size() < min_cluster)
-    throw protocol_error("secagg: secure aggregation needs at least " + str(min_cluster) +
+  if (p.min_members < min_cluster_floor)
+    throw protocol_error("secagg: min_members is " + str(p.min_members) + ", below " + str(min_cluster_floor) +
+                         ": a sum over fewer members besides the aggregator hides nobody");
+  if (p.members.size() < p.min_members)
+    throw protocol_error("secagg: secure aggregation needs at least " + str(p.min_members) +
                          " members besides the aggregator, the cluster has " +
                          str(p.members.size()) +
                          "; a smaller sum would expose single inputs: merge the cluster or run it "
@@ -35,8 +38,8 @@ params checked(params p) {
   if (p.bits < 1 || p.bits > 64)
     throw protocol_error("secagg: ring bits must be 1..64, got " + str(p.bits) +
                          "; use bits_for_sum for the largest possible |sum|");
-  if (p.length == 0)
-    throw protocol_error("secagg: the input length must be at least 1");
+  if (p.length == 0 || p.length > max_length)
+    throw protocol_error("secagg: the input length must be 1 .. " + str(max_length) + ", got " + str(p.length));
   if (p.neighbours != 0 && (p.neighbours < 3 || p.neighbours % 2 == 0))
     throw protocol_error("secagg: neighbours (the SecAgg+ share group size, counting the member) "
                          "must be 0 (everyone) or odd and at least 3, got " + str(p.neighbours));

@@ -54,7 +54,10 @@ public:
 
 using digest32 = key32; ///< a SHA-256 digest
 
-constexpr std::size_t min_cluster = 3;   ///< members besides the aggregator, at least
+constexpr std::size_t min_cluster = 3;   ///< members besides the aggregator, at least (default)
+/// The fewest members a sum can hide one of from the aggregator alone (privacy.min_cluster's
+/// floor): with 2, the aggregator colluding with one member learns the other's input.
+constexpr std::size_t min_cluster_floor = 2;
 constexpr std::size_t max_members = max_shamir_holders;
 
 /// floor(g/2) + 1: a majority of a share group of g members.
@@ -68,6 +71,7 @@ struct params {
   std::size_t neighbours = 0;         ///< SecAgg+ share group size (odd, counts the member); 0: all
   key32 round_context{};              ///< binds keys, masks and the ring shuffle to one round
   digest32 model_hash{};              ///< SHA-256 of the round's model, as the coordinator registered it
+  std::size_t min_members = min_cluster; ///< privacy.min_cluster: members besides the aggregator, at least
 };
 
 /// Checks `p` and fills in its threshold when 0. Throws protocol_error when the cluster is below
@@ -86,10 +90,21 @@ std::vector<std::uint32_t> share_group(const std::vector<std::uint32_t>& roster,
                                        std::uint32_t member, std::size_t neighbours,
                                        const key32& round_context);
 
+/// The longest input a round may sum (the largest model a weight blob carries).
+constexpr std::size_t max_length = std::size_t{1} << 28;
+
 // ---- messages --------------------------------------------------------------------------------
 // Wire: "SA", version 1, a kind byte, then fields little-endian; lists are a u32 count (bounded by
 // max_members and by the bytes left, before anything is allocated) and id lists strictly increase.
 // from_bytes throws protocol_error naming the message and what was wrong.
+
+/// Before round 0, aggregator -> each member: the round's parameters (the member checks them
+/// with checked() and against the model it was sent).
+struct round_setup {
+  params p;
+  std::vector<std::uint8_t> to_bytes() const;
+  static round_setup from_bytes(const std::vector<std::uint8_t>& bytes);
+};
 
 /// Round 0, member -> aggregator; the key_list entry too.
 struct advertise_keys {
@@ -200,7 +215,7 @@ public:
   std::uint32_t member() const { return member_; }
 
 private:
-  void expect(stage s, const char* step);
+  void require_stage(stage s, const char* step);
 
   params p_;
   std::uint32_t member_;
@@ -244,7 +259,7 @@ public:
 
 private:
   enum class stage { advertise, share, mask, unmask, done };
-  void expect(stage s, const char* step) const;
+  void require_stage(stage s, const char* step) const;
   void check_groups(const std::vector<std::uint32_t>& alive, const char* step) const;
 
   params p_;

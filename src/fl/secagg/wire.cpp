@@ -19,7 +19,7 @@ namespace {
 // ---- wire ----
 enum kind : std::uint8_t {
   kind_advertise = 1, kind_key_list, kind_share_keys, kind_routed_shares,
-  kind_masked_input, kind_unmask_request, kind_unmask_response
+  kind_masked_input, kind_unmask_request, kind_unmask_response, kind_round_setup
 };
 
 class writer {
@@ -289,6 +289,35 @@ masked_input masked_input::from_bytes(const bytes& in) {
            str(left) + " packed bytes");
   m.packed = r.raw(left);
   r.done();
+  return m;
+}
+
+bytes round_setup::to_bytes() const {
+  writer w(kind_round_setup);
+  write_ids(w, p.members, "members");
+  w.u32(static_cast<std::uint32_t>(p.threshold));
+  w.u8(static_cast<std::uint8_t>(p.bits));
+  w.u64(p.length);
+  w.u32(static_cast<std::uint32_t>(p.neighbours));
+  w.raw(p.round_context);
+  w.raw(p.model_hash);
+  w.u32(static_cast<std::uint32_t>(p.min_members));
+  return w.take();
+}
+round_setup round_setup::from_bytes(const bytes& in) {
+  reader r(in, kind_round_setup, "round_setup");
+  round_setup m;
+  m.p.members = r.id_list("members");
+  m.p.threshold = r.u32();
+  m.p.bits = r.u8();
+  m.p.length = r.u64();
+  m.p.neighbours = r.u32();
+  r.raw(m.p.round_context);
+  r.raw(m.p.model_hash);
+  m.p.min_members = r.u32();
+  r.done();
+  if (m.p.length > max_length) // checked() says so too; refused here before anyone allocates it
+    r.fail("sums " + str(m.p.length) + " values, at most " + str(max_length));
   return m;
 }
 

@@ -1,0 +1,116 @@
+#include "actors/secure_member.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "common/sha256.hpp"
+#include "fl/aggregate.hpp"
+
+namespace flotilla::actors {
+
+namespace sa = fl::secagg;
+
+sa::digest32 model_digest(const std::vector<float>& values) {
+  auto hex = sha256_hex(values.data(), values.size() * sizeof(float));
+  sa::digest32 d{};
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (std::size_t i = 0; i < d.size(); ++i)
+    d[i] = static_cast<std::uint8_t>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
+  return d;
+}
+
+std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values) {
+  std::uint64_t largest = 0;
+  for (auto v : values) {
+    // |INT64_MIN| does not fit; fixed_terms never makes one (|term| < 2^62).
+    auto a = v < 0 ? static_cast<std::uint64_t>(-(v + 1)) + 1 : static_cast<std::uint64_t>(v);
+    largest = a > largest ? a : largest;
+  }
+  std::uint8_t bits = 0;
+  for (; largest != 0; largest >>= 1)
+    ++bits;
+  return bits;
+}
+
+std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, std::uint64_t weight,
+                                   const std::vector<float>& sent, const std::vector<float>& trained) {
+  if (sent.size() != trained.size())
+    throw std::invalid_argument("secure fit: the trained model has " + std::to_string(trained.size()) +
+                                " weights, the model sent " + std::to_string(sent.size()));
+  entry s;
+  s.member = member;
+  s.order = next_++;
+  s.input.resize(trained.size());
+  std::vector<std::int64_t> base(sent.size());
+  auto at = fl::fixed_terms(weight, trained.data(), trained.size(), s.input.data());
+  if (at == trained.size())
+    at = fl::fixed_terms(weight, sent.data(), sent.size(), base.data());
+  if (at != trained.size())
+    throw std::invalid_argument("update has a weight too large for secure aggregation's exact sum at index " +
+                                std::to_string(at) + " (" + std::to_string(weight) + " x " +
+                                std::to_string(trained[at]) + "; a diverged model)");
+  for (std::size_t i = 0; i < base.size(); ++i)
+    s.input[i] -= base[i]; // both below 2^62 in magnitude: no overflow
+  s.model_hash = model_digest(sent);
+  auto bits = magnitude_bits(s.input);
+  sessions_.erase(session);
+  while (sessions_.size() >= max_sessions) {
+    auto oldest = sessions_.begin();
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
+      if (it->second.order < oldest->second.order)
+        oldest = it;
+    sessions_.erase(oldest);
+  }
+  sessions_.emplace(session, std::move(s));
+  return bits;
+}
+
+std::vector<std::uint8_t> secure_sessions::step(std::uint64_t session, std::uint8_t stage,
+                                                const std::vector<std::uint8_t>& bytes) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end())
+    throw sa::protocol_error("secagg: no secure fit of this client belongs to session " + std::to_string(session) +
+                             " (it never trained for it, or the session ended or was replaced)");
+  try {
+    auto out = run(it->second, stage, bytes);
+    if (stage == 3)
+      sessions_.erase(it);
+    return out;
+  } catch (...) {
+    sessions_.erase(it);
+    throw;
+  }
+}
+
+std::vector<std::uint8_t> secure_sessions::run(entry& s, std::uint8_t stage, const std::vector<std::uint8_t>& bytes) {
+  switch (stage) {
+    case 0: {
+      if (s.machine)
+        throw sa::protocol_error("secagg: the round's parameters arrived twice");
+      auto p = sa::checked(sa::round_setup::from_bytes(bytes).p);
+      if (p.length != s.input.size())
+        throw sa::protocol_error("secagg: the round sums " + std::to_string(p.length) + " values, this member's "
+                                 "update has " + std::to_string(s.input.size()));
+      std::vector<std::uint64_t> ring(s.input.size());
+      for (std::size_t i = 0; i < ring.size(); ++i)
+        ring[i] = sa::to_ring(s.input[i], p.bits); // throws when the aggregator's ring is too small
+      std::vector<std::int64_t>().swap(s.input);
+      s.machine = std::make_unique<sa::secagg_client>(std::move(p), s.member, std::move(ring), sa::os_random());
+      return s.machine->advertise(s.model_hash).to_bytes();
+    }
+    case 1:
+    case 2:
+    case 3:
+      if (!s.machine)
+        throw sa::protocol_error("secagg: step " + std::to_string(stage) + " before the round's parameters");
+      if (stage == 1)
+        return s.machine->share(sa::key_list::from_bytes(bytes)).to_bytes();
+      if (stage == 2)
+        return s.machine->mask(sa::routed_shares::from_bytes(bytes)).to_bytes();
+      return s.machine->unmask(sa::unmask_request::from_bytes(bytes)).to_bytes();
+    default:
+      throw sa::protocol_error("secagg: unknown step " + std::to_string(stage) + " (0..3)");
+  }
+}
+
+} // namespace flotilla::actors

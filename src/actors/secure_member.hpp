@@ -1,0 +1,60 @@
+#pragma once
+// A member's side of secure aggregation (privacy.secure_aggregation), as the client actor keeps
+// it: after a secure fit the member holds its update as the integers it will mask, then answers
+// the round's protocol steps (fl/secagg/protocol.hpp) one at a time. Plain state, no actors, so
+// it is tested without them; the client actor only forwards fit results and secagg_msg steps.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "fl/secagg/protocol.hpp"
+
+namespace flotilla::actors {
+
+/// SHA-256 of a model's floats (their bytes in host order), the digest members check.
+fl::secagg::digest32 model_digest(const std::vector<float>& values);
+
+/// The bit length of the largest |v| (0 for all zeros): what a member reports of its
+/// contribution so the aggregator can size the ring (fit_result::secure_bits).
+std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values);
+
+/// One client's secure aggregation sessions. At most max_sessions are kept: a newer round
+/// replaces the oldest (a round re-run after an election starts a new session, and the old
+/// one will never finish). Memory: 8 bytes a weight per session until its input is masked.
+class secure_sessions {
+public:
+  static constexpr std::size_t max_sessions = 2;
+
+  /// After a secure fit: keeps fixed_terms(weight, trained) - fixed_terms(weight, sent), the
+  /// member's update relative to the model it was sent on FedAvg's exact grid, and the sent
+  /// model's digest. Returns the contribution's magnitude_bits. Throws std::invalid_argument
+  /// when the sizes differ or a term is beyond the grid (a diverged update: |weight * w| >= 2^22).
+  std::uint8_t keep(std::uint64_t session, std::uint32_t member, std::uint64_t weight,
+                    const std::vector<float>& sent, const std::vector<float>& trained);
+
+  /// Runs the session's `stage` (0..3, protocol order) on the aggregator's message and returns
+  /// the answer's bytes. Throws fl::secagg::protocol_error or std::invalid_argument (hostile or
+  /// out-of-order input, a session it never fitted, a model other than the one it trained on,
+  /// a ring too small for its input); the session is dropped then and nothing is revealed: to
+  /// the aggregator this member dropped out. After stage 3 the session is forgotten.
+  std::vector<std::uint8_t> step(std::uint64_t session, std::uint8_t stage, const std::vector<std::uint8_t>& bytes);
+
+  std::size_t size() const { return sessions_.size(); }
+  bool has(std::uint64_t session) const { return sessions_.count(session) > 0; }
+
+private:
+  struct entry {
+    std::uint32_t member = 0;
+    std::uint64_t order = 0;           ///< when it was kept (the oldest goes first)
+    std::vector<std::int64_t> input;   ///< until stage 0 turns it into the ring
+    fl::secagg::digest32 model_hash{}; ///< of the model this member trained from
+    std::unique_ptr<fl::secagg::secagg_client> machine;
+  };
+  std::vector<std::uint8_t> run(entry& s, std::uint8_t stage, const std::vector<std::uint8_t>& bytes);
+
+  std::map<std::uint64_t, entry> sessions_;
+  std::uint64_t next_ = 0;
+};
+
+} // namespace flotilla::actors

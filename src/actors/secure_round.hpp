@@ -1,0 +1,67 @@
+#pragma once
+// The aggregator's side of secure aggregation (privacy.secure_aggregation) over actors: the
+// four protocol steps of fl/secagg/protocol.hpp as fan-outs to the members that trained, each
+// with the round's deadline. The same code at every aggregation point (the coordinator's
+// rounds and a promoted cluster server's); run_round calls it once its secure fits are in.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/fan_out.hpp"
+#include "fl/secagg/protocol.hpp"
+
+namespace flotilla::actors {
+
+/// privacy.secure_aggregation at one aggregation point (round_inputs::secure).
+struct secure_setup {
+  bool on = false;
+  /// The promoted client that aggregates, or -1 (the coordinator). Its own update is summed in
+  /// the clear: the aggregator is counted as corrupted, it knows that update anyway.
+  std::int64_t aggregator = -1;
+  std::size_t min_members = fl::secagg::min_cluster; ///< privacy.min_cluster
+  std::uint64_t seed = 0;                            ///< the run's seed: sessions and round contexts
+  /// Called before each step goes out (fault injection); false ends the run there, without a
+  /// callback (the aggregating actor is going away).
+  std::function<bool(std::uint8_t stage)> before_stage;
+};
+
+/// A member whose secure fit came in: what the protocol and the round record need of it.
+struct secure_member {
+  peer who;
+  std::uint64_t samples = 0;  ///< its training samples (the record; the weight it masked is fit_ins's)
+  std::uint64_t weight = 0;   ///< the FedAvg weight it multiplied its update by
+  double train_loss = 0;
+  double seconds = 0;
+  std::uint8_t bits = 0;      ///< fit_result::secure_bits
+};
+
+struct secure_outcome {
+  std::string error;                    ///< why there is no sum (the round does not aggregate)
+  std::vector<std::int64_t> sum;        ///< the survivors' masked contributions, unmasked
+  std::vector<secure_member> survivors; ///< whose inputs are in the sum, by id
+  std::vector<failure> dropped;         ///< members that fell out of the protocol, and why
+  unsigned bits = 0;                    ///< the ring's bits
+  std::uint64_t bytes_up = 0;           ///< protocol bytes the members sent, all stages
+  std::uint64_t bytes_down = 0;         ///< protocol bytes sent to them
+};
+
+/// The ring a sum of these members' contributions needs: bits_for_sum of the sum of their
+/// largest magnitudes. Empty optional when even 64 bits would not hold it.
+std::optional<unsigned> ring_bits(const std::vector<secure_member>& members);
+
+/// A round's session number: a function of the seed and the round's place (phase, cluster,
+/// round, term), never 0, so a member tells a re-run round (a new term) from the old one.
+std::uint64_t secure_session(std::uint64_t seed, int phase, std::int64_t cluster, std::uint32_t round,
+                             std::uint32_t term);
+
+/// Runs the protocol with `members` (sorted by id) on inputs of `length` values and calls
+/// `done` once. A member that fails, times out, goes down or sends a message the protocol
+/// refuses drops out; the round ends without a sum (outcome.error) when fewer than the
+/// threshold remain at some stage or fewer than `setup.min_members` trained.
+void run_secure_sum(down_watch& watch, const secure_setup& setup, std::uint64_t session,
+                    std::vector<secure_member> members, std::size_t length, const fl::secagg::digest32& model_hash,
+                    double timeout_s, std::function<void(secure_outcome)> done);
+
+} // namespace flotilla::actors

@@ -1,0 +1,250 @@
+// Secure aggregation as the runs use it (privacy.secure_aggregation): members keep their update
+// as FedAvg's fixed-point integers relative to the round's model (actors/secure_member), the
+// protocol's steps run through their bytes, and the unmasked sum folded into round_updates gives
+// the mean the same updates give in the clear, bit for bit. The actors' wiring (fan-outs,
+// crashes, elections, nodes) is tests/integration/secure_aggregation.sh.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "actors/secure_member.hpp"
+#include "actors/secure_round.hpp"
+#include "fl/aggregate.hpp"
+#include "fl/round_updates.hpp"
+#include "fl/secagg/prg.hpp"
+
+using namespace flotilla;
+namespace sa = flotilla::fl::secagg;
+using bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+std::vector<float> random_model(std::size_t n, std::uint64_t seed, float scale) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v)
+    x = d(g);
+  return v;
+}
+
+struct member_update {
+  std::uint32_t id;
+  std::uint64_t samples;
+  std::vector<float> weights;
+};
+
+// One secure round over secure_sessions, every message through its bytes; `crash_after_mask`
+// members answer nothing after their masked input. Returns the unmasked sum and the survivors.
+std::pair<std::vector<std::int64_t>, std::vector<std::uint32_t>>
+secure_round(std::vector<actors::secure_sessions>& members, const std::vector<std::uint32_t>& ids,
+             const std::vector<std::uint8_t>& bits, std::uint64_t session, const std::vector<float>& model,
+             const std::set<std::uint32_t>& crash_after_mask = {}) {
+  std::vector<actors::secure_member> roster;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    actors::secure_member m;
+    m.who.id = ids[i];
+    m.bits = bits[i];
+    roster.push_back(m);
+  }
+  sa::params p;
+  p.members = ids;
+  p.bits = *actors::ring_bits(roster);
+  p.length = model.size();
+  p.model_hash = actors::model_digest(model);
+  p.round_context.fill(7);
+  sa::secagg_server server(p);
+  auto setup = sa::round_setup{p}.to_bytes();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    server.receive(sa::advertise_keys::from_bytes(members[i].step(session, 0, setup)));
+  auto keys = server.close_advertise().to_bytes();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    server.receive(sa::share_keys::from_bytes(members[i].step(session, 1, keys)));
+  auto routed = server.close_share_keys();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    server.receive(sa::masked_input::from_bytes(members[i].step(session, 2, routed.at(ids[i]).to_bytes())));
+  auto request = server.close_masked_input().to_bytes();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (!crash_after_mask.count(ids[i]))
+      server.receive(sa::unmask_response::from_bytes(members[i].step(session, 3, request)));
+  auto ring = server.finish();
+  std::vector<std::int64_t> sum(ring.size());
+  for (std::size_t i = 0; i < ring.size(); ++i)
+    sum[i] = sa::from_ring(ring[i], p.bits);
+  return {sum, server.survivors()};
+}
+
+std::vector<float> clear_mean(const std::vector<member_update>& updates, std::size_t n) {
+  fl::round_updates clear(n, false);
+  for (const auto& u : updates)
+    REQUIRE(clear.accept({u.id, u.samples, 0.5, std::make_shared<const std::vector<float>>(u.weights)}).empty());
+  return clear.mean();
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+} // namespace
+
+TEST_CASE("fixed_terms are the integers FedAvg sums: add_sums of them gives add's mean bit for bit") {
+  const std::size_t n = 40000; // more than two of the accumulator's blocks
+  auto a = random_model(n, 1, 0.3f), b = random_model(n, 2, 2.0f);
+  fl::fedavg_accumulator plain(n), summed(n);
+  plain.add(600, a);
+  plain.add(6000, b);
+  std::vector<std::int64_t> ta(n), tb(n), total(n);
+  REQUIRE(fl::fixed_terms(600, a.data(), n, ta.data()) == n);
+  REQUIRE(fl::fixed_terms(6000, b.data(), n, tb.data()) == n);
+  for (std::size_t i = 0; i < n; ++i)
+    total[i] = ta[i] + tb[i];
+  summed.add_sums(total);
+  summed.count_update(600);
+  summed.count_update(6000);
+  CHECK(same_bits(plain.mean(), summed.mean()));
+  // A term at or beyond 2^62 is named by its index, not wrapped.
+  std::vector<float> big{0.5f, 5e6f};
+  std::vector<std::int64_t> out(2);
+  CHECK(fl::fixed_terms(1000, big.data(), 2, out.data()) == 1);
+  float nan = std::nanf("");
+  CHECK(fl::fixed_terms(1, &nan, 1, out.data()) == 0);
+}
+
+TEST_CASE("a secure round's mean equals the mean in the clear, with a third crashing after masking") {
+  const std::size_t n = 3001;
+  auto model = random_model(n, 10, 0.1f);
+  std::vector<member_update> updates;
+  for (std::uint32_t id : {2u, 3u, 5u, 8u, 9u, 11u}) {
+    auto w = model;
+    auto step = random_model(n, 100 + id, 0.05f);
+    for (std::size_t i = 0; i < n; ++i)
+      w[i] += step[i];
+    updates.push_back({id, 100u + 37u * id, w});
+  }
+  std::vector<actors::secure_sessions> members(updates.size());
+  std::vector<std::uint32_t> ids;
+  std::vector<std::uint8_t> bits;
+  const std::uint64_t session = 77;
+  for (std::size_t i = 0; i < updates.size(); ++i) {
+    bits.push_back(members[i].keep(session, updates[i].id, updates[i].samples, model, updates[i].weights));
+    ids.push_back(updates[i].id);
+    CHECK(bits.back() > 30); // 2^40 grid times samples times |delta|
+    CHECK(bits.back() < 52);
+  }
+  SUBCASE("everyone answers") {
+    auto [sum, survivors] = secure_round(members, ids, bits, session, model);
+    CHECK(survivors == ids);
+    fl::round_updates secure(n, false);
+    std::vector<fl::client_update> summed;
+    for (const auto& u : updates)
+      summed.push_back({u.id, u.samples, 0.5, nullptr});
+    REQUIRE(secure.accept_sum(sum, summed, model).empty());
+    CHECK(secure.count() == updates.size());
+    CHECK(same_bits(secure.mean(), clear_mean(updates, n)));
+    for (auto& m : members)
+      CHECK(m.size() == 0); // a finished session is forgotten
+  }
+  SUBCASE("two of six crash after sending their masked input: their inputs are still in the sum") {
+    auto [sum, survivors] = secure_round(members, ids, bits, session, model, {3u, 9u});
+    CHECK(survivors == ids);
+    fl::round_updates secure(n, false);
+    std::vector<fl::client_update> summed;
+    for (const auto& u : updates)
+      summed.push_back({u.id, u.samples, 0.5, nullptr});
+    REQUIRE(secure.accept_sum(sum, summed, model).empty());
+    CHECK(same_bits(secure.mean(), clear_mean(updates, n)));
+  }
+}
+
+TEST_CASE("a member refuses what would misuse its update, and forgets the session") {
+  const std::size_t n = 64;
+  auto model = random_model(n, 3, 0.1f), trained = random_model(n, 4, 0.1f);
+  std::vector<actors::secure_sessions> members(4);
+  std::vector<std::uint32_t> ids{0, 1, 2, 3};
+  for (std::size_t i = 0; i < 4; ++i)
+    members[i].keep(9, ids[i], 10, model, trained);
+  sa::params p;
+  p.members = ids;
+  p.bits = 48;
+  p.length = n;
+  p.model_hash = actors::model_digest(model);
+  SUBCASE("another model's hash: the aggregator sent this member a model other than the registered one") {
+    auto other = model;
+    other[5] += 1e-3f;
+    p.model_hash = actors::model_digest(other);
+    CHECK_THROWS_WITH_AS(members[0].step(9, 0, sa::round_setup{p}.to_bytes()), doctest::Contains("SHA-256"),
+                         sa::protocol_error);
+    CHECK_FALSE(members[0].has(9));
+  }
+  SUBCASE("a ring too small for its input") {
+    p.bits = 20;
+    CHECK_THROWS_AS(members[0].step(9, 0, sa::round_setup{p}.to_bytes()), std::invalid_argument);
+    CHECK_FALSE(members[0].has(9));
+  }
+  SUBCASE("a step out of order, an unknown session, an unknown step, hostile bytes") {
+    CHECK_THROWS_WITH(members[1].step(9, 2, {}), doctest::Contains("before the round's parameters"));
+    CHECK_FALSE(members[1].has(9));
+    CHECK_THROWS_WITH(members[2].step(10, 0, sa::round_setup{p}.to_bytes()), doctest::Contains("no secure fit"));
+    CHECK_THROWS_WITH(members[2].step(9, 4, {}), doctest::Contains("unknown step"));
+    auto setup = sa::round_setup{p}.to_bytes();
+    setup.resize(setup.size() - 3);
+    CHECK_THROWS_WITH(members[3].step(9, 0, setup), doctest::Contains("truncated"));
+  }
+  SUBCASE("the parameters twice") {
+    auto setup = sa::round_setup{p}.to_bytes();
+    members[0].step(9, 0, setup);
+    CHECK_THROWS_WITH(members[0].step(9, 0, setup), doctest::Contains("arrived twice"));
+  }
+  SUBCASE("a diverged update does not become a wrapped integer") {
+    auto huge = trained;
+    huge[7] = 9e5f;
+    CHECK_THROWS_WITH(members[0].keep(11, 0, 60000, model, huge), doctest::Contains("index 7"));
+  }
+  SUBCASE("a newer session replaces the oldest beyond max_sessions") {
+    members[0].keep(12, 0, 10, model, trained);
+    members[0].keep(13, 0, 10, model, trained);
+    CHECK(members[0].size() == actors::secure_sessions::max_sessions);
+    CHECK_FALSE(members[0].has(9));
+    CHECK(members[0].has(13));
+  }
+}
+
+TEST_CASE("round_setup: its bytes round-trip, and a hostile length is refused before anything is allocated") {
+  sa::params p;
+  p.members = {1, 4, 6, 9};
+  p.bits = 47;
+  p.length = 12345;
+  p.neighbours = 3;
+  p.min_members = 4;
+  p.round_context.fill(3);
+  p.model_hash.fill(5);
+  auto back = sa::round_setup::from_bytes(sa::round_setup{p}.to_bytes()).p;
+  CHECK(back.members == p.members);
+  CHECK(back.bits == 47);
+  CHECK(back.length == 12345);
+  CHECK(back.neighbours == 3);
+  CHECK(back.min_members == 4);
+  CHECK(back.round_context == p.round_context);
+  CHECK(back.model_hash == p.model_hash);
+  p.length = sa::max_length + 1;
+  CHECK_THROWS_WITH(sa::round_setup::from_bytes(sa::round_setup{p}.to_bytes()), doctest::Contains("at most"));
+  p.length = 10;
+  p.min_members = 1;
+  CHECK_THROWS_WITH(sa::checked(p), doctest::Contains("hides nobody"));
+  p.min_members = 5;
+  CHECK_THROWS_WITH(sa::checked(p), doctest::Contains("at least 5"));
+}
+
+TEST_CASE("ring_bits: the sum of the members' largest magnitudes, refused beyond 64 bits") {
+  std::vector<actors::secure_member> m(3);
+  m[0].bits = 40;
+  m[1].bits = 40;
+  m[2].bits = 38;
+  CHECK(*actors::ring_bits(m) == sa::bits_for_sum(2 * ((std::uint64_t{1} << 40) - 1) + (std::uint64_t{1} << 38) - 1));
+  m[0].bits = m[1].bits = m[2].bits = 62;
+  CHECK_FALSE(actors::ring_bits(m).has_value());
+  CHECK(actors::secure_session(1, 0, -1, 3, 0) != actors::secure_session(1, 1, 0, 3, 1));
+  CHECK(actors::secure_session(1, 0, -1, 3, 0) == actors::secure_session(1, 0, -1, 3, 0));
+}

@@ -2,10 +2,12 @@
 // where they do not, elections, IFCA's rule, CFL's numbering, late joiners, resume points.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "fl/cluster_phase.hpp"
+#include "fl/privacy/rdp_accountant.hpp"
 
 using namespace flotilla;
 using kind = fl::phase_command::kind;
@@ -467,4 +469,47 @@ TEST_CASE("clock=virtual: an election costs its cluster the round's deadline and
   q.joiners_placed(2, {{6, 1, 2, {3.0, 1.0}}}, 3.0);
   CHECK(q.registry().cluster(0).sim_time_s == doctest::Approx(5.0)); // both wait for client 6's 5 s fit
   CHECK(q.registry().cluster(1).sim_time_s == doctest::Approx(5.0));
+}
+
+TEST_CASE("privacy.dp: each cluster is an aggregation point with its own accountant, which starts from the "
+          "initial phase's, and its budget ends its rounds alone") {
+  fl::run_report report;
+  // The coordinator's rounds spent something already: the clusters start from it.
+  fl::privacy::rdp_accountant initial;
+  initial.add_steps(0.5, 1.0, 3);
+  report.privacy_rdp = initial.state();
+  auto r = rules(10);
+  r.dp_sigma = 1.0;
+  r.dp_delta = 1e-5;
+  r.fraction_fit = 1.0;
+  // Cluster members: 3 each; every round asks all 3 (q = 1). Room for exactly two such rounds.
+  auto two = initial;
+  two.add_steps(1.0, 1.0, 2);
+  auto three = two;
+  three.add_steps(1.0, 1.0);
+  r.dp_budget = (two.epsilon(1e-5) + three.epsilon(1e-5)) / 2;
+  auto p = two_clusters(r, &report);
+  started(p);
+  auto one = initial;
+  one.add_steps(1.0, 1.0);
+  auto c1 = finish(p, 1, 1);
+  REQUIRE(of(c1, kind::round_done).size() == 1);
+  auto rec = std::find_if(c1.begin(), c1.end(), [](const fl::phase_command& c) { return c.what == kind::round_done; });
+  CHECK(rec->record.epsilon == doctest::Approx(one.epsilon(1e-5)).epsilon(1e-12));
+  CHECK(rec->record.epsilon > initial.epsilon(1e-5)); // composed with the initial phase, not from zero
+  CHECK(p.registry().cluster(1).privacy_rdp == one.state());
+  CHECK(p.registry().cluster(0).privacy_rdp.empty()); // cluster 0 has not run: its own accountant
+  CHECK(of(c1, kind::run_round) == std::vector<std::pair<std::uint32_t, std::uint32_t>>{{1, 2}});
+  auto c2 = finish(p, 1, 2);
+  // A third round would pass the budget: cluster 1 ends here, with a warning, cluster 0 runs on.
+  CHECK_FALSE(has(c2, kind::run_round));
+  CHECK(has(c2, kind::warning));
+  CHECK(p.stage_of(1) == fl::cluster_phase::stage::done);
+  CHECK(p.stage_of(0) == fl::cluster_phase::stage::running);
+  CHECK(report.epsilon == doctest::Approx(two.epsilon(1e-5)).epsilon(1e-12)); // the largest over points
+  finish(p, 0, 1);
+  auto end = finish(p, 0, 2);
+  CHECK(has(end, kind::finish));
+  CHECK(p.registry().cluster(0).rounds_done == 2);
+  CHECK(p.registry().cluster(1).rounds_done == 2);
 }

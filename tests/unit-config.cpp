@@ -221,11 +221,11 @@ TEST_CASE("strategy, clustering, fault and late-joiner keys are read and checked
          "config key 'late_join_round' = 9 is after the last cluster round (rounds.cluster = 3); late clients arrive "
          "before a cluster round: 1 to rounds.cluster");
   refuse({R"(faults=[{"target": "server:2", "kind": "crash", "phase": "cluster", "round": 1}])"},
-         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":"server:2"}: server:2 names no cluster: clusters are 0 to 1 with clustering.k=2; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":"server:2"}: server:2 names no cluster: clusters are 0 to 1 with clustering.k=2; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({R"(faults=[{"target": "server:0", "kind": "crash", "phase": "initial", "round": 1}])"},
-         R"(faults: {"kind":"crash","phase":"initial","round":1,"target":"server:0"}: a server exists only in the cluster phase; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+         R"(faults: {"kind":"crash","phase":"initial","round":1,"target":"server:0"}: a server exists only in the cluster phase; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({R"(faults=[{"target": 10, "kind": "crash", "phase": "cluster", "round": 1}])"},
-         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":10}: target must be a client id (0 to 9) or "server:<cluster id>"; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":10}: target must be a client id (0 to 9) or "server:<cluster id>"; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({"attack.clients=0,12"}, "config key 'attack.clients': 12 is not a client id (0 to 9)");
   refuse({"rounds.stop_at_target=true"}, "config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
 }

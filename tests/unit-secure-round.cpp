@@ -247,4 +247,9 @@ TEST_CASE("ring_bits: the sum of the members' largest magnitudes, refused beyond
   CHECK_FALSE(actors::ring_bits(m).has_value());
   CHECK(actors::secure_session(1, 0, -1, 3, 0) != actors::secure_session(1, 1, 0, 3, 1));
   CHECK(actors::secure_session(1, 0, -1, 3, 0) == actors::secure_session(1, 0, -1, 3, 0));
+  CHECK(actors::share_group_size(7) == 0);    // everyone: plain SecAgg
+  CHECK(actors::share_group_size(9) == 0);    // 2 * 4 + 1 = 9: everyone
+  CHECK(actors::share_group_size(12) == 9);
+  CHECK(actors::share_group_size(100) == 15); // 2 * 7 + 1
+  CHECK(actors::share_group_size(1000) == 21);
 }

@@ -13,6 +13,7 @@
 #include "fl/cfl.hpp"
 #include "fl/layer_history.hpp"
 #include "fl/local_layers.hpp"
+#include "fl/privacy/dp_fedavg.hpp"
 #include "fl/seeds.hpp"
 
 #include <filesystem>
@@ -281,6 +282,16 @@ caf::message_handler server_handlers(client_actor* self) {
       in.timeout_s = srv.role.timeout_s;
       in.sampling_seed = fl::sampling_seed(srv.role.seed, srv.role.cluster + 1, ins.round);
       in.keep_updates = srv.role.cfl; // CFL's split looks at every member's update
+      if (srv.role.dp_sigma > 0) { // privacy.dp at this aggregation point: noise keyed by (seed, cluster + 1, round)
+        in.uniform_weights = true;
+        in.privatize = [seed = srv.role.seed, point = srv.role.cluster + 1, round = ins.round,
+                        sigma = srv.role.dp_sigma, clip = srv.role.dp_clip](const std::vector<float>& current,
+                                                                           const std::vector<float>& mean,
+                                                                           std::size_t accepted, std::size_t asked) {
+          return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, sigma, clip,
+                                             fl::privacy::central_key(seed, point, round));
+        };
+      }
       in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
                                srv.role.seed, {}};
       in.secure.before_stage = [self](std::uint8_t stage) {

@@ -361,9 +361,11 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   bool everyone = last && !plain;
   // privacy.dp: this round's sampling rate for the accountant, and the budget it must not pass.
   const auto& privacy = ex.privacy;
-  const double q = ex.clients == 0 ? 1.0
-                                   : static_cast<double>(fl::participants_of(ex.clients, ex.rounds.fraction_fit)) /
-                                       static_cast<double>(ex.clients);
+  // The round that feeds clustering asks everyone: q = 1.
+  const double q = ex.clients == 0 || everyone
+                     ? 1.0
+                     : static_cast<double>(fl::participants_of(ex.clients, ex.rounds.fraction_fit)) /
+                         static_cast<double>(ex.clients);
   if (st.accountant && privacy.epsilon_budget > 0 &&
       st.accountant->would_exceed(privacy.epsilon_budget, privacy.delta, q, privacy.noise_multiplier)) {
     st.observer->on_warning("privacy.epsilon_budget = " + std::to_string(privacy.epsilon_budget) + ": round " +
@@ -520,7 +522,9 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
     st.accountant = std::make_shared<fl::privacy::rdp_accountant>();
   const auto& ex = options.experiment;
   st.phase.configure({ex.rounds.cluster, ex.clustering.method, ex.late_clients, ex.late_join_round,
-                      ex.rounds.cluster_lockstep, options.clock, ex.rounds.sim_deadline_s, ex.rounds.epochs},
+                      ex.rounds.cluster_lockstep, options.clock, ex.rounds.sim_deadline_s, ex.rounds.epochs,
+                      ex.privacy.on() ? ex.privacy.noise_multiplier : 0.0, ex.privacy.delta,
+                      ex.privacy.epsilon_budget, ex.rounds.fraction_fit},
                      report.get());
   st.opt = std::move(options);
   st.clients = std::move(clients);

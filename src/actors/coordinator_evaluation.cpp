@@ -101,8 +101,10 @@ caf::message_handler evaluation(coordinator_actor* self) {
       for (const auto& c : st.phase.registry().clusters())
         end = std::max(end, c.sim_time_s);
       rep.sim_time_s = run_clock(self, end);
+      // After what every live cluster has done: rounds.cluster, or fewer when privacy.epsilon_budget
+      // ended clusters early (a resume then finds them over budget again and evaluates).
       if (st.opt.experiment.rounds.cluster > 0)
-        save_checkpoint(self, "cluster", st.opt.experiment.rounds.cluster);
+        save_checkpoint(self, "cluster", st.phase.rounds_done_by_all());
       // A cluster phase that lost every cluster (every member crashed, hung or its node died)
       // produced nothing to evaluate: the run fails rather than report the initial model as
       // its result (issue 15, finding 6's family).

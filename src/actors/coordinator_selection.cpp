@@ -38,6 +38,10 @@ server_role role_of(coordinator_actor* self, std::uint32_t c) {
   role.in_flight = to_wire(rec.async, st.opt.model.layout); // a new server sends these fits again
   role.secure = ex.privacy.secure_aggregation;
   role.min_cluster = ex.privacy.min_cluster;
+  if (ex.privacy.on()) {
+    role.dp_sigma = ex.privacy.noise_multiplier;
+    role.dp_clip = ex.privacy.clip;
+  }
   return role;
 }
 

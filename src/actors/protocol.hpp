@@ -242,13 +242,16 @@ struct server_role {
   async_wire in_flight;                  ///< the cluster's fits in flight after its last round
   bool secure = false;                   ///< privacy.secure_aggregation
   std::uint32_t min_cluster = 3;         ///< privacy.min_cluster
+  /// privacy.dp: the server adds N(0, (sigma C)^2) to its members' clipped updates' sum (0: no DP).
+  double dp_sigma = 0, dp_clip = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_role& x) {
   return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
            x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size, x.stragglers,
-           x.keep_stragglers, x.epochs, x.async, x.eval_every, x.rounds, x.in_flight, x.secure, x.min_cluster);
+           x.keep_stragglers, x.epochs, x.async, x.eval_every, x.rounds, x.in_flight, x.secure, x.min_cluster,
+           x.dp_sigma, x.dp_clip);
 }
 
 /// One cluster round: its number and who the members are this round (membership may change

@@ -22,6 +22,14 @@ std::optional<unsigned> ring_bits(const std::vector<secure_member>& members) {
   return sa::bits_for_sum(static_cast<std::uint64_t>(bound));
 }
 
+std::size_t share_group_size(std::size_t members) {
+  std::size_t log2 = 0;
+  while ((std::size_t{1} << log2) < members)
+    ++log2;
+  std::size_t k = std::max<std::size_t>(7, 2 * log2 + 1); // odd
+  return members <= k ? 0 : k;
+}
+
 std::uint64_t secure_session(std::uint64_t seed, int phase, std::int64_t cluster, std::uint32_t round,
                              std::uint32_t term) {
   auto s = fl::splitmix64(seed ^ 0x5ec0a66000000000ULL);
@@ -132,6 +140,7 @@ void run_secure_sum(down_watch& watch, const secure_setup& setup, std::uint64_t 
   for (const auto& m : members)
     p.members.push_back(m.who.id);
   p.length = length;
+  p.neighbours = share_group_size(members.size());
   p.model_hash = model_hash;
   p.min_members = setup.min_members;
   // The round context binds keys, masks and SecAgg+'s ring to this session; it needs to be

@@ -51,6 +51,12 @@ struct secure_outcome {
 /// largest magnitudes. Empty optional when even 64 bits would not hold it.
 std::optional<unsigned> ring_bits(const std::vector<secure_member>& members);
 
+/// SecAgg+'s share group for a round of `members` (Bell et al. 2020: O(log n) neighbours keep
+/// the guarantee with high probability): 2 ceil(log2 n) + 1, at least 7; 0 (everyone, plain
+/// SecAgg) when that is not smaller than the round. Each member then agrees keys, shares and
+/// masks with its group only: its cost grows with log n instead of n.
+std::size_t share_group_size(std::size_t members);
+
 /// A round's session number: a function of the seed and the round's place (phase, cluster,
 /// round, term), never 0, so a member tells a re-run round (a new term) from the old one.
 std::uint64_t secure_session(std::uint64_t seed, int phase, std::int64_t cluster, std::uint32_t round,

@@ -222,6 +222,12 @@ void check_cluster(const limits& l, std::size_t i) {
   if (auto why = fl::check_async_state(c.async, c.rounds_done, ex.async.concurrency, l.parameters, l.total);
       !why.empty())
     refuse(field + ".async", to_string(c.async.flights.size()) + " fits in flight", why);
+  if (!c.privacy_rdp.empty()) {
+    if (!ex.privacy.on())
+      refuse(field + ".privacy_rdp", to_string(c.privacy_rdp.size()) + " values", "the run has privacy.dp=off");
+    if (auto why = fl::privacy::check_rdp_state(c.privacy_rdp, fl::privacy::default_orders().size()); !why.empty())
+      refuse(field + ".privacy_rdp", to_string(c.privacy_rdp.size()) + " values", why);
+  }
   if (c.created_round > c.rounds_done)
     refuse(field + ".created_round", to_string(c.created_round), "after the cluster's own rounds (" +
                                                                    to_string(c.rounds_done) + ")");

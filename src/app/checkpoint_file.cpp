@@ -220,6 +220,7 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
                         {"created_round", c.created_round},
                         {"parent", c.parent},
                         {"sim_time_s", c.sim_time_s},
+                        {"privacy_rdp", c.privacy_rdp},
                         {"async", {{"flights", cluster_flights}, {"versions", cluster_versions},
                                    {"draws", c.async.draws}}}});
   }
@@ -364,6 +365,8 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
       c.at("created_round").get_to(x.created_round);
       c.at("parent").get_to(x.parent);
       x.sim_time_s = c.value("sim_time_s", 0.0); // absent before clock=virtual existed
+      if (c.contains("privacy_rdp"))               // absent before DP at the cluster servers
+        c.at("privacy_rdp").get_to(x.privacy_rdp);
       if (version >= 3) {
         const auto& a = c.at("async");
         for (const auto& f : a.at("flights"))

@@ -97,9 +97,6 @@ const std::set<std::string>& async_keys() {
   return keys;
 }
 
-// privacy.*: DP-FedAvg with central noise at the coordinator's rounds. What it cannot cover yet
-// is refused, naming why (issue 19: distributed noise needs secure aggregation; the promoted
-// cluster servers do not carry an accountant yet).
 // privacy.secure_aggregation: what needs the updates one by one cannot be summed under masks.
 void check_secure_aggregation(const fl::experiment& ex) {
   const auto& p = ex.privacy;
@@ -122,6 +119,9 @@ void check_secure_aggregation(const fl::experiment& ex) {
                        " (a smaller sum would expose single updates); raise rounds.fraction_fit or clients");
 }
 
+// privacy.*: DP-FedAvg with central noise at every aggregation point (the coordinator's rounds,
+// each promoted cluster server's), secure aggregation. What they cannot cover is refused, naming
+// why (issue 19: distributed noise is not wired yet).
 void read_privacy(const json& doc, fl::experiment& ex) {
   auto& p = ex.privacy;
   p.dp = one_of(doc, "privacy.dp", {"off", "central", "distributed"});
@@ -138,10 +138,10 @@ void read_privacy(const json& doc, fl::experiment& ex) {
   if (p.dp == "distributed")
     throw config_error("privacy.dp=distributed shares the noise among the members before secure aggregation, "
                        "which is not wired into the rounds yet; use privacy.dp=central");
-  if (!fl::plain_fl(ex.clustering.method))
-    throw config_error("privacy.dp=" + p.dp + " covers plain federated learning for now: clustering reads every "
-                       "client's weights in plaintext, and the promoted cluster servers do not add noise or account "
-                       "for it yet; use clustering.method=none rounds.cluster=0");
+  if (fl::cluster_method_named(ex.clustering.method).splits)
+    throw config_error("privacy.dp=" + p.dp + ": clustering.method=" + ex.clustering.method +
+                       " splits clusters on their members' individual updates every round, which the noise does not "
+                       "cover; use kmeans, agglomerative, ifca or none");
   if (p.noise_multiplier == 0)
     throw config_error("privacy.noise_multiplier = 0 adds no noise: epsilon would be infinite; use privacy.dp=off, "
                        "or a multiplier above 0");

@@ -1,6 +1,10 @@
 #include "fl/cluster_phase.hpp"
 
+#include "fl/privacy/rdp_accountant.hpp"
+#include "fl/strategy.hpp"
+
 #include <algorithm>
+#include <sstream>
 #include <cmath>
 #include <set>
 #include <stdexcept>
@@ -135,11 +139,57 @@ void cluster_phase::proceed(std::uint32_t c, phase_commands& out) {
     p.since = now_;
     return try_release(out);
   }
-  if (p.next > rules_.rounds) {
+  if (p.next > rules_.rounds || over_budget(c, out)) {
     p.at = stage::done;
     return check_finish(out);
   }
   run(c, out);
+}
+
+namespace {
+// A cluster's sampling rate: its server samples fraction_fit of its live members (at least one).
+double cluster_q(std::size_t members, double fraction) {
+  return members == 0 ? 1.0 : static_cast<double>(participants_of(members, fraction)) / static_cast<double>(members);
+}
+// A cluster's members also took part in the coordinator's rounds: before its own first round a
+// cluster's privacy loss is the initial phase's (RDP composes by adding), so its epsilon covers
+// everything its members' data went into.
+privacy::rdp_accountant accountant_of(const cluster_record& c, const run_report* report) {
+  if (!c.privacy_rdp.empty())
+    return privacy::rdp_accountant::restore(c.privacy_rdp);
+  if (report && !report->privacy_rdp.empty())
+    return privacy::rdp_accountant::restore(report->privacy_rdp);
+  return {};
+}
+} // namespace
+
+void cluster_phase::account(std::uint32_t c, round_record& rec) {
+  auto acc = accountant_of(registry_.cluster(c), report_);
+  // Every round that asked members costs its privacy, also one that kept its model.
+  auto members = registry_.live_members(c).size();
+  if (rec.asked > 0)
+    acc.add_steps(std::min(1.0, static_cast<double>(rec.asked) / static_cast<double>(std::max<std::size_t>(1, members))),
+                  rules_.dp_sigma);
+  rec.epsilon = acc.epsilon(rules_.dp_delta);
+  registry_.record_privacy(c, acc.state());
+  if (report_)
+    report_->epsilon = std::max(report_->epsilon, rec.epsilon);
+}
+
+bool cluster_phase::over_budget(std::uint32_t c, phase_commands& out) {
+  if (rules_.dp_sigma <= 0 || rules_.dp_budget <= 0)
+    return false;
+  const auto& rec = registry_.cluster(c);
+  auto acc = accountant_of(rec, report_);
+  auto q = cluster_q(registry_.live_members(c).size(), rules_.fraction_fit);
+  if (!acc.would_exceed(rules_.dp_budget, rules_.dp_delta, q, rules_.dp_sigma))
+    return false;
+  std::ostringstream eps;
+  eps << acc.epsilon_after(rules_.dp_delta, q, rules_.dp_sigma);
+  out.push_back(text(phase_command::kind::warning, "cluster " + str(c) + ": privacy.epsilon_budget: round " +
+                                                     str(of(c).next) + " would raise its epsilon to " + eps.str() +
+                                                     "; its rounds end at round " + str(rec.rounds_done)));
+  return true;
 }
 
 void cluster_phase::run(std::uint32_t c, phase_commands& out) {
@@ -251,6 +301,8 @@ phase_commands cluster_phase::round_finished(std::uint32_t c, round_report resul
     return out;
   auto moved = moved_in_.find(c);
   rec.reassigned = moved == moved_in_.end() ? 0 : moved->second;
+  if (rules_.dp_sigma > 0)
+    account(c, rec);
   if (report_) {
     auto& rep = *report_;
     rep.samples_trained += rec.samples * epochs;

@@ -49,6 +49,15 @@ struct cluster_phase_rules {
   std::shared_ptr<const device_clock> clock;
   double deadline_s = 0;
   std::uint32_t epochs = 1;
+  /// privacy.dp: every cluster is an aggregation point with its own accountant (its
+  /// cluster_record's privacy_rdp), which starts from the coordinator's (the report's
+  /// privacy_rdp: its members' data went into the initial rounds too): a round that asked
+  /// members adds one step at q = asked / live members, its record gets the cluster's epsilon,
+  /// and a cluster stops before the round that would take it past the budget. sigma 0: no DP.
+  double dp_sigma = 0;
+  double dp_delta = 1e-5;
+  double dp_budget = 0;   ///< 0: no budget
+  double fraction_fit = 1;
 };
 
 /// What the coordinator does next.
@@ -174,6 +183,8 @@ private:
   void check_finish(phase_commands& out);
   void checkpoint(phase_commands& out);
   progress& of(std::uint32_t c);
+  void account(std::uint32_t c, round_record& rec);
+  bool over_budget(std::uint32_t c, phase_commands& out);
 
   cluster_phase_rules rules_;
   run_report* report_ = nullptr;

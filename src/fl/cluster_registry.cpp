@@ -250,6 +250,10 @@ std::uint32_t cluster_registry::split(std::uint32_t cluster, const std::vector<s
   return clusters_.back().id;
 }
 
+void cluster_registry::record_privacy(std::uint32_t cluster, std::vector<double> rdp) {
+  live_cluster("record_privacy", cluster).privacy_rdp = std::move(rdp);
+}
+
 void cluster_registry::record_round(std::uint32_t cluster, std::uint32_t round,
                                     std::shared_ptr<const std::vector<float>> model, strategy_state state,
                                     double ended, async_state async) {

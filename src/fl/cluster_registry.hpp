@@ -41,6 +41,9 @@ struct cluster_record {
   std::int64_t parent = -1; ///< the cluster a CFL split took this one from
   double sim_time_s = 0;    ///< the cluster's own clock: when its last round ended (fl::device_time)
   async_state async;        ///< strategy.mode=buffered|async: its server's fits in flight after rounds_done
+  /// privacy.dp: the cluster's accountant (its RDP per order, fl/privacy/rdp_accountant) after
+  /// rounds_done; empty before its first round. A split child continues its parent's.
+  std::vector<double> privacy_rdp;
 };
 
 /// One client as the registry keeps it.
@@ -106,6 +109,8 @@ public:
   /// clock moves to `ended` (simulated seconds; never backwards).
   void record_round(std::uint32_t cluster, std::uint32_t round, std::shared_ptr<const std::vector<float>> model,
                     strategy_state state, double ended = 0, async_state async = {});
+  /// privacy.dp: the cluster's accountant state after its latest round.
+  void record_privacy(std::uint32_t cluster, std::vector<double> rdp);
 
   /// Moves `cluster`'s clock on by `seconds` (an election, a late join: time its rounds wait).
   void advance_clock(std::uint32_t cluster, double seconds);

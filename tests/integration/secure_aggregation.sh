@@ -13,6 +13,10 @@
 #   5. a cluster server crashes after the masked inputs are in, before unmasking: it is
 #      re-elected and the round runs again (a new session) under the new server
 #   6. what cannot be summed under masks is exit 2, naming why
+#   7. privacy.dp=central at the promoted cluster servers: each cluster is an aggregation point
+#      with its own accountant (continuing the initial phase's), epsilon on every line and growing,
+#      final.epsilon the largest; with secure aggregation the same models; a budget ends each
+#      cluster before the round that would pass it; SIGKILLed mid-phase and resumed bit for bit
 # Usage: secure_aggregation.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -116,4 +120,47 @@ run_refused tiny 2 "below privacy.min_cluster" privacy.secure_aggregation=true c
   rounds.cluster=0 rounds.fraction_fit=0.1
 run_refused fault 2 "set privacy.secure_aggregation=true" \
   'faults=[{"target":1,"kind":"crash_in_secagg","phase":"initial","round":2}]'
+section "7. DP at the cluster servers"
+dp=(privacy.dp=central privacy.clip=1 privacy.noise_multiplier=0.3 rounds.cluster=4)
+run_ok dp "${dp[@]}"
+# privacy.min_cluster=2: the 3-client cluster (2 members besides its server) is summed securely too
+run_ok dp-secure "${dp[@]}" privacy.secure_aggregation=true privacy.min_cluster=2
+[ "$(sha "$work/dp-secure")" = "$(sha "$work/dp")" ] || fail "dp: secure aggregation changed the DP run's model"
+[ "$(models "$work/dp-secure")" = "$(models "$work/dp")" ] || fail "dp: secure aggregation changed a cluster model"
+budget=$(python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+assert all(r["epsilon"] is not None and r["epsilon"] > 0 for r in rows), "a line without epsilon"
+init = [r["epsilon"] for r in rows if r["phase"] == "initial"]
+assert init == sorted(init) and len(set(init)) == len(init), init
+for c in (0, 1):
+    eps = [r["epsilon"] for r in rows if r["phase"] == "cluster" and r["cluster"] == c]
+    assert len(eps) == 4 and eps[0] > init[-1] and eps == sorted(eps) and len(set(eps)) == 4, (c, eps, init)
+s = json.load(open(sys.argv[1] + "/summary.json"))
+assert s["final"]["epsilon"] == max(r["epsilon"] for r in rows), s["final"]
+# a budget between the clusters second and third rounds (both clusters ask all their members)
+eps = [r["epsilon"] for r in rows if r["phase"] == "cluster" and r["cluster"] == 0]
+print((eps[1] + eps[2]) / 2)' "$work/dp")
+run_ok dp-budget "${dp[@]}" privacy.epsilon_budget="$budget"
+grep -q "privacy.epsilon_budget: round 3 would raise its epsilon" "$work/dp-budget.log" ||
+  fail "dp-budget: no warning: $(tail -n 20 "$work/dp-budget.log")"
+python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+cl = [r for r in rows if r["phase"] == "cluster"]
+assert sorted((r["cluster"], r["round"]) for r in cl) == [(0, 1), (0, 2), (1, 1), (1, 2)], [(r["cluster"], r["round"]) for r in cl]
+assert all(r["epsilon"] <= float(sys.argv[2]) for r in rows)' "$work/dp-budget" "$budget" ||
+  fail "dp-budget: $(rows "$work/dp-budget")"
+"$bin" run "${small[@]}" "${dp[@]}" output.run_dir="$work/dp-killed" > "$work/dp-killed.log" 2>&1 &
+kill_at_checkpoint "$work/dp-killed" '"phase":"cluster","round":2' $!
+"$bin" resume "$work/dp-killed" > "$work/dp-killed.resume.log" 2>&1 ||
+  { tail "$work/dp-killed.resume.log" >&2; fail "dp: resume failed"; }
+[ "$(sha "$work/dp-killed")" = "$(sha "$work/dp")" ] || fail "dp: killed and resumed, another model"
+eps() { python3 -c 'import json, sys; print([json.loads(l)["epsilon"] for l in open(sys.argv[1] + "/metrics.jsonl")])' "$1"; }
+[ "$(eps "$work/dp-killed")" = "$(eps "$work/dp")" ] || fail "dp: killed and resumed, other epsilons"
+# A finished run whose clusters the budget ended early resumes to its evaluation.
+cp -r "$work/dp-budget" "$work/dp-budget-again"
+rm "$work/dp-budget-again/summary.json"
+"$bin" resume "$work/dp-budget-again" > "$work/dp-budget-again.log" 2>&1 ||
+  { tail "$work/dp-budget-again.log" >&2; fail "dp-budget: resume of the finished run failed"; }
+[ "$(sha "$work/dp-budget-again")" = "$(sha "$work/dp-budget")" ] || fail "dp-budget: resumed, another model"
+pass "DP at the cluster servers: epsilon per cluster, the same models with secure aggregation, the budget ends clusters, resumed bit for bit"
 echo "secure aggregation: all sections passed in ${SECONDS} s"

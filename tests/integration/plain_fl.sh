@@ -124,7 +124,7 @@ kill_at_checkpoint "$work/dpkilled" '"round":3' $!
 eps() { python3 -c 'import json, sys; print([json.loads(l)["epsilon"] for l in open(sys.argv[1] + "/metrics.jsonl")])' "$1"; }
 [ "$(eps "$work/dpkilled")" = "$(eps "$work/dpref")" ] || fail "dp: resumed, other epsilons"
 run_refused distributed 2 "privacy.dp=distributed shares the noise" privacy.dp=distributed
-run_refused dp_clusters 2 "privacy.dp=central covers plain federated learning" privacy.dp=central \
-  clustering.method=kmeans
+run_refused dp_cfl 2 "splits clusters on their members' individual updates" privacy.dp=central \
+  clustering.method=cfl rounds.cluster=2
 pass "DP-FedAvg: one model twice, epsilon grows each round, the budget stops before it, resumed bit for bit"
 echo "plain FL: all passed (${SECONDS} s)"

@@ -9,6 +9,7 @@
 
 
 #include "config/config.hpp"
+#include "config/settings_reader.hpp"
 #include "common/small_file.hpp"
 #include "fl/attack.hpp"
 #include "fl/cluster_methods.hpp"
@@ -18,58 +19,15 @@
 namespace flotilla::config {
 
 using json = nlohmann::json;
+using detail::at;
+using detail::client_ids;
+using detail::number;
+using detail::one_of;
+using detail::read_privacy;
+using detail::text;
+using detail::u32_max;
 
 namespace {
-
-const json& at(const json& doc, const std::string& dotted) {
-  const json* node = &doc;
-  std::stringstream parts(dotted);
-  std::string part;
-  while (std::getline(parts, part, '.'))
-    node = &node->at(part);
-  return *node;
-}
-
-template <class T>
-T number(const json& doc, const std::string& key, T min, T max) {
-  auto v = at(doc, key).get<double>();
-  if (v < static_cast<double>(min) || v > static_cast<double>(max)) {
-    std::ostringstream msg;
-    msg << "config key '" << key << "' = " << describe(at(doc, key)) << " is out of range; allowed: " << min << " to "
-        << max;
-    throw config_error(msg.str());
-  }
-  return static_cast<T>(v);
-}
-
-std::string one_of(const json& doc, const std::string& key, const std::vector<std::string>& allowed) {
-  auto v = at(doc, key).get<std::string>();
-  if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-    std::string list;
-    for (const auto& a : allowed)
-      list += (list.empty() ? "" : ", ") + a;
-    throw config_error("config key '" + key + "' = \"" + v + "\" is not allowed; allowed: " + list);
-  }
-  return v;
-}
-
-std::string text(const json& doc, const std::string& key) {
-  return at(doc, key).get<std::string>();
-}
-
-// A list of client ids, each below `clients`.
-std::vector<std::uint32_t> client_ids(const json& doc, const std::string& key, std::uint32_t clients) {
-  std::vector<std::uint32_t> out;
-  for (const auto& c : at(doc, key)) {
-    if (!c.is_number_unsigned() || c.get<std::uint64_t>() >= clients)
-      throw config_error("config key '" + key + "': " + describe(c) + " is not a client id (0 to " +
-                         std::to_string(clients - 1) + ")");
-    out.push_back(c.get<std::uint32_t>());
-  }
-  return out;
-}
-
-constexpr auto u32_max = std::uint32_t{1000000};
 
 void read_rounds(const json& doc, fl::round_options& r) {
   r.initial = number<std::uint32_t>(doc, "rounds.initial", 1, 100000);
@@ -95,62 +53,6 @@ const std::set<std::string>& async_keys() {
   static const std::set<std::string> keys{"mode", "concurrency", "buffer", "staleness", "staleness_exponent",
                                           "max_staleness", "async_alpha"};
   return keys;
-}
-
-// privacy.secure_aggregation: what needs the updates one by one cannot be summed under masks.
-void check_secure_aggregation(const fl::experiment& ex) {
-  const auto& p = ex.privacy;
-  static const std::set<std::string> per_update{"median", "trimmed_mean", "krum"};
-  if (per_update.count(ex.strategy.name))
-    throw config_error("privacy.secure_aggregation gives the aggregator only the sum of the updates; strategy.name=" +
-                       ex.strategy.name + " needs every update one by one: use fedavg, fedprox, fedavgm, fedadam, "
-                       "fedyogi or fedadagrad");
-  if (ex.async.asynchronous())
-    throw config_error("privacy.secure_aggregation is wired into synchronous rounds; strategy.mode=" + ex.async.mode +
-                       " aggregates each update as it arrives: use strategy.mode=sync");
-  if (fl::cluster_method_named(ex.clustering.method).splits)
-    throw config_error("privacy.secure_aggregation: clustering.method=" + ex.clustering.method +
-                       " splits a cluster on its members' individual updates after every round, which would run every "
-                       "cluster round in the clear; use kmeans, agglomerative, ifca or none");
-  auto per_round = static_cast<std::uint32_t>(std::ceil(ex.rounds.fraction_fit * ex.clients - 1e-9));
-  if (fl::plain_fl(ex.clustering.method) && per_round < p.min_cluster)
-    throw config_error("privacy.secure_aggregation: a round samples " + std::to_string(per_round) +
-                       " clients, below privacy.min_cluster = " + std::to_string(p.min_cluster) +
-                       " (a smaller sum would expose single updates); raise rounds.fraction_fit or clients");
-}
-
-// privacy.*: DP-FedAvg with central noise at every aggregation point (the coordinator's rounds,
-// each promoted cluster server's), secure aggregation. What they cannot cover is refused, naming
-// why (issue 19: distributed noise is not wired yet).
-void read_privacy(const json& doc, fl::experiment& ex) {
-  auto& p = ex.privacy;
-  p.dp = one_of(doc, "privacy.dp", {"off", "central", "distributed"});
-  p.clip = number<double>(doc, "privacy.clip", 1e-6, 1e6);
-  p.noise_multiplier = number<double>(doc, "privacy.noise_multiplier", 0, 1000);
-  p.delta = number<double>(doc, "privacy.delta", 1e-12, 0.1);
-  p.epsilon_budget = number<double>(doc, "privacy.epsilon_budget", 0, 1e6);
-  p.secure_aggregation = at(doc, "privacy.secure_aggregation").get<bool>();
-  p.min_cluster = number<std::uint32_t>(doc, "privacy.min_cluster", 2, 1000);
-  if (p.secure_aggregation)
-    check_secure_aggregation(ex);
-  if (!p.on())
-    return;
-  if (p.dp == "distributed")
-    throw config_error("privacy.dp=distributed shares the noise among the members before secure aggregation, "
-                       "which is not wired into the rounds yet; use privacy.dp=central");
-  if (fl::cluster_method_named(ex.clustering.method).splits)
-    throw config_error("privacy.dp=" + p.dp + ": clustering.method=" + ex.clustering.method +
-                       " splits clusters on their members' individual updates every round, which the noise does not "
-                       "cover; use kmeans, agglomerative, ifca or none");
-  if (p.noise_multiplier == 0)
-    throw config_error("privacy.noise_multiplier = 0 adds no noise: epsilon would be infinite; use privacy.dp=off, "
-                       "or a multiplier above 0");
-  if (ex.strategy.name != "fedavg" && ex.strategy.name != "fedprox")
-    throw config_error("privacy.dp=" + p.dp + " adds noise to FedAvg's mean of clipped updates; strategy.name=" +
-                       ex.strategy.name + " aggregates otherwise: use fedavg or fedprox");
-  if (ex.async.asynchronous())
-    throw config_error("privacy.dp=" + p.dp + " accounts for rounds of sampled clients; strategy.mode=" + ex.async.mode +
-                       " has no such rounds: use strategy.mode=sync");
 }
 
 void read_async(const json& doc, fl::experiment& ex) {

@@ -1,0 +1,73 @@
+// privacy.*: DP-FedAvg and secure aggregation (issue 19), read and checked against the rest of the
+// experiment (read after strategy, clustering, rounds and async).
+#include "config/settings_reader.hpp"
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "fl/cluster_methods.hpp"
+
+namespace flotilla::config::detail {
+
+namespace {
+
+// privacy.secure_aggregation: what needs the updates one by one cannot be summed under masks.
+void check_secure_aggregation(const fl::experiment& ex) {
+  const auto& p = ex.privacy;
+  static const std::set<std::string> per_update{"median", "trimmed_mean", "krum"};
+  if (per_update.count(ex.strategy.name))
+    throw config_error("privacy.secure_aggregation gives the aggregator only the sum of the updates; strategy.name=" +
+                       ex.strategy.name + " needs every update one by one: use fedavg, fedprox, fedavgm, fedadam, "
+                       "fedyogi or fedadagrad");
+  if (ex.async.asynchronous())
+    throw config_error("privacy.secure_aggregation is wired into synchronous rounds; strategy.mode=" + ex.async.mode +
+                       " aggregates each update as it arrives: use strategy.mode=sync");
+  if (fl::cluster_method_named(ex.clustering.method).splits)
+    throw config_error("privacy.secure_aggregation: clustering.method=" + ex.clustering.method +
+                       " splits a cluster on its members' individual updates after every round, which would run every "
+                       "cluster round in the clear; use kmeans, agglomerative, ifca or none");
+  auto per_round = static_cast<std::uint32_t>(std::ceil(ex.rounds.fraction_fit * ex.clients - 1e-9));
+  if (fl::plain_fl(ex.clustering.method) && per_round < p.min_cluster)
+    throw config_error("privacy.secure_aggregation: a round samples " + std::to_string(per_round) +
+                       " clients, below privacy.min_cluster = " + std::to_string(p.min_cluster) +
+                       " (a smaller sum would expose single updates); raise rounds.fraction_fit or clients");
+}
+
+// privacy.*: DP-FedAvg with central noise at every aggregation point (the coordinator's rounds,
+// each promoted cluster server's), secure aggregation. What they cannot cover is refused, naming
+// why (issue 19: distributed noise is not wired yet).
+} // namespace
+
+void read_privacy(const json& doc, fl::experiment& ex) {
+  auto& p = ex.privacy;
+  p.dp = one_of(doc, "privacy.dp", {"off", "central", "distributed"});
+  p.clip = number<double>(doc, "privacy.clip", 1e-6, 1e6);
+  p.noise_multiplier = number<double>(doc, "privacy.noise_multiplier", 0, 1000);
+  p.delta = number<double>(doc, "privacy.delta", 1e-12, 0.1);
+  p.epsilon_budget = number<double>(doc, "privacy.epsilon_budget", 0, 1e6);
+  p.secure_aggregation = at(doc, "privacy.secure_aggregation").get<bool>();
+  p.min_cluster = number<std::uint32_t>(doc, "privacy.min_cluster", 2, 1000);
+  if (p.secure_aggregation)
+    check_secure_aggregation(ex);
+  if (!p.on())
+    return;
+  if (p.dp == "distributed")
+    throw config_error("privacy.dp=distributed shares the noise among the members before secure aggregation, "
+                       "which is not wired into the rounds yet; use privacy.dp=central");
+  if (fl::cluster_method_named(ex.clustering.method).splits)
+    throw config_error("privacy.dp=" + p.dp + ": clustering.method=" + ex.clustering.method +
+                       " splits clusters on their members' individual updates every round, which the noise does not "
+                       "cover; use kmeans, agglomerative, ifca or none");
+  if (p.noise_multiplier == 0)
+    throw config_error("privacy.noise_multiplier = 0 adds no noise: epsilon would be infinite; use privacy.dp=off, "
+                       "or a multiplier above 0");
+  if (ex.strategy.name != "fedavg" && ex.strategy.name != "fedprox")
+    throw config_error("privacy.dp=" + p.dp + " adds noise to FedAvg's mean of clipped updates; strategy.name=" +
+                       ex.strategy.name + " aggregates otherwise: use fedavg or fedprox");
+  if (ex.async.asynchronous())
+    throw config_error("privacy.dp=" + p.dp + " accounts for rounds of sampled clients; strategy.mode=" + ex.async.mode +
+                       " has no such rounds: use strategy.mode=sync");
+}
+
+} // namespace flotilla::config::detail

@@ -54,6 +54,15 @@ sha() { grep -o '"global_model_sha256": *"[0-9a-f]*"' "$1/summary.json" 2>/dev/n
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
+# run_ok NAME [key=value ...]: a run (with the calling script's $small options) into $work/NAME that
+# must exit 0; its output is in $work/NAME.log.
+run_ok() {
+  local name=$1 status=0
+  shift
+  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 || status=$?
+  [ "$status" -eq 0 ] || { tail -n 20 "$work/$name.log" >&2; fail "$name: exit $status, not 0 (flotilla run $*)"; }
+}
+
 # run_refused NAME CODE TEXT [key=value ...]: a run (with the calling script's $small options) that
 # must exit CODE with TEXT on stderr and leave no run directory behind.
 run_refused() {

@@ -22,13 +22,6 @@ small=(data.dataset=synthetic_fedprox data.users=3000 partition.scheme=natural c
        clustering.method=none rounds.cluster=0 rounds.initial=5 rounds.fraction_fit=0.05 output.progress=off
        output.save_models=false)
 
-run_ok() {
-  local name=$1 status=0
-  shift
-  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 || status=$?
-  [ "$status" -eq 0 ] || { tail -n 20 "$work/$name.log" >&2; fail "$name: exit $status, not 0 (flotilla run $*)"; }
-}
-
 section "1. plain FL, twice"
 run_ok a
 run_ok b

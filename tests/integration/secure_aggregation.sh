@@ -25,12 +25,6 @@ section() { echo "== $* (${SECONDS} s into the script)"; }
 small=(data.train_limit=3000 clients=12 rounds.initial=3 rounds.cluster=3 train.epochs=1 output.progress=off
        selection.policy=random)
 
-run_ok() {
-  local name=$1 status=0
-  shift
-  "$bin" run "${small[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 || status=$?
-  [ "$status" -eq 0 ] || { tail -n 20 "$work/$name.log" >&2; fail "$name: exit $status, not 0 (flotilla run $*)"; }
-}
 models() { (cd "$1/models" && sha256sum ./*.pt | sort -k2); }
 rows() { # phase round cluster secure_members clients failures aggregated, one line a round
   python3 -c 'import json, sys

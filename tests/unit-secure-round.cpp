@@ -204,12 +204,16 @@ TEST_CASE("a member refuses what would misuse its update, and forgets the sessio
     huge[7] = 9e5f;
     CHECK_THROWS_WITH(members[0].keep(11, 0, 60000, model, huge), doctest::Contains("index 7"));
   }
-  SUBCASE("a newer session replaces the oldest beyond max_sessions") {
+  SUBCASE("a newer session replaces the older one: a session that never ran holds nothing") {
     members[0].keep(12, 0, 10, model, trained);
-    members[0].keep(13, 0, 10, model, trained);
-    CHECK(members[0].size() == actors::secure_sessions::max_sessions);
+    CHECK(members[0].size() == 1);
     CHECK_FALSE(members[0].has(9));
-    CHECK(members[0].has(13));
+    CHECK(members[0].has(12));
+  }
+  SUBCASE("parameters below the run's privacy.min_cluster are refused") {
+    actors::secure_sessions strict(4);
+    strict.keep(9, 0, 10, model, trained);
+    CHECK_THROWS_WITH(strict.step(9, 0, sa::round_setup{p}.to_bytes()), doctest::Contains("privacy.min_cluster is 4"));
   }
 }
 
@@ -254,4 +258,39 @@ TEST_CASE("ring_bits: the sum of the members' largest magnitudes, refused beyond
   CHECK(actors::share_group_size(12) == 9);
   CHECK(actors::share_group_size(100) == 15); // 2 * 7 + 1
   CHECK(actors::share_group_size(1000) == 21);
+}
+
+TEST_CASE("privacy.dp=distributed: members' noise shares in the secure sum equal the aggregator adding the same "
+          "shares, bit for bit") {
+  const std::size_t n = 2000;
+  auto model = random_model(n, 21, 0.1f);
+  std::vector<member_update> updates;
+  for (std::uint32_t id : {1u, 4u, 6u, 7u}) {
+    auto w = model;
+    auto step = random_model(n, 200 + id, 0.02f);
+    for (std::size_t i = 0; i < n; ++i)
+      w[i] += step[i];
+    updates.push_back({id, 1, w}); // DP-FedAvg: every member counts once
+  }
+  const double stddev = fl::privacy::share_stddev(1.1, 0.5, updates.size());
+  std::vector<actors::secure_sessions> members(updates.size());
+  std::vector<std::uint32_t> ids;
+  std::vector<std::uint8_t> bits;
+  for (std::size_t i = 0; i < updates.size(); ++i) {
+    fl::privacy::noise_key key{42, 3, 7, updates[i].id};
+    bits.push_back(members[i].keep(5, updates[i].id, 1, model, updates[i].weights, stddev, key));
+    ids.push_back(updates[i].id);
+  }
+  auto [sum, survivors] = secure_round(members, ids, bits, 5, model);
+  REQUIRE(survivors == ids);
+  auto distributed = secure_updates(sum, updates, model).mean();
+  // Central, as the sum of the same shares: each share its own addend on the exact grid.
+  fl::fedavg_accumulator central(n);
+  for (const auto& u : updates) {
+    central.add(1, u.weights);
+    auto share = fl::privacy::noise_share({42, 3, 7, u.id}, stddev, n);
+    central.add_range(1, 0, share.data(), n);
+  }
+  CHECK(same_bits(distributed, central.mean()));
+  CHECK_FALSE(same_bits(distributed, clear_mean(updates, n))); // the noise is there
 }

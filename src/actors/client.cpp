@@ -106,7 +106,8 @@ caf::message_handler client_handlers(client_actor* self) {
                 // and only its size on the ring leaves with the answer.
                 try {
                   r.secure_bits = st.secure.keep(in.secure_session, st.id, in.secure_uniform ? 1 : r.samples,
-                                                 w.values(), r.weights.values());
+                                                 w.values(), r.weights.values(), in.secure_noise,
+                                                 {st.ctx->seed, in.noise_point, in.noise_round, st.id});
                 } catch (const std::exception& e) {
                   rp.deliver(make_error(errc::bad_update, "client " + std::to_string(st.id) + ": " + e.what()));
                   return;
@@ -285,15 +286,20 @@ caf::message_handler server_handlers(client_actor* self) {
       if (srv.role.dp_sigma > 0) { // privacy.dp at this aggregation point: noise keyed by (seed, cluster + 1, round)
         in.uniform_weights = true;
         in.privatize = [seed = srv.role.seed, point = srv.role.cluster + 1, round = ins.round,
-                        sigma = srv.role.dp_sigma, clip = srv.role.dp_clip](const std::vector<float>& current,
-                                                                           const std::vector<float>& mean,
-                                                                           std::size_t accepted, std::size_t asked) {
-          return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, sigma, clip,
+                        sigma = srv.role.dp_sigma, clip = srv.role.dp_clip](
+                          const std::vector<float>& current, const std::vector<float>& mean, std::size_t accepted,
+                          std::size_t asked, bool noised) {
+          return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, noised ? 0.0 : sigma, clip,
                                              fl::privacy::central_key(seed, point, round));
         };
       }
       in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
                                srv.role.seed, {}};
+      if (srv.role.dp_distributed) {
+        in.secure.noise_sigma = srv.role.dp_sigma;
+        in.secure.noise_clip = srv.role.dp_clip;
+        in.secure.noise_point = srv.role.cluster + 1;
+      }
       in.secure.before_stage = [self](std::uint8_t stage) {
         if (stage != 3 || !self->state.crash_in_secagg)
           return true;
@@ -314,7 +320,7 @@ caf::message_handler server_handlers(client_actor* self) {
                                                std::function<void(eval_summary)> cb) {
         std::vector<peer> reachable;
         for (const auto& m : members)
-          if (std::none_of(failed.begin(), failed.end(), [&](const failure& f) { return f.id == m.id; }))
+          if (std::none_of(failed.begin(), failed.end(), [&](const failure& f) { return f.id == m.id && !f.alive; }))
             reachable.push_back(m);
         fan_out<eval_result>(*self->state.watch, reachable, timeout,
                              [model](const peer&) { return std::make_tuple(evaluate_atom::value, model); },
@@ -398,6 +404,7 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.id = id;
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);
+  self->state.secure = secure_sessions(self->state.ctx->secure_min_members);
   std::size_t floats = 0;
   for (const auto& r : kept_layers(self))
     floats += r.second;

@@ -397,13 +397,18 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   if (st.accountant) {
     in.uniform_weights = true;
     in.privatize = [seed = ex.seed, round, privacy](const std::vector<float>& current, const std::vector<float>& mean,
-                                                    std::size_t accepted, std::size_t asked) {
-      return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, privacy.noise_multiplier, privacy.clip,
-                                         fl::privacy::central_key(seed, 0, round));
+                                                    std::size_t accepted, std::size_t asked, bool noised) {
+      return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, noised ? 0.0 : privacy.noise_multiplier,
+                                         privacy.clip, fl::privacy::central_key(seed, 0, round));
     };
   }
   // Clustering reads every client's weights: the round that ends the phase runs in the clear.
   in.secure = secure_setup{ex.privacy.secure_aggregation && (plain || !everyone), -1, ex.privacy.min_cluster, ex.seed, {}};
+  if (privacy.dp == "distributed") {
+    in.secure.noise_sigma = privacy.noise_multiplier;
+    in.secure.noise_clip = privacy.clip;
+    in.secure.noise_point = 0;
+  }
   auto spawned = std::make_shared<std::vector<std::uint32_t>>();
   if (st.opt.spawn_client)
     in.materialize = [self, spawned](std::vector<peer>& asked) { materialize(self, asked, *spawned); };
@@ -442,7 +447,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
     // whether it aggregates depends on the clients' updates (a diverged one is refused).
     if (st.accountant) {
       if (rec.asked > 0)
-        st.accountant->add_steps(q, ex.privacy.noise_multiplier);
+        st.accountant->add_steps(q, rec.noise_multiplier > 0 ? rec.noise_multiplier : ex.privacy.noise_multiplier);
       rec.epsilon = rep.epsilon = st.accountant->epsilon(ex.privacy.delta);
       rep.privacy_rdp = st.accountant->state();
     }

@@ -41,6 +41,7 @@ server_role role_of(coordinator_actor* self, std::uint32_t c) {
   if (ex.privacy.on()) {
     role.dp_sigma = ex.privacy.noise_multiplier;
     role.dp_clip = ex.privacy.clip;
+    role.dp_distributed = ex.privacy.dp == "distributed";
   }
   return role;
 }

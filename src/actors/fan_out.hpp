@@ -25,6 +25,7 @@ struct failure {
   std::uint32_t id = 0;
   std::string reason;
   std::optional<errc> code;
+  bool alive = false; ///< it answered and is reachable (left out of a secure sum): evaluations still ask it
 };
 
 /// Results and failures of one fan-out, each sorted by client id.

@@ -37,6 +37,9 @@ struct node_context {
   /// privacy.dp: a client's update (trained weights less the round's model) is clipped to this
   /// L2 norm before it leaves the client (0: no clipping).
   double dp_clip = 0;
+  /// privacy.min_cluster: a member refuses a secure round whose parameters allow fewer members
+  /// (the aggregator sets them; an honest one never goes below the run's).
+  std::uint32_t secure_min_members = 3;
   model::model_choice model_choice; ///< what every trainer builds (model.name for this data)
   model::model_spec model;
   model::train_options train;

@@ -120,12 +120,16 @@ struct fit_ins {
   /// update, answers with no weights, and takes part in the session's secagg_msg steps.
   std::uint64_t secure_session = 0;
   bool secure_uniform = false; ///< privacy.dp: the member's update counts once, not by its samples
+  /// privacy.dp=distributed: the stddev of the noise share the member adds before masking (0:
+  /// none), drawn from the stream of (run seed, noise_point, noise_round, its id).
+  double secure_noise = 0;
+  std::uint32_t noise_point = 0, noise_round = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_ins& x) {
   return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights, x.step, x.durable, x.secure_session,
-           x.secure_uniform);
+           x.secure_uniform, x.secure_noise, x.noise_point, x.noise_round);
 }
 
 /// The most bytes one secure aggregation message may carry (a masked input of a model of
@@ -244,6 +248,7 @@ struct server_role {
   std::uint32_t min_cluster = 3;         ///< privacy.min_cluster
   /// privacy.dp: the server adds N(0, (sigma C)^2) to its members' clipped updates' sum (0: no DP).
   double dp_sigma = 0, dp_clip = 0;
+  bool dp_distributed = false; ///< privacy.dp=distributed: the members add it, in shares, before masking
 };
 
 template <class Inspector>
@@ -251,7 +256,7 @@ typename Inspector::result_type inspect(Inspector& f, server_role& x) {
   return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
            x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size, x.stragglers,
            x.keep_stragglers, x.epochs, x.async, x.eval_every, x.rounds, x.in_flight, x.secure, x.min_cluster,
-           x.dp_sigma, x.dp_clip);
+           x.dp_sigma, x.dp_clip, x.dp_distributed);
 }
 
 /// One cluster round: its number and who the members are this round (membership may change

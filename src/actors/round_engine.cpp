@@ -14,6 +14,7 @@
 #include "actors/blob_transfer.hpp"
 #include "actors/secure_member.hpp"
 #include "fl/layer_history.hpp"
+#include "fl/privacy/dp_noise.hpp"
 #include "fl/stragglers.hpp"
 
 namespace flotilla::actors {
@@ -289,11 +290,21 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   auto member_of = [secure, aggregator = in.secure.aggregator](std::uint32_t id) {
     return secure && static_cast<std::int64_t>(id) != aggregator;
   };
+  // privacy.dp=distributed: the members' shares add up to N(0, (sigma C)^2) when all of them are in.
+  std::size_t members = 0;
+  for (const auto& p : asked)
+    members += member_of(p.id) ? 1 : 0;
+  const bool shares = secure && in.secure.noise_sigma > 0 && members > 0;
   auto fit_for = [&](fl::fit_config config, bool masked) {
     fit_ins f{std::move(config), in.model, fl::layer_step(in.header.phase, in.header.round), in.durable};
     if (masked) {
       f.secure_session = session;
       f.secure_uniform = in.uniform_weights;
+      if (shares) {
+        f.secure_noise = fl::privacy::share_stddev(in.secure.noise_sigma, in.secure.noise_clip, members);
+        f.noise_point = in.secure.noise_point;
+        f.noise_round = in.header.round;
+      }
     }
     return std::make_tuple(fit_atom::value, std::move(f));
   };
@@ -411,7 +422,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   auto secure_error = std::make_shared<std::string>();
   auto secure_stats = std::make_shared<secure_outcome>();
   auto finish = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow, too_slow_at,
-                 fit_seconds, trained, secure_error, secure_stats](fan_in<fit_result>& fits) {
+                 fit_seconds, trained, secure_error, secure_stats, shares, members](fan_in<fit_result>& fits) {
     round_outcome out;
     out.record = in.header;
     auto& rec = out.record;
@@ -460,11 +471,14 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     if (n_asked == 0) {
       rec.aggregated = false;
       rec.not_aggregated = "no participant to ask";
+    } else if (!secure_error->empty()) {
+      // The members' updates could not be summed securely: what is left (the aggregating
+      // client's own update) is not this round's aggregate.
+      rec.aggregated = false;
+      rec.not_aggregated = "secure aggregation: " + *secure_error;
     } else if (updates->count() < need) {
       rec.aggregated = false;
       rec.not_aggregated = below_quorum(updates->count(), n_asked, need, out.failures);
-      if (!secure_error->empty())
-        rec.not_aggregated += "; secure aggregation: " + *secure_error;
     } else if (auto why = s->cannot_aggregate(*updates); !why.empty()) {
       rec.aggregated = false;
       rec.not_aggregated = s->options().name + ": " + why;
@@ -475,9 +489,15 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         if (!updates->keeps() && updates->poisoned().empty())
           updates->finalize();
         out.model = weight_blob{in.model.layout, s->aggregate_fit(rec.round, in.model.values(), *updates, failed)};
+        // Distributed noise: the survivors' shares are in the sum; with k of m members in it the
+        // noise is N(0, (sigma C)^2 k / m), the round's effective multiplier for the accountant.
+        const bool noised = shares && !secure_stats->survivors.empty();
+        if (noised)
+          rec.noise_multiplier = in.secure.noise_sigma * std::sqrt(static_cast<double>(secure_stats->survivors.size()) /
+                                                                   static_cast<double>(members));
         if (in.privatize)
-          out.model = weight_blob{in.model.layout,
-                                  in.privatize(in.model.values(), out.model.values(), updates->count(), n_asked)};
+          out.model = weight_blob{in.model.layout, in.privatize(in.model.values(), out.model.values(), updates->count(),
+                                                                n_asked, noised)};
         rec.aggregated = true;
         rec.train_loss = updates->train_loss();
       } catch (const std::exception& e) {

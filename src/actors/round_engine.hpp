@@ -51,10 +51,12 @@ struct round_inputs {
   /// once with the peers asked, it gives each one without a handle its actor before the fits go out.
   std::function<void(std::vector<peer>&)> materialize;
   /// privacy.dp: every accepted update counts once (clipped updates bound what one client moves
-  /// the sum by), and the strategy's mean goes through `privatize(current, mean, accepted, asked)`
-  /// (DP-FedAvg's noised fixed-denominator step, fl/privacy/dp_fedavg) before it is the model.
+  /// the sum by), and the strategy's mean goes through `privatize(current, mean, accepted, asked,
+  /// noised)` (DP-FedAvg's fixed-denominator step, fl/privacy/dp_fedavg) before it is the model;
+  /// `noised`: the members' shares are in the mean already (privacy.dp=distributed), add none.
   bool uniform_weights = false;
-  std::function<std::vector<float>(const std::vector<float>&, const std::vector<float>&, std::size_t, std::size_t)>
+  std::function<std::vector<float>(const std::vector<float>&, const std::vector<float>&, std::size_t, std::size_t,
+                                   bool)>
     privatize;
   /// privacy.secure_aggregation: the members' updates are summed under masks (actors/secure_round)
   /// and never seen one by one. A round whose caller or strategy needs every update (clustering

@@ -33,7 +33,8 @@ std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values) {
 }
 
 std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, std::uint64_t weight,
-                                   const std::vector<float>& sent, const std::vector<float>& trained) {
+                                   const std::vector<float>& sent, const std::vector<float>& trained,
+                                   double noise_stddev, const fl::privacy::noise_key& noise) {
   if (sent.size() != trained.size())
     throw std::invalid_argument("secure fit: the trained model has " + std::to_string(trained.size()) +
                                 " weights, the model sent " + std::to_string(sent.size()));
@@ -51,6 +52,19 @@ std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, 
                                 std::to_string(trained[at]) + "; a diverged model)");
   for (std::size_t i = 0; i < base.size(); ++i)
     s.input[i] -= base[i]; // both below 2^62 in magnitude: no overflow
+  if (noise_stddev > 0) {
+    auto share = fl::privacy::noise_share(noise, noise_stddev, trained.size());
+    if (fl::fixed_terms(1, share.data(), share.size(), base.data()) != share.size())
+      throw std::invalid_argument("the noise share has a value beyond secure aggregation's exact sum (stddev " +
+                                  std::to_string(noise_stddev) + ")");
+    for (std::size_t i = 0; i < base.size(); ++i) {
+      auto v = static_cast<__int128>(s.input[i]) + base[i];
+      if (v >= (static_cast<__int128>(1) << 62) || v <= -(static_cast<__int128>(1) << 62))
+        throw std::invalid_argument("update plus noise share is beyond secure aggregation's exact sum at index " +
+                                    std::to_string(i) + " (a diverged model)");
+      s.input[i] = static_cast<std::int64_t>(v);
+    }
+  }
   s.model_hash = model_digest(sent);
   auto bits = magnitude_bits(s.input);
   sessions_.erase(session);
@@ -88,6 +102,9 @@ std::vector<std::uint8_t> secure_sessions::run(entry& s, std::uint8_t stage, con
       if (s.machine)
         throw sa::protocol_error("secagg: the round's parameters arrived twice");
       auto p = sa::checked(sa::round_setup::from_bytes(bytes).p);
+      if (p.min_members < min_members_)
+        throw sa::protocol_error("secagg: the round allows sums over " + std::to_string(p.min_members) +
+                                 " members, the run's privacy.min_cluster is " + std::to_string(min_members_));
       if (p.length != s.input.size())
         throw sa::protocol_error("secagg: the round sums " + std::to_string(p.length) + " values, this member's "
                                  "update has " + std::to_string(s.input.size()));

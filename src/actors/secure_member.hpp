@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "fl/privacy/dp_noise.hpp"
 #include "fl/secagg/protocol.hpp"
 
 namespace flotilla::actors {
@@ -24,14 +25,25 @@ std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values);
 /// one will never finish). Memory: 8 bytes a weight per session until its input is masked.
 class secure_sessions {
 public:
-  static constexpr std::size_t max_sessions = 2;
+  /// One: a member is in one round at a time, and a newer round (a re-run after an election)
+  /// makes the older session useless; a session that never ran must not hold its 8 bytes a weight.
+  static constexpr std::size_t max_sessions = 1;
+
+  /// The fewest members a round's parameters may allow (privacy.min_cluster): a lower
+  /// min_members from the aggregator is refused at step 0.
+  explicit secure_sessions(std::size_t min_members = fl::secagg::min_cluster) : min_members_(min_members) {}
 
   /// After a secure fit: keeps fixed_terms(weight, trained) - fixed_terms(weight, sent), the
   /// member's update relative to the model it was sent on FedAvg's exact grid, and the sent
   /// model's digest. Returns the contribution's magnitude_bits. Throws std::invalid_argument
   /// when the sizes differ or a term is beyond the grid (a diverged update: |weight * w| >= 2^22).
+  /// privacy.dp=distributed: with noise_stddev > 0 the member also adds its noise share
+  /// (fl/privacy/dp_noise, `noise`'s stream) as its own addend, fixed_terms(1, share), so the
+  /// unmasked sum equals the clear updates' sum plus every survivor's share on the same grid:
+  /// what an aggregator adding those shares itself would get, bit for bit.
   std::uint8_t keep(std::uint64_t session, std::uint32_t member, std::uint64_t weight,
-                    const std::vector<float>& sent, const std::vector<float>& trained);
+                    const std::vector<float>& sent, const std::vector<float>& trained, double noise_stddev = 0,
+                    const fl::privacy::noise_key& noise = {});
 
   /// Runs the session's `stage` (0..3, protocol order) on the aggregator's message and returns
   /// the answer's bytes. Throws fl::secagg::protocol_error or std::invalid_argument (hostile or
@@ -54,6 +66,7 @@ private:
   std::vector<std::uint8_t> run(entry& s, std::uint8_t stage, const std::vector<std::uint8_t>& bytes);
 
   std::map<std::uint64_t, entry> sessions_;
+  std::size_t min_members_;
   std::uint64_t next_ = 0;
 };
 

@@ -61,8 +61,10 @@ struct secure_run {
     for (const auto& [id, m] : members)
       if (!std::any_of(out.survivors.begin(), out.survivors.end(), [&](const secure_member& s) { return s.who.id == id; })) {
         auto it = dropped.find(id);
-        out.dropped.push_back({id, it != dropped.end() ? it->second : "left out of the secure sum: " + out.error,
-                               std::nullopt});
+        if (it != dropped.end())
+          out.dropped.push_back({id, it->second, std::nullopt});
+        else
+          out.dropped.push_back({id, "left out of the secure sum: " + out.error, std::nullopt, true});
       }
     auto d = std::move(done);
     d(std::move(out));
@@ -151,7 +153,7 @@ void run_secure_sum(down_watch& watch, const secure_setup& setup, std::uint64_t 
     secure_outcome out;
     out.error = std::move(why);
     for (const auto& m : members)
-      out.dropped.push_back({m.who.id, "left out of the secure sum: " + out.error, std::nullopt});
+      out.dropped.push_back({m.who.id, "left out of the secure sum: " + out.error, std::nullopt, true});
     done(std::move(out));
   };
   auto bits = ring_bits(members);

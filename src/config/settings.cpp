@@ -170,6 +170,10 @@ std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
     if (f["kind"] == "crash_in_secagg" && !at(doc, "privacy.secure_aggregation").get<bool>())
       throw bad("crash_in_secagg crashes a client in the middle of secure aggregation: set "
                 "privacy.secure_aggregation=true");
+    if (f["kind"] == "crash_in_secagg" && f["phase"] == "initial" && f["round"] == ex.rounds.initial &&
+        !fl::plain_fl(ex.clustering.method))
+      throw bad("the initial phase's last round feeds clustering and runs in the clear: crash_in_secagg has no "
+                "secure aggregation to crash in; choose an earlier round or the cluster phase");
     x.kind = f["kind"].get<std::string>();
     if (!f["phase"].is_string() || (f["phase"] != "initial" && f["phase"] != "cluster"))
       throw bad("phase must be initial or cluster");

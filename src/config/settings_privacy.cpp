@@ -7,6 +7,7 @@
 #include <string>
 
 #include "fl/cluster_methods.hpp"
+#include "fl/stragglers.hpp"
 
 namespace flotilla::config::detail {
 
@@ -27,11 +28,15 @@ void check_secure_aggregation(const fl::experiment& ex) {
     throw config_error("privacy.secure_aggregation: clustering.method=" + ex.clustering.method +
                        " splits a cluster on its members' individual updates after every round, which would run every "
                        "cluster round in the clear; use kmeans, agglomerative, ifca or none");
+  // The coordinator's rounds: the sampled clients, less the stragglers that are not asked.
   auto per_round = static_cast<std::uint32_t>(std::ceil(ex.rounds.fraction_fit * ex.clients - 1e-9));
-  if (fl::plain_fl(ex.clustering.method) && per_round < p.min_cluster)
-    throw config_error("privacy.secure_aggregation: a round samples " + std::to_string(per_round) +
+  if (ex.rounds.stragglers.fraction > 0 && !fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name))
+    per_round -= std::min(per_round, static_cast<std::uint32_t>(std::ceil(ex.rounds.stragglers.fraction * per_round)));
+  if (per_round < p.min_cluster)
+    throw config_error("privacy.secure_aggregation: a round asks " + std::to_string(per_round) +
                        " clients, below privacy.min_cluster = " + std::to_string(p.min_cluster) +
-                       " (a smaller sum would expose single updates); raise rounds.fraction_fit or clients");
+                       " (a smaller sum would expose single updates); raise rounds.fraction_fit or clients, or lower "
+                       "rounds.stragglers");
 }
 
 // privacy.*: DP-FedAvg with central noise at every aggregation point (the coordinator's rounds,
@@ -52,9 +57,9 @@ void read_privacy(const json& doc, fl::experiment& ex) {
     check_secure_aggregation(ex);
   if (!p.on())
     return;
-  if (p.dp == "distributed")
-    throw config_error("privacy.dp=distributed shares the noise among the members before secure aggregation, "
-                       "which is not wired into the rounds yet; use privacy.dp=central");
+  if (p.dp == "distributed" && !p.secure_aggregation)
+    throw config_error("privacy.dp=distributed shares the noise among the members before secure aggregation: set "
+                       "privacy.secure_aggregation=true, or use privacy.dp=central");
   if (fl::cluster_method_named(ex.clustering.method).splits)
     throw config_error("privacy.dp=" + p.dp + ": clustering.method=" + ex.clustering.method +
                        " splits clusters on their members' individual updates every round, which the noise does not "

@@ -169,7 +169,7 @@ void cluster_phase::account(std::uint32_t c, round_record& rec) {
   auto members = registry_.live_members(c).size();
   if (rec.asked > 0)
     acc.add_steps(std::min(1.0, static_cast<double>(rec.asked) / static_cast<double>(std::max<std::size_t>(1, members))),
-                  rules_.dp_sigma);
+                  rec.noise_multiplier > 0 ? rec.noise_multiplier : rules_.dp_sigma); // distributed: effective
   rec.epsilon = acc.epsilon(rules_.dp_delta);
   registry_.record_privacy(c, acc.state());
   if (report_)

@@ -48,6 +48,7 @@ void round_record_fields(R& x, F&& f) {
   f("dropped_stale", x.dropped_stale);
   f("staleness", x.staleness);
   f("epsilon", x.epsilon, -1.0);
+  f("noise_multiplier", x.noise_multiplier);
   f("secure_members", x.secure_members);
   f("secure_bits", x.secure_bits);
   f("secure_bytes_up", x.secure_bytes_up);

@@ -52,6 +52,9 @@ struct round_record {
   double epsilon = -1;                ///< privacy.dp: the aggregation point's epsilon after this round (-1: no DP)
   /// privacy.secure_aggregation: members whose updates were summed under masks (0: a round in
   /// the clear), the ring's bits, and the protocol's bytes from and to all members.
+  /// privacy.dp=distributed: the round's effective noise multiplier, sigma sqrt(k / m) with k of
+  /// its m members' shares in the sum (0: the configured sigma, added centrally).
+  double noise_multiplier = 0;
   std::uint32_t secure_members = 0;
   std::uint32_t secure_bits = 0;
   std::uint64_t secure_bytes_up = 0;

@@ -47,6 +47,7 @@ std::shared_ptr<actors::node_context> node_context_for(const config::settings& s
   }
   if (s.experiment.privacy.on())
     ctx->dp_clip = s.experiment.privacy.clip;
+  ctx->secure_min_members = s.experiment.privacy.min_cluster;
   if (s.data.test_limit > 0)
     ctx->global_test_rows = std::min(ctx->global_test_rows, s.data.test_limit);
   for (const auto& p : s.profiles)

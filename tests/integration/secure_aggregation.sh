@@ -17,6 +17,8 @@
 #      with its own accountant (continuing the initial phase's), epsilon on every line and growing,
 #      final.epsilon the largest; with secure aggregation the same models; a budget ends each
 #      cluster before the round that would pass it; SIGKILLed mid-phase and resumed bit for bit
+#   8. privacy.dp=distributed: the members add noise shares before masking; the same model twice,
+#      the configured sigma on every secure line, the central run's epsilons, another model
 # Usage: secure_aggregation.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -112,6 +114,8 @@ run_refused cfl 2 "splits a cluster on its members' individual updates" privacy.
   clustering.method=cfl
 run_refused tiny 2 "below privacy.min_cluster" privacy.secure_aggregation=true clustering.method=none \
   rounds.cluster=0 rounds.fraction_fit=0.1
+run_refused fault-clear 2 "runs in the clear" privacy.secure_aggregation=true \
+  'faults=[{"target":1,"kind":"crash_in_secagg","phase":"initial","round":3}]'
 run_refused fault 2 "set privacy.secure_aggregation=true" \
   'faults=[{"target":1,"kind":"crash_in_secagg","phase":"initial","round":2}]'
 section "7. DP at the cluster servers"
@@ -157,4 +161,19 @@ rm "$work/dp-budget-again/summary.json"
   { tail "$work/dp-budget-again.log" >&2; fail "dp-budget: resume of the finished run failed"; }
 [ "$(sha "$work/dp-budget-again")" = "$(sha "$work/dp-budget")" ] || fail "dp-budget: resumed, another model"
 pass "DP at the cluster servers: epsilon per cluster, the same models with secure aggregation, the budget ends clusters, resumed bit for bit"
+section "8. distributed noise"
+run_ok dist "${dp[@]}" privacy.dp=distributed privacy.secure_aggregation=true privacy.min_cluster=2
+run_ok dist2 "${dp[@]}" privacy.dp=distributed privacy.secure_aggregation=true privacy.min_cluster=2
+[ "$(sha "$work/dist")" = "$(sha "$work/dist2")" ] || fail "distributed: two models from one seed"
+[ "$(sha "$work/dist")" != "$(sha "$work/dp")" ] || fail "distributed: the central run's model (the noise is drawn per member)"
+python3 -c 'import json, sys
+a = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+b = [json.loads(l) for l in open(sys.argv[2] + "/metrics.jsonl")]
+key = lambda r: (r["phase"], r["cluster"] or -1, r["round"])
+a.sort(key=key); b.sort(key=key)
+for r in a:  # every member survived: the shares add up to sigma; a round in the clear is noised centrally (0)
+    assert r["noise_multiplier"] == (0.3 if r["secure_members"] > 0 else 0), r
+assert [r["epsilon"] for r in a] == [r["epsilon"] for r in b], "distributed and central epsilons differ"' \
+  "$work/dist" "$work/dp" || fail "distributed: $(rows "$work/dist")"
+pass "distributed noise: one model twice, sigma on every secure round, the central run's epsilons"
 echo "secure aggregation: all sections passed in ${SECONDS} s"

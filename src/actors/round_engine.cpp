@@ -561,13 +561,10 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
               on_update(r); // no weights: nobody sees a member's update
             }
           }
-          so.sum.clear();
+          std::vector<std::int64_t>().swap(so.sum); // folded in: the record keeps only the counts
         }
-      } else {
-        fits.accepted.erase(std::remove_if(fits.accepted.begin(), fits.accepted.end(),
-                                           [&](std::uint32_t id) { return secure_fits->count(id) > 0; }),
-                            fits.accepted.end());
       }
+      // Without a sum, so.dropped lists every member: none of them stays accepted.
       *secure_stats = std::move(so);
       finish(fits);
     });

@@ -126,6 +126,16 @@ void check_sender(std::uint32_t id, std::uint32_t named) {
     throw sa::protocol_error("secagg: client " + std::to_string(id) + " answered as member " + std::to_string(named));
 }
 
+// Takes a member's answer of type M: decoded as hostile bytes, from the member it names.
+template <class M>
+std::function<void(std::uint32_t, const std::vector<std::uint8_t>&)> answers(std::shared_ptr<secure_run> run) {
+  return [run](std::uint32_t id, const std::vector<std::uint8_t>& b) {
+    auto m = M::from_bytes(b);
+    check_sender(id, m.member);
+    run->server.receive(m);
+  };
+}
+
 stage_requests to_each(const std::vector<std::uint32_t>& ids, const std::vector<std::uint8_t>& bytes) {
   stage_requests r;
   for (auto id : ids)
@@ -157,12 +167,12 @@ void run_secure_sum(down_watch& watch, const secure_setup& setup, std::uint64_t 
     done(std::move(out));
   };
   auto bits = ring_bits(members);
-  if (bits && sa::packed_bytes(length, *bits) > max_secagg_bytes)
+  if (!bits)
+    return fail("the members' contributions could exceed a 64-bit ring (a diverged round); not aggregated");
+  if (sa::packed_bytes(length, *bits) > max_secagg_bytes)
     return fail("a masked input of " + std::to_string(length) + " weights at " + std::to_string(*bits) +
                 " bits exceeds the " + std::to_string(max_secagg_bytes >> 20) +
                 " MiB a secure aggregation message may carry; use a smaller model");
-  if (!bits)
-    return fail("the members' contributions could exceed a 64-bit ring (a diverged round); not aggregated");
   p.bits = *bits;
   std::shared_ptr<secure_run> run;
   try {
@@ -179,41 +189,21 @@ void run_secure_sum(down_watch& watch, const secure_setup& setup, std::uint64_t 
   for (auto& m : members)
     run->members.emplace(m.who.id, std::move(m));
   auto setup_bytes = sa::round_setup{p}.to_bytes();
-  stage(run, 0, to_each(p.members, setup_bytes),
-    [run](std::uint32_t id, const std::vector<std::uint8_t>& b) {
-      auto m = sa::advertise_keys::from_bytes(b);
-      check_sender(id, m.member);
-      run->server.receive(m);
-    },
+  stage(run, 0, to_each(p.members, setup_bytes), answers<sa::advertise_keys>(run),
     [run] {
       auto keys = run->server.close_advertise();
       std::vector<std::uint32_t> u1;
       for (const auto& k : keys.members)
         u1.push_back(k.member);
-      stage(run, 1, to_each(u1, keys.to_bytes()),
-        [run](std::uint32_t id, const std::vector<std::uint8_t>& b) {
-          auto m = sa::share_keys::from_bytes(b);
-          check_sender(id, m.member);
-          run->server.receive(m);
-        },
+      stage(run, 1, to_each(u1, keys.to_bytes()), answers<sa::share_keys>(run),
         [run] {
           stage_requests routed;
           for (const auto& [id, r] : run->server.close_share_keys())
             routed.emplace(id, r.to_bytes());
-          stage(run, 2, std::move(routed),
-            [run](std::uint32_t id, const std::vector<std::uint8_t>& b) {
-              auto m = sa::masked_input::from_bytes(b);
-              check_sender(id, m.member);
-              run->server.receive(m);
-            },
+          stage(run, 2, std::move(routed), answers<sa::masked_input>(run),
             [run] {
               auto request = run->server.close_masked_input();
-              stage(run, 3, to_each(request.survivors, request.to_bytes()),
-                [run](std::uint32_t id, const std::vector<std::uint8_t>& b) {
-                  auto m = sa::unmask_response::from_bytes(b);
-                  check_sender(id, m.member);
-                  run->server.receive(m);
-                },
+              stage(run, 3, to_each(request.survivors, request.to_bytes()), answers<sa::unmask_response>(run),
                 [run] {
                   auto ring = run->server.finish();
                   run->out.sum.resize(ring.size());

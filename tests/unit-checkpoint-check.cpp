@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "app/checkpoint_check.hpp"
 #include "app/checkpoint_file.hpp"
@@ -349,6 +350,29 @@ TEST_CASE("a checkpoint with a valid checksum is still checked field by field ag
     cp.report.faults.clear();
     cp.report.late_joins = {{2, 0, 1, {}}};
     refused(cp, "report.late_joins = 1 records: more than late_clients = 0");
+  }
+  SUBCASE("report.privacy_rdp, report.dp_clip, clusters[].privacy_rdp, clusters[].dp_clip") {
+    auto dp = small_run({"strategy.name=fedavg", "privacy.dp=central", "privacy.adaptive_clip=true"});
+    cp.strategy = {"fedavg", 2, {}};
+    CHECK_NOTHROW(check(cp, dp));
+    cp.report.dp_clip = 0.3;
+    cp.clusters[0].dp_clip = 0.25;
+    CHECK_NOTHROW(check(cp, dp));
+    cp.clusters[0].dp_clip = -1;
+    refused(cp, "clusters[0].dp_clip = -1.000000: a clip norm is positive and finite", dp);
+    cp.clusters[0].dp_clip = std::nan("");
+    refused(cp, "clusters[0].dp_clip = nan: a clip norm is positive and finite", dp);
+    cp.clusters[0].dp_clip = 0.25;
+    cp.report.dp_clip = std::numeric_limits<double>::infinity();
+    refused(cp, "report.dp_clip = inf: a clip norm is positive and finite", dp);
+    cp.report.dp_clip = 0.3;
+    auto fixed_clip = small_run({"strategy.name=fedavg", "privacy.dp=central"});
+    refused(cp, "clusters[0].dp_clip = 0.250000: only privacy.adaptive_clip moves the clip norm, and it is off",
+            fixed_clip);
+    cp.report.privacy_rdp = {1.0, 2.0};
+    cp.clusters[0].dp_clip = 0;
+    cp.report.dp_clip = 0;
+    CHECK_THROWS_AS(check(cp, dp), app::checkpoint_error); // the wrong number of orders
   }
   SUBCASE("metrics_bytes") {
     cp.metrics_bytes = 1001;

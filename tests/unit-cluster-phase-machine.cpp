@@ -513,3 +513,35 @@ TEST_CASE("privacy.dp: each cluster is an aggregation point with its own account
   CHECK(p.registry().cluster(0).rounds_done == 2);
   CHECK(p.registry().cluster(1).rounds_done == 2);
 }
+
+TEST_CASE("privacy.adaptive_clip: each cluster moves its own clip from the coordinator's, and keeps it after a "
+          "round that counted nothing") {
+  fl::run_report report;
+  report.dp_clip = 0.4; // where the coordinator's rounds left it
+  auto r = rules(10);
+  r.dp_sigma = 1.0;
+  r.dp_adaptive = true;
+  r.clip_rule = {0.5, 0.2};
+  r.dp_clip = 1.0; // privacy.clip: the first round's, already moved by the coordinator
+  auto p = two_clusters(r, &report);
+  started(p);
+  CHECK(p.clip_of(0) == 0.4);
+  CHECK(p.clip_of(1) == 0.4);
+  auto counted = result(1, 1, 11);
+  counted.record.clip = 0.4;
+  counted.record.clip_fraction = 0.9; // most updates fit: cluster 1's clip shrinks
+  p.round_finished(1, std::move(counted), 4, 1, 0);
+  CHECK(p.clip_of(1) == fl::privacy::adaptive_clip_update(0.4, 0.9, 0.5, 0.2));
+  CHECK(p.registry().cluster(1).dp_clip == p.clip_of(1));
+  CHECK(p.clip_of(0) == 0.4); // cluster 0 has not run: still the coordinator's
+  auto uncounted = result(1, 2, 12); // did not aggregate: clip_fraction -1
+  auto before = p.clip_of(1);
+  p.round_finished(1, std::move(uncounted), 4, 1, 0);
+  CHECK(p.clip_of(1) == before);
+  SUBCASE("without adaptive clipping the servers clip at privacy.clip") {
+    auto plain = rules(10);
+    plain.dp_sigma = 1.0;
+    auto q = two_clusters(plain, &report);
+    CHECK(q.clip_of(0) == 0.0);
+  }
+}

@@ -147,6 +147,41 @@ TEST_CASE("the count's privacy cost leaves a larger noise multiplier for the upd
                        std::invalid_argument);
 }
 
+TEST_CASE("a count noised in shares gives the fraction the central formula gives for the same noise") {
+  // 7 of 10 fit; the shares summed to 2 * 0.5: as noised_fraction_below with stddev 2 and draw 0.5.
+  CHECK(fraction_from_noised_count(7 + 1.0, 10, 10) == doctest::Approx(noised_fraction_below(7, 10, 10, 2.0, 0.5)));
+  CHECK(fraction_from_noised_count(7, 10, 20) == doctest::Approx(0.6));
+  CHECK(fraction_from_noised_count(-40, 10, 10) == 0.0);
+  CHECK(fraction_from_noised_count(40, 10, 10) == 1.0);
+  CHECK_THROWS_AS(fraction_from_noised_count(std::nan(""), 10, 10), std::invalid_argument);
+  CHECK_THROWS_AS(fraction_from_noised_count(1, 10, 0), std::invalid_argument);
+}
+
+TEST_CASE("the count's noise: m / 20, at least the noise multiplier, so the updates keep noise") {
+  CHECK(count_stddev(100, 1.0) == 5.0);  // Andrew et al.'s m / 20
+  CHECK(count_stddev(10, 1.0) == 1.0);   // a small cluster: z
+  CHECK(count_stddev(10, 1.3) == 1.3);
+  for (std::size_t m : {1, 2, 5, 19, 20, 21, 100, 1000})
+    for (double z : {0.3, 1.0, 4.0}) {
+      auto zu = update_noise_multiplier(z, count_stddev(m, z)); // never throws: 2 sigma_b > z
+      CHECK(zu >= z);
+      CHECK(zu <= z / std::sqrt(0.75) + 1e-12); // at most 15% more noise on the updates
+    }
+  CHECK_THROWS_AS(count_stddev(0, 1.0), std::invalid_argument);
+  CHECK_THROWS_AS(count_stddev(10, 0.0), std::invalid_argument);
+}
+
+TEST_CASE("the next clip follows the rule, and stays after a round that counted nothing") {
+  adaptive_clip_rule rule{0.5, 0.2};
+  CHECK(next_clip(1.0, 0.8, rule) == adaptive_clip_update(1.0, 0.8, 0.5, 0.2));
+  CHECK(next_clip(0.3, -1, rule) == 0.3);
+  // Repeated rounds with every update within the clip shrink it geometrically towards them.
+  double c = 1.0;
+  for (int i = 0; i < 10; ++i)
+    c = next_clip(c, 1.0, rule);
+  CHECK(c == doctest::Approx(std::exp(-0.2 * 0.5 * 10)));
+}
+
 TEST_CASE("noise is a pure function of seed, point, round, member and element index") {
   const noise_key key{42, 3, 17, 5};
   const auto a = noise_share(key, 0.5, 10001);

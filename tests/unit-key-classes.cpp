@@ -37,7 +37,7 @@ TEST_CASE("every resumable key is machine-local, and every listed key exists") {
   CHECK_FALSE(stripped["rounds"].contains("eval_every")); // added later: at its default, no part of it
   CHECK_FALSE(stripped["data"].contains("test_limit"));   // likewise
   CHECK_FALSE(stripped.contains("privacy"));              // likewise, the whole section at its defaults
-  CHECK(config::dotted_keys(stripped).size() + 12 + config::dotted_keys(defaults["runtime"]).size() +
+  CHECK(config::dotted_keys(stripped).size() + 15 + config::dotted_keys(defaults["runtime"]).size() +
             config::dotted_keys(defaults["output"]).size() ==
         config::dotted_keys(defaults).size());
 }

@@ -5,6 +5,7 @@
 // crashes, elections, nodes) is tests/integration/secure_aggregation.sh.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <random>
@@ -12,6 +13,7 @@
 #include "actors/secure_member.hpp"
 #include "actors/secure_round.hpp"
 #include "fl/aggregate.hpp"
+#include "fl/privacy/dp_clip.hpp"
 #include "fl/round_updates.hpp"
 #include "fl/secagg/prg.hpp"
 
@@ -41,7 +43,7 @@ struct member_update {
 std::pair<std::vector<std::int64_t>, std::vector<std::uint32_t>>
 secure_round(std::vector<actors::secure_sessions>& members, const std::vector<std::uint32_t>& ids,
              const std::vector<std::uint8_t>& bits, std::uint64_t session, const std::vector<float>& model,
-             const std::set<std::uint32_t>& crash_after_mask = {}) {
+             const std::set<std::uint32_t>& crash_after_mask = {}, std::size_t extra = 0) {
   std::vector<actors::secure_member> roster;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     actors::secure_member m;
@@ -52,7 +54,7 @@ secure_round(std::vector<actors::secure_sessions>& members, const std::vector<st
   sa::params p;
   p.members = ids;
   p.bits = *actors::ring_bits(roster);
-  p.length = model.size();
+  p.length = model.size() + extra; // privacy.adaptive_clip: the clipped count after the update
   p.model_hash = actors::model_digest(model);
   p.round_context.fill(7);
   sa::secagg_server server(p);
@@ -293,4 +295,56 @@ TEST_CASE("privacy.dp=distributed: members' noise shares in the secure sum equal
   }
   CHECK(same_bits(distributed, central.mean()));
   CHECK_FALSE(same_bits(distributed, clear_mean(updates, n))); // the noise is there
+}
+
+TEST_CASE("privacy.adaptive_clip: the secure sum's last value is the members' count within the clip, noised in "
+          "shares when distributed, and the update before it is unchanged") {
+  const std::size_t n = 1500;
+  auto model = random_model(n, 31, 0.1f);
+  std::vector<member_update> updates;
+  const std::vector<bool> within{true, false, true, true, false};
+  for (std::uint32_t id : {2u, 3u, 6u, 10u, 12u}) {
+    auto w = model;
+    auto step = random_model(n, 300 + id, 0.02f);
+    for (std::size_t i = 0; i < n; ++i)
+      w[i] += step[i];
+    updates.push_back({id, 1, w});
+  }
+  const double grid = 1099511627776.0; // 2^40: fixed_terms' resolution
+  auto run = [&](double count_share, std::set<std::uint32_t> crash) {
+    std::vector<actors::secure_sessions> members(updates.size());
+    std::vector<std::uint32_t> ids;
+    std::vector<std::uint8_t> bits;
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      fl::privacy::noise_key key{9, 1, 4, updates[i].id};
+      bits.push_back(members[i].keep(8, updates[i].id, 1, model, updates[i].weights, 0, key,
+                                     {true, within[i], count_share}));
+      ids.push_back(updates[i].id);
+    }
+    auto [sum, survivors] = secure_round(members, ids, bits, 8, model, crash, 1);
+    REQUIRE(sum.size() == n + 1);
+    REQUIRE(survivors == ids);
+    auto count = static_cast<double>(sum.back()) / grid;
+    sum.pop_back();
+    CHECK(same_bits(secure_updates(sum, updates, model).mean(), clear_mean(updates, n)));
+    return count;
+  };
+  SUBCASE("central: the exact count, also with a member crashing after masking") {
+    CHECK(run(0, {}) == 3.0);
+    CHECK(run(0, {6u}) == 3.0);
+  }
+  SUBCASE("distributed: the count plus every member's share, element n of its own noise stream") {
+    const double share = 0.7;
+    double noise = 0;
+    for (const auto& u : updates) {
+      float v = 0;
+      fl::privacy::noise_share({9, 1, 4, u.id}, share, n, &v, 1);
+      noise += v;
+    }
+    auto count = run(share, {});
+    CHECK(count == doctest::Approx(3.0 + noise).epsilon(1e-9));
+    CHECK(count != 3.0);
+    CHECK(fl::privacy::fraction_from_noised_count(count, 5, 5) ==
+          doctest::Approx(std::clamp((3.0 + noise - 2.5) / 5 + 0.5, 0.0, 1.0)));
+  }
 }

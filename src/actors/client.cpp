@@ -107,7 +107,9 @@ caf::message_handler client_handlers(client_actor* self) {
                 try {
                   r.secure_bits = st.secure.keep(in.secure_session, st.id, in.secure_uniform ? 1 : r.samples,
                                                  w.values(), r.weights.values(), in.secure_noise,
-                                                 {st.ctx->seed, in.noise_point, in.noise_round, st.id});
+                                                 {st.ctx->seed, in.noise_point, in.noise_round, st.id},
+                                                 {in.report_clip, r.within_clip, in.count_noise});
+                  r.within_clip = false; // it is in the masked input: nobody sees it alone
                 } catch (const std::exception& e) {
                   rp.deliver(make_error(errc::bad_update, "client " + std::to_string(st.id) + ": " + e.what()));
                   return;
@@ -283,23 +285,11 @@ caf::message_handler server_handlers(client_actor* self) {
       in.timeout_s = srv.role.timeout_s;
       in.sampling_seed = fl::sampling_seed(srv.role.seed, srv.role.cluster + 1, ins.round);
       in.keep_updates = srv.role.cfl; // CFL's split looks at every member's update
-      if (srv.role.dp_sigma > 0) { // privacy.dp at this aggregation point: noise keyed by (seed, cluster + 1, round)
-        in.uniform_weights = true;
-        in.privatize = [seed = srv.role.seed, point = srv.role.cluster + 1, round = ins.round,
-                        sigma = srv.role.dp_sigma, clip = srv.role.dp_clip](
-                          const std::vector<float>& current, const std::vector<float>& mean, std::size_t accepted,
-                          std::size_t asked, bool noised) {
-          return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, noised ? 0.0 : sigma, clip,
-                                             fl::privacy::central_key(seed, point, round));
-        };
-      }
+      if (srv.role.dp_sigma > 0) // privacy.dp at this aggregation point: noise keyed by (seed, cluster + 1, round)
+        in.dp = dp_round{srv.role.dp_sigma, srv.role.dp_adaptive && ins.dp_clip > 0 ? ins.dp_clip : srv.role.dp_clip,
+                         srv.role.dp_distributed, srv.role.dp_adaptive, srv.role.seed, srv.role.cluster + 1};
       in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
                                srv.role.seed, {}};
-      if (srv.role.dp_distributed) {
-        in.secure.noise_sigma = srv.role.dp_sigma;
-        in.secure.noise_clip = srv.role.dp_clip;
-        in.secure.noise_point = srv.role.cluster + 1;
-      }
       in.secure.before_stage = [self](std::uint8_t stage) {
         if (stage != 3 || !self->state.crash_in_secagg)
           return true;

@@ -8,6 +8,7 @@
 #include "actors/fan_out.hpp"
 #include "fl/cluster_methods.hpp"
 #include "fl/layer_history.hpp"
+#include "fl/privacy/dp_clip.hpp"
 #include "fl/privacy/dp_fedavg.hpp"
 #include "fl/privacy/rdp_accountant.hpp"
 #include "fl/seeds.hpp"
@@ -394,21 +395,11 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   in.durable = st.durable_step;
   if (st.opt.clock)
     in.sim = virtual_round{st.report->sim_time_s, st.opt.clock, -1, ex.rounds.sim_deadline_s};
-  if (st.accountant) {
-    in.uniform_weights = true;
-    in.privatize = [seed = ex.seed, round, privacy](const std::vector<float>& current, const std::vector<float>& mean,
-                                                    std::size_t accepted, std::size_t asked, bool noised) {
-      return fl::privacy::dp_fedavg_step(current, mean, accepted, asked, noised ? 0.0 : privacy.noise_multiplier,
-                                         privacy.clip, fl::privacy::central_key(seed, 0, round));
-    };
-  }
+  if (st.accountant) // privacy.dp: the coordinator is aggregation point 0, its clip is the report's
+    in.dp = dp_round{privacy.noise_multiplier, st.report->dp_clip > 0 ? st.report->dp_clip : privacy.clip,
+                     privacy.dp == "distributed", privacy.adaptive_clip, ex.seed, 0};
   // Clustering reads every client's weights: the round that ends the phase runs in the clear.
   in.secure = secure_setup{ex.privacy.secure_aggregation && (plain || !everyone), -1, ex.privacy.min_cluster, ex.seed, {}};
-  if (privacy.dp == "distributed") {
-    in.secure.noise_sigma = privacy.noise_multiplier;
-    in.secure.noise_clip = privacy.clip;
-    in.secure.noise_point = 0;
-  }
   auto spawned = std::make_shared<std::vector<std::uint32_t>>();
   if (st.opt.spawn_client)
     in.materialize = [self, spawned](std::vector<peer>& asked) { materialize(self, asked, *spawned); };
@@ -450,6 +441,9 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
         st.accountant->add_steps(q, rec.noise_multiplier > 0 ? rec.noise_multiplier : ex.privacy.noise_multiplier);
       rec.epsilon = rep.epsilon = st.accountant->epsilon(ex.privacy.delta);
       rep.privacy_rdp = st.accountant->state();
+      if (ex.privacy.adaptive_clip) // Andrew et al.: the next round's clip, from this round's noised count
+        rep.dp_clip = fl::privacy::next_clip(rep.dp_clip > 0 ? rep.dp_clip : ex.privacy.clip, rec.clip_fraction,
+                                             ex.privacy.clip_rule);
     }
     rec.sim_time_s = run_clock(self, rec.sim_time_s);
     rep.sim_time_s = rec.sim_time_s;
@@ -529,7 +523,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options options, 
   st.phase.configure({ex.rounds.cluster, ex.clustering.method, ex.late_clients, ex.late_join_round,
                       ex.rounds.cluster_lockstep, options.clock, ex.rounds.sim_deadline_s, ex.rounds.epochs,
                       ex.privacy.on() ? ex.privacy.noise_multiplier : 0.0, ex.privacy.delta,
-                      ex.privacy.epsilon_budget, ex.rounds.fraction_fit},
+                      ex.privacy.epsilon_budget, ex.rounds.fraction_fit, ex.privacy.on() && ex.privacy.adaptive_clip,
+                      ex.privacy.clip_rule, ex.privacy.clip},
                      report.get());
   st.opt = std::move(options);
   st.clients = std::move(clients);

@@ -64,7 +64,8 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
   };
   self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members, self->state.durable_step,
                                                                   st.phase.registry().cluster(c).sim_time_s,
-                                                                  st.opt.experiment.rounds.sim_deadline_s})
+                                                                  st.opt.experiment.rounds.sim_deadline_s,
+                                                                  st.phase.clip_of(c)})
     .then(
       [=](round_result& r) {
         end_probe();
@@ -106,6 +107,9 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
                                              st.opt.model.parameters, ex.total_clients());
             if (!why.empty())
               return failed("its fits in flight: " + why);
+            // privacy.adaptive_clip: the next clip follows this fraction (cluster_phase::account).
+            if (auto f = held->record.clip_fraction; !(f == -1.0 || (f >= 0 && f <= 1)))
+              return failed("its round's clip_fraction (" + std::to_string(f) + ") is not a fraction");
             *settled = true;
             fl::round_report done{std::move(held->record), std::move(model.data), std::move(held->state),
                                   held->aggregator ? held->aggregator.id() : 0, std::move(held->split_off),

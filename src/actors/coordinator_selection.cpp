@@ -42,6 +42,7 @@ server_role role_of(coordinator_actor* self, std::uint32_t c) {
     role.dp_sigma = ex.privacy.noise_multiplier;
     role.dp_clip = ex.privacy.clip;
     role.dp_distributed = ex.privacy.dp == "distributed";
+    role.dp_adaptive = ex.privacy.adaptive_clip;
   }
   return role;
 }

@@ -124,12 +124,20 @@ struct fit_ins {
   /// none), drawn from the stream of (run seed, noise_point, noise_round, its id).
   double secure_noise = 0;
   std::uint32_t noise_point = 0, noise_round = 0;
+  /// privacy.dp: the L2 norm the update is clipped to this round (0: the node's privacy.clip).
+  double dp_clip = 0;
+  /// privacy.adaptive_clip: the member says whether its update fit within dp_clip
+  /// (fit_result::within_clip; in a secure fit, one more value in its masked input instead), and
+  /// with distributed noise adds a share of stddev count_noise to that value.
+  bool report_clip = false;
+  double count_noise = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_ins& x) {
   return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights, x.step, x.durable, x.secure_session,
-           x.secure_uniform, x.secure_noise, x.noise_point, x.noise_round);
+           x.secure_uniform, x.secure_noise, x.noise_point, x.noise_round, x.dp_clip,
+           x.report_clip, x.count_noise);
 }
 
 /// The most bytes one secure aggregation message may carry (a masked input of a model of
@@ -180,12 +188,15 @@ struct fit_result {
   /// A secure fit (fit_ins::secure_session): no weights; the bit length of the largest
   /// |value| of the member's masked contribution (what the aggregator sizes its ring by).
   std::uint8_t secure_bits = 0;
+  /// fit_ins::report_clip in a fit in the clear: the update's norm was within the round's clip.
+  bool within_clip = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_result& x) {
   return f(caf::meta::type_name("flotilla::fit_result"), x.client_id, x.round, x.samples, x.train_loss, x.seconds,
-           x.cpu_seconds, x.weights, x.sim_delay_s, x.secure_bits);
+           x.cpu_seconds, x.weights, x.sim_delay_s, x.secure_bits,
+           x.within_clip);
 }
 
 /// An evaluation on a client's local test split (or a node's test set).
@@ -249,6 +260,7 @@ struct server_role {
   /// privacy.dp: the server adds N(0, (sigma C)^2) to its members' clipped updates' sum (0: no DP).
   double dp_sigma = 0, dp_clip = 0;
   bool dp_distributed = false; ///< privacy.dp=distributed: the members add it, in shares, before masking
+  bool dp_adaptive = false;    ///< privacy.adaptive_clip: each round's C comes with cluster_round_ins
 };
 
 template <class Inspector>
@@ -256,7 +268,7 @@ typename Inspector::result_type inspect(Inspector& f, server_role& x) {
   return f(caf::meta::type_name("flotilla::server_role"), x.cluster, x.term, x.strategy, x.state, x.model, x.seed,
            x.fraction_fit, x.quorum, x.timeout_s, x.cfl, x.cfl_eps1, x.cfl_eps2, x.cfl_min_size, x.stragglers,
            x.keep_stragglers, x.epochs, x.async, x.eval_every, x.rounds, x.in_flight, x.secure, x.min_cluster,
-           x.dp_sigma, x.dp_clip, x.dp_distributed);
+           x.dp_sigma, x.dp_clip, x.dp_distributed, x.dp_adaptive);
 }
 
 /// One cluster round: its number and who the members are this round (membership may change
@@ -267,12 +279,13 @@ struct cluster_round_ins {
   std::uint64_t durable = 0; ///< the last checkpoint's fl::layer_step (fit_ins::durable)
   double sim_start = 0;      ///< clock=virtual: the cluster's clock when the round starts
   double sim_deadline_s = 0; ///< clock=virtual: rounds.timeout_s, simulated
+  double dp_clip = 0;        ///< privacy.adaptive_clip: the cluster's clip norm this round (0: the role's)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_round_ins& x) {
   return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable, x.sim_start,
-           x.sim_deadline_s);
+           x.sim_deadline_s, x.dp_clip);
 }
 
 /// One round as its aggregation point reports it: the record, the model after it and the

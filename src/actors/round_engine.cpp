@@ -14,6 +14,8 @@
 #include "actors/blob_transfer.hpp"
 #include "actors/secure_member.hpp"
 #include "fl/layer_history.hpp"
+#include "fl/privacy/dp_clip.hpp"
+#include "fl/privacy/dp_fedavg.hpp"
 #include "fl/privacy/dp_noise.hpp"
 #include "fl/stragglers.hpp"
 
@@ -191,6 +193,20 @@ void stream_update(caf::event_based_actor* self, std::shared_ptr<fl::round_updat
     });
 }
 
+// privacy.adaptive_clip: the noised fraction of the round's `accepted` updates that fit within
+// the clip. `clear` of them were counted in the clear; `secure` is the secure sum's count on
+// fixed_terms' 2^-40 grid, with the members' noise shares in it when `noised` (distributed),
+// else an exact count that gets the central draw `normal` at stddev count_sigma.
+double clip_fraction(std::size_t clear, std::int64_t secure, bool noised, std::size_t accepted, std::size_t asked,
+                     double count_sigma, double normal) {
+  const double grid = 1099511627776.0; // 2^40
+  if (noised)
+    return fl::privacy::fraction_from_noised_count(static_cast<double>(clear) + static_cast<double>(secure) / grid,
+                                                   accepted, asked);
+  auto below = clear + static_cast<std::size_t>(std::max(0LL, std::llround(static_cast<double>(secure) / grid)));
+  return fl::privacy::noised_fraction_below(std::min(below, accepted), accepted, asked, count_sigma, normal);
+}
+
 } // namespace
 
 void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evaluator evaluate,
@@ -294,15 +310,23 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   std::size_t members = 0;
   for (const auto& p : asked)
     members += member_of(p.id) ? 1 : 0;
-  const bool shares = secure && in.secure.noise_sigma > 0 && members > 0;
+  const auto& dp = in.dp;
+  const bool shares = secure && dp.on() && dp.distributed && members > 0;
+  // privacy.adaptive_clip: the clipped count's noise, and what is left of sigma for the updates.
+  const bool counted = dp.on() && dp.adaptive && n_asked > 0;
+  const double count_sigma = counted ? fl::privacy::count_stddev(n_asked, dp.sigma) : 0.0;
+  const double update_sigma = counted ? fl::privacy::update_noise_multiplier(dp.sigma, count_sigma) : dp.sigma;
   auto fit_for = [&](fl::fit_config config, bool masked) {
     fit_ins f{std::move(config), in.model, fl::layer_step(in.header.phase, in.header.round), in.durable};
+    f.dp_clip = dp.on() ? dp.clip : 0.0;
+    f.report_clip = counted;
     if (masked) {
       f.secure_session = session;
-      f.secure_uniform = in.uniform_weights;
+      f.secure_uniform = dp.on();
       if (shares) {
-        f.secure_noise = fl::privacy::share_stddev(in.secure.noise_sigma, in.secure.noise_clip, members);
-        f.noise_point = in.secure.noise_point;
+        f.secure_noise = fl::privacy::share_stddev(update_sigma, dp.clip, members);
+        f.count_noise = counted ? count_sigma / std::sqrt(static_cast<double>(members)) : 0.0;
+        f.noise_point = dp.point;
         f.noise_round = in.header.round;
       }
     }
@@ -326,12 +350,17 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   fan.on_each = hooks.on_progress;
   auto fit_seconds = std::make_shared<double>(0.0);
   auto trained = std::make_shared<std::uint64_t>(0); // the accepted updates' samples, whatever their weights
-  auto accept = [updates, layout, fit_seconds, trained, uniform = in.uniform_weights,
+  // privacy.adaptive_clip: accepted updates in the clear that fit within the clip, and the
+  // secure sum's count (fixed_terms grid, the members' count noise shares in it).
+  auto within = std::make_shared<std::size_t>(0);
+  auto secure_count = std::make_shared<std::int64_t>(0);
+  auto accept = [updates, layout, fit_seconds, trained, within, uniform = dp.on(),
                  on_update = hooks.on_update](std::uint32_t id, fit_result& r) -> std::string {
     auto reason = updates->accept({id, uniform ? 1 : r.samples, r.train_loss, r.weights.data});
     if (reason.empty()) {
       *fit_seconds += r.seconds;
       *trained += r.samples;
+      *within += r.within_clip ? 1 : 0;
       if (on_update)
         on_update(r);
     }
@@ -351,9 +380,9 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
       t->jobs.clear();
   });
   auto expected = in.model.size();
-  const bool uniform_weight = in.uniform_weights;
+  const bool uniform_weight = dp.on();
   // Uniform weights (privacy.dp) are applied where whole updates are accepted.
-  bool whole = updates->keeps() || static_cast<bool>(hooks.on_update) || in.uniform_weights ||
+  bool whole = updates->keeps() || static_cast<bool>(hooks.on_update) || dp.on() ||
                expected <= current_transfer_settings().stream_above_floats;
   fan.accept_async = [=](std::uint32_t id, fit_result& r, std::function<void(std::string, errc)> settle) {
     auto refuse = [&](std::string why) {
@@ -422,7 +451,8 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   auto secure_error = std::make_shared<std::string>();
   auto secure_stats = std::make_shared<secure_outcome>();
   auto finish = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow, too_slow_at,
-                 fit_seconds, trained, secure_error, secure_stats, shares, members](fan_in<fit_result>& fits) {
+                 fit_seconds, trained, secure_error, secure_stats, shares, members, counted, count_sigma, update_sigma,
+                 within, secure_count](fan_in<fit_result>& fits) {
     round_outcome out;
     out.record = in.header;
     auto& rec = out.record;
@@ -461,6 +491,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     rec.secure_bits = secure_stats->bits;
     rec.secure_bytes_up = secure_stats->bytes_up;
     rec.secure_bytes_down = secure_stats->bytes_down;
+    rec.clip = in.dp.on() ? in.dp.clip : 0.0;
     out.failures = std::move(fits.failures);
     out.updates = updates;
     out.model = in.model;
@@ -490,14 +521,22 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
           updates->finalize();
         out.model = weight_blob{in.model.layout, s->aggregate_fit(rec.round, in.model.values(), *updates, failed)};
         // Distributed noise: the survivors' shares are in the sum; with k of m members in it the
-        // noise is N(0, (sigma C)^2 k / m), the round's effective multiplier for the accountant.
+        // noise is N(0, (sigma C)^2 k / m), the round's effective multiplier for the accountant
+        // (the count's shares thin out alike: the pair stays one mechanism at that multiplier).
         const bool noised = shares && !secure_stats->survivors.empty();
         if (noised)
-          rec.noise_multiplier = in.secure.noise_sigma * std::sqrt(static_cast<double>(secure_stats->survivors.size()) /
-                                                                   static_cast<double>(members));
-        if (in.privatize)
-          out.model = weight_blob{in.model.layout, in.privatize(in.model.values(), out.model.values(), updates->count(),
-                                                                n_asked, noised)};
+          rec.noise_multiplier = in.dp.sigma * std::sqrt(static_cast<double>(secure_stats->survivors.size()) /
+                                                         static_cast<double>(members));
+        if (in.dp.on()) {
+          const auto& dp = in.dp;
+          out.model = weight_blob{in.model.layout,
+                                  fl::privacy::dp_fedavg_step(in.model.values(), out.model.values(), updates->count(),
+                                                              n_asked, noised ? 0.0 : update_sigma, dp.clip,
+                                                              fl::privacy::central_key(dp.seed, dp.point, rec.round))};
+          if (counted)
+            rec.clip_fraction = clip_fraction(*within, *secure_count, noised, updates->count(), n_asked, count_sigma,
+                                              fl::privacy::count_noise(dp.seed, dp.point, rec.round));
+        }
         rec.aggregated = true;
         rec.train_loss = updates->train_loss();
       } catch (const std::exception& e) {
@@ -519,8 +558,8 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   };
   // Secure fits in: the members' sum is made under masks, then the round finishes as any other.
   auto* w = &watch;
-  auto collected = [w, finish, secure_fits, secure_stats, secure_error, updates, fit_seconds, trained,
-                    on_update = hooks.on_update, setup = in.secure, session, model = in.model,
+  auto collected = [w, finish, secure_fits, secure_stats, secure_error, updates, fit_seconds, trained, counted,
+                    secure_count, on_update = hooks.on_update, setup = in.secure, session, model = in.model,
                     timeout_s = in.timeout_s](fan_in<fit_result>& fits) {
     if (secure_fits->empty())
       return finish(fits);
@@ -528,7 +567,9 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     for (auto& [id, m] : *secure_fits)
       members.push_back(m);
     auto held = std::make_shared<fan_in<fit_result>>(std::move(fits));
-    run_secure_sum(*w, setup, session, std::move(members), model.size(), model_digest(model.values()), timeout_s,
+    // privacy.adaptive_clip: one more value, the members' clipped count (secure_sessions::keep).
+    run_secure_sum(*w, setup, session, std::move(members), model.size() + (counted ? 1 : 0),
+                   model_digest(model.values()), timeout_s,
                    [=](secure_outcome so) {
       auto& fits = *held;
       std::set<std::uint32_t> out_of_sum;
@@ -539,6 +580,10 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
                           fits.accepted.end());
       fits.failures.insert(fits.failures.end(), so.dropped.begin(), so.dropped.end());
       *secure_error = so.error;
+      if (so.error.empty() && counted) {
+        *secure_count = so.sum.back();
+        so.sum.pop_back();
+      }
       if (so.error.empty()) {
         std::vector<fl::client_update> summed;
         for (const auto& m : so.survivors)

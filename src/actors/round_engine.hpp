@@ -28,6 +28,28 @@ struct virtual_round {
                                                  ///< then runtime.wall_timeout_s, a real hang's backstop)
 };
 
+/// privacy.dp at an aggregation point (sigma > 0). Every accepted update counts once (clipped
+/// updates bound what one client moves the sum by) and the strategy's mean goes through
+/// DP-FedAvg's fixed-denominator step (fl/privacy/dp_fedavg) with N(0, (sigma C)^2) keyed by
+/// (seed, point, round) before it is the model. `distributed`: in a secure round the members
+/// add that noise in shares before masking and the aggregator adds none (a round in the clear
+/// gets it centrally); with k of m shares in the sum the record's noise_multiplier is
+/// sigma sqrt(k / m). `adaptive` (privacy.adaptive_clip, Andrew et al. 2021): the members say
+/// whether their update fit within `clip` (inside the masked input in a secure round), the
+/// count gets N(0, sigma_b^2) with sigma_b = fl::privacy::count_stddev(asked, sigma) (centrally,
+/// or in the members' shares), the record carries the noised fraction (clip_fraction), and the
+/// updates' noise multiplier is update_noise_multiplier(sigma, sigma_b), so that both together
+/// spend what sigma alone would: the accountant is fed sigma.
+struct dp_round {
+  double sigma = 0;         ///< privacy.noise_multiplier (0: no DP)
+  double clip = 0;          ///< C this round
+  bool distributed = false; ///< privacy.dp=distributed
+  bool adaptive = false;    ///< privacy.adaptive_clip
+  std::uint64_t seed = 0;   ///< the run's seed: the noise streams
+  std::uint32_t point = 0;  ///< the aggregation point: 0 the coordinator, cluster c is c + 1
+  bool on() const { return sigma > 0; }
+};
+
 struct round_inputs {
   fl::round_record header;     ///< phase, round, cluster, server, term: copied into the result
   std::vector<peer> available; ///< who may be asked, sorted by id
@@ -50,14 +72,8 @@ struct round_inputs {
   /// Registered clients without an actor (a fleet of descriptors, clustering.method=none): called
   /// once with the peers asked, it gives each one without a handle its actor before the fits go out.
   std::function<void(std::vector<peer>&)> materialize;
-  /// privacy.dp: every accepted update counts once (clipped updates bound what one client moves
-  /// the sum by), and the strategy's mean goes through `privatize(current, mean, accepted, asked,
-  /// noised)` (DP-FedAvg's fixed-denominator step, fl/privacy/dp_fedavg) before it is the model;
-  /// `noised`: the members' shares are in the mean already (privacy.dp=distributed), add none.
-  bool uniform_weights = false;
-  std::function<std::vector<float>(const std::vector<float>&, const std::vector<float>&, std::size_t, std::size_t,
-                                   bool)>
-    privatize;
+  /// privacy.dp at this aggregation point (dp_round).
+  dp_round dp;
   /// privacy.secure_aggregation: the members' updates are summed under masks (actors/secure_round)
   /// and never seen one by one. A round whose caller or strategy needs every update (clustering
   /// features, CFL's split) runs in the clear: the record's secure_members is 0 then.

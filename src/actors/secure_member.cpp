@@ -34,7 +34,7 @@ std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values) {
 
 std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, std::uint64_t weight,
                                    const std::vector<float>& sent, const std::vector<float>& trained,
-                                   double noise_stddev, const fl::privacy::noise_key& noise) {
+                                   double noise_stddev, const fl::privacy::noise_key& noise, clip_count count) {
   if (sent.size() != trained.size())
     throw std::invalid_argument("secure fit: the trained model has " + std::to_string(trained.size()) +
                                 " weights, the model sent " + std::to_string(sent.size()));
@@ -64,6 +64,16 @@ std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, 
                                     std::to_string(i) + " (a diverged model)");
       s.input[i] = static_cast<std::int64_t>(v);
     }
+  }
+  if (count.on) {
+    float value[2] = {count.within ? 1.0f : 0.0f, 0.0f};
+    if (count.noise_stddev > 0)
+      fl::privacy::noise_share(noise, count.noise_stddev, trained.size(), value + 1, 1);
+    std::int64_t terms[2];
+    if (fl::fixed_terms(1, value, 2, terms) != 2)
+      throw std::invalid_argument("the clipped count's noise share is beyond secure aggregation's exact sum (stddev " +
+                                  std::to_string(count.noise_stddev) + ")");
+    s.input.push_back(terms[0] + terms[1]); // |terms[1]| < 2^62, terms[0] <= 2^40: no overflow
   }
   s.model_hash = model_digest(sent);
   auto bits = magnitude_bits(s.input);

@@ -20,6 +20,16 @@ fl::secagg::digest32 model_digest(const std::vector<float>& values);
 /// contribution so the aggregator can size the ring (fit_result::secure_bits).
 std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values);
 
+/// privacy.adaptive_clip in a secure fit: one more value after the member's update, whether it
+/// fit within the round's clip, fixed_terms(1, 1 or 0), plus with distributed noise the member's
+/// share of the count's noise (stddev noise_stddev: element trained.size() of its noise stream,
+/// which the update's share does not use), so the aggregator learns only the (noised) count.
+struct clip_count {
+  bool on = false;
+  bool within = false;
+  double noise_stddev = 0;
+};
+
 /// One client's secure aggregation sessions. At most max_sessions are kept: a newer round
 /// replaces the oldest (a round re-run after an election starts a new session, and the old
 /// one will never finish). Memory: 8 bytes a weight per session until its input is masked.
@@ -41,9 +51,10 @@ public:
   /// (fl/privacy/dp_noise, `noise`'s stream) as its own addend, fixed_terms(1, share), so the
   /// unmasked sum equals the clear updates' sum plus every survivor's share on the same grid:
   /// what an aggregator adding those shares itself would get, bit for bit.
+  /// privacy.adaptive_clip (`count.on`): one more value after the update (clip_count).
   std::uint8_t keep(std::uint64_t session, std::uint32_t member, std::uint64_t weight,
                     const std::vector<float>& sent, const std::vector<float>& trained, double noise_stddev = 0,
-                    const fl::privacy::noise_key& noise = {});
+                    const fl::privacy::noise_key& noise = {}, clip_count count = {});
 
   /// Runs the session's `stage` (0..3, protocol order) on the aggregator's message and returns
   /// the answer's bytes. Throws fl::secagg::protocol_error or std::invalid_argument (hostile or

@@ -22,11 +22,6 @@ struct secure_setup {
   std::int64_t aggregator = -1;
   std::size_t min_members = fl::secagg::min_cluster; ///< privacy.min_cluster
   std::uint64_t seed = 0;                            ///< the run's seed: sessions and round contexts
-  /// privacy.dp=distributed (sigma > 0): each member adds a noise share of stddev sigma C / sqrt(m)
-  /// (m: the round's members) keyed by (seed, noise_point, round, member) before masking, so the
-  /// aggregator never sees an un-noised sum; a round that runs in the clear gets central noise.
-  double noise_sigma = 0, noise_clip = 0;
-  std::uint32_t noise_point = 0;
   /// Called before each step goes out (fault injection); false ends the run there, without a
   /// callback (the aggregating actor is going away).
   std::function<bool(std::uint8_t stage)> before_stage;

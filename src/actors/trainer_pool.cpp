@@ -68,8 +68,11 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
         auto seed = fl::training_seed(ctx->seed, client, in.config.round);
         auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train_rows(), ctx->pixel_map(client),
                                             ctx->training_labels(client), options, seed);
-        if (ctx->dp_clip > 0) // privacy.dp: the update leaves the client clipped to its L2 norm bound
-          out.weights = fl::privacy::clipped_update(in.weights.values(), std::move(out.weights), ctx->dp_clip);
+        // privacy.dp: the update leaves the client clipped to its L2 norm bound, the round's when
+        // the aggregation point moves it (privacy.adaptive_clip), else this node's privacy.clip.
+        bool within = false;
+        if (auto clip = in.dp_clip > 0 ? in.dp_clip : ctx->dp_clip; clip > 0)
+          out.weights = fl::privacy::clipped_update(in.weights.values(), std::move(out.weights), clip, within);
         if (ctx->attacker(client))
           out.weights = fl::poison(ctx->attack, in.weights.values(), std::move(out.weights), fl::splitmix64(seed));
         fit_result r;
@@ -80,6 +83,7 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
         r.seconds = out.metrics.seconds;
         r.cpu_seconds = out.metrics.cpu_seconds;
         r.weights = weight_blob{ctx->model.layout, std::move(out.weights)};
+        r.within_clip = in.report_clip && within;
         return r;
       });
     },

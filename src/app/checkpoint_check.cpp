@@ -25,6 +25,17 @@ using std::to_string;
   throw checkpoint_error(field + " = " + value + ": " + why);
 }
 
+// privacy.adaptive_clip's clip norm to continue from: 0 (not moved) or positive and finite, and
+// only under adaptive clipping.
+void check_dp_clip(const std::string& field, double clip, const fl::privacy_options& p) {
+  if (clip == 0)
+    return;
+  if (!p.adaptive_clip)
+    refuse(field, to_string(clip), "only privacy.adaptive_clip moves the clip norm, and it is off");
+  if (!(clip > 0 && std::isfinite(clip)))
+    refuse(field, to_string(clip), "a clip norm is positive and finite");
+}
+
 std::string quoted(const std::string& text) {
   return config::describe(nlohmann::json(text)); // invalid UTF-8 and length are taken care of
 }
@@ -228,6 +239,7 @@ void check_cluster(const limits& l, std::size_t i) {
     if (auto why = fl::privacy::check_rdp_state(c.privacy_rdp, fl::privacy::default_orders().size()); !why.empty())
       refuse(field + ".privacy_rdp", to_string(c.privacy_rdp.size()) + " values", why);
   }
+  check_dp_clip(field + ".dp_clip", c.dp_clip, ex.privacy);
   if (c.created_round > c.rounds_done)
     refuse(field + ".created_round", to_string(c.created_round), "after the cluster's own rounds (" +
                                                                    to_string(c.rounds_done) + ")");
@@ -444,6 +456,7 @@ void check_checkpoint(const fl::checkpoint& cp, const config::settings& s, std::
   if (l.s.experiment.privacy.on() && !rdp.empty())
     if (auto why = fl::privacy::check_rdp_state(rdp, fl::privacy::default_orders().size()); !why.empty())
       refuse("report.privacy_rdp", to_string(rdp.size()) + " values", why);
+  check_dp_clip("report.dp_clip", cp.report.dp_clip, l.s.experiment.privacy);
   // A resume cuts metrics.jsonl back to this size; the file must have reached it.
   if (cp.metrics_bytes > metrics_file_size)
     refuse("metrics_bytes", to_string(cp.metrics_bytes),

@@ -75,7 +75,8 @@ json report_json(const fl::run_report& r, blobs& b) {
           {"bytes_moved", r.bytes_moved},
           {"warnings", r.warnings},
           {"epsilon", r.epsilon},
-          {"privacy_rdp", r.privacy_rdp}};
+          {"privacy_rdp", r.privacy_rdp},
+          {"dp_clip", r.dp_clip}};
 }
 
 fl::run_report report_from(const json& j, const blobs& b) {
@@ -109,6 +110,7 @@ fl::run_report report_from(const json& j, const blobs& b) {
   r.epsilon = j.value("epsilon", -1.0); // absent before privacy.dp existed
   if (j.contains("privacy_rdp"))
     j.at("privacy_rdp").get_to(r.privacy_rdp);
+  r.dp_clip = j.value("dp_clip", 0.0); // absent before privacy.adaptive_clip existed
   const auto& s = j.at("seconds");
   r.initial_seconds = s.at(0).get<double>();
   r.clustering_seconds = s.at(1).get<double>();
@@ -221,6 +223,7 @@ void write_checkpoint(const std::string& run_dir, const std::string& run_id, con
                         {"parent", c.parent},
                         {"sim_time_s", c.sim_time_s},
                         {"privacy_rdp", c.privacy_rdp},
+                        {"dp_clip", c.dp_clip},
                         {"async", {{"flights", cluster_flights}, {"versions", cluster_versions},
                                    {"draws", c.async.draws}}}});
   }
@@ -367,6 +370,7 @@ fl::checkpoint read_checkpoint(const std::string& run_dir, const std::string& ru
       x.sim_time_s = c.value("sim_time_s", 0.0); // absent before clock=virtual existed
       if (c.contains("privacy_rdp"))               // absent before DP at the cluster servers
         c.at("privacy_rdp").get_to(x.privacy_rdp);
+      x.dp_clip = c.value("dp_clip", 0.0); // absent before privacy.adaptive_clip existed
       if (version >= 3) {
         const auto& a = c.at("async");
         for (const auto& f : a.at("flights"))

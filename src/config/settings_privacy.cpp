@@ -48,6 +48,9 @@ void read_privacy(const json& doc, fl::experiment& ex) {
   auto& p = ex.privacy;
   p.dp = one_of(doc, "privacy.dp", {"off", "central", "distributed"});
   p.clip = number<double>(doc, "privacy.clip", 1e-6, 1e6);
+  p.adaptive_clip = at(doc, "privacy.adaptive_clip").get<bool>();
+  p.clip_rule.target_quantile = number<double>(doc, "privacy.target_quantile", 0, 1);
+  p.clip_rule.learning_rate = number<double>(doc, "privacy.clip_lr", 0, 10);
   p.noise_multiplier = number<double>(doc, "privacy.noise_multiplier", 0, 1000);
   p.delta = number<double>(doc, "privacy.delta", 1e-12, 0.1);
   p.epsilon_budget = number<double>(doc, "privacy.epsilon_budget", 0, 1e6);
@@ -55,8 +58,12 @@ void read_privacy(const json& doc, fl::experiment& ex) {
   p.min_cluster = number<std::uint32_t>(doc, "privacy.min_cluster", 2, 1000);
   if (p.secure_aggregation)
     check_secure_aggregation(ex);
-  if (!p.on())
+  if (!p.on()) {
+    if (p.adaptive_clip)
+      throw config_error("privacy.adaptive_clip moves the clip norm of DP-FedAvg (privacy.dp), which is off: set "
+                         "privacy.dp=central or distributed, or privacy.adaptive_clip=false");
     return;
+  }
   if (p.dp == "distributed" && !p.secure_aggregation)
     throw config_error("privacy.dp=distributed shares the noise among the members before secure aggregation: set "
                        "privacy.secure_aggregation=true, or use privacy.dp=central");

@@ -172,8 +172,18 @@ void cluster_phase::account(std::uint32_t c, round_record& rec) {
                   rec.noise_multiplier > 0 ? rec.noise_multiplier : rules_.dp_sigma); // distributed: effective
   rec.epsilon = acc.epsilon(rules_.dp_delta);
   registry_.record_privacy(c, acc.state());
+  if (rules_.dp_adaptive) // Andrew et al.: the next round's clip, from this round's noised count
+    registry_.record_clip(c, privacy::next_clip(clip_of(c), rec.clip_fraction, rules_.clip_rule));
   if (report_)
     report_->epsilon = std::max(report_->epsilon, rec.epsilon);
+}
+
+double cluster_phase::clip_of(std::uint32_t c) const {
+  if (!rules_.dp_adaptive)
+    return 0;
+  if (auto clip = registry_.cluster(c).dp_clip; clip > 0)
+    return clip;
+  return report_ && report_->dp_clip > 0 ? report_->dp_clip : rules_.dp_clip;
 }
 
 bool cluster_phase::over_budget(std::uint32_t c, phase_commands& out) {

@@ -31,6 +31,7 @@
 #include "fl/cluster_registry.hpp"
 #include "fl/ifca.hpp"
 #include "fl/late_join.hpp"
+#include "fl/privacy/dp_clip.hpp"
 #include "fl/run_report.hpp"
 
 namespace flotilla::fl {
@@ -58,6 +59,12 @@ struct cluster_phase_rules {
   double dp_delta = 1e-5;
   double dp_budget = 0;   ///< 0: no budget
   double fraction_fit = 1;
+  /// privacy.adaptive_clip: each cluster moves its own clip norm after every round it counted
+  /// (its cluster_record's dp_clip), starting from the coordinator's (the report's dp_clip),
+  /// else privacy.clip (`dp_clip`).
+  bool dp_adaptive = false;
+  privacy::adaptive_clip_rule clip_rule;
+  double dp_clip = 0;
 };
 
 /// What the coordinator does next.
@@ -127,6 +134,10 @@ public:
   /// continues after its own last recorded round. Fresh (right after selection) a checkpoint
   /// comes first.
   phase_commands start(double now, bool resumed);
+
+  /// privacy.adaptive_clip: the clip norm of `cluster`'s next round (0: without adaptive
+  /// clipping, the servers clip at privacy.clip).
+  double clip_of(std::uint32_t cluster) const;
 
   // Events. Each returns what to do next.
   phase_commands promoted(std::uint32_t cluster, double now);

@@ -254,6 +254,10 @@ void cluster_registry::record_privacy(std::uint32_t cluster, std::vector<double>
   live_cluster("record_privacy", cluster).privacy_rdp = std::move(rdp);
 }
 
+void cluster_registry::record_clip(std::uint32_t cluster, double clip) {
+  live_cluster("record_clip", cluster).dp_clip = clip;
+}
+
 void cluster_registry::record_round(std::uint32_t cluster, std::uint32_t round,
                                     std::shared_ptr<const std::vector<float>> model, strategy_state state,
                                     double ended, async_state async) {

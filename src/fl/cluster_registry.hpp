@@ -44,6 +44,9 @@ struct cluster_record {
   /// privacy.dp: the cluster's accountant (its RDP per order, fl/privacy/rdp_accountant) after
   /// rounds_done; empty before its first round. A split child continues its parent's.
   std::vector<double> privacy_rdp;
+  /// privacy.adaptive_clip: the clip norm for the cluster's next round (0: not moved yet; it
+  /// starts from the coordinator's, run_report's dp_clip, else privacy.clip).
+  double dp_clip = 0;
 };
 
 /// One client as the registry keeps it.
@@ -111,6 +114,8 @@ public:
                     strategy_state state, double ended = 0, async_state async = {});
   /// privacy.dp: the cluster's accountant state after its latest round.
   void record_privacy(std::uint32_t cluster, std::vector<double> rdp);
+  /// privacy.adaptive_clip: the clip norm of the cluster's next round.
+  void record_clip(std::uint32_t cluster, double clip);
 
   /// Moves `cluster`'s clock on by `seconds` (an election, a late join: time its rounds wait).
   void advance_clock(std::uint32_t cluster, double seconds);

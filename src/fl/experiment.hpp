@@ -4,6 +4,7 @@
 // config/default.json.
 #include "fl/async_aggregation.hpp"
 #include "fl/devices.hpp"
+#include "fl/privacy/dp_clip.hpp"
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -79,7 +80,11 @@ struct fault {
 /// privacy.*: client-level differential privacy (DP-FedAvg, McMahan et al. ICLR 2018).
 struct privacy_options {
   std::string dp = "off";        ///< off | central (noise added where the updates are summed)
-  double clip = 1.0;             ///< each update's L2 norm is clipped to this (C)
+  double clip = 1.0;             ///< each update's L2 norm is clipped to this (C; adaptive: the first round's)
+  /// privacy.adaptive_clip (Andrew et al. 2021): each aggregation point moves its C towards the
+  /// target quantile of its members' update norms, from a noised count of the updates that fit.
+  bool adaptive_clip = false;
+  fl::privacy::adaptive_clip_rule clip_rule; ///< privacy.target_quantile, privacy.clip_lr
   double noise_multiplier = 1.0; ///< sigma: the sum's noise is N(0, (sigma C)^2) per weight
   double delta = 1e-5;           ///< epsilon is reported at this delta
   double epsilon_budget = 0;     ///< an aggregation point stops before exceeding it (0: no budget)

@@ -53,6 +53,8 @@ void round_record_fields(R& x, F&& f) {
   f("secure_bits", x.secure_bits);
   f("secure_bytes_up", x.secure_bytes_up);
   f("secure_bytes_down", x.secure_bytes_down);
+  f("clip", x.clip);
+  f("clip_fraction", x.clip_fraction, -1.0);
 }
 
 template <class R, class F>

@@ -59,6 +59,12 @@ struct round_record {
   std::uint32_t secure_bits = 0;
   std::uint64_t secure_bytes_up = 0;
   std::uint64_t secure_bytes_down = 0;
+  /// privacy.dp: the clip norm C the round's members clipped to (0: no DP), and under
+  /// privacy.adaptive_clip the noised fraction of its updates that fit within it (-1: not
+  /// counted: no adaptive clipping, or the round did not aggregate); the aggregation point's
+  /// next C is fl::privacy::adaptive_clip_update of the two.
+  double clip = 0;
+  double clip_fraction = -1;
   std::uint32_t dropped_stale = 0;    ///< updates dropped as staler than strategy.max_staleness
   std::vector<std::uint32_t> staleness; ///< each aggregated update's staleness (the report's histogram)
 };
@@ -142,6 +148,9 @@ struct run_report {
   /// accountant (its RDP per order: fl/privacy/rdp_accountant), which a resume continues.
   double epsilon = -1;
   std::vector<double> privacy_rdp;
+  /// privacy.adaptive_clip: the coordinator's clip norm for its next round (0: privacy.clip, the
+  /// first round's); a cluster's starts from it (cluster_record's dp_clip).
+  double dp_clip = 0;
 };
 
 struct checkpoint;

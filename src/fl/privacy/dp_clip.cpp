@@ -65,6 +65,29 @@ double noised_fraction_below(std::size_t below, std::size_t members, std::size_t
   return std::clamp(b, 0.0, 1.0);
 }
 
+double fraction_from_noised_count(double noised_below, std::size_t members, std::size_t expected_members) {
+  if (expected_members == 0)
+    throw std::invalid_argument("dp_clip: the expected number of members must be positive");
+  if (!std::isfinite(noised_below))
+    throw std::invalid_argument("dp_clip: the noised clipped count is not finite");
+  double b = (noised_below - 0.5 * static_cast<double>(members)) / static_cast<double>(expected_members) + 0.5;
+  return std::clamp(b, 0.0, 1.0);
+}
+
+double next_clip(double clip, double fraction, const adaptive_clip_rule& rule) {
+  if (fraction < 0)
+    return clip;
+  return adaptive_clip_update(clip, fraction, rule.target_quantile, rule.learning_rate);
+}
+
+double count_stddev(std::size_t expected_members, double noise_multiplier) {
+  if (expected_members == 0)
+    throw std::invalid_argument("dp_clip: the expected number of members must be positive");
+  if (!(noise_multiplier > 0 && std::isfinite(noise_multiplier)))
+    throw std::invalid_argument("dp_clip: noise multiplier must be positive and finite, got " + show(noise_multiplier));
+  return std::max(static_cast<double>(expected_members) / 20.0, noise_multiplier);
+}
+
 double adaptive_clip_update(double clip, double fraction_below, double target_quantile,
                             double learning_rate) {
   if (!(clip > 0 && std::isfinite(clip)))

@@ -6,16 +6,23 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace flotilla::fl::privacy {
 
 std::vector<float> clipped_update(const std::vector<float>& start, std::vector<float> trained, double clip) {
+  bool within = false;
+  return clipped_update(start, std::move(trained), clip, within);
+}
+
+std::vector<float> clipped_update(const std::vector<float>& start, std::vector<float> trained, double clip,
+                                  bool& within) {
   if (start.size() != trained.size())
     throw std::invalid_argument("clipped_update: " + std::to_string(trained.size()) + " trained weights, " +
                                 std::to_string(start.size()) + " in the model");
   for (std::size_t i = 0; i < trained.size(); ++i)
     trained[i] -= start[i];
-  clip_l2(trained, clip);
+  within = clip_l2(trained, clip).norm <= clip;
   for (std::size_t i = 0; i < trained.size(); ++i)
     trained[i] += start[i];
   return trained;

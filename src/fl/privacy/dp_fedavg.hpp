@@ -18,6 +18,9 @@ namespace flotilla::fl::privacy {
 /// A client's trained weights with their update (trained - start) clipped to L2 norm `clip`
 /// (fl/privacy/dp_clip): start + clipped update. Throws std::invalid_argument on a size mismatch.
 std::vector<float> clipped_update(const std::vector<float>& start, std::vector<float> trained, double clip);
+/// The same, and whether the update's norm was within `clip` before (adaptive clipping's bit).
+std::vector<float> clipped_update(const std::vector<float>& start, std::vector<float> trained, double clip,
+                                  bool& within);
 
 /// The aggregation point's own noise stream for a round (central noise): member id all ones,
 /// which no client has.

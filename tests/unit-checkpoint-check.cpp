@@ -354,6 +354,8 @@ TEST_CASE("a checkpoint with a valid checksum is still checked field by field ag
   SUBCASE("report.privacy_rdp, report.dp_clip, clusters[].privacy_rdp, clusters[].dp_clip") {
     auto dp = small_run({"strategy.name=fedavg", "privacy.dp=central", "privacy.adaptive_clip=true"});
     cp.strategy = {"fedavg", 2, {}};
+    for (auto& c : cp.clusters)
+      c.state = {"fedavg", c.state.steps, {}};
     CHECK_NOTHROW(check(cp, dp));
     cp.report.dp_clip = 0.3;
     cp.clusters[0].dp_clip = 0.25;

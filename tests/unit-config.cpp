@@ -25,6 +25,13 @@ TEST_CASE("overrides take dotted keys and typed values") {
   CHECK(s.train.lr == doctest::Approx(0.1));
   CHECK(s.runtime.nodes == std::vector<std::string>{"a:1", "b:2"});
   CHECK_FALSE(s.output.save_models);
+  SUBCASE("a real given as a whole number stays a real: a later override may set a fraction") {
+    auto j = config::resolve_config("", {"privacy.clip=1", "privacy.clip=0.05", "train.lr=1", "clients=8.0"});
+    CHECK(config::settings_from(j).experiment.privacy.clip == doctest::Approx(0.05));
+    CHECK(config::settings_from(j).train.lr == 1.0);
+    CHECK(j["clients"].is_number_integer()); // an integer key still takes 8.0 as 8
+    CHECK_THROWS_AS(config::resolve_config("", {"clients=8.5"}), config::config_error);
+  }
   SUBCASE("lists as JSON too") {
     auto j = config::resolve_config("", {R"(runtime.nodes=["h:4242"])"});
     CHECK(config::settings_from(j).runtime.nodes == std::vector<std::string>{"h:4242"});

@@ -140,6 +140,22 @@ std::string closest_key(const std::string& key, const std::vector<std::string>& 
   return best;
 }
 
+namespace {
+// Whether the default configuration holds a real (not an integer) at this dotted key.
+bool real_by_default(const std::string& key) {
+  static const json defaults = default_config();
+  const json* at = &defaults;
+  std::stringstream parts(key);
+  std::string part;
+  while (std::getline(parts, part, '.')) {
+    if (!at->is_object() || !at->contains(part))
+      return false;
+    at = &(*at)[part];
+  }
+  return at->is_number_float();
+}
+} // namespace
+
 void merge_into(json& base, const json& patch, const std::string& where) {
   if (!patch.is_object())
     throw config_error((where.empty() ? std::string("configuration") : where) +
@@ -156,6 +172,10 @@ void merge_into(json& base, const json& patch, const std::string& where) {
       merge_into(target, *it, key);
     } else if (key == "clustering.k" && *it == json("auto")) {
       target = *it; // the one key that takes a word besides its number: k chosen by silhouette
+    } else if (real_by_default(key) && it->is_number()) {
+      // A real key keeps its kind whatever an earlier layer wrote: given as 1 by a file, it
+      // may still be 0.5 on the command line (the number is kept as written).
+      target = *it;
     } else if (!same_kind(target, *it)) {
       throw config_error("config key '" + key + "' must be " + type_name(target) + ", got " +
                          describe(*it));

@@ -19,6 +19,10 @@
 #      cluster before the round that would pass it; SIGKILLed mid-phase and resumed bit for bit
 #   8. privacy.dp=distributed: the members add noise shares before masking; the same model twice,
 #      the configured sigma on every secure line, the central run's epsilons, another model
+#   9. privacy.adaptive_clip: every aggregation point moves its clip by Andrew et al.'s rule from
+#      its noised count (each cluster from the coordinator's last); secure = clear bit for bit
+#      (the count is summed under the masks too); SIGKILLed mid-phase and resumed to the same
+#      model and clips; under distributed noise too; without DP it is exit 2
 # Usage: secure_aggregation.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -176,4 +180,42 @@ for r in a:  # every member survived: the shares add up to sigma; a round in the
 assert [r["epsilon"] for r in a] == [r["epsilon"] for r in b], "distributed and central epsilons differ"' \
   "$work/dist" "$work/dp" || fail "distributed: $(rows "$work/dist")"
 pass "distributed noise: one model twice, sigma on every secure round, the central run's epsilons"
+section "9. adaptive clipping"
+ac=("${dp[@]}" privacy.adaptive_clip=true privacy.clip=0.05)
+run_ok ac "${ac[@]}"
+run_ok ac-secure "${ac[@]}" privacy.secure_aggregation=true privacy.min_cluster=2
+[ "$(sha "$work/ac-secure")" = "$(sha "$work/ac")" ] || fail "adaptive: secure aggregation changed the model"
+[ "$(models "$work/ac-secure")" = "$(models "$work/ac")" ] || fail "adaptive: secure aggregation changed a cluster model"
+clips() { python3 -c 'import json, sys
+rows = sorted((json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")), key=lambda r: (r["phase"], r["cluster"] or -1, r["round"]))
+print([(r["clip"], r["clip_fraction"]) for r in rows])' "$1"; }
+[ "$(clips "$work/ac-secure")" = "$(clips "$work/ac")" ] || fail "adaptive: secure aggregation changed the clips or counts"
+# The rule, checked independently: C' = C exp(-0.2 (fraction - 0.5)) after a round that counted.
+check_rule='import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+def follow(seq, start):
+    clip = start
+    for r in seq:
+        assert math.isclose(r["clip"], clip, rel_tol=1e-12), (r["phase"], r["cluster"], r["round"], r["clip"], clip)
+        f = r["clip_fraction"]
+        assert (f == -1) == (not r["aggregated"]) and (f == -1 or 0 <= f <= 1), r
+        if f >= 0:
+            clip = clip * math.exp(-0.2 * (f - 0.5))
+    return clip
+after = follow(sorted((r for r in rows if r["phase"] == "initial"), key=lambda r: r["round"]), 0.05)
+for c in (0, 1):
+    ends = follow(sorted((r for r in rows if r["phase"] == "cluster" and r["cluster"] == c), key=lambda r: r["round"]), after)
+    assert ends > 0.05, "updates far beyond a clip of 0.05: the clip should have grown"
+print(after)'
+python3 -c "$check_rule" "$work/ac" > /dev/null || fail "adaptive: the clips do not follow the rule: $(clips "$work/ac")"
+"$bin" run "${small[@]}" "${ac[@]}" output.run_dir="$work/ac-killed" > "$work/ac-killed.log" 2>&1 &
+kill_at_checkpoint "$work/ac-killed" '"phase":"cluster","round":2' $!
+"$bin" resume "$work/ac-killed" > "$work/ac-killed.resume.log" 2>&1 ||
+  { tail "$work/ac-killed.resume.log" >&2; fail "adaptive: resume failed"; }
+[ "$(sha "$work/ac-killed")" = "$(sha "$work/ac")" ] || fail "adaptive: killed and resumed, another model"
+[ "$(clips "$work/ac-killed")" = "$(clips "$work/ac")" ] || fail "adaptive: killed and resumed, other clips"
+run_ok ac-dist "${ac[@]}" privacy.dp=distributed privacy.secure_aggregation=true privacy.min_cluster=2
+python3 -c "$check_rule" "$work/ac-dist" > /dev/null || fail "adaptive, distributed: $(clips "$work/ac-dist")"
+run_refused ac-off 2 "privacy.adaptive_clip moves the clip norm of DP-FedAvg" privacy.adaptive_clip=true
+pass "adaptive clipping: every point follows the rule from its noised count, secure = clear, resumed bit for bit, distributed"
 echo "secure aggregation: all sections passed in ${SECONDS} s"

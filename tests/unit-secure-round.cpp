@@ -15,6 +15,7 @@
 #include "fl/aggregate.hpp"
 #include "fl/privacy/dp_clip.hpp"
 #include "fl/round_updates.hpp"
+#include "fl/secagg/model_registry.hpp"
 #include "fl/secagg/prg.hpp"
 
 using namespace flotilla;
@@ -346,5 +347,50 @@ TEST_CASE("privacy.adaptive_clip: the secure sum's last value is the members' co
     CHECK(count != 3.0);
     CHECK(fl::privacy::fraction_from_noised_count(count, 5, 5) ==
           doctest::Approx(std::clamp((3.0 + noise - 2.5) / 5 + 0.5, 0.0, 1.0)));
+  }
+}
+
+TEST_CASE("model registration: a member trains only on the model the coordinator signed for the round's session") {
+  const sa::key32 seed{1, 2, 3};
+  sa::model_registrar coordinator(sa::seeded_random(seed));
+  auto model = random_model(500, 41, 0.1f);
+  auto other = model;
+  other[17] += 1e-3f; // one weight changed: the model-inconsistency attack sends this to one member
+  const std::uint64_t session = 1234;
+  auto registration = actors::register_model(coordinator, session, model);
+  REQUIRE(registration.size() == 64);
+  actors::secure_sessions member(3, coordinator.public_key());
+  CHECK_NOTHROW(member.check_model(session, model, registration));
+  auto refused = [&](const actors::secure_sessions& m, std::uint64_t s, const std::vector<float>& w,
+                     const std::vector<std::uint8_t>& r, const char* why) {
+    CHECK_THROWS_WITH_AS(m.check_model(s, w, r), doctest::Contains(why), sa::protocol_error);
+  };
+  SUBCASE("another model, another session") {
+    refused(member, session, other, registration, "not the one the coordinator registered");
+    refused(member, session + 1, model, registration, "not the one the coordinator registered");
+  }
+  SUBCASE("a registration forged by the aggregator's own key") {
+    sa::model_registrar forger(sa::seeded_random(sa::key32{9}));
+    refused(member, session, other, actors::register_model(forger, session, other),
+            "not the one the coordinator registered");
+  }
+  SUBCASE("hostile bytes: none, short, long, one bit flipped") {
+    refused(member, session, model, {}, "without the coordinator's registration");
+    refused(member, session, model, std::vector<std::uint8_t>(63, 0), "without the coordinator's registration");
+    refused(member, session, model, std::vector<std::uint8_t>(65, 0), "without the coordinator's registration");
+    auto flipped = registration;
+    flipped[10] ^= 1;
+    refused(member, session, model, flipped, "not the one the coordinator registered");
+  }
+  SUBCASE("a client without the coordinator's key takes part in no secure round") {
+    refused(actors::secure_sessions(3), session, model, registration, "no coordinator key");
+  }
+  SUBCASE("the key travels as hex") {
+    auto hex = sa::key_hex(coordinator.public_key());
+    CHECK(hex.size() == 64);
+    CHECK(sa::key_from_hex(hex) == coordinator.public_key());
+    CHECK_FALSE(sa::key_from_hex(hex.substr(1)));
+    CHECK_FALSE(sa::key_from_hex(std::string(64, 'g')));
+    CHECK_FALSE(sa::key_from_hex(std::string(64, 'A'))); // lowercase only, as key_hex writes it
   }
 }

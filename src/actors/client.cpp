@@ -72,6 +72,15 @@ caf::message_handler client_handlers(client_actor* self) {
                                                       ": the round's model could not be fetched: " + error));
           return;
         }
+        if (in.secure_session != 0) {
+          // Secure aggregation: train only on the model the coordinator registered for the round.
+          try {
+            self->state.secure.check_model(in.secure_session, w.values(), in.model_registration.bytes());
+          } catch (const std::exception& e) {
+            rp.deliver(make_error(errc::round_failed, "client " + std::to_string(self->state.id) + ": " + e.what()));
+            return;
+          }
+        }
         auto local = in;
         bool found = false;
         if (auto why = load_layers(self, in.step, found); !why.empty()) {
@@ -289,7 +298,7 @@ caf::message_handler server_handlers(client_actor* self) {
         in.dp = dp_round{srv.role.dp_sigma, srv.role.dp_adaptive && ins.dp_clip > 0 ? ins.dp_clip : srv.role.dp_clip,
                          srv.role.dp_distributed, srv.role.dp_adaptive, srv.role.seed, srv.role.cluster + 1};
       in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
-                               srv.role.seed, {}};
+                               srv.role.seed, ins.model_registration.bytes()};
       in.secure.before_stage = [self](std::uint8_t stage) {
         if (stage != 3 || !self->state.crash_in_secagg)
           return true;
@@ -394,7 +403,7 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.id = id;
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);
-  self->state.secure = secure_sessions(self->state.ctx->secure_min_members);
+  self->state.secure = secure_sessions(self->state.ctx->secure_min_members, self->state.ctx->registrar_key);
   std::size_t floats = 0;
   for (const auto& r : kept_layers(self))
     floats += r.second;

@@ -400,6 +400,8 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
                      privacy.dp == "distributed", privacy.adaptive_clip, ex.seed, 0};
   // Clustering reads every client's weights: the round that ends the phase runs in the clear.
   in.secure = secure_setup{ex.privacy.secure_aggregation && (plain || !everyone), -1, ex.privacy.min_cluster, ex.seed, {}};
+  if (in.secure.on && st.opt.registrar) // the members check the model against this, not the aggregator's word
+    in.secure.registration = register_model(*st.opt.registrar, secure_session(ex.seed, in.header), st.global.values());
   auto spawned = std::make_shared<std::vector<std::uint32_t>>();
   if (st.opt.spawn_client)
     in.materialize = [self, spawned](std::vector<peer>& asked) { materialize(self, asked, *spawned); };

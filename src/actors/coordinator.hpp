@@ -22,6 +22,9 @@
 namespace flotilla::fl::privacy {
 class rdp_accountant;
 }
+namespace flotilla::fl::secagg {
+class model_registrar;
+}
 
 namespace flotilla::actors {
 
@@ -33,6 +36,9 @@ struct coordinator_options {
   std::vector<float> initial_model;
   std::shared_ptr<const fl::checkpoint> resume; ///< continue from here instead of starting afresh
   double liveness_s = 10;           ///< a cluster server is pinged this often (0: never; runtime.liveness_s)
+  /// privacy.secure_aggregation: the key that signs every secure round's model (the clients
+  /// hold its public half: node_context::registrar_key).
+  std::shared_ptr<const fl::secagg::model_registrar> registrar;
   /// strategy.mode=buffered|async: wall seconds at least between two checkpoints of the
   /// asynchronous steps, which hold every model version a fit in flight was sent (0: every
   /// evaluated step; runtime.async_checkpoint_s).

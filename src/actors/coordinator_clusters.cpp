@@ -62,10 +62,21 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     if (probe)
       stop_probe(probe, probe_ticket);
   };
-  self->request(handle, deadline(limit), cluster_round_atom::value, cluster_round_ins{round, members, self->state.durable_step,
-                                                                  st.phase.registry().cluster(c).sim_time_s,
-                                                                  st.opt.experiment.rounds.sim_deadline_s,
-                                                                  st.phase.clip_of(c)})
+  cluster_round_ins ins{round, members, self->state.durable_step, st.phase.registry().cluster(c).sim_time_s,
+                        st.opt.experiment.rounds.sim_deadline_s, st.phase.clip_of(c), {}};
+  // Secure aggregation: the coordinator registers the cluster model it holds for this round,
+  // under the term that runs it; the members check the model their server sends against it.
+  const auto& cluster = st.phase.registry().cluster(c);
+  if (st.opt.experiment.privacy.secure_aggregation && st.opt.registrar && cluster.model) {
+    fl::round_record header;
+    header.phase = "cluster";
+    header.cluster = c;
+    header.round = round;
+    header.term = cluster.term;
+    ins.model_registration = registration_wire::of(
+      register_model(*st.opt.registrar, secure_session(st.opt.experiment.seed, header), *cluster.model));
+  }
+  self->request(handle, deadline(limit), cluster_round_atom::value, std::move(ins))
     .then(
       [=](round_result& r) {
         end_probe();

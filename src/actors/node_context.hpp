@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "fl/device_time.hpp"
 #include "fl/experiment.hpp"
 #include "fl/resources.hpp"
+#include "fl/secagg/prg.hpp"
 #include "model/model_spec.hpp"
 #include "model/train_options.hpp"
 
@@ -40,6 +42,11 @@ struct node_context {
   /// privacy.min_cluster: a member refuses a secure round whose parameters allow fewer members
   /// (the aggregator sets them; an honest one never goes below the run's).
   std::uint32_t secure_min_members = 3;
+  /// privacy.secure_aggregation: the coordinator's Ed25519 public key (fl/secagg/model_registry),
+  /// from the run's own process or the node's setup, never from an aggregator. A member masks
+  /// its update only for a model the coordinator signed for the round; without a key it refuses
+  /// every secure fit.
+  std::optional<fl::secagg::key32> registrar_key;
   model::model_choice model_choice; ///< what every trainer builds (model.name for this data)
   model::model_spec model;
   model::train_options train;

@@ -38,7 +38,7 @@ using secagg_atom = caf::atom_constant<caf::atom("secagg")>;      // secagg_msg 
 using run_atom = caf::atom_constant<caf::atom("run")>;            // -> ok (report via observer)
 using next_atom = caf::atom_constant<caf::atom("next")>;          // internal: round -> next step of a phase (one shape)
 // Node manager (flotilla node).
-using setup_atom = caf::atom_constant<caf::atom("setup")>;       // config, ids, fingerprint -> clients
+using setup_atom = caf::atom_constant<caf::atom("setup")>;       // config, ids, fingerprint, registrar key -> clients
 using teardown_atom = caf::atom_constant<caf::atom("teardown")>; // -> number of clients dropped
 using link_atom = caf::atom_constant<caf::atom("link")>;         // peer node addresses -> links made
 using join_atom = caf::atom_constant<caf::atom("join")>;         // node manager -> clients hosted (join desk)
@@ -109,6 +109,23 @@ typename Inspector::result_type inspect(Inspector& f, async_wire& x) {
 }
 
 /// A fit request: the model to start from and the round's fit configuration.
+/// The coordinator's 64-byte model registration (fl/secagg/model_registry) on the wire: eight
+/// fixed words, so hostile bytes cannot make a receiver allocate for it (a byte vector's length
+/// would be read from the sender).
+struct registration_wire {
+  bool present = false;
+  std::uint64_t words[8] = {};
+  /// 64 bytes, or empty for none; any other size throws std::invalid_argument.
+  static registration_wire of(const std::vector<std::uint8_t>& signature);
+  std::vector<std::uint8_t> bytes() const; ///< the 64 bytes, or empty when not present
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registration_wire& x) {
+  return f(caf::meta::type_name("flotilla::registration_wire"), x.present, x.words[0], x.words[1], x.words[2],
+           x.words[3], x.words[4], x.words[5], x.words[6], x.words[7]);
+}
+
 struct fit_ins {
   fl::fit_config config;
   weight_blob weights;
@@ -131,13 +148,17 @@ struct fit_ins {
   /// with distributed noise adds a share of stddev count_noise to that value.
   bool report_clip = false;
   double count_noise = 0;
+  /// A secure fit: the coordinator's Ed25519 signature of (secure_session, SHA-256 of `weights`)
+  /// (fl/secagg/model_registry), which the member verifies with the coordinator's key before it
+  /// masks anything: an aggregator cannot send members models other than the registered one.
+  registration_wire model_registration;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_ins& x) {
   return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights, x.step, x.durable, x.secure_session,
            x.secure_uniform, x.secure_noise, x.noise_point, x.noise_round, x.dp_clip,
-           x.report_clip, x.count_noise);
+           x.report_clip, x.count_noise, x.model_registration);
 }
 
 /// The most bytes one secure aggregation message may carry (a masked input of a model of
@@ -280,12 +301,15 @@ struct cluster_round_ins {
   double sim_start = 0;      ///< clock=virtual: the cluster's clock when the round starts
   double sim_deadline_s = 0; ///< clock=virtual: rounds.timeout_s, simulated
   double dp_clip = 0;        ///< privacy.adaptive_clip: the cluster's clip norm this round (0: the role's)
+  /// privacy.secure_aggregation: the coordinator's signature of this round's session and the
+  /// cluster model it holds for it (fit_ins::model_registration), passed on to the members.
+  registration_wire model_registration;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_round_ins& x) {
   return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable, x.sim_start,
-           x.sim_deadline_s, x.dp_clip);
+           x.sim_deadline_s, x.dp_clip, x.model_registration);
 }
 
 /// One round as its aggregation point reports it: the record, the model after it and the

@@ -294,10 +294,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   // Secure aggregation needs a sum only: a round that needs the updates themselves runs in the clear.
   const bool secure = in.secure.on && !updates->keeps();
   const std::uint64_t session =
-    secure ? secure_session(in.secure.seed, in.header.phase == "initial" ? 0 : 1,
-                            in.header.cluster == fl::no_cluster ? -1 : std::int64_t{in.header.cluster}, in.header.round,
-                            in.header.term)
-           : 0;
+    secure ? secure_session(in.secure.seed, in.header) : 0;
   auto secure_fits = std::make_shared<std::map<std::uint32_t, secure_member>>();
   std::map<std::uint32_t, peer> handles;
   if (secure)
@@ -323,6 +320,7 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
     if (masked) {
       f.secure_session = session;
       f.secure_uniform = dp.on();
+      f.model_registration = registration_wire::of(in.secure.registration);
       if (shares) {
         f.secure_noise = fl::privacy::share_stddev(update_sigma, dp.clip, members);
         f.count_noise = counted ? count_sigma / std::sqrt(static_cast<double>(members)) : 0.0;

@@ -5,6 +5,7 @@
 
 #include "common/sha256.hpp"
 #include "fl/aggregate.hpp"
+#include "fl/secagg/model_registry.hpp"
 
 namespace flotilla::actors {
 
@@ -30,6 +31,21 @@ std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values) {
   for (; largest != 0; largest >>= 1)
     ++bits;
   return bits;
+}
+
+void secure_sessions::check_model(std::uint64_t session, const std::vector<float>& sent,
+                                  const std::vector<std::uint8_t>& registration) const {
+  if (!registrar_)
+    throw sa::protocol_error("secagg: this client has no coordinator key to check the round's model with; it "
+                             "takes part in no secure round");
+  sa::signature64 sig{};
+  if (registration.size() != sig.size())
+    throw sa::protocol_error("secagg: the round's model comes without the coordinator's registration (" +
+                             std::to_string(registration.size()) + " bytes, not " + std::to_string(sig.size()) + ")");
+  std::copy(registration.begin(), registration.end(), sig.begin());
+  if (!sa::verify_registration(*registrar_, session, model_digest(sent), sig))
+    throw sa::protocol_error("secagg: the model this client was sent is not the one the coordinator registered for "
+                             "the round (or the registration is forged): it masks nothing");
 }
 
 std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, std::uint64_t weight,

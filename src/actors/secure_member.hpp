@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "fl/privacy/dp_noise.hpp"
@@ -41,7 +42,17 @@ public:
 
   /// The fewest members a round's parameters may allow (privacy.min_cluster): a lower
   /// min_members from the aggregator is refused at step 0.
-  explicit secure_sessions(std::size_t min_members = fl::secagg::min_cluster) : min_members_(min_members) {}
+  explicit secure_sessions(std::size_t min_members = fl::secagg::min_cluster,
+                           std::optional<fl::secagg::key32> registrar = std::nullopt)
+      : min_members_(min_members), registrar_(registrar) {}
+
+  /// Before a secure fit trains: `registration` must be the coordinator's signature of
+  /// (session, model_digest(sent)) under the registrar key this client was given
+  /// (fl/secagg/model_registry). Throws fl::secagg::protocol_error otherwise (no key, a missing
+  /// or malformed signature, or a model other than the registered one: the model-inconsistency
+  /// attack), and the member takes no part in the round.
+  void check_model(std::uint64_t session, const std::vector<float>& sent,
+                   const std::vector<std::uint8_t>& registration) const;
 
   /// After a secure fit: keeps fixed_terms(weight, trained) - fixed_terms(weight, sent), the
   /// member's update relative to the model it was sent on FedAvg's exact grid, and the sent
@@ -78,6 +89,7 @@ private:
 
   std::map<std::uint64_t, entry> sessions_;
   std::size_t min_members_;
+  std::optional<fl::secagg::key32> registrar_;
   std::uint64_t next_ = 0;
 };
 

@@ -1,4 +1,5 @@
 #include "actors/secure_round.hpp"
+#include "actors/secure_member.hpp"
 
 #include <algorithm>
 #include <map>
@@ -37,6 +38,18 @@ std::uint64_t secure_session(std::uint64_t seed, int phase, std::int64_t cluster
                           std::uint64_t{term}})
     s = fl::splitmix64(s + v);
   return s == 0 ? 1 : s;
+}
+
+std::uint64_t secure_session(std::uint64_t seed, const fl::round_record& header) {
+  return secure_session(seed, header.phase == "initial" ? 0 : 1,
+                        header.cluster == fl::no_cluster ? -1 : std::int64_t{header.cluster}, header.round,
+                        header.term);
+}
+
+std::vector<std::uint8_t> register_model(const fl::secagg::model_registrar& registrar, std::uint64_t session,
+                                         const std::vector<float>& model) {
+  auto sig = registrar.sign(session, model_digest(model));
+  return {sig.begin(), sig.end()};
 }
 
 namespace {

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "actors/fan_out.hpp"
+#include "fl/run_report.hpp"
+#include "fl/secagg/model_registry.hpp"
 #include "fl/secagg/protocol.hpp"
 
 namespace flotilla::actors {
@@ -22,6 +24,9 @@ struct secure_setup {
   std::int64_t aggregator = -1;
   std::size_t min_members = fl::secagg::min_cluster; ///< privacy.min_cluster
   std::uint64_t seed = 0;                            ///< the run's seed: sessions and round contexts
+  /// The coordinator's signature of the round's session and model (fl/secagg/model_registry),
+  /// sent to every member with its secure fit.
+  std::vector<std::uint8_t> registration;
   /// Called before each step goes out (fault injection); false ends the run there, without a
   /// callback (the aggregating actor is going away).
   std::function<bool(std::uint8_t stage)> before_stage;
@@ -61,6 +66,14 @@ std::size_t share_group_size(std::size_t members);
 /// round, term), never 0, so a member tells a re-run round (a new term) from the old one.
 std::uint64_t secure_session(std::uint64_t seed, int phase, std::int64_t cluster, std::uint32_t round,
                              std::uint32_t term);
+/// secure_session of the round a record's header names (the coordinator's rounds: phase
+/// "initial", no cluster, term 0).
+std::uint64_t secure_session(std::uint64_t seed, const fl::round_record& header);
+
+/// The coordinator's registration of a secure round's model (fl/secagg/model_registry): its
+/// signature of (session, model_digest(model)), as fit_ins carries it.
+std::vector<std::uint8_t> register_model(const fl::secagg::model_registrar& registrar, std::uint64_t session,
+                                         const std::vector<float>& model);
 
 /// Runs the protocol with `members` (sorted by id) on inputs of `length` values and calls
 /// `done` once. A member that fails, times out, goes down or sends a message the protocol

@@ -11,7 +11,7 @@ namespace flotilla::runtime {
 using namespace flotilla::actors;
 
 caf::behavior join_desk(caf::event_based_actor* self, caf::actor coordinator, std::string config_json,
-                        std::vector<std::uint32_t> late_ids, std::string fingerprint) {
+                        std::vector<std::uint32_t> late_ids, std::string fingerprint, std::string registrar_key) {
   self->set_default_handler(drop_unexpected);
   actors::end_on_exception(self, "flotilla.join_desk");
   auto left = std::make_shared<std::vector<std::uint32_t>>(std::move(late_ids));
@@ -24,7 +24,7 @@ caf::behavior join_desk(caf::event_based_actor* self, caf::actor coordinator, st
       auto ids = std::move(*left);
       left->clear();
       auto rp = self->make_response_promise<std::uint32_t>();
-      self->request(manager, std::chrono::minutes(5), setup_atom::value, config_json, ids, fingerprint)
+      self->request(manager, std::chrono::minutes(5), setup_atom::value, config_json, ids, fingerprint, registrar_key)
         .then(
           [=](std::vector<caf::actor>& handles) mutable {
             std::vector<peer> peers;

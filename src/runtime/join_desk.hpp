@@ -11,6 +11,6 @@ namespace flotilla::runtime {
 /// yet, and their actors go to the coordinator (arrived_atom). Each joiner gets what is left; a
 /// node that comes when nothing is left is refused.
 caf::behavior join_desk(caf::event_based_actor* self, caf::actor coordinator, std::string config_json,
-                        std::vector<std::uint32_t> late_ids, std::string fingerprint);
+                        std::vector<std::uint32_t> late_ids, std::string fingerprint, std::string registrar_key);
 
 } // namespace flotilla::runtime

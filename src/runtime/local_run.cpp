@@ -17,6 +17,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/errors.hpp"
 #include "actors/node_context.hpp"
+#include "fl/secagg/model_registry.hpp"
 #include "actors/protocol.hpp"
 #include "actors/trainer_pool.hpp"
 #include "model/model_file.hpp"
@@ -136,6 +137,15 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
   co.clock = ctx->clock;
   co.initial_model = resume ? resume->global : initial_model(s, ctx->model_choice);
   co.resume = std::move(resume);
+  // Secure aggregation: this run's registrar key, fresh; its public half goes to every client
+  // with its setup (here, or a node's setup request), never through an aggregator.
+  std::string registrar_hex;
+  if (s.experiment.privacy.secure_aggregation) {
+    auto registrar = std::make_shared<const fl::secagg::model_registrar>(fl::secagg::os_random());
+    ctx->registrar_key = registrar->public_key();
+    registrar_hex = fl::secagg::key_hex(registrar->public_key());
+    co.registrar = std::move(registrar);
+  }
 
   auto report = std::make_shared<fl::run_report>();
   caf::actor_system_config cfg;
@@ -158,7 +168,7 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
     std::vector<actors::peer> clients;
     try {
       if (!s.runtime.nodes.empty()) {
-        clients = spawn_remote_clients(sys, self, s, config_json, fingerprint, managers);
+        clients = spawn_remote_clients(sys, self, s, config_json, fingerprint, registrar_hex, managers);
       } else {
         // Plain FL in one process: registered clients are descriptors (their data slice, device
         // and availability are functions of the id), with an actor only while sampled. Clients a
@@ -204,7 +214,8 @@ fl::run_report run_experiment(const config::settings& s, std::shared_ptr<const d
       std::vector<std::uint32_t> late;
       for (auto id = s.experiment.clients; id < s.experiment.total_clients(); ++id)
         late.push_back(id);
-      desk = sys.spawn(join_desk, coord, config_json.empty() ? std::string("{}") : config_json, late, fingerprint);
+      desk = sys.spawn(join_desk, coord, config_json.empty() ? std::string("{}") : config_json, late, fingerprint,
+                       registrar_hex);
       net::guard_options g;
       g.bind = s.runtime.tls.enabled() ? "0.0.0.0" : "127.0.0.1"; // plain TCP stays on loopback
       g.port = static_cast<std::uint16_t>(s.runtime.listen);

@@ -13,6 +13,7 @@
 #include "actors/blob_transfer.hpp"
 #include "actors/client.hpp"
 #include "actors/node_context.hpp"
+#include "fl/secagg/model_registry.hpp"
 #include "actors/protocol.hpp"
 #include "actors/trainer_pool.hpp"
 #include "actors/errors.hpp"
@@ -69,9 +70,14 @@ std::size_t teardown(node_actor* self) {
 }
 
 caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string& config_json,
-                                             const std::vector<std::uint32_t>& ids, const std::string& fingerprint) {
+                                             const std::vector<std::uint32_t>& ids, const std::string& fingerprint,
+                                             const std::string& registrar_key) {
   auto& st = self->state;
   try {
+    // Secure aggregation: the coordinator's key that signs each round's model (hex), or none.
+    std::optional<fl::secagg::key32> registrar;
+    if (!registrar_key.empty() && !(registrar = fl::secagg::key_from_hex(registrar_key)))
+      return make_error(errc::config_error, "the coordinator's model-registration key is not 64 hex digits");
     // What is local to this machine is this node's own decision, never the peer's: where the
     // data lives, its threads, its TLS files, its outputs.
     auto config = config::node_config(nlohmann::json::parse(config_json), st.overrides);
@@ -109,6 +115,7 @@ caf::expected<std::vector<caf::actor>> setup(node_actor* self, const std::string
                                  st.data->fingerprint.substr(0, 12) + " vs " + data_part.substr(0, 12) +
                                  "); give the node the same files (data.root, data.file) and data.train_limit");
     auto ctx = node_context_for(s, st.data);
+    ctx->registrar_key = registrar;
     ctx->client_state_dir = client_state_dir(s, config_json, fingerprint);
     st.pool = spawn_trainer_pool(self->system(), ctx, s.runtime.trainers > 0 ? s.runtime.trainers : ctx->cores);
     self->monitor(st.pool); // a pool that threw takes the run's clients with it (down handler)
@@ -170,11 +177,11 @@ caf::behavior node_manager(node_actor* self, std::vector<std::string> overrides,
   });
   return {
     [=](setup_atom, const std::string& config_json, const std::vector<std::uint32_t>& ids,
-        const std::string& fingerprint) -> caf::result<std::vector<caf::actor>> {
+        const std::string& fingerprint, const std::string& registrar_key) -> caf::result<std::vector<caf::actor>> {
       if (self->state.owner) // a run is active, even one that placed no clients here
         return make_error(errc::node_busy, "node busy: another coordinator's run is active");
       auto owner = caf::actor_cast<caf::actor>(self->current_sender());
-      auto res = setup(self, config_json, ids, fingerprint);
+      auto res = setup(self, config_json, ids, fingerprint, registrar_key);
       if (!res)
         return res.error();
       self->state.owner = owner.address();

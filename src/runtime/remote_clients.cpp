@@ -37,7 +37,8 @@ caf::actor connect_node(caf::actor_system& sys, const std::string& address, cons
 
 std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scoped_actor& self,
                                                const config::settings& s, const std::string& config_json,
-                                               const std::string& fingerprint, std::vector<caf::actor>& managers) {
+                                               const std::string& fingerprint, const std::string& registrar_key,
+                                               std::vector<caf::actor>& managers) {
   auto n = s.runtime.nodes.size();
   // With runtime.listen, late clients come with the nodes that join; the others are placed here.
   auto placed = s.runtime.listen > 0 ? s.experiment.clients : s.experiment.total_clients();
@@ -49,7 +50,8 @@ std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scop
     self->monitor(mgr); // teardown skips nodes that went down
     std::string error;
     auto cause = run_error::kind::other;
-    self->request(mgr, std::chrono::minutes(5), actors::setup_atom::value, config_json, ids[i], fingerprint)
+    self->request(mgr, std::chrono::minutes(5), actors::setup_atom::value, config_json, ids[i], fingerprint,
+                  registrar_key)
       .receive(
         [&](std::vector<caf::actor>& hs) {
           for (std::size_t j = 0; j < hs.size() && j < ids[i].size(); ++j)

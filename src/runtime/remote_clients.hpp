@@ -21,8 +21,10 @@ caf::actor connect_node(caf::actor_system& sys, const std::string& address, cons
 
 /// Connects every node, asks each to host its share of the clients, and returns the clients in
 /// id order; `managers` receives each node's manager (for teardown), even on failure.
+/// `registrar_key`: the coordinator's model-registration key in hex (secure aggregation), or empty.
 std::vector<actors::peer> spawn_remote_clients(caf::actor_system& sys, caf::scoped_actor& self,
                                                const config::settings& s, const std::string& config_json,
-                                               const std::string& fingerprint, std::vector<caf::actor>& managers);
+                                               const std::string& fingerprint, const std::string& registrar_key,
+                                               std::vector<caf::actor>& managers);
 
 } // namespace flotilla::runtime

@@ -4,7 +4,7 @@
 #   A. make run's setting (config/default.json: MNIST, 10 clients, kmeans k=2, 3 + 3 rounds,
 #      FedAvg weighted by samples). Its clusters are 7 and 3 clients: the small one has 2 members
 #      besides its server, so this row runs privacy.min_cluster=2 (with the default 3 that
-#      cluster's rounds do not aggregate and the model differs from the clear run's).
+#      cluster is merged into the other at clustering, and the model differs from the clear run's).
 #   B. DP-FedAvg's setting (privacy.dp=central: clipped updates, uniform weights): MNIST, 1,000
 #      clients, 100 a round, plain FL, 5 rounds, at the coordinator.
 # Per secure round: bytes up = secure_bytes_up / secure_members (advertised keys, sealed shares,

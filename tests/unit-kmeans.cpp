@@ -6,6 +6,7 @@
 
 #include "fl/adjusted_rand_index.hpp"
 #include "fl/kmeans.hpp"
+#include "fl/small_clusters.hpp"
 #include "points_fixture.hpp"
 
 using namespace flotilla;
@@ -59,4 +60,36 @@ TEST_CASE("kmeans handles k = 1 and k = n, and refuses k > n") {
   CHECK(all.inertia == doctest::Approx(0.0));
   CHECK_THROWS_WITH_AS(fl::kmeans(b.views(), 4, {5, 1, 10, 0}),
                        "kmeans: k = 5 for 4 points; need 1 <= k <= points", std::invalid_argument);
+}
+
+TEST_CASE("privacy.secure_aggregation: clusters too small to hide an update join their nearest cluster") {
+  // Three groups on a line: 4 points at 0, 2 at 10, 1 at 12; clusters 0, 1, 2.
+  std::vector<std::vector<float>> xs{{0}, {0.1f}, {0.2f}, {0.3f}, {10}, {10.1f}, {12}};
+  std::vector<const float*> points;
+  for (const auto& x : xs)
+    points.push_back(x.data());
+  std::vector<std::uint32_t> a{0, 0, 0, 0, 1, 1, 2};
+  SUBCASE("nothing too small: unchanged") {
+    auto b = a;
+    CHECK(fl::merge_small_clusters(b, points, 1, 3, 1) == 3);
+    CHECK(b == a);
+  }
+  SUBCASE("the smallest first, into the nearest centroid, then renumbered in order") {
+    auto b = a;
+    // min 3: cluster 2 (1 point, at 12) joins cluster 1 (centroid 10.05), which then has 3.
+    CHECK(fl::merge_small_clusters(b, points, 1, 3, 3) == 2);
+    CHECK(b == std::vector<std::uint32_t>{0, 0, 0, 0, 1, 1, 1});
+  }
+  SUBCASE("until every cluster is big enough, or one is left") {
+    auto b = a;
+    CHECK(fl::merge_small_clusters(b, points, 1, 3, 4) == 1); // {4,5,6} has 3 < 4 after the first merge: it merges too
+    CHECK(b == std::vector<std::uint32_t>(7, 0));
+  }
+  SUBCASE("hostile labels") {
+    auto b = a;
+    b[0] = 3;
+    CHECK_THROWS_AS(fl::merge_small_clusters(b, points, 1, 3, 2), std::invalid_argument);
+    std::vector<std::uint32_t> short_list{0};
+    CHECK_THROWS_AS(fl::merge_small_clusters(short_list, points, 1, 3, 2), std::invalid_argument);
+  }
 }

@@ -5,6 +5,7 @@
 #include "fl/agglomerative.hpp"
 #include "fl/cluster_methods.hpp"
 #include "fl/kmeans.hpp"
+#include "fl/small_clusters.hpp"
 #include "fl/pca.hpp"
 #include "fl/silhouette.hpp"
 #include "fl/sketch.hpp"
@@ -98,6 +99,18 @@ caf::message_handler clustering(coordinator_actor* self) {
       }
       std::uint32_t k = 0;
       auto found = group(self, points, dim, updates, k);
+      // Secure aggregation: a cluster that could not hide its members' updates would never
+      // aggregate; it joins its nearest cluster instead.
+      if (ex.privacy.secure_aggregation && k > 1) {
+        auto before = k;
+        k = fl::merge_small_clusters(found, points, dim, k, std::size_t{ex.privacy.min_cluster} + 1);
+        if (k < before)
+          st.observer->on_warning("privacy.secure_aggregation: " + std::to_string(before - k) + " of " +
+                                  std::to_string(before) + " clusters had fewer than privacy.min_cluster = " +
+                                  std::to_string(ex.privacy.min_cluster) +
+                                  " members besides their server and were merged into their nearest; k = " +
+                                  std::to_string(k));
+      }
       rep.k = k;
       std::vector<std::uint32_t> assignment(st.clients.size(), fl::cluster_registry::unassigned);
       for (std::size_t i = 0; i < ids.size(); ++i)

@@ -23,6 +23,7 @@
 #      its noised count (each cluster from the coordinator's last); secure = clear bit for bit
 #      (the count is summed under the masks too); SIGKILLed mid-phase and resumed to the same
 #      model and clips; under distributed noise too; without DP it is exit 2
+#  10. a cluster with fewer than privacy.min_cluster members besides its server joins its nearest
 # Usage: secure_aggregation.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -177,9 +178,15 @@ key = lambda r: (r["phase"], r["cluster"] or -1, r["round"])
 a.sort(key=key); b.sort(key=key)
 for r in a:  # every member survived: the shares add up to sigma; a round in the clear is noised centrally (0)
     assert r["noise_multiplier"] == (0.3 if r["secure_members"] > 0 else 0), r
-assert [r["epsilon"] for r in a] == [r["epsilon"] for r in b], "distributed and central epsilons differ"' \
+# The initial rounds ask the same clients: the same epsilons. The clusters may differ (the noise
+# differs, so may the clustering, and a cluster too small to hide its members is merged).
+init = lambda rows: [r["epsilon"] for r in rows if r["phase"] == "initial"]
+assert init(a) == init(b), "distributed and central epsilons differ"
+for c in set(r["cluster"] for r in a if r["phase"] == "cluster"):
+    eps = [r["epsilon"] for r in a if r["phase"] == "cluster" and r["cluster"] == c]
+    assert eps == sorted(eps) and eps[0] > init(a)[-1], (c, eps)' \
   "$work/dist" "$work/dp" || fail "distributed: $(rows "$work/dist")"
-pass "distributed noise: one model twice, sigma on every secure round, the central run's epsilons"
+pass "distributed noise: one model twice, sigma on every secure round, the central run's epsilons in the initial rounds"
 section "9. adaptive clipping"
 ac=("${dp[@]}" privacy.adaptive_clip=true privacy.clip=0.05)
 run_ok ac "${ac[@]}"
@@ -218,4 +225,15 @@ run_ok ac-dist "${ac[@]}" privacy.dp=distributed privacy.secure_aggregation=true
 python3 -c "$check_rule" "$work/ac-dist" > /dev/null || fail "adaptive, distributed: $(clips "$work/ac-dist")"
 run_refused ac-off 2 "privacy.adaptive_clip moves the clip norm of DP-FedAvg" privacy.adaptive_clip=true
 pass "adaptive clipping: every point follows the rule from its noised count, secure = clear, resumed bit for bit, distributed"
+section "10. clusters too small to hide a member are merged"
+run_ok merged privacy.secure_aggregation=true privacy.min_cluster=7 rounds.cluster=1
+grep -q "were merged into their nearest; k = 1" "$work/merged.log" || fail "merged: no warning: $(tail -n 5 "$work/merged.log")"
+python3 -c 'import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json"))
+assert s["clustering"]["k"] == 1 and s["clustering"]["k_requested"] == 2, s["clustering"]
+cl = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+cl = [r for r in cl if r["phase"] == "cluster"]
+assert len(cl) == 1 and cl[0]["aggregated"] and cl[0]["secure_members"] == 11, cl' "$work/merged" ||
+  fail "merged: $(rows "$work/merged")"
+pass "a cluster below privacy.min_cluster joins its nearest: one cluster of 12, its round summed securely"
 echo "secure aggregation: all sections passed in ${SECONDS} s"

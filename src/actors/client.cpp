@@ -326,7 +326,20 @@ caf::message_handler server_handlers(client_actor* self) {
                              [cb](fan_in<eval_result>& evals) { cb(combine(evals.results)); });
       };
       auto start = srv.model;
-      run_round(*self->state.watch, *srv.strategy, std::move(in), evaluate, [=](round_outcome out) mutable {
+      auto strategy = srv.strategy;
+      const auto cluster = srv.role.cluster;
+      const auto term = srv.role.term;
+      run_round(*self->state.watch, *strategy, std::move(in), evaluate, [=, keep = strategy](round_outcome out) mutable {
+        // Demoted (a new server was elected: this one was thought lost) or promoted anew while the
+        // round ran: its result belongs to a term that has ended.
+        const auto& now = self->state.server;
+        if (!now || now->role.cluster != cluster || now->role.term != term) {
+          rp.deliver(make_error(errc::round_failed, "client " + std::to_string(self->state.id) + " no longer serves "
+                                                    "cluster " + std::to_string(cluster) + " in term " +
+                                                    std::to_string(term) + ": round " + std::to_string(ins.round) +
+                                                    " dropped"));
+          return;
+        }
         if (out.fatal) {
           // Another round would meet the same failure (see round_fatal_error): the coordinator
           // ends the run with this error's class instead of electing a new server.

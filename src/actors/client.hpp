@@ -21,7 +21,9 @@ class async_steps;
 
 struct server_state {
   server_role role;                        ///< cluster, term, round rules
-  std::unique_ptr<fl::strategy> strategy;  ///< this cluster's aggregation point
+  /// This cluster's aggregation point. Shared: a round in flight holds it, so a demotion (or a new
+  /// promotion) during the round cannot free it under the round.
+  std::shared_ptr<fl::strategy> strategy;
   weight_blob model;                       ///< the cluster model after the last round
   std::shared_ptr<async_steps> steps;      ///< strategy.mode=buffered|async: its asynchronous steps
 };

@@ -20,18 +20,7 @@ common=(data.dataset=mnist clients=1000 seed=42 model.name=cnn clustering.method
         train.epochs=1 train.batch_size=10 train.lr=0.05 train.momentum=0.5 train.weight_decay=0
         partition.local_test_fraction=0.2 privacy.delta=1e-5 privacy.dp=central privacy.noise_multiplier=1.0
         privacy.epsilon_budget=8 rounds.initial=400 output.progress=off output.save_models=false)
-one() {
-  local name=$1
-  shift
-  local start end
-  start=$(date +%s.%N)
-  "$bin" run "${common[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 \
-    || { tail -20 "$work/$name.log" >&2; echo "FAIL: $name" >&2; exit 1; }
-  end=$(date +%s.%N)
-  python3 -c "print(round($end - $start, 1))" > "$work/$name.wall"
-  echo "$bin run ${common[*]} $* output.run_dir=RUN_DIR" > "$work/$name.cmd"
-  echo "$name: $(cat "$work/$name.wall") s wall" >&2
-}
+source "$(dirname "$0")/dp_run.sh"
 rows="fixed-0.5 fixed-0.05 fixed-5 adaptive-0.05 adaptive-5"
 for r in $rows; do
   kind=${r%-*} clip=${r#*-}

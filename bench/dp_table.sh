@@ -29,19 +29,7 @@ common=(data.dataset=mnist clients=1000 seed=42 model.name=cnn clustering.method
         partition.local_test_fraction=0.2 privacy.delta=1e-5 output.progress=off output.save_models=false)
 # target epsilon -> sigma (privacy.noise_multiplier)
 declare -A sigma=([8]=1.0 [4]=1.5 [2]=2.5)
-# one NAME args...: runs flotilla into $work/NAME, records its wall seconds and command line
-one() {
-  local name=$1
-  shift
-  local start end
-  start=$(date +%s.%N)
-  "$bin" run "${common[@]}" "$@" output.run_dir="$work/$name" > "$work/$name.log" 2>&1 \
-    || { tail -20 "$work/$name.log" >&2; echo "FAIL: $name" >&2; exit 1; }
-  end=$(date +%s.%N)
-  python3 -c "print(round($end - $start, 1))" > "$work/$name.wall"
-  echo "$bin run ${common[*]} $* output.run_dir=RUN_DIR" > "$work/$name.cmd"
-  echo "$name: $(cat "$work/$name.wall") s wall" >&2
-}
+source "$(dirname "$0")/dp_run.sh"
 for p in $partitions; do
   for e in 8 4 2; do
     one "$p-eps$e" partition.scheme="$p" rounds.initial=400 privacy.dp=central privacy.clip=$clip \

@@ -44,6 +44,10 @@ void inject(client_actor* self, const std::string& kind, double seconds) {
     // Crashes in the middle of its next secure aggregation: as a member right after sending its
     // masked input, as a cluster server once the masked inputs are in (before unmasking).
     st.crash_in_secagg = true;
+  } else if (kind == "inconsistent_model") {
+    // As a cluster server, its next secure round sends one member a model other than the one the
+    // coordinator registered (the model-inconsistency attack), which that member must refuse.
+    st.inconsistent_model = true;
   } else if (kind == "slow") {
     st.slow_s = seconds;
   } else if (kind == "hang") {
@@ -299,6 +303,12 @@ caf::message_handler server_handlers(client_actor* self) {
                          srv.role.dp_distributed, srv.role.dp_adaptive, srv.role.seed, srv.role.cluster + 1};
       in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
                                srv.role.seed, ins.model_registration.bytes()};
+      if (std::exchange(self->state.inconsistent_model, false))
+        in.secure.tamper_fit = [](fit_ins& f) { // the injected attack: one weight moved
+          auto w = f.weights.values();
+          w.at(0) += 0.01f;
+          f.weights = weight_blob{f.weights.layout, std::move(w)};
+        };
       in.secure.before_stage = [self](std::uint8_t stage) {
         if (stage != 3 || !self->state.crash_in_secagg)
           return true;

@@ -45,6 +45,7 @@ struct client_state {
   bool layers_loaded = false;            ///< the history on disk was read (once per actor: load_layers)
   secure_sessions secure;                ///< privacy.secure_aggregation: updates kept for masking
   bool crash_in_secagg = false;          ///< injected fault: crash mid-protocol at the next secure round
+  bool inconsistent_model = false;       ///< injected attack: the next secure round sends one member another model
   static inline const char* name = "flotilla.client";
 };
 

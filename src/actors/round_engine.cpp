@@ -342,6 +342,14 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   }
   if (secure && in.secure.aggregator >= 0 && !slow.count(static_cast<std::uint32_t>(in.secure.aggregator)))
     partial.emplace(static_cast<std::uint32_t>(in.secure.aggregator), clear);
+  if (secure && in.secure.tamper_fit) // the injected model-inconsistency attack, on one member
+    for (const auto& p : asked)
+      if (member_of(p.id)) {
+        auto m = partial.count(p.id) ? partial.at(p.id) : msg;
+        in.secure.tamper_fit(std::get<1>(m));
+        partial[p.id] = std::move(m);
+        break;
+      }
   auto layout = in.model.layout;
   fan_out_hooks<fit_result> fan;
   fan.keep = false;

@@ -30,6 +30,9 @@ struct secure_setup {
   /// Called before each step goes out (fault injection); false ends the run there, without a
   /// callback (the aggregating actor is going away).
   std::function<bool(std::uint8_t stage)> before_stage;
+  /// Fault injection (kind inconsistent_model): changes the lowest-id member's fit before it goes
+  /// out, as an aggregator mounting the model-inconsistency attack would.
+  std::function<void(fit_ins&)> tamper_fit;
 };
 
 /// A member whose secure fit came in: what the protocol and the round record need of it.

@@ -140,7 +140,7 @@ void read_clustering(const json& doc, fl::experiment& ex) {
 std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
   std::vector<fl::fault> out;
   const std::string form = "; a fault looks like {\"target\": 3 or \"server:0\", \"kind\": \"crash\" | \"hang\" | \"crash_in_secagg\" | "
-                           "\"slow\", \"phase\": \"initial\" | \"cluster\", \"round\": 2, \"seconds\": 5}";
+                           "\"inconsistent_model\" | \"slow\", \"phase\": \"initial\" | \"cluster\", \"round\": 2, \"seconds\": 5}";
   for (const auto& f : at(doc, "faults")) {
     auto bad = [&](const std::string& why) { return config_error("faults: " + describe(f) + ": " + why + form); };
     if (!f.is_object())
@@ -165,8 +165,13 @@ std::vector<fl::fault> read_faults(const json& doc, const fl::experiment& ex) {
                 ") or \"server:<cluster id>\"");
     }
     if (!f["kind"].is_string() || (f["kind"] != "crash" && f["kind"] != "hang" && f["kind"] != "slow" &&
-                                   f["kind"] != "crash_in_secagg"))
-      throw bad("kind must be crash, hang, slow or crash_in_secagg");
+                                   f["kind"] != "crash_in_secagg" && f["kind"] != "inconsistent_model"))
+      throw bad("kind must be crash, hang, slow, crash_in_secagg or inconsistent_model");
+    if (f["kind"] == "inconsistent_model" &&
+        (!at(doc, "privacy.secure_aggregation").get<bool>() || !t.is_string() || f["phase"] != "cluster"))
+      throw bad("inconsistent_model makes a cluster server send one member another model than the registered one "
+                "(Pasquini et al.'s attack on secure aggregation): it needs privacy.secure_aggregation=true, a "
+                "\"server:<cluster>\" target and the cluster phase");
     if (f["kind"] == "crash_in_secagg" && !at(doc, "privacy.secure_aggregation").get<bool>())
       throw bad("crash_in_secagg crashes a client in the middle of secure aggregation: set "
                 "privacy.secure_aggregation=true");

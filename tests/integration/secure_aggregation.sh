@@ -24,6 +24,9 @@
 #      (the count is summed under the masks too); SIGKILLed mid-phase and resumed to the same
 #      model and clips; under distributed noise too; without DP it is exit 2
 #  10. a cluster with fewer than privacy.min_cluster members besides its server joins its nearest
+#  11. the model-inconsistency attack (fault inconsistent_model): a cluster server sends one member
+#      a model other than the one the coordinator signed; that member refuses to train on it, the
+#      round sums the others
 # Usage: secure_aggregation.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -236,4 +239,17 @@ cl = [r for r in cl if r["phase"] == "cluster"]
 assert len(cl) == 1 and cl[0]["aggregated"] and cl[0]["secure_members"] == 11, cl' "$work/merged" ||
   fail "merged: $(rows "$work/merged")"
 pass "a cluster below privacy.min_cluster joins its nearest: one cluster of 12, its round summed securely"
+section "11. a server sends one member another model than the registered one"
+run_ok attack privacy.secure_aggregation=true privacy.min_cluster=2 rounds.cluster=2 \
+  'faults=[{"target":"server:0","kind":"inconsistent_model","phase":"cluster","round":2}]'
+python3 -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+hit = [r for r in rows if r["phase"] == "cluster" and r["cluster"] == 0 and r["round"] == 2][0]
+assert hit["failures"] == 1 and "not the one the coordinator registered" in hit["failure_reasons"][0], hit
+assert hit["aggregated"] and hit["secure_members"] == hit["clients"] - 1, hit  # the others were summed
+others = [r for r in rows if r["phase"] == "cluster" and r is not hit]
+assert all(r["failures"] == 0 for r in others), others' "$work/attack" || fail "attack: $(rows "$work/attack")"
+run_refused attack-clear 2 "inconsistent_model makes a cluster server send one member another model" \
+  'faults=[{"target":"server:0","kind":"inconsistent_model","phase":"cluster","round":2}]'
+pass "inconsistent_model: the member sent another model refused it, the round summed the others"
 echo "secure aggregation: all sections passed in ${SECONDS} s"

@@ -228,11 +228,11 @@ TEST_CASE("strategy, clustering, fault and late-joiner keys are read and checked
          "config key 'late_join_round' = 9 is after the last cluster round (rounds.cluster = 3); late clients arrive "
          "before a cluster round: 1 to rounds.cluster");
   refuse({R"(faults=[{"target": "server:2", "kind": "crash", "phase": "cluster", "round": 1}])"},
-         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":"server:2"}: server:2 names no cluster: clusters are 0 to 1 with clustering.k=2; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":"server:2"}: server:2 names no cluster: clusters are 0 to 1 with clustering.k=2; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "inconsistent_model" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({R"(faults=[{"target": "server:0", "kind": "crash", "phase": "initial", "round": 1}])"},
-         R"(faults: {"kind":"crash","phase":"initial","round":1,"target":"server:0"}: a server exists only in the cluster phase; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+         R"(faults: {"kind":"crash","phase":"initial","round":1,"target":"server:0"}: a server exists only in the cluster phase; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "inconsistent_model" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({R"(faults=[{"target": 10, "kind": "crash", "phase": "cluster", "round": 1}])"},
-         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":10}: target must be a client id (0 to 9) or "server:<cluster id>"; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
+         R"(faults: {"kind":"crash","phase":"cluster","round":1,"target":10}: target must be a client id (0 to 9) or "server:<cluster id>"; a fault looks like {"target": 3 or "server:0", "kind": "crash" | "hang" | "crash_in_secagg" | "inconsistent_model" | "slow", "phase": "initial" | "cluster", "round": 2, "seconds": 5})");
   refuse({"attack.clients=0,12"}, "config key 'attack.clients': 12 is not a client id (0 to 9)");
   refuse({"rounds.stop_at_target=true"}, "config key 'rounds.stop_at_target' = true needs rounds.target_accuracy above 0");
 }
@@ -337,4 +337,26 @@ TEST_CASE("settings that would exhaust the coordinator's memory are refused with
   // The defaults fit anywhere, and this machine's memory is known.
   CHECK(config::coordinator_memory(settings({})).bytes < 16ull * 1024 * 1024);
   CHECK(config::machine_memory_bytes() > 0);
+}
+
+TEST_CASE("privacy: adaptive clipping needs DP; a budget must reach the round that feeds clustering under secure "
+          "aggregation") {
+  auto read = [](std::vector<std::string> o) { return config::settings_from(config::resolve_config("", o)); };
+  CHECK_THROWS_WITH_AS(read({"privacy.adaptive_clip=true"}),
+                       doctest::Contains("privacy.adaptive_clip moves the clip norm of DP-FedAvg"), config_error);
+  auto s = read({"privacy.dp=central", "privacy.adaptive_clip=true", "privacy.target_quantile=0.7", "privacy.clip_lr=0.1"});
+  CHECK(s.experiment.privacy.adaptive_clip);
+  CHECK(s.experiment.privacy.clip_rule.target_quantile == 0.7);
+  CHECK(s.experiment.privacy.clip_rule.learning_rate == 0.1);
+  CHECK_THROWS_AS(read({"privacy.dp=central", "privacy.target_quantile=1.5"}), config_error);
+  // 12 clients, 3 initial rounds, sigma 0.3: epsilon passes 35 at round 3, which feeds clustering.
+  std::vector<std::string> o{"clients=12", "rounds.initial=3", "privacy.dp=central", "privacy.noise_multiplier=0.3",
+                             "privacy.epsilon_budget=35", "privacy.secure_aggregation=true"};
+  CHECK_THROWS_WITH_AS(read(o), doctest::Contains("the one that feeds clustering"), config_error);
+  o.back() = "privacy.secure_aggregation=false"; // in the clear the earlier rounds' weights are there to cluster on
+  CHECK_NOTHROW(read(o));
+  o.back() = "clustering.method=none"; // no clustering: the budget just ends the rounds
+  o.push_back("rounds.cluster=0");
+  o.push_back("privacy.secure_aggregation=true");
+  CHECK_NOTHROW(read(o));
 }

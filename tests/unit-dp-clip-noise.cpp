@@ -180,6 +180,15 @@ TEST_CASE("the next clip follows the rule, and stays after a round that counted 
   for (int i = 0; i < 10; ++i)
     c = next_clip(c, 1.0, rule);
   CHECK(c == doctest::Approx(std::exp(-0.2 * 0.5 * 10)));
+  // Driven to 0 or up without end, it stays in privacy.clip's range (no underflow to 0).
+  adaptive_clip_rule down{0.0, 10.0}, up{1.0, 10.0};
+  double lo = 1.0, hi = 1.0;
+  for (int i = 0; i < 200; ++i) {
+    lo = next_clip(lo, 1.0, down);
+    hi = next_clip(hi, 0.0, up);
+  }
+  CHECK(lo == min_clip);
+  CHECK(hi == max_clip);
 }
 
 TEST_CASE("noise is a pure function of seed, point, round, member and element index") {

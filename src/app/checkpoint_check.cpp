@@ -11,6 +11,7 @@
 #include "app/checkpoint_file.hpp"
 #include "config/config.hpp"
 #include "fl/cluster_methods.hpp"
+#include "fl/privacy/dp_clip.hpp"
 #include "fl/privacy/rdp_accountant.hpp"
 #include "fl/strategy.hpp"
 #include "model/model_spec.hpp"
@@ -32,8 +33,9 @@ void check_dp_clip(const std::string& field, double clip, const fl::privacy_opti
     return;
   if (!p.adaptive_clip)
     refuse(field, to_string(clip), "only privacy.adaptive_clip moves the clip norm, and it is off");
-  if (!(clip > 0 && std::isfinite(clip)))
-    refuse(field, to_string(clip), "a clip norm is positive and finite");
+  if (!(clip >= fl::privacy::min_clip && clip <= fl::privacy::max_clip))
+    refuse(field, to_string(clip), "a clip norm is from 1e-06 to 1e+06 (privacy.clip's range, which adaptive clipping "
+                                   "keeps to)");
 }
 
 std::string quoted(const std::string& text) {

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "fl/cluster_methods.hpp"
+#include "fl/privacy/rdp_accountant.hpp"
+#include "fl/strategy.hpp"
 #include "fl/stragglers.hpp"
 
 namespace flotilla::config::detail {
@@ -39,6 +41,27 @@ void check_secure_aggregation(const fl::experiment& ex) {
                        "rounds.stragglers");
 }
 
+// Secure aggregation with clustering on weights: the initial phase's last round, the one that
+// feeds clustering, is the only one whose weights leave the clients in the clear. A budget that
+// ends the initial rounds before it would leave nothing to cluster on: refused before any round
+// runs, as the coordinator's accountant would count them (fl::privacy::rdp_accountant).
+void check_budget_reaches_clustering(const fl::experiment& ex) {
+  const auto& p = ex.privacy;
+  if (!p.secure_aggregation || !p.on() || p.epsilon_budget <= 0 || fl::plain_fl(ex.clustering.method) ||
+      ex.rounds.initial == 0 || ex.clients == 0)
+    return;
+  fl::privacy::rdp_accountant acc;
+  const double q = static_cast<double>(fl::participants_of(ex.clients, ex.rounds.fraction_fit)) / ex.clients;
+  acc.add_steps(q, p.noise_multiplier, ex.rounds.initial - 1);
+  acc.add_steps(1.0, p.noise_multiplier); // the round that feeds clustering asks everyone
+  if (acc.epsilon(p.delta) > p.epsilon_budget)
+    throw config_error("privacy.epsilon_budget = " + std::to_string(p.epsilon_budget) + " ends the initial rounds before "
+                       "round " + std::to_string(ex.rounds.initial) + ", the one that feeds clustering (epsilon " +
+                       std::to_string(acc.epsilon(p.delta)) + " after it): under privacy.secure_aggregation it is the "
+                       "only round whose weights the coordinator sees, so there would be nothing to cluster on; raise "
+                       "the budget or privacy.noise_multiplier, or lower rounds.initial");
+}
+
 // privacy.*: DP-FedAvg with central noise at every aggregation point (the coordinator's rounds,
 // each promoted cluster server's), secure aggregation. What they cannot cover is refused, naming
 // why (issue 19: distributed noise is not wired yet).
@@ -47,7 +70,7 @@ void check_secure_aggregation(const fl::experiment& ex) {
 void read_privacy(const json& doc, fl::experiment& ex) {
   auto& p = ex.privacy;
   p.dp = one_of(doc, "privacy.dp", {"off", "central", "distributed"});
-  p.clip = number<double>(doc, "privacy.clip", 1e-6, 1e6);
+  p.clip = number<double>(doc, "privacy.clip", fl::privacy::min_clip, fl::privacy::max_clip);
   p.adaptive_clip = at(doc, "privacy.adaptive_clip").get<bool>();
   p.clip_rule.target_quantile = number<double>(doc, "privacy.target_quantile", 0, 1);
   p.clip_rule.learning_rate = number<double>(doc, "privacy.clip_lr", 0, 10);
@@ -80,6 +103,7 @@ void read_privacy(const json& doc, fl::experiment& ex) {
   if (ex.async.asynchronous())
     throw config_error("privacy.dp=" + p.dp + " accounts for rounds of sampled clients; strategy.mode=" + ex.async.mode +
                        " has no such rounds: use strategy.mode=sync");
+  check_budget_reaches_clustering(ex);
 }
 
 } // namespace flotilla::config::detail

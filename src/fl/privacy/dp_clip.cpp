@@ -77,7 +77,7 @@ double fraction_from_noised_count(double noised_below, std::size_t members, std:
 double next_clip(double clip, double fraction, const adaptive_clip_rule& rule) {
   if (fraction < 0)
     return clip;
-  return adaptive_clip_update(clip, fraction, rule.target_quantile, rule.learning_rate);
+  return std::clamp(adaptive_clip_update(clip, fraction, rule.target_quantile, rule.learning_rate), min_clip, max_clip);
 }
 
 double count_stddev(std::size_t expected_members, double noise_multiplier) {

@@ -74,9 +74,14 @@ struct adaptive_clip_rule {
   double learning_rate = 0.2;   ///< privacy.clip_lr: the geometric step (Andrew et al.'s eta_C)
 };
 
+/// The clip norms a run may use (privacy.clip's range): adaptive clipping stays inside it, so a
+/// clip driven towards 0 (target_quantile 0) neither underflows nor grows without bound.
+constexpr double min_clip = 1e-6, max_clip = 1e6;
+
 /// The clip norm after a round that used `clip` and counted `fraction` of its updates within it
-/// (round_record's clip_fraction): adaptive_clip_update by the rule, or `clip` itself when the
-/// round counted nothing (fraction < 0: it did not aggregate). Same throws as adaptive_clip_update.
+/// (round_record's clip_fraction): adaptive_clip_update by the rule, clamped to [min_clip,
+/// max_clip], or `clip` itself when the round counted nothing (fraction < 0: it did not
+/// aggregate). Same throws as adaptive_clip_update.
 double next_clip(double clip, double fraction, const adaptive_clip_rule& rule);
 
 } // namespace flotilla::fl::privacy

@@ -85,6 +85,30 @@ TEST_CASE("privacy.secure_aggregation: clusters too small to hide an update join
     CHECK(fl::merge_small_clusters(b, points, 1, 3, 4) == 1); // {4,5,6} has 3 < 4 after the first merge: it merges too
     CHECK(b == std::vector<std::uint32_t>(7, 0));
   }
+  SUBCASE("the smallest goes first: another order would give another result") {
+    // Clusters of 1 (at 0), 2 (at 3), 3 (at 4) points; min 3. Smallest first: cluster 0 joins
+    // cluster 1 (3 is nearer than 4), which then has 3: two clusters. Cluster 1 first would
+    // join cluster 2 (at distance 1), and cluster 0 would follow it: one cluster.
+    std::vector<std::vector<float>> ys{{0}, {3}, {3}, {4}, {4}, {4}};
+    std::vector<const float*> q;
+    for (const auto& y : ys)
+      q.push_back(y.data());
+    std::vector<std::uint32_t> b{0, 1, 1, 2, 2, 2};
+    CHECK(fl::merge_small_clusters(b, q, 1, 3, 3) == 2);
+    CHECK(b == std::vector<std::uint32_t>{0, 0, 0, 1, 1, 1});
+  }
+  SUBCASE("an empty cluster is left alone") {
+    auto b = a;
+    CHECK(fl::merge_small_clusters(b, points, 1, 4, 3) == 3); // cluster 3 is empty; cluster 2 merges
+    CHECK(b == std::vector<std::uint32_t>{0, 0, 0, 0, 1, 1, 1});
+  }
+  SUBCASE("the size a secure cluster needs, counting the round's sample") {
+    CHECK(fl::secure_cluster_size(3, 1.0, 0, false, 100) == 4);  // everyone asked: the server and 3
+    CHECK(fl::secure_cluster_size(3, 0.5, 0, false, 100) == 7);  // 7 ask ceil(3.5) = 4
+    CHECK(fl::secure_cluster_size(3, 1.0, 0.5, false, 100) == 8); // 8 ask 8, 4 stragglers not asked
+    CHECK(fl::secure_cluster_size(3, 1.0, 0.5, true, 100) == 4);  // stragglers kept
+    CHECK(fl::secure_cluster_size(3, 0.01, 0, false, 50) == 50);  // never enough: everyone in one
+  }
   SUBCASE("hostile labels") {
     auto b = a;
     b[0] = 3;

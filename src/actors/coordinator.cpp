@@ -396,7 +396,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
   if (st.opt.clock)
     in.sim = virtual_round{st.report->sim_time_s, st.opt.clock, -1, ex.rounds.sim_deadline_s};
   if (st.accountant) // privacy.dp: the coordinator is aggregation point 0, its clip is the report's
-    in.dp = dp_round{privacy.noise_multiplier, st.report->dp_clip > 0 ? st.report->dp_clip : privacy.clip,
+    in.dp = dp_round{privacy.noise_multiplier, fl::privacy::clip_now(st.report->dp_clip, privacy.clip),
                      privacy.dp == "distributed", privacy.adaptive_clip, ex.seed, 0};
   // Clustering reads every client's weights: the round that ends the phase runs in the clear.
   in.secure = secure_setup{ex.privacy.secure_aggregation && (plain || !everyone), -1, ex.privacy.min_cluster, ex.seed, {}};
@@ -444,7 +444,7 @@ void initial_round(coordinator_actor* self, std::uint32_t round) {
       rec.epsilon = rep.epsilon = st.accountant->epsilon(ex.privacy.delta);
       rep.privacy_rdp = st.accountant->state();
       if (ex.privacy.adaptive_clip) // Andrew et al.: the next round's clip, from this round's noised count
-        rep.dp_clip = fl::privacy::next_clip(rep.dp_clip > 0 ? rep.dp_clip : ex.privacy.clip, rec.clip_fraction,
+        rep.dp_clip = fl::privacy::next_clip(fl::privacy::clip_now(rep.dp_clip, ex.privacy.clip), rec.clip_fraction,
                                              ex.privacy.clip_rule);
     }
     rec.sim_time_s = run_clock(self, rec.sim_time_s);

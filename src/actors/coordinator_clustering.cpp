@@ -6,6 +6,7 @@
 #include "fl/cluster_methods.hpp"
 #include "fl/kmeans.hpp"
 #include "fl/small_clusters.hpp"
+#include "fl/stragglers.hpp"
 #include "fl/pca.hpp"
 #include "fl/silhouette.hpp"
 #include "fl/sketch.hpp"
@@ -103,12 +104,16 @@ caf::message_handler clustering(coordinator_actor* self) {
       // aggregate; it joins its nearest cluster instead.
       if (ex.privacy.secure_aggregation && k > 1) {
         auto before = k;
-        k = fl::merge_small_clusters(found, points, dim, k, std::size_t{ex.privacy.min_cluster} + 1);
+        // Its rounds sample rounds.fraction_fit of it, less stragglers not asked.
+        auto need = fl::secure_cluster_size(ex.privacy.min_cluster, ex.rounds.fraction_fit, ex.rounds.stragglers.fraction,
+                                            fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name), points.size());
+        k = fl::merge_small_clusters(found, points, dim, k, need);
         if (k < before)
           st.observer->on_warning("privacy.secure_aggregation: " + std::to_string(before - k) + " of " +
-                                  std::to_string(before) + " clusters had fewer than privacy.min_cluster = " +
+                                  std::to_string(before) + " clusters had fewer than " + std::to_string(need) +
+                                  " clients (a round must sum privacy.min_cluster = " +
                                   std::to_string(ex.privacy.min_cluster) +
-                                  " members besides their server and were merged into their nearest; k = " +
+                                  " members besides the server) and were merged into their nearest; k = " +
                                   std::to_string(k));
       }
       rep.k = k;

@@ -121,6 +121,9 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
             // privacy.adaptive_clip: the next clip follows this fraction (cluster_phase::account).
             if (auto f = held->record.clip_fraction; !(f == -1.0 || (f >= 0 && f <= 1)))
               return failed("its round's clip_fraction (" + std::to_string(f) + ") is not a fraction");
+            if (auto clip = st.phase.clip_of(c); clip > 0 && held->record.clip != clip)
+              return failed("its round records clip " + std::to_string(held->record.clip) + ", not the " +
+                            std::to_string(clip) + " it was given");
             *settled = true;
             fl::round_report done{std::move(held->record), std::move(model.data), std::move(held->state),
                                   held->aggregator ? held->aggregator.id() : 0, std::move(held->split_off),

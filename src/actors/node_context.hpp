@@ -39,6 +39,9 @@ struct node_context {
   /// privacy.dp: a client's update (trained weights less the round's model) is clipped to this
   /// L2 norm before it leaves the client (0: no clipping).
   double dp_clip = 0;
+  /// privacy.adaptive_clip: the round's clip comes with the fit (fit_ins::dp_clip), kept in
+  /// privacy.clip's range; without it the aggregator cannot move this node's clip.
+  bool dp_adaptive = false;
   /// privacy.min_cluster: a member refuses a secure round whose parameters allow fewer members
   /// (the aggregator sets them; an honest one never goes below the run's).
   std::uint32_t secure_min_members = 3;

@@ -199,7 +199,7 @@ void stream_update(caf::event_based_actor* self, std::shared_ptr<fl::round_updat
 // else an exact count that gets the central draw `normal` at stddev count_sigma.
 double clip_fraction(std::size_t clear, std::int64_t secure, bool noised, std::size_t accepted, std::size_t asked,
                      double count_sigma, double normal) {
-  const double grid = 1099511627776.0; // 2^40
+  const double grid = fl::fixed_scale;
   if (noised)
     return fl::privacy::fraction_from_noised_count(static_cast<double>(clear) + static_cast<double>(secure) / grid,
                                                    accepted, asked);
@@ -525,24 +525,28 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         // aggregation point never holds sums and mean and a copy at once.
         if (!updates->keeps() && updates->poisoned().empty())
           updates->finalize();
-        out.model = weight_blob{in.model.layout, s->aggregate_fit(rec.round, in.model.values(), *updates, failed)};
+        // The round's model is set only once every step worked: a step that throws (noise, the
+        // count) leaves the given model, never the un-noised mean.
+        auto next = s->aggregate_fit(rec.round, in.model.values(), *updates, failed);
         // Distributed noise: the survivors' shares are in the sum; with k of m members in it the
         // noise is N(0, (sigma C)^2 k / m), the round's effective multiplier for the accountant
         // (the count's shares thin out alike: the pair stays one mechanism at that multiplier).
         const bool noised = shares && !secure_stats->survivors.empty();
+        double clip_counted = -1;
+        if (in.dp.on()) {
+          const auto& dp = in.dp;
+          next = fl::privacy::dp_fedavg_step(in.model.values(), next, updates->count(), n_asked,
+                                             noised ? 0.0 : update_sigma, dp.clip,
+                                             fl::privacy::central_key(dp.seed, dp.point, rec.round));
+          if (counted)
+            clip_counted = clip_fraction(*within, *secure_count, noised, updates->count(), n_asked, count_sigma,
+                                         fl::privacy::count_noise(dp.seed, dp.point, rec.round));
+        }
+        out.model = weight_blob{in.model.layout, std::move(next)};
         if (noised)
           rec.noise_multiplier = in.dp.sigma * std::sqrt(static_cast<double>(secure_stats->survivors.size()) /
                                                          static_cast<double>(members));
-        if (in.dp.on()) {
-          const auto& dp = in.dp;
-          out.model = weight_blob{in.model.layout,
-                                  fl::privacy::dp_fedavg_step(in.model.values(), out.model.values(), updates->count(),
-                                                              n_asked, noised ? 0.0 : update_sigma, dp.clip,
-                                                              fl::privacy::central_key(dp.seed, dp.point, rec.round))};
-          if (counted)
-            rec.clip_fraction = clip_fraction(*within, *secure_count, noised, updates->count(), n_asked, count_sigma,
-                                              fl::privacy::count_noise(dp.seed, dp.point, rec.round));
-        }
+        rec.clip_fraction = clip_counted;
         rec.aggregated = true;
         rec.train_loss = updates->train_loss();
       } catch (const std::exception& e) {

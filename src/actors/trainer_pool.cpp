@@ -11,6 +11,7 @@
 #include "actors/exception_policy.hpp"
 #include "actors/protocol.hpp"
 #include "data/data_error.hpp"
+#include "fl/privacy/dp_clip.hpp"
 #include "fl/privacy/dp_fedavg.hpp"
 #include "fl/attack.hpp"
 #include "fl/seeds.hpp"
@@ -68,10 +69,14 @@ trainer_worker_handle::behavior_type worker(trainer_worker_handle::stateful_poin
         auto seed = fl::training_seed(ctx->seed, client, in.config.round);
         auto out = self->state.trainer->fit(in.weights.values(), ctx->data->train, part.train_rows(), ctx->pixel_map(client),
                                             ctx->training_labels(client), options, seed);
-        // privacy.dp: the update leaves the client clipped to its L2 norm bound, the round's when
-        // the aggregation point moves it (privacy.adaptive_clip), else this node's privacy.clip.
+        // privacy.dp: the update leaves the client clipped to its L2 norm bound: this node's
+        // privacy.clip, or under privacy.adaptive_clip the round's (within privacy.clip's range,
+        // whatever an aggregator sends).
         bool within = false;
-        if (auto clip = in.dp_clip > 0 ? in.dp_clip : ctx->dp_clip; clip > 0)
+        auto clip = ctx->dp_clip;
+        if (ctx->dp_adaptive && in.dp_clip > 0)
+          clip = std::clamp(in.dp_clip, fl::privacy::min_clip, fl::privacy::max_clip);
+        if (clip > 0)
           out.weights = fl::privacy::clipped_update(in.weights.values(), std::move(out.weights), clip, within);
         if (ctx->attacker(client))
           out.weights = fl::poison(ctx->attack, in.weights.values(), std::move(out.weights), fl::splitmix64(seed));

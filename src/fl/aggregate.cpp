@@ -12,7 +12,6 @@
 namespace flotilla::fl {
 
 namespace {
-constexpr double fixed_scale = 1099511627776.0; // 2^40
 constexpr float max_weight = 1e6f;
 // A narrow block's |sums| stay below this, a margin of 2.2e17 under 2^63 that dwarfs every
 // rounding in the bounds (a few ulps of numbers below 2^63, i.e. a few thousand).

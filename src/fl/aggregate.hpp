@@ -92,6 +92,9 @@ private:
   std::size_t count_ = 0;
 };
 
+/// The fixed-point grid of FedAvg's exact sums: a value v is the integer v * 2^40.
+constexpr double fixed_scale = 1099511627776.0; // 2^40
+
 /// The integers fedavg_accumulator sums for samples * w[i] (samples * w[i] * 2^40, rounded half
 /// away from zero), so a sum made elsewhere (secure aggregation masks these) lands on the same
 /// grid bit for bit. Returns the index of the first weight whose term reaches 2^62 in magnitude

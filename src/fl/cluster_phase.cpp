@@ -181,9 +181,9 @@ void cluster_phase::account(std::uint32_t c, round_record& rec) {
 double cluster_phase::clip_of(std::uint32_t c) const {
   if (!rules_.dp_adaptive)
     return 0;
-  if (auto clip = registry_.cluster(c).dp_clip; clip > 0)
-    return clip;
-  return report_ && report_->dp_clip > 0 ? report_->dp_clip : rules_.dp_clip;
+  // The cluster's own, else where the coordinator's rounds left it, else privacy.clip.
+  return privacy::clip_now(registry_.cluster(c).dp_clip,
+                           privacy::clip_now(report_ ? report_->dp_clip : 0.0, rules_.dp_clip));
 }
 
 bool cluster_phase::over_budget(std::uint32_t c, phase_commands& out) {

@@ -1,10 +1,26 @@
 #include "fl/small_clusters.hpp"
 
+#include "fl/strategy.hpp"
+
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
 
 namespace flotilla::fl {
+
+std::size_t secure_cluster_size(std::size_t min_cluster, double fraction_fit, double stragglers, bool keep_stragglers,
+                                std::size_t limit) {
+  for (std::size_t size = min_cluster + 1; size < limit; ++size) {
+    auto asked = participants_of(size, fraction_fit);
+    if (stragglers > 0 && !keep_stragglers)
+      asked -= std::min(asked, static_cast<std::size_t>(std::lround(std::min(1.0, stragglers) * asked)));
+    if (asked >= min_cluster + 1)
+      return size;
+  }
+  return limit;
+}
 
 std::uint32_t merge_small_clusters(std::vector<std::uint32_t>& assignment, const std::vector<const float*>& points,
                                    std::size_t dim, std::uint32_t k, std::size_t min_size) {
@@ -49,7 +65,7 @@ std::uint32_t merge_small_clusters(std::vector<std::uint32_t>& assignment, const
         double diff = sum[small][d] / static_cast<double>(size[small]) - sum[c][d] / static_cast<double>(size[c]);
         d2 += diff * diff;
       }
-      if (d2 < best_d) {
+      if (best == k || d2 < best_d) { // the first live cluster even when distances are not finite
         best_d = d2;
         best = c;
       }

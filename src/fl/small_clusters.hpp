@@ -20,4 +20,12 @@ namespace flotilla::fl {
 std::uint32_t merge_small_clusters(std::vector<std::uint32_t>& assignment, const std::vector<const float*>& points,
                                    std::size_t dim, std::uint32_t k, std::size_t min_size);
 
+/// The fewest clients a cluster needs so that each of its secure rounds can sum at least
+/// `min_cluster` members besides its server: a round asks participants_of(size, fraction_fit)
+/// of them (fl/strategy.hpp), less round(stragglers x that) when stragglers are not asked
+/// (fl/stragglers.hpp), and the server may be among those asked. At most `limit` (the whole
+/// population: every cluster then merges into one).
+std::size_t secure_cluster_size(std::size_t min_cluster, double fraction_fit, double stragglers, bool keep_stragglers,
+                                std::size_t limit);
+
 } // namespace flotilla::fl

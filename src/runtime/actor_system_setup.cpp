@@ -45,8 +45,10 @@ std::shared_ptr<actors::node_context> node_context_for(const config::settings& s
       throw config::config_error(std::string(e.what()) + " (scripts/fedscale_devices.py converts FedScale's file)");
     throw;
   }
-  if (s.experiment.privacy.on())
+  if (s.experiment.privacy.on()) {
     ctx->dp_clip = s.experiment.privacy.clip;
+    ctx->dp_adaptive = s.experiment.privacy.adaptive_clip;
+  }
   ctx->secure_min_members = s.experiment.privacy.min_cluster;
   if (s.data.test_limit > 0)
     ctx->global_test_rows = std::min(ctx->global_test_rows, s.data.test_limit);

@@ -226,6 +226,10 @@ kill_at_checkpoint "$work/ac-killed" '"phase":"cluster","round":2' $!
 [ "$(clips "$work/ac-killed")" = "$(clips "$work/ac")" ] || fail "adaptive: killed and resumed, other clips"
 run_ok ac-dist "${ac[@]}" privacy.dp=distributed privacy.secure_aggregation=true privacy.min_cluster=2
 python3 -c "$check_rule" "$work/ac-dist" > /dev/null || fail "adaptive, distributed: $(clips "$work/ac-dist")"
+# The members' noised count is decoded, not lost: some rounds count a fraction strictly inside (0, 1).
+python3 -c 'import json, sys
+f = [json.loads(l)["clip_fraction"] for l in open(sys.argv[1] + "/metrics.jsonl")]
+assert any(0 < x < 1 for x in f), f' "$work/ac-dist" || fail "adaptive, distributed: no count inside (0, 1): $(clips "$work/ac-dist")"
 run_refused ac-off 2 "privacy.adaptive_clip moves the clip norm of DP-FedAvg" privacy.adaptive_clip=true
 pass "adaptive clipping: every point follows the rule from its noised count, secure = clear, resumed bit for bit, distributed"
 section "10. clusters too small to hide a member are merged"

@@ -78,6 +78,10 @@ struct adaptive_clip_rule {
 /// clip driven towards 0 (target_quantile 0) neither underflows nor grows without bound.
 constexpr double min_clip = 1e-6, max_clip = 1e6;
 
+/// An aggregation point's clip norm now: the one adaptive clipping moved it to (`moved`, 0 before
+/// its first counted round), else the configured privacy.clip.
+inline double clip_now(double moved, double configured) { return moved > 0 ? moved : configured; }
+
 /// The clip norm after a round that used `clip` and counted `fraction` of its updates within it
 /// (round_record's clip_fraction): adaptive_clip_update by the rule, clamped to [min_clip,
 /// max_clip], or `clip` itself when the round counted nothing (fraction < 0: it did not

@@ -157,6 +157,16 @@ json run_table(const run_files& run) {
     row("faults", compact(run.summary["faults"]));
   if (auto e = number(run.summary, "elections"))
     row("elections", fmt::count(*e));
+  // privacy.*: what the run spent (every line's epsilon is in the rounds' data below too).
+  const auto& privacy = object(run.config, "privacy");
+  if (auto eps = number(f, "epsilon"))
+    row("privacy: epsilon (largest over aggregation points)",
+        fmt::number(*eps) + " at delta " + fmt::number(number(privacy, "delta").value_or(0)) + " (" +
+          text(privacy, "dp").value_or("?") + " noise" +
+          (privacy.value("adaptive_clip", false) ? ", adaptive clipping" : "") + ")");
+  if (privacy.value("secure_aggregation", false))
+    row("privacy: secure aggregation", "on, at least " + fmt::count(number(privacy, "min_cluster")) +
+                                         " members a sum besides the aggregator");
   row("total time", fmt::seconds(number(t, "total_s")));
   row("  initial rounds", fmt::seconds(number(t, "initial_s")));
   row("  clustering + selection", fmt::seconds(number(t, "clustering_s")));

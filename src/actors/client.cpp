@@ -1,4 +1,5 @@
 #include "actors/client.hpp"
+#include "fl/privacy/dp_clip.hpp"
 #include "actors/client_layers.hpp"
 
 #include "actors/blob_transfer.hpp"
@@ -299,7 +300,7 @@ caf::message_handler server_handlers(client_actor* self) {
       in.sampling_seed = fl::sampling_seed(srv.role.seed, srv.role.cluster + 1, ins.round);
       in.keep_updates = srv.role.cfl; // CFL's split looks at every member's update
       if (srv.role.dp_sigma > 0) // privacy.dp at this aggregation point: noise keyed by (seed, cluster + 1, round)
-        in.dp = dp_round{srv.role.dp_sigma, srv.role.dp_adaptive && ins.dp_clip > 0 ? ins.dp_clip : srv.role.dp_clip,
+        in.dp = dp_round{srv.role.dp_sigma, fl::privacy::clip_now(ins.dp_clip, srv.role.dp_clip), // 0 unless adaptive
                          srv.role.dp_distributed, srv.role.dp_adaptive, srv.role.seed, srv.role.cluster + 1};
       in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
                                srv.role.seed, ins.model_registration.bytes()};

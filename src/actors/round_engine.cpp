@@ -14,9 +14,6 @@
 #include "actors/blob_transfer.hpp"
 #include "actors/secure_member.hpp"
 #include "fl/layer_history.hpp"
-#include "fl/privacy/dp_clip.hpp"
-#include "fl/privacy/dp_fedavg.hpp"
-#include "fl/privacy/dp_noise.hpp"
 #include "fl/stragglers.hpp"
 
 namespace flotilla::actors {
@@ -193,20 +190,6 @@ void stream_update(caf::event_based_actor* self, std::shared_ptr<fl::round_updat
     });
 }
 
-// privacy.adaptive_clip: the noised fraction of the round's `accepted` updates that fit within
-// the clip. `clear` of them were counted in the clear; `secure` is the secure sum's count on
-// fixed_terms' 2^-40 grid, with the members' noise shares in it when `noised` (distributed),
-// else an exact count that gets the central draw `normal` at stddev count_sigma.
-double clip_fraction(std::size_t clear, std::int64_t secure, bool noised, std::size_t accepted, std::size_t asked,
-                     double count_sigma, double normal) {
-  const double grid = fl::fixed_scale;
-  if (noised)
-    return fl::privacy::fraction_from_noised_count(static_cast<double>(clear) + static_cast<double>(secure) / grid,
-                                                   accepted, asked);
-  auto below = clear + static_cast<std::size_t>(std::max(0LL, std::llround(static_cast<double>(secure) / grid)));
-  return fl::privacy::noised_fraction_below(std::min(below, accepted), accepted, asked, count_sigma, normal);
-}
-
 } // namespace
 
 void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evaluator evaluate,
@@ -310,23 +293,15 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   const auto& dp = in.dp;
   const bool shares = secure && dp.on() && dp.distributed && members > 0;
   // privacy.adaptive_clip: the clipped count's noise, and what is left of sigma for the updates.
-  const bool counted = dp.on() && dp.adaptive && n_asked > 0;
-  const double count_sigma = counted ? fl::privacy::count_stddev(n_asked, dp.sigma) : 0.0;
-  const double update_sigma = counted ? fl::privacy::update_noise_multiplier(dp.sigma, count_sigma) : dp.sigma;
+  const auto noise_plan = plan_dp(dp, n_asked);
+  const bool counted = noise_plan.counted;
   auto fit_for = [&](fl::fit_config config, bool masked) {
     fit_ins f{std::move(config), in.model, fl::layer_step(in.header.phase, in.header.round), in.durable};
-    f.dp_clip = dp.on() ? dp.clip : 0.0;
-    f.report_clip = counted;
+    set_dp_fit(f, dp, noise_plan, masked && shares, members, in.header.round);
     if (masked) {
       f.secure_session = session;
       f.secure_uniform = dp.on();
       f.model_registration = registration_wire::of(in.secure.registration);
-      if (shares) {
-        f.secure_noise = fl::privacy::share_stddev(update_sigma, dp.clip, members);
-        f.count_noise = counted ? count_sigma / std::sqrt(static_cast<double>(members)) : 0.0;
-        f.noise_point = dp.point;
-        f.noise_round = in.header.round;
-      }
     }
     return std::make_tuple(fit_atom::value, std::move(f));
   };
@@ -457,8 +432,8 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
   auto secure_error = std::make_shared<std::string>();
   auto secure_stats = std::make_shared<secure_outcome>();
   auto finish = [s, in, updates, evaluate, done, start, n_asked, planned, too_slow, too_slow_at,
-                 fit_seconds, trained, secure_error, secure_stats, shares, members, counted, count_sigma, update_sigma,
-                 within, secure_count](fan_in<fit_result>& fits) {
+                 fit_seconds, trained, secure_error, secure_stats, shares, members, noise_plan, within,
+                 secure_count](fan_in<fit_result>& fits) {
     round_outcome out;
     out.record = in.header;
     auto& rec = out.record;
@@ -534,13 +509,10 @@ void run_round(down_watch& watch, fl::strategy& strategy, round_inputs in, evalu
         const bool noised = shares && !secure_stats->survivors.empty();
         double clip_counted = -1;
         if (in.dp.on()) {
-          const auto& dp = in.dp;
-          next = fl::privacy::dp_fedavg_step(in.model.values(), next, updates->count(), n_asked,
-                                             noised ? 0.0 : update_sigma, dp.clip,
-                                             fl::privacy::central_key(dp.seed, dp.point, rec.round));
-          if (counted)
-            clip_counted = clip_fraction(*within, *secure_count, noised, updates->count(), n_asked, count_sigma,
-                                         fl::privacy::count_noise(dp.seed, dp.point, rec.round));
+          auto step = dp_step(in.dp, noise_plan, in.model.values(), std::move(next), updates->count(), n_asked, noised,
+                              *within, *secure_count, rec.round);
+          next = std::move(step.model);
+          clip_counted = step.clip_fraction;
         }
         out.model = weight_blob{in.model.layout, std::move(next)};
         if (noised)

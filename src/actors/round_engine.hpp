@@ -11,6 +11,7 @@
 
 #include "fl/device_time.hpp"
 #include "actors/fan_out.hpp"
+#include "actors/dp_round.hpp"
 #include "actors/protocol.hpp"
 #include "actors/secure_round.hpp"
 #include "fl/round_updates.hpp"
@@ -26,28 +27,6 @@ struct virtual_round {
   std::int64_t server = -1;                      ///< the promoted server aggregating (-1: the coordinator)
   double deadline_s = 0;                         ///< rounds.timeout_s in simulated seconds (in.timeout_s is
                                                  ///< then runtime.wall_timeout_s, a real hang's backstop)
-};
-
-/// privacy.dp at an aggregation point (sigma > 0). Every accepted update counts once (clipped
-/// updates bound what one client moves the sum by) and the strategy's mean goes through
-/// DP-FedAvg's fixed-denominator step (fl/privacy/dp_fedavg) with N(0, (sigma C)^2) keyed by
-/// (seed, point, round) before it is the model. `distributed`: in a secure round the members
-/// add that noise in shares before masking and the aggregator adds none (a round in the clear
-/// gets it centrally); with k of m shares in the sum the record's noise_multiplier is
-/// sigma sqrt(k / m). `adaptive` (privacy.adaptive_clip, Andrew et al. 2021): the members say
-/// whether their update fit within `clip` (inside the masked input in a secure round), the
-/// count gets N(0, sigma_b^2) with sigma_b = fl::privacy::count_stddev(asked, sigma) (centrally,
-/// or in the members' shares), the record carries the noised fraction (clip_fraction), and the
-/// updates' noise multiplier is update_noise_multiplier(sigma, sigma_b), so that both together
-/// spend what sigma alone would: the accountant is fed sigma.
-struct dp_round {
-  double sigma = 0;         ///< privacy.noise_multiplier (0: no DP)
-  double clip = 0;          ///< C this round
-  bool distributed = false; ///< privacy.dp=distributed
-  bool adaptive = false;    ///< privacy.adaptive_clip
-  std::uint64_t seed = 0;   ///< the run's seed: the noise streams
-  std::uint32_t point = 0;  ///< the aggregation point: 0 the coordinator, cluster c is c + 1
-  bool on() const { return sigma > 0; }
 };
 
 struct round_inputs {

@@ -360,3 +360,16 @@ TEST_CASE("privacy: adaptive clipping needs DP; a budget must reach the round th
   o.push_back("privacy.secure_aggregation=true");
   CHECK_NOTHROW(read(o));
 }
+
+TEST_CASE("privacy: secure aggregation with FedBuff needs a buffer of min_cluster; FedAsync is refused") {
+  auto read = [](std::vector<std::string> o) { return config::settings_from(config::resolve_config("", o)); };
+  std::vector<std::string> o{"privacy.secure_aggregation=true", "strategy.mode=buffered", "strategy.concurrency=6",
+                             "strategy.buffer=3"};
+  CHECK(read(o).experiment.async.mode == "buffered");
+  o.back() = "strategy.buffer=2"; // a sum of two would show each member the other's update
+  CHECK_THROWS_WITH_AS(read(o), doctest::Contains("below privacy.min_cluster = 3"), config_error);
+  o.push_back("privacy.min_cluster=2");
+  CHECK_NOTHROW(read(o));
+  CHECK_THROWS_WITH_AS(read({"privacy.secure_aggregation=true", "strategy.mode=async", "strategy.concurrency=6"}),
+                       doctest::Contains("use strategy.mode=buffered"), config_error);
+}

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
+#include <tuple>
 
 #include "actors/secure_member.hpp"
 #include "actors/secure_round.hpp"
@@ -44,7 +46,8 @@ struct member_update {
 std::pair<std::vector<std::int64_t>, std::vector<std::uint32_t>>
 secure_round(std::vector<actors::secure_sessions>& members, const std::vector<std::uint32_t>& ids,
              const std::vector<std::uint8_t>& bits, std::uint64_t session, const std::vector<float>& model,
-             const std::set<std::uint32_t>& crash_after_mask = {}, std::size_t extra = 0) {
+             const std::set<std::uint32_t>& crash_after_mask = {}, std::size_t extra = 0,
+             std::optional<sa::digest32> hash = std::nullopt) {
   std::vector<actors::secure_member> roster;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     actors::secure_member m;
@@ -56,7 +59,7 @@ secure_round(std::vector<actors::secure_sessions>& members, const std::vector<st
   p.members = ids;
   p.bits = *actors::ring_bits(roster);
   p.length = model.size() + extra; // privacy.adaptive_clip: the clipped count after the update
-  p.model_hash = actors::model_digest(model);
+  p.model_hash = hash ? *hash : actors::model_digest(model);
   p.round_context.fill(7);
   sa::secagg_server server(p);
   auto setup = sa::round_setup{p}.to_bytes();
@@ -392,5 +395,130 @@ TEST_CASE("model registration: a member trains only on the model the coordinator
     CHECK_FALSE(sa::key_from_hex(hex.substr(1)));
     CHECK_FALSE(sa::key_from_hex(std::string(64, 'g')));
     CHECK_FALSE(sa::key_from_hex(std::string(64, 'A'))); // lowercase only, as key_hex writes it
+  }
+}
+
+TEST_CASE("FedBuff under secure aggregation: held updates committed with their staleness weights sum to the clear "
+          "step's integers") {
+  const std::size_t n = 2001;
+  auto v0 = random_model(n, 20, 0.1f), v1 = random_model(n, 21, 0.1f), current = random_model(n, 22, 0.1f);
+  struct fit {
+    std::uint32_t member;
+    std::uint64_t session, ticket, weight;
+    const std::vector<float>* sent;
+    std::vector<float> trained;
+  };
+  // Member 2 is in the buffer twice (a fast member: FedBuff allows it), at two versions.
+  std::vector<fit> fits;
+  std::uint64_t ticket = 0;
+  for (auto [member, sent, weight] : {std::tuple{1u, &v0, 153600u}, std::tuple{2u, &v0, 76800u},
+                                      std::tuple{2u, &v1, 204800u}, std::tuple{4u, &v1, 102400u},
+                                      std::tuple{7u, &v0, 51200u}}) {
+    auto w = *sent;
+    auto step = random_model(n, 300 + ticket, 0.05f);
+    for (std::size_t i = 0; i < n; ++i)
+      w[i] += step[i];
+    fits.push_back({member, sent == &v0 ? 1001u : 1002u, ++ticket, weight, sent, w});
+  }
+  std::vector<std::uint32_t> ids{1, 2, 4, 7};
+  std::vector<actors::secure_sessions> members(ids.size());
+  auto at = [&](std::uint32_t id) -> actors::secure_sessions& {
+    return members[std::find(ids.begin(), ids.end(), id) - ids.begin()];
+  };
+  for (const auto& f : fits)
+    at(f.member).hold(f.session, f.ticket, *f.sent, f.trained);
+  const std::uint64_t step_session = 99;
+  std::vector<std::uint8_t> bits;
+  for (auto id : ids) {
+    std::vector<actors::held_fit> mine;
+    for (const auto& f : fits)
+      if (f.member == id)
+        mine.push_back({f.session, f.ticket, f.weight});
+    // Through the commit's bytes, as the server sends them.
+    bits.push_back(at(id).commit(step_session, id, actors::decode_held(actors::encode_held(mine))));
+    CHECK(at(id).holds() == 0); // committed fits are forgotten
+  }
+  auto [sum, survivors] = secure_round(members, ids, bits, step_session, current, {7u}, 0,
+                                       actors::buffered_digest(step_session));
+  CHECK(survivors == ids);
+  // The integers the clear step sums: each entry's weight x (trained - sent) on the 2^40 grid.
+  std::vector<std::int64_t> clear(n, 0), terms(n);
+  for (const auto& f : fits) {
+    std::vector<float> delta(n);
+    for (std::size_t i = 0; i < n; ++i)
+      delta[i] = f.trained[i] - (*f.sent)[i];
+    REQUIRE(fl::fixed_terms(f.weight, delta.data(), n, terms.data()) == n);
+    for (std::size_t i = 0; i < n; ++i)
+      clear[i] += terms[i];
+  }
+  CHECK(sum == clear);
+  // Folded in over the current model it is FedBuff's step: current + the weighted mean delta.
+  fl::round_updates step(n, false);
+  std::vector<fl::client_update> entries;
+  std::uint64_t total = 0;
+  for (std::uint32_t e = 0; e < fits.size(); ++e) {
+    entries.push_back({e, fits[e].weight, 0.5, nullptr});
+    total += fits[e].weight;
+  }
+  REQUIRE(step.accept_sum(sum, entries, current).empty());
+  auto mean = step.mean();
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    double d = 0;
+    for (const auto& f : fits)
+      d += static_cast<double>(f.weight) * (static_cast<double>(f.trained[i]) - (*f.sent)[i]);
+    worst = std::max(worst, std::abs(mean[i] - (current[i] + d / static_cast<double>(total))));
+  }
+  CHECK(worst < 1e-6);
+}
+
+TEST_CASE("FedBuff under secure aggregation: what a member refuses to commit") {
+  const std::size_t n = 50;
+  auto sent = random_model(n, 30, 0.1f), trained = random_model(n, 31, 0.1f);
+  actors::secure_sessions m;
+  m.hold(5, 1, sent, trained);
+  SUBCASE("a fit it does not hold, or one named twice: nothing is committed and the hold stays") {
+    CHECK_THROWS_AS(m.commit(9, 3, {{5, 2, 1024}}), sa::protocol_error);
+    CHECK_THROWS_AS(m.commit(9, 3, {{5, 1, 1024}, {5, 1, 2048}}), sa::protocol_error);
+    CHECK(m.holds() == 1);
+    CHECK(!m.has(9));
+    CHECK(m.commit(9, 3, {{5, 1, 1024}}) > 0);
+    CHECK(m.has(9));
+    CHECK_THROWS_AS(m.commit(10, 3, {{5, 1, 1024}}), sa::protocol_error); // used once
+  }
+  SUBCASE("a weight beyond the exact grid (a diverged update) is named, not wrapped") {
+    auto big = sent;
+    big[7] += 1e5f;
+    m.hold(5, 2, sent, big);
+    CHECK_THROWS_WITH_AS(m.commit(9, 3, {{5, 2, 1u << 20}}), doctest::Contains("index 7"), std::invalid_argument);
+  }
+  SUBCASE("a hold of another size or with a non-finite weight is refused") {
+    CHECK_THROWS_AS(m.hold(5, 2, sent, std::vector<float>(n + 1)), std::invalid_argument);
+    auto nan = trained;
+    nan[3] = std::nanf("");
+    CHECK_THROWS_AS(m.hold(5, 2, sent, nan), std::invalid_argument);
+    CHECK(m.holds() == 1);
+  }
+  SUBCASE("at most max_holds are kept: the oldest goes first") {
+    for (std::uint64_t t = 2; t <= actors::secure_sessions::max_holds + 1; ++t)
+      m.hold(5, t, sent, trained);
+    CHECK(m.holds() == actors::secure_sessions::max_holds);
+    CHECK_THROWS_AS(m.commit(9, 3, {{5, 1, 1024}}), sa::protocol_error);
+    CHECK(m.commit(9, 3, {{5, 2, 1024}}) > 0);
+  }
+  SUBCASE("a commit's hostile bytes are refused before anything is allocated for them") {
+    CHECK_THROWS_AS(actors::decode_held({}), sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_held(bytes(23)), sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_held(bytes(25)), sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_held(bytes(24 * (actors::secure_sessions::max_holds + 1), 1)), sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_held(actors::encode_held({{5, 0, 1}})), sa::protocol_error); // zero ticket
+    CHECK_THROWS_AS(actors::decode_held(actors::encode_held({{5, 1, 0}})), sa::protocol_error); // zero weight
+    auto back = actors::decode_held(actors::encode_held({{5, 1, 3}, {~0ull, 2, 1ull << 40}}));
+    REQUIRE(back.size() == 2);
+    CHECK((back[1].fit_session == ~0ull && back[1].ticket == 2 && back[1].weight == 1ull << 40));
+  }
+  SUBCASE("a step's session checks the buffered digest, not a model's") {
+    CHECK(actors::buffered_digest(9) != actors::buffered_digest(10));
+    CHECK(actors::buffered_digest(9) != actors::model_digest(sent));
   }
 }

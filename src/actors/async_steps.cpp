@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "actors/blob_transfer.hpp"
 #include "fl/layer_history.hpp"
@@ -35,6 +36,13 @@ async_position async_steps::position() const {
   for (const auto& f : p.state.flights)
     p.state.versions.emplace(f.version, versions_.at(f.version).data);
   return p;
+}
+
+void async_steps::registered(std::uint64_t version, std::vector<std::uint8_t> signature) {
+  registrations_[version] = std::move(signature);
+  // Only the versions fits may still be sent at are needed.
+  auto oldest = std::min(flights_.oldest_version().value_or(pos_.version), pos_.version);
+  registrations_.erase(registrations_.begin(), registrations_.lower_bound(oldest));
 }
 
 void async_steps::stop() {
@@ -81,6 +89,28 @@ void async_steps::send(std::uint32_t id, std::uint64_t version) {
   p.id = id;
   fit_ins in{fl::fit_config{static_cast<std::uint32_t>(version + 1), setup_.epochs, 0, 0}, versions_.at(version),
              fl::layer_step(setup_.layer_phase, static_cast<std::uint32_t>(version + 1)), durable_};
+  if (held(id)) {
+    // Secure aggregation: the member trains only on a version the coordinator registered, and
+    // holds its update until a step commits it.
+    in.secure_session = buffered_fit_session(setup_.secure.seed, setup_.header, version);
+    in.secure_ticket = ++next_ticket_;
+    std::vector<std::uint8_t> signature;
+    if (setup_.register_version)
+      signature = setup_.register_version(version, in.weights.values());
+    else if (auto it = registrations_.find(version); it != registrations_.end())
+      signature = it->second;
+    if (signature.size() != 64) {
+      failed_[id] = "no registration of model version " + std::to_string(version) + " from the coordinator: a secure "
+                    "fit is not sent";
+      if (!setup_.sim)
+        arrivals_.push_back(id);
+      if (!pumping_)
+        pump();
+      return;
+    }
+    in.model_registration = registration_wire::of(signature);
+    tickets_[id] = in.secure_ticket;
+  }
   fan_out_hooks<fit_result> hooks;
   auto* self = watch_.self();
   auto parameters = setup_.parameters;
@@ -156,19 +186,71 @@ std::optional<double> async_steps::next_online() const {
   return wake;
 }
 
+// Whether `id`'s fits are held at the member and summed under masks.
+bool async_steps::held(std::uint32_t id) const {
+  return setup_.secure.on && static_cast<std::int64_t>(id) != setup_.secure.aggregator;
+}
+
+// FedBuff steps once the buffer holds its K updates; under secure aggregation also from at least
+// min_members distinct members (a fast member may be in the buffer twice), so that the sum hides
+// each of them: the buffer then waits for more.
+bool async_steps::ready() const {
+  if (buffer_.size() < setup_.options.buffer)
+    return false;
+  if (!setup_.secure.on)
+    return true;
+  std::set<std::uint32_t> members;
+  for (const auto& b : buffer_)
+    if (b.ticket != 0)
+      members.insert(b.client);
+  return members.size() >= setup_.secure.min_members;
+}
+
 // One server step from the buffer (FedBuff): each update's delta on the current model,
-// weighted by its samples and its staleness, through the configured server strategy.
-std::string async_steps::buffered_step() {
+// weighted by its samples and its staleness, through the configured server strategy. A streaming
+// strategy gets the sum of weight x delta on FedAvg's exact grid (fl::fixed_terms) over the
+// current model: what a secure sum of the members' held deltas gives, bit for bit. `masked`:
+// that sum over the held entries (secure aggregation); the entries with their delta here are
+// added to it.
+std::string async_steps::buffered_step(const std::vector<std::int64_t>* masked) {
   auto current = model_.values();
   fl::round_updates updates(current.size(), strategy_.keeps_updates());
+  auto weight_of = [this](const buffered& b) {
+    return fl::buffered_weight(b.samples, fl::staleness_weight(setup_.options, b.staleness));
+  };
   // A fast client may be in the buffer twice (FedBuff allows it): each entry is its own update.
   std::uint32_t entry = 0;
+  if (!updates.keeps()) {
+    std::vector<std::int64_t> sum = masked ? *masked : std::vector<std::int64_t>(current.size(), 0);
+    std::vector<std::int64_t> terms(current.size());
+    std::vector<fl::client_update> entries;
+    for (const auto& b : buffer_) {
+      auto weight = weight_of(b);
+      entries.push_back({entry++, weight, b.loss, nullptr});
+      if (b.ticket != 0)
+        continue; // in the masked sum
+      if (b.delta.size() != sum.size())
+        return "client " + std::to_string(b.client) + ": its update has " + std::to_string(b.delta.size()) + " weights";
+      if (auto at = fl::fixed_terms(weight, b.delta.data(), b.delta.size(), terms.data()); at != b.delta.size())
+        return "client " + std::to_string(b.client) + ": its update is too large for the exact sum at index " +
+               std::to_string(at) + " (a diverged model)";
+      for (std::size_t i = 0; i < sum.size(); ++i) {
+        auto v = static_cast<__int128>(sum[i]) + terms[i];
+        if (v >= (static_cast<__int128>(1) << 63) || v < -(static_cast<__int128>(1) << 63))
+          return "the step's updates sum beyond 64 bits at index " + std::to_string(i) + " (a diverged model)";
+        sum[i] = static_cast<std::int64_t>(v);
+      }
+    }
+    if (auto why = updates.accept_sum(sum, entries, current); !why.empty())
+      return why;
+  }
   for (auto& b : buffer_) {
+    if (!updates.keeps())
+      break;
     auto w = std::make_shared<std::vector<float>>(current);
     for (std::size_t i = 0; i < w->size(); ++i)
       (*w)[i] += b.delta[i];
-    auto weight = fl::buffered_weight(b.samples, fl::staleness_weight(setup_.options, b.staleness));
-    if (auto why = updates.accept({entry++, weight, b.loss, std::move(w)}); !why.empty())
+    if (auto why = updates.accept({entry++, weight_of(b), b.loss, std::move(w)}); !why.empty())
       return "client " + std::to_string(b.client) + ": " + why;
   }
   if (auto why = strategy_.cannot_aggregate(updates); !why.empty())
@@ -207,6 +289,13 @@ void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t sam
   rec.staleness_mean = staleness.empty() ? 0 : sum / static_cast<double>(staleness.size());
   rec.dropped_stale = dropped_stale_;
   rec.staleness = std::move(staleness);
+  if (setup_.secure.on) {
+    rec.secure_members = static_cast<std::uint32_t>(secure_stats_.survivors.size());
+    rec.secure_bits = secure_stats_.bits;
+    rec.secure_bytes_up = secure_stats_.bytes_up;
+    rec.secure_bytes_down = secure_stats_.bytes_down;
+    secure_stats_ = {};
+  }
   auto now = std::chrono::steady_clock::now();
   rec.seconds = std::chrono::duration<double>(now - std::exchange(since_, now)).count();
   asked_ = 0;
@@ -228,7 +317,7 @@ void async_steps::pump() {
     pumping_ = false;
     std::exchange(done_, {})(std::move(out));
   };
-  if (pumping_)
+  if (pumping_ || summing_)
     return;
   pumping_ = true;
   std::uint32_t waits = 0;
@@ -281,6 +370,11 @@ void async_steps::pump() {
       }
     }
     flights_.remove(id);
+    std::uint64_t ticket = 0; // secure: the held fit's (before fill() may send this member another)
+    if (auto t = tickets_.find(id); t != tickets_.end()) {
+      ticket = t->second;
+      tickets_.erase(t);
+    }
     pos_.now = wall ? setup_.wall_now() : std::max(pos_.now, next->done); // a common point may have moved the clock on
     auto sent = versions_.at(next->version);
     if (auto oldest = flights_.oldest_version())
@@ -300,6 +394,22 @@ void async_steps::pump() {
     if (o.max_staleness > 0 && staleness > o.max_staleness) {
       ++dropped_stale_;
       continue;
+    }
+    if (held(id) && o.mode == "buffered") {
+      // Secure aggregation: the update stays at the member until the step commits it.
+      if (r.weights.size() != 0 || ticket == 0) {
+        failed_ids_.push_back(id);
+        failure_reasons_.push_back("update refused: it answered a secure fit with its weights in the clear");
+        continue;
+      }
+      fit_seconds_ += r.seconds;
+      if (setup_.on_update)
+        setup_.on_update(r);
+      buffer_.push_back({id, r.samples, r.train_loss, staleness, {},
+                         buffered_fit_session(setup_.secure.seed, setup_.header, next->version), ticket});
+      if (!ready())
+        continue;
+      return secure_step();
     }
     const auto& trained = r.weights.values();
     const auto& start = sent.values();
@@ -324,24 +434,122 @@ void async_steps::pump() {
     for (std::size_t i = 0; i < trained.size(); ++i)
       b.delta[i] = trained[i] - start[i];
     buffer_.push_back(std::move(b));
-    if (buffer_.size() < o.buffer)
+    if (!ready())
       continue;
+    if (setup_.secure.on)
+      return secure_step();
     if (auto why = buffered_step(); !why.empty()) {
       buffer_.clear();
       return fail("server step " + std::to_string(pos_.version + 1) + ": " + why, true);
     }
-    std::vector<std::uint32_t> stale;
-    std::uint64_t samples = 0;
-    double loss = 0;
-    for (const auto& x : buffer_) {
-      stale.push_back(x.staleness);
-      samples += x.samples;
-      loss += x.loss * static_cast<double>(x.samples);
-    }
-    buffer_.clear();
-    return finish(stale, samples, samples > 0 ? loss / static_cast<double>(samples) : 0.0);
+    return step_on_buffer();
   }
   pumping_ = false;
+}
+
+// The step from the buffer's entries (the model is already updated).
+void async_steps::step_on_buffer() {
+  std::vector<std::uint32_t> stale;
+  std::uint64_t samples = 0;
+  double loss = 0;
+  for (const auto& x : buffer_) {
+    stale.push_back(x.staleness);
+    samples += x.samples;
+    loss += x.loss * static_cast<double>(x.samples);
+  }
+  buffer_.clear();
+  finish(stale, samples, samples > 0 ? loss / static_cast<double>(samples) : 0.0);
+}
+
+// A full buffer under secure aggregation: each member commits its held fits, weighted, to the
+// step's session, then the protocol sums them; fits still in flight go on meanwhile (their
+// results wait for the next step).
+void async_steps::secure_step() {
+  summing_ = true;
+  pumping_ = false;
+  auto header = setup_.header;
+  header.round = static_cast<std::uint32_t>(pos_.version + 1);
+  auto session = secure_session(setup_.secure.seed, header);
+  std::map<std::uint32_t, std::pair<peer, std::vector<held_fit>>> fits;
+  for (const auto& b : buffer_) {
+    if (b.ticket == 0)
+      continue;
+    auto& f = fits[b.client];
+    auto it = std::find_if(members_.begin(), members_.end(), [&](const peer& p) { return p.id == b.client; });
+    f.first = it != members_.end() ? *it : peer{b.client, client_handle{}};
+    f.second.push_back({b.fit_session, b.ticket,
+                        fl::buffered_weight(b.samples, fl::staleness_weight(setup_.options, b.staleness))});
+  }
+  auto me = shared_from_this();
+  commit_held_fits(watch_, session, fits, setup_.timeout_s, [me, session, fits](commit_outcome c) {
+    if (me->stopped_)
+      return;
+    std::vector<secure_member> members;
+    for (const auto& [id, bits] : c.bits) {
+      secure_member m;
+      m.who = fits.at(id).first;
+      m.bits = bits;
+      for (const auto& b : me->buffer_)
+        if (b.client == id && b.ticket != 0) {
+          m.samples += b.samples;
+          m.weight += fl::buffered_weight(b.samples, fl::staleness_weight(me->setup_.options, b.staleness));
+        }
+      members.push_back(m);
+    }
+    auto length = me->model_.values().size();
+    auto held = std::make_shared<commit_outcome>(std::move(c));
+    run_secure_sum(me->watch_, me->setup_.secure, session, std::move(members), length, buffered_digest(session),
+                   me->setup_.timeout_s, [me, held](secure_outcome so) {
+      if (!me->stopped_)
+        me->secure_summed(std::move(*held), std::move(so));
+    });
+  });
+}
+
+// The masked sum is in (or could not be made): the step, or the buffer refills.
+void async_steps::secure_summed(commit_outcome committed, secure_outcome summed) {
+  summing_ = false;
+  std::set<std::uint32_t> out;
+  for (auto& f : committed.failed) {
+    out.insert(f.id);
+    failed_ids_.push_back(f.id);
+    failure_reasons_.push_back(std::move(f.reason));
+  }
+  for (auto& f : summed.dropped) {
+    if (!summed.error.empty() && f.alive)
+      f.reason = "its update was lost with the step's secure sum: " + summed.error;
+    out.insert(f.id);
+    failed_ids_.push_back(f.id);
+    failure_reasons_.push_back(std::move(f.reason));
+  }
+  // Those out of the sum lose their buffered updates (they are masked away); the aggregator's
+  // own stay. Without a sum every held entry goes, and the buffer refills.
+  buffer_.erase(std::remove_if(buffer_.begin(), buffer_.end(),
+                               [&](const buffered& b) {
+                                 return b.ticket != 0 && (!summed.error.empty() || out.count(b.client) > 0);
+                               }),
+                buffer_.end());
+  summed.bytes_up += committed.bytes_up;
+  summed.bytes_down += committed.bytes_down;
+  if (!summed.error.empty() || buffer_.empty()) {
+    secure_stats_.bytes_up += summed.bytes_up; // spent all the same
+    secure_stats_.bytes_down += summed.bytes_down;
+    return pump();
+  }
+  if (auto why = buffered_step(&summed.sum); !why.empty()) {
+    buffer_.clear();
+    async_step s;
+    s.error = "server step " + std::to_string(pos_.version + 1) + ": " + why;
+    s.repeats = true;
+    if (done_)
+      std::exchange(done_, {})(std::move(s));
+    return;
+  }
+  summed.bytes_up += secure_stats_.bytes_up;
+  summed.bytes_down += secure_stats_.bytes_down;
+  std::vector<std::int64_t>().swap(summed.sum);
+  secure_stats_ = std::move(summed);
+  step_on_buffer();
 }
 
 } // namespace flotilla::actors

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "actors/round_engine.hpp"
+#include "actors/secure_round.hpp"
 #include "fl/async_aggregation.hpp"
 #include "fl/strategy.hpp"
 
@@ -51,6 +52,14 @@ struct async_setup {
   std::optional<virtual_round> sim;       ///< clock=virtual (its `start` is unused); null: the wall clock
   std::function<double()> wall_now;       ///< clock=wall: the run's seconds now
   std::function<void(const fit_result&)> on_update; ///< each update taken into a step
+  /// privacy.secure_aggregation (strategy.mode=buffered): each member (all but secure.aggregator)
+  /// trains on a registered version and holds its update; a full buffer with at least
+  /// secure.min_members distinct members is committed and summed under masks in a session of its
+  /// own (secure_member.hpp, held_fit). The aggregator's own updates are added in the clear.
+  secure_setup secure;
+  /// The coordinator's registration of a version's model (the coordinator's own steps sign it
+  /// themselves); null: those given to registered().
+  std::function<std::vector<std::uint8_t>(std::uint64_t version, const std::vector<float>& model)> register_version;
 };
 
 /// One server step's outcome: its record (not evaluated), or why it could not be taken.
@@ -82,6 +91,9 @@ public:
   void advance(double seconds) { pos_.now += seconds; }
   /// The fits still in flight are abandoned: their results, when they come, are dropped.
   void stop();
+  /// A cluster server's steps under secure aggregation: the coordinator's registration of a
+  /// version's model, sent with the fits at that version.
+  void registered(std::uint64_t version, std::vector<std::uint8_t> signature);
 
 private:
   async_steps(down_watch& watch, fl::strategy& strategy, async_setup setup, weight_blob model, async_position from);
@@ -89,7 +101,12 @@ private:
   void fill();
   std::optional<double> next_online() const;
   void pump();
-  std::string buffered_step();
+  std::string buffered_step(const std::vector<std::int64_t>* masked = nullptr);
+  bool held(std::uint32_t id) const;
+  bool ready() const;
+  void secure_step();
+  void secure_summed(commit_outcome committed, secure_outcome summed);
+  void step_on_buffer();
   void finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss);
 
   down_watch& watch_;
@@ -110,10 +127,16 @@ private:
     std::uint64_t samples;
     double loss;
     std::uint32_t staleness;
-    std::vector<float> delta; ///< the trained weights less the version it was sent
+    std::vector<float> delta; ///< the trained weights less the version it was sent (empty: held)
+    std::uint64_t fit_session = 0, ticket = 0; ///< a fit the member holds (secure aggregation)
   };
   std::vector<buffered> buffer_;
   std::function<void(async_step)> done_; ///< set while a step is wanted
+  std::map<std::uint32_t, std::uint64_t> tickets_;            ///< secure: each held fit in flight
+  std::map<std::uint64_t, std::vector<std::uint8_t>> registrations_; ///< secure: by version
+  std::uint64_t next_ticket_ = 0;
+  bool summing_ = false;      ///< secure: a buffer is being summed under masks
+  secure_outcome secure_stats_; ///< the last secure sum's counts, for its step's record
   // Since the last step: its record's counts.
   std::uint32_t asked_ = 0, dropped_stale_ = 0;
   double fit_seconds_ = 0; ///< the taken updates' own training seconds

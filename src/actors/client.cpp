@@ -115,7 +115,18 @@ caf::message_handler client_handlers(client_actor* self) {
                 fl::keep_local(trained, w.values(), ranges);
                 r.weights = weight_blob(r.weights.layout, std::move(trained));
               }
-              if (in.secure_session != 0) {
+              if (in.secure_session != 0 && in.secure_ticket != 0) {
+                // strategy.mode=buffered under secure aggregation: the update stays here until a
+                // server step commits it with its staleness weight (secure_sessions::commit).
+                try {
+                  st.secure.hold(in.secure_session, in.secure_ticket, w.values(), r.weights.values());
+                } catch (const std::exception& e) {
+                  rp.deliver(make_error(errc::bad_update, "client " + std::to_string(st.id) + ": " + e.what()));
+                  return;
+                }
+                r.secure_bits = 0;
+                r.weights = weight_blob(r.weights.layout, std::vector<float>{});
+              } else if (in.secure_session != 0) {
                 // Secure aggregation: the update stays here, kept as the integers it will mask,
                 // and only its size on the ring leaves with the answer.
                 try {
@@ -147,6 +158,8 @@ caf::message_handler client_handlers(client_actor* self) {
     [=](secagg_atom, const secagg_msg& m) -> caf::result<secagg_msg> {
       auto& st = self->state;
       try {
+        if (m.stage == commit_stage) // a buffered step names the fits this client holds
+          return secagg_msg{m.session, m.stage, {st.secure.commit(m.session, st.id, decode_held(m.bytes))}};
         secagg_msg answer{m.session, m.stage, st.secure.step(m.session, m.stage, m.bytes)};
         if (m.stage == 2 && st.crash_in_secagg) { // the injected fault: gone once its masked input is out
           auto rp = self->make_response_promise<secagg_msg>();
@@ -302,22 +315,13 @@ caf::message_handler server_handlers(client_actor* self) {
       if (srv.role.dp_sigma > 0) // privacy.dp at this aggregation point: noise keyed by (seed, cluster + 1, round)
         in.dp = dp_round{srv.role.dp_sigma, fl::privacy::clip_now(ins.dp_clip, srv.role.dp_clip), // 0 unless adaptive
                          srv.role.dp_distributed, srv.role.dp_adaptive, srv.role.seed, srv.role.cluster + 1};
-      in.secure = secure_setup{srv.role.secure, static_cast<std::int64_t>(self->state.id), srv.role.min_cluster,
-                               srv.role.seed, ins.model_registration.bytes()};
+      in.secure = server_secure_setup(self, ins.model_registration.bytes());
       if (std::exchange(self->state.inconsistent_model, false))
         in.secure.tamper_fit = [](fit_ins& f) { // the injected attack: one weight moved
           auto w = f.weights.values();
           w.at(0) += 0.01f;
           f.weights = weight_blob{f.weights.layout, std::move(w)};
         };
-      in.secure.before_stage = [self](std::uint8_t stage) {
-        if (stage != 3 || !self->state.crash_in_secagg)
-          return true;
-        // The injected fault: the masked inputs are in, the sum is not unmasked.
-        self->quit(make_error(errc::injected_fault, "cluster server " + std::to_string(self->state.id) +
-                                                      " crashed before unmasking its round's sum (injected)"));
-        return false;
-      };
       in.stragglers = srv.role.stragglers;
       in.keep_stragglers = srv.role.keep_stragglers;
       in.epochs = srv.role.epochs;
@@ -393,6 +397,21 @@ caf::behavior as_server(client_actor* self) {
 }
 
 } // namespace
+
+secure_setup server_secure_setup(client_actor* self, std::vector<std::uint8_t> registration) {
+  const auto& role = self->state.server->role;
+  secure_setup out{role.secure, static_cast<std::int64_t>(self->state.id), role.min_cluster, role.seed,
+                   std::move(registration)};
+  out.before_stage = [self](std::uint8_t stage) {
+    if (stage != 3 || !self->state.crash_in_secagg)
+      return true;
+    // The injected fault: the masked inputs are in, the sum is not unmasked.
+    self->quit(make_error(errc::injected_fault, "cluster server " + std::to_string(self->state.id) +
+                                                  " crashed before unmasking its round's sum (injected)"));
+    return false;
+  };
+  return out;
+}
 
 resource_report make_resource_report(std::uint32_t id, const node_context& ctx, double own_cpu_seconds,
                                      double window_seconds, double host_cpu, double host_mem) {

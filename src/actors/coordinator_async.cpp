@@ -6,6 +6,7 @@
 #include "actors/coordinator_phases.hpp"
 
 #include "actors/async_steps.hpp"
+#include "fl/secagg/model_registry.hpp"
 
 namespace flotilla::actors {
 
@@ -117,6 +118,18 @@ void start(coordinator_actor* self, async_position from) {
     setup.sim = virtual_round{0, st.opt.clock, -1, ex.rounds.sim_deadline_s};
   setup.wall_now = [self] { return run_clock(self, 0); };
   setup.on_update = [self](const fit_result& r) { self->state.samples_of[r.client_id] = r.samples; };
+  if (ex.privacy.secure_aggregation) {
+    // FedBuff under secure aggregation: each version a fit goes out at is registered, each full
+    // buffer summed under masks (the last round, which feeds clustering, runs in the clear).
+    setup.secure = secure_setup{true, -1, ex.privacy.min_cluster, ex.seed, {}};
+    setup.register_version = [registrar = st.opt.registrar, seed = ex.seed](std::uint64_t version,
+                                                                           const std::vector<float>& model) {
+      fl::round_record header;
+      header.phase = "initial";
+      return registrar ? register_model(*registrar, buffered_fit_session(seed, header, version), model)
+                       : std::vector<std::uint8_t>{};
+    };
+  }
   auto in_flight = from.state.flights.size();
   auto first = from.version + 1;
   a.steps = async_steps::create(*st.watch, *st.strategy, std::move(setup), st.global, std::move(from));

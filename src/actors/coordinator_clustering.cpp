@@ -107,6 +107,8 @@ caf::message_handler clustering(coordinator_actor* self) {
         // Its rounds sample rounds.fraction_fit of it, less stragglers not asked.
         auto need = fl::secure_cluster_size(ex.privacy.min_cluster, ex.rounds.fraction_fit, ex.rounds.stragglers.fraction,
                                             fl::keeps_stragglers(ex.rounds.stragglers, ex.strategy.name), points.size());
+        if (ex.async.mode == "buffered") // FedBuff draws among every member: min_cluster besides the server
+          need = std::min<std::size_t>(ex.privacy.min_cluster + 1, points.size());
         k = fl::merge_small_clusters(found, points, dim, k, need);
         if (k < before)
           st.observer->on_warning("privacy.secure_aggregation: " + std::to_string(before - k) + " of " +

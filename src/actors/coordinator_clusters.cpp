@@ -75,6 +75,18 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     header.term = cluster.term;
     ins.model_registration = registration_wire::of(
       register_model(*st.opt.registrar, secure_session(st.opt.experiment.seed, header), *cluster.model));
+    if (st.opt.experiment.async.mode == "buffered") {
+      // FedBuff: the step's model is version round - 1; its fits in flight were sent older ones.
+      auto sign = [&](std::uint64_t version, const std::vector<float>& model) {
+        ins.versions.push_back({version, registration_wire::of(register_model(
+                                           *st.opt.registrar,
+                                           buffered_fit_session(st.opt.experiment.seed, header, version), model))});
+      };
+      sign(round - 1, *cluster.model);
+      for (const auto& [version, model] : cluster.async.versions)
+        if (version != round - 1 && model)
+          sign(version, *model);
+    }
   }
   self->request(handle, deadline(limit), cluster_round_atom::value, std::move(ins))
     .then(
@@ -98,6 +110,8 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
           const auto& w = held->in_flight;
           std::size_t most = ex.async.asynchronous() ? ex.async.concurrency : 0;
           std::size_t step = ex.async.mode == "buffered" ? ex.async.buffer : ex.async.mode == "async" ? 1 : 0;
+          if (ex.async.mode == "buffered" && ex.privacy.secure_aggregation) // it waits for min_cluster members
+            step = std::max<std::size_t>(step, ex.privacy.min_cluster * secure_sessions::max_holds);
           if (w.version_ids.size() != w.versions.size() || w.versions.size() > w.flights.size() ||
               w.flights.size() > most || held->record.staleness.size() > step)
             return failed("its fits in flight: " + std::to_string(w.flights.size()) + " fits, " +

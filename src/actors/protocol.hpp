@@ -152,13 +152,17 @@ struct fit_ins {
   /// (fl/secagg/model_registry), which the member verifies with the coordinator's key before it
   /// masks anything: an aggregator cannot send members models other than the registered one.
   registration_wire model_registration;
+  /// strategy.mode=buffered under secure aggregation (0: not buffered): the member holds its
+  /// update under (secure_session, secure_ticket) until a server step commits it
+  /// (secure_sessions::hold, commit_stage).
+  std::uint64_t secure_ticket = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fit_ins& x) {
   return f(caf::meta::type_name("flotilla::fit_ins"), x.config, x.weights, x.step, x.durable, x.secure_session,
            x.secure_uniform, x.secure_noise, x.noise_point, x.noise_round, x.dp_clip,
-           x.report_clip, x.count_noise, x.model_registration);
+           x.report_clip, x.count_noise, x.model_registration, x.secure_ticket);
 }
 
 /// The most bytes one secure aggregation message may carry (a masked input of a model of
@@ -294,6 +298,18 @@ typename Inspector::result_type inspect(Inspector& f, server_role& x) {
 
 /// One cluster round: its number and who the members are this round (membership may change
 /// between rounds: elections, late joiners, IFCA).
+/// strategy.mode=buffered under secure aggregation: the coordinator's registration of a model
+/// version a cluster server may send fits at (fit_ins::model_registration).
+struct version_registration {
+  std::uint64_t version = 0;
+  registration_wire registration;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, version_registration& x) {
+  return f(caf::meta::type_name("flotilla::version_registration"), x.version, x.registration);
+}
+
 struct cluster_round_ins {
   std::uint32_t round = 0;
   std::vector<peer> members; ///< sorted by id; includes the server itself
@@ -304,12 +320,15 @@ struct cluster_round_ins {
   /// privacy.secure_aggregation: the coordinator's signature of this round's session and the
   /// cluster model it holds for it (fit_ins::model_registration), passed on to the members.
   registration_wire model_registration;
+  /// strategy.mode=buffered: the registrations of the step's model (version round - 1) and of the
+  /// versions its fits in flight were sent (at most strategy.concurrency + 1).
+  std::vector<version_registration> versions;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_round_ins& x) {
   return f(caf::meta::type_name("flotilla::cluster_round_ins"), x.round, x.members, x.durable, x.sim_start,
-           x.sim_deadline_s, x.dp_clip, x.model_registration);
+           x.sim_deadline_s, x.dp_clip, x.model_registration, x.versions);
 }
 
 /// One round as its aggregation point reports it: the record, the model after it and the

@@ -1,5 +1,7 @@
 #include "actors/secure_member.hpp"
 
+#include <cmath>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -93,6 +95,11 @@ std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, 
   }
   s.model_hash = model_digest(sent);
   auto bits = magnitude_bits(s.input);
+  open(session, std::move(s));
+  return bits;
+}
+
+void secure_sessions::open(std::uint64_t session, entry s) {
   sessions_.erase(session);
   while (sessions_.size() >= max_sessions) {
     auto oldest = sessions_.begin();
@@ -102,6 +109,106 @@ std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, 
     sessions_.erase(oldest);
   }
   sessions_.emplace(session, std::move(s));
+}
+
+std::vector<std::uint8_t> encode_held(const std::vector<held_fit>& fits) {
+  std::vector<std::uint8_t> out;
+  out.reserve(fits.size() * 24);
+  for (const auto& f : fits)
+    for (auto v : {f.fit_session, f.ticket, f.weight})
+      for (int b = 0; b < 8; ++b)
+        out.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+  return out;
+}
+
+std::vector<held_fit> decode_held(const std::vector<std::uint8_t>& bytes) {
+  if (bytes.empty() || bytes.size() % 24 != 0 || bytes.size() / 24 > secure_sessions::max_holds)
+    throw sa::protocol_error("secagg: a commit of held fits has " + std::to_string(bytes.size()) +
+                             " bytes, not 24 for each of 1 to " + std::to_string(secure_sessions::max_holds) + " fits");
+  std::vector<held_fit> out(bytes.size() / 24);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    std::uint64_t v[3] = {0, 0, 0};
+    for (int k = 0; k < 3; ++k)
+      for (int b = 0; b < 8; ++b)
+        v[k] |= static_cast<std::uint64_t>(bytes[24 * i + 8 * k + b]) << (8 * b);
+    if (v[0] == 0 || v[1] == 0 || v[2] == 0)
+      throw sa::protocol_error("secagg: a commit names a fit with a zero session, ticket or weight");
+    out[i] = {v[0], v[1], v[2]};
+  }
+  return out;
+}
+
+sa::digest32 buffered_digest(std::uint64_t session) {
+  std::uint8_t bytes[24] = {'f', 'e', 'd', 'b', 'u', 'f', 'f', ' ', 's', 't', 'e', 'p', ' ', 's', 'e', 's'};
+  for (int b = 0; b < 8; ++b)
+    bytes[16 + b] = static_cast<std::uint8_t>(session >> (8 * b));
+  auto hex = sha256_hex(bytes, sizeof bytes);
+  sa::digest32 d{};
+  for (std::size_t i = 0; i < d.size(); ++i)
+    d[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return d;
+}
+
+void secure_sessions::hold(std::uint64_t fit_session, std::uint64_t ticket, const std::vector<float>& sent,
+                           const std::vector<float>& trained) {
+  if (sent.size() != trained.size())
+    throw std::invalid_argument("secure fit: the trained model has " + std::to_string(trained.size()) +
+                                " weights, the model sent " + std::to_string(sent.size()));
+  held h{next_++, std::vector<float>(trained.size())};
+  for (std::size_t i = 0; i < trained.size(); ++i) {
+    h.delta[i] = trained[i] - sent[i]; // the float the clear FedBuff's server subtracts
+    if (!std::isfinite(h.delta[i]))
+      throw std::invalid_argument("update refused: a non-finite weight at index " + std::to_string(i));
+  }
+  holds_.erase({fit_session, ticket});
+  while (holds_.size() >= max_holds) {
+    auto oldest = holds_.begin();
+    for (auto it = holds_.begin(); it != holds_.end(); ++it)
+      if (it->second.order < oldest->second.order)
+        oldest = it;
+    holds_.erase(oldest);
+  }
+  holds_.emplace(std::make_pair(fit_session, ticket), std::move(h));
+}
+
+std::uint8_t secure_sessions::commit(std::uint64_t session, std::uint32_t member, const std::vector<held_fit>& fits) {
+  std::set<std::pair<std::uint64_t, std::uint64_t>> named;
+  std::size_t n = 0;
+  for (const auto& f : fits) {
+    auto it = holds_.find({f.fit_session, f.ticket});
+    if (it == holds_.end() || !named.insert(it->first).second)
+      throw sa::protocol_error("secagg: the step names a fit this member does not hold (session " +
+                               std::to_string(f.fit_session) + ", ticket " + std::to_string(f.ticket) +
+                               "): never trained, named twice, or one of more than " + std::to_string(max_holds) +
+                               " held fits");
+    if (n != 0 && it->second.delta.size() != n)
+      throw sa::protocol_error("secagg: the step's held fits have different sizes");
+    n = it->second.delta.size();
+  }
+  entry s;
+  s.member = member;
+  s.order = next_++;
+  s.input.assign(n, 0);
+  std::vector<std::int64_t> terms(n);
+  for (const auto& f : fits) {
+    const auto& d = holds_.at({f.fit_session, f.ticket}).delta;
+    if (auto at = fl::fixed_terms(f.weight, d.data(), n, terms.data()); at != n)
+      throw std::invalid_argument("held update has a weight too large for secure aggregation's exact sum at index " +
+                                  std::to_string(at) + " (" + std::to_string(f.weight) + " x " + std::to_string(d[at]) +
+                                  "; a diverged model)");
+    for (std::size_t i = 0; i < n; ++i) {
+      auto v = static_cast<__int128>(s.input[i]) + terms[i];
+      if (v >= (static_cast<__int128>(1) << 62) || v <= -(static_cast<__int128>(1) << 62))
+        throw std::invalid_argument("held updates sum beyond secure aggregation's exact sum at index " +
+                                    std::to_string(i) + " (a diverged model)");
+      s.input[i] = static_cast<std::int64_t>(v);
+    }
+  }
+  for (const auto& k : named)
+    holds_.erase(k);
+  s.model_hash = buffered_digest(session);
+  auto bits = magnitude_bits(s.input);
+  open(session, std::move(s));
   return bits;
 }
 

@@ -31,6 +31,30 @@ struct clip_count {
   double noise_stddev = 0;
 };
 
+/// strategy.mode=buffered (FedBuff) under secure aggregation: a member trains before anyone
+/// knows which server step its update will land in, nor its staleness weight. It holds the
+/// update (secure_sessions::hold) under the fit's session (fit_ins::secure_session, which the
+/// coordinator registered with the version's model) and ticket (fit_ins::secure_ticket, unique
+/// in the engine that sent it); once the buffer is full the server names each held fit with its
+/// weight (commit_stage), and the member masks the sum of its weighted updates in the step's
+/// session.
+struct held_fit {
+  std::uint64_t fit_session = 0;
+  std::uint64_t ticket = 0;
+  std::uint64_t weight = 0; ///< fl::buffered_weight: samples times staleness weight, in 1/1024 samples
+};
+/// secagg_msg's stage that commits held fits to a step's session (before the protocol's 0..3).
+constexpr std::uint8_t commit_stage = 4;
+/// A commit's bytes: 24 per fit (three little-endian u64). decode_held throws
+/// fl::secagg::protocol_error on any other length, on no fit or more than
+/// secure_sessions::max_holds, and on a zero session, ticket or weight.
+std::vector<std::uint8_t> encode_held(const std::vector<held_fit>& fits);
+std::vector<held_fit> decode_held(const std::vector<std::uint8_t>& bytes);
+/// What a buffered step's session checks instead of a model hash (its members trained on
+/// different versions, each checked against its registration before training): a digest of the
+/// session number, so a member only answers the step it committed to.
+fl::secagg::digest32 buffered_digest(std::uint64_t session);
+
 /// One client's secure aggregation sessions. At most max_sessions are kept: a newer round
 /// replaces the oldest (a round re-run after an election starts a new session, and the old
 /// one will never finish). Memory: 8 bytes a weight per session until its input is masked.
@@ -74,6 +98,25 @@ public:
   /// the aggregator this member dropped out. After stage 3 the session is forgotten.
   std::vector<std::uint8_t> step(std::uint64_t session, std::uint8_t stage, const std::vector<std::uint8_t>& bytes);
 
+  /// The most fits a member holds for buffered steps (the oldest goes first): a member sampled
+  /// more often than this before its updates are committed drops out of the step. Memory: 4
+  /// bytes a weight per held fit.
+  static constexpr std::size_t max_holds = 8;
+
+  /// After a buffered secure fit: keeps trained - sent (floats, as the server would subtract
+  /// them) under (fit_session, ticket). Throws std::invalid_argument when the sizes differ or a
+  /// weight is not finite.
+  void hold(std::uint64_t fit_session, std::uint64_t ticket, const std::vector<float>& sent,
+            const std::vector<float>& trained);
+  /// The server's commit of held fits to a buffered step's `session`: the member's input is the
+  /// sum over `fits` of fixed_terms(weight, its delta), on the grid the clear FedBuff sums, and
+  /// the session checks buffered_digest(session). Each named fit is used once and forgotten.
+  /// Returns the input's magnitude_bits. Throws fl::secagg::protocol_error for a fit it does not
+  /// hold (never trained, evicted, named twice) and std::invalid_argument for a term beyond the
+  /// grid; nothing is kept then.
+  std::uint8_t commit(std::uint64_t session, std::uint32_t member, const std::vector<held_fit>& fits);
+  std::size_t holds() const { return holds_.size(); }
+
   std::size_t size() const { return sessions_.size(); }
   bool has(std::uint64_t session) const { return sessions_.count(session) > 0; }
 
@@ -86,6 +129,13 @@ private:
     std::unique_ptr<fl::secagg::secagg_client> machine;
   };
   std::vector<std::uint8_t> run(entry& s, std::uint8_t stage, const std::vector<std::uint8_t>& bytes);
+  void open(std::uint64_t session, entry s);
+
+  struct held {
+    std::uint64_t order = 0;
+    std::vector<float> delta;
+  };
+  std::map<std::pair<std::uint64_t, std::uint64_t>, held> holds_;
 
   std::map<std::uint64_t, entry> sessions_;
   std::size_t min_members_;

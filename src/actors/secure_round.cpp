@@ -46,6 +46,49 @@ std::uint64_t secure_session(std::uint64_t seed, const fl::round_record& header)
                         header.term);
 }
 
+std::uint64_t buffered_fit_session(std::uint64_t seed, const fl::round_record& header, std::uint64_t version) {
+  return secure_session(seed, header.phase == "initial" ? 2 : 3,
+                        header.cluster == fl::no_cluster ? -1 : std::int64_t{header.cluster},
+                        static_cast<std::uint32_t>(version), static_cast<std::uint32_t>(version >> 32)); // phases 2, 3: no round is one
+}
+
+void commit_held_fits(down_watch& watch, std::uint64_t session,
+                      const std::map<std::uint32_t, std::pair<peer, std::vector<held_fit>>>& fits, double timeout_s,
+                      std::function<void(commit_outcome)> done) {
+  auto out = std::make_shared<commit_outcome>();
+  auto bytes = std::make_shared<std::map<std::uint32_t, std::vector<std::uint8_t>>>();
+  std::vector<peer> peers;
+  for (const auto& [id, f] : fits) {
+    peers.push_back(f.first);
+    (*bytes)[id] = encode_held(f.second);
+    out->bytes_down += (*bytes)[id].size();
+  }
+  fan_out_hooks<secagg_msg> hooks;
+  hooks.accept = [out, session](std::uint32_t id, secagg_msg& m) -> std::string {
+    out->bytes_up += m.bytes.size();
+    if (m.session != session || m.stage != commit_stage || m.bytes.size() != 1 || m.bytes[0] > 62)
+      return "answered the commit of its held fits with session " + std::to_string(m.session) + " step " +
+             std::to_string(m.stage) + " and " + std::to_string(m.bytes.size()) + " bytes";
+    out->bits[id] = m.bytes[0];
+    return {};
+  };
+  hooks.keep = false;
+  fan_out<secagg_msg>(
+    watch, peers, timeout_s,
+    [session, bytes](const peer& p) {
+      return std::make_tuple(secagg_atom::value, secagg_msg{session, commit_stage, bytes->at(p.id)});
+    },
+    [out, done](fan_in<secagg_msg>& in) {
+      for (auto& f : in.failures) {
+        out->bits.erase(f.id);
+        f.reason = "could not commit its held update to the server step: " + f.reason;
+        out->failed.push_back(std::move(f));
+      }
+      done(std::move(*out));
+    },
+    hooks);
+}
+
 std::vector<std::uint8_t> register_model(const fl::secagg::model_registrar& registrar, std::uint64_t session,
                                          const std::vector<float>& model) {
   auto sig = registrar.sign(session, model_digest(model));

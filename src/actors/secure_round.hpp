@@ -5,11 +5,13 @@
 // rounds and a promoted cluster server's); run_round calls it once its secure fits are in.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "actors/fan_out.hpp"
+#include "actors/secure_member.hpp"
 #include "fl/run_report.hpp"
 #include "fl/secagg/model_registry.hpp"
 #include "fl/secagg/protocol.hpp"
@@ -72,6 +74,25 @@ std::uint64_t secure_session(std::uint64_t seed, int phase, std::int64_t cluster
 /// secure_session of the round a record's header names (the coordinator's rounds: phase
 /// "initial", no cluster, term 0).
 std::uint64_t secure_session(std::uint64_t seed, const fl::round_record& header);
+
+/// strategy.mode=buffered: the session a fit sent at model `version` by the aggregation point
+/// `header` names (phase, cluster) is registered under, whatever the server's term (a new server
+/// sends the same version's fits again: the same model, the same registration). Distinct from
+/// every round's and step's secure_session.
+std::uint64_t buffered_fit_session(std::uint64_t seed, const fl::round_record& header, std::uint64_t version);
+
+/// What committing held fits to a buffered step's session gave (commit_held_fits).
+struct commit_outcome {
+  std::map<std::uint32_t, std::uint8_t> bits; ///< each member that committed: its input's magnitude_bits
+  std::vector<failure> failed;                ///< members that could not (gone, a fit not held, a refusal)
+  std::uint64_t bytes_up = 0, bytes_down = 0;
+};
+
+/// strategy.mode=buffered: asks each member in `fits` to commit its held fits with their weights
+/// to `session` (secagg_msg stage commit_stage, secure_sessions::commit), and calls `done` once.
+void commit_held_fits(down_watch& watch, std::uint64_t session,
+                      const std::map<std::uint32_t, std::pair<peer, std::vector<held_fit>>>& fits, double timeout_s,
+                      std::function<void(commit_outcome)> done);
 
 /// The coordinator's registration of a secure round's model (fl/secagg/model_registry): its
 /// signature of (session, model_digest(model)), as fit_ins carries it.

@@ -33,6 +33,8 @@ std::shared_ptr<async_steps> steps_of(client_actor* self, const cluster_round_in
   if (const auto& clock = self->state.ctx->clock) // this device's link and speed
     setup.sim = virtual_round{0, clock, static_cast<std::int64_t>(self->state.id), ins.sim_deadline_s};
   setup.wall_now = [] { return 0.0; }; // under the wall clock the coordinator stamps the time
+  if (role.secure) // FedBuff under secure aggregation: each buffer summed under masks
+    setup.secure = server_secure_setup(self, {});
   async_position from{ins.round - 1, ins.sim_start, from_wire(role.in_flight)};
   srv.steps = async_steps::create(*self->state.watch, *srv.strategy, std::move(setup), srv.model, std::move(from));
   return srv.steps;
@@ -58,6 +60,17 @@ caf::result<round_result> async_cluster_round(client_actor* self, const cluster_
                                                 std::to_string(steps->version())));
     return rp;
   }
+  // Secure aggregation: the coordinator's registrations of the versions fits may be sent at.
+  if (ins.versions.size() > self->state.server->role.async.concurrency + 1) {
+    rp.deliver(make_error(errc::round_failed, "cluster " + std::to_string(cluster) + ": round " +
+                                                std::to_string(ins.round) + " comes with " +
+                                                std::to_string(ins.versions.size()) + " model registrations, more " +
+                                                "than strategy.concurrency + 1"));
+    return rp;
+  }
+  for (const auto& v : ins.versions)
+    if (v.registration.present)
+      steps->registered(v.version, v.registration.bytes());
   if (ins.sim_start > steps->now()) // a common point moved the cluster's clock on
     steps->advance(ins.sim_start - steps->now());
   auto members = ins.members;

@@ -23,9 +23,15 @@ void check_secure_aggregation(const fl::experiment& ex) {
     throw config_error("privacy.secure_aggregation gives the aggregator only the sum of the updates; strategy.name=" +
                        ex.strategy.name + " needs every update one by one: use fedavg, fedprox, fedavgm, fedadam, "
                        "fedyogi or fedadagrad");
-  if (ex.async.asynchronous())
-    throw config_error("privacy.secure_aggregation is wired into synchronous rounds; strategy.mode=" + ex.async.mode +
-                       " aggregates each update as it arrives: use strategy.mode=sync");
+  if (ex.async.mode == "async")
+    throw config_error("privacy.secure_aggregation sums updates under masks; strategy.mode=async (FedAsync) mixes "
+                       "each update into the model alone, which would expose it: use strategy.mode=buffered (FedBuff) "
+                       "or sync");
+  if (ex.async.mode == "buffered" && ex.async.buffer < p.min_cluster)
+    throw config_error("privacy.secure_aggregation: strategy.buffer = " + std::to_string(ex.async.buffer) +
+                       " updates a server step, below privacy.min_cluster = " + std::to_string(p.min_cluster) +
+                       " (a smaller sum would expose single updates); raise strategy.buffer (and "
+                       "strategy.concurrency) or lower privacy.min_cluster");
   if (fl::cluster_method_named(ex.clustering.method).splits)
     throw config_error("privacy.secure_aggregation: clustering.method=" + ex.clustering.method +
                        " splits a cluster on its members' individual updates after every round, which would run every "

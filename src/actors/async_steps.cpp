@@ -110,6 +110,8 @@ void async_steps::send(std::uint32_t id, std::uint64_t version) {
     }
     in.model_registration = registration_wire::of(signature);
     tickets_[id] = in.secure_ticket;
+    if (tamper_)
+      std::exchange(tamper_, {})(in);
   }
   fan_out_hooks<fit_result> hooks;
   auto* self = watch_.self();

@@ -94,6 +94,9 @@ public:
   /// A cluster server's steps under secure aggregation: the coordinator's registration of a
   /// version's model, sent with the fits at that version.
   void registered(std::uint64_t version, std::vector<std::uint8_t> signature);
+  /// Fault injection (kind inconsistent_model): the next held fit goes out changed by `how`,
+  /// under its version's registration, as a server mounting the model-inconsistency attack would.
+  void tamper_next(std::function<void(fit_ins&)> how) { tamper_ = std::move(how); }
 
 private:
   async_steps(down_watch& watch, fl::strategy& strategy, async_setup setup, weight_blob model, async_position from);
@@ -135,6 +138,7 @@ private:
   std::map<std::uint32_t, std::uint64_t> tickets_;            ///< secure: each held fit in flight
   std::map<std::uint64_t, std::vector<std::uint8_t>> registrations_; ///< secure: by version
   std::uint64_t next_ticket_ = 0;
+  std::function<void(fit_ins&)> tamper_;
   bool summing_ = false;      ///< secure: a buffer is being summed under masks
   secure_outcome secure_stats_; ///< the last secure sum's counts, for its step's record
   // Since the last step: its record's counts.

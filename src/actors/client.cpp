@@ -317,11 +317,7 @@ caf::message_handler server_handlers(client_actor* self) {
                          srv.role.dp_distributed, srv.role.dp_adaptive, srv.role.seed, srv.role.cluster + 1};
       in.secure = server_secure_setup(self, ins.model_registration.bytes());
       if (std::exchange(self->state.inconsistent_model, false))
-        in.secure.tamper_fit = [](fit_ins& f) { // the injected attack: one weight moved
-          auto w = f.weights.values();
-          w.at(0) += 0.01f;
-          f.weights = weight_blob{f.weights.layout, std::move(w)};
-        };
+        in.secure.tamper_fit = inconsistent_model;
       in.stragglers = srv.role.stragglers;
       in.keep_stragglers = srv.role.keep_stragglers;
       in.epochs = srv.role.epochs;
@@ -397,6 +393,12 @@ caf::behavior as_server(client_actor* self) {
 }
 
 } // namespace
+
+void inconsistent_model(fit_ins& f) {
+  auto w = f.weights.values();
+  w.at(0) += 0.01f;
+  f.weights = weight_blob{f.weights.layout, std::move(w)};
+}
 
 secure_setup server_secure_setup(client_actor* self, std::vector<std::uint8_t> registration) {
   const auto& role = self->state.server->role;

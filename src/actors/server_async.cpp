@@ -71,6 +71,8 @@ caf::result<round_result> async_cluster_round(client_actor* self, const cluster_
   for (const auto& v : ins.versions)
     if (v.registration.present)
       steps->registered(v.version, v.registration.bytes());
+  if (std::exchange(self->state.inconsistent_model, false))
+    steps->tamper_next(inconsistent_model);
   if (ins.sim_start > steps->now()) // a common point moved the cluster's clock on
     steps->advance(ins.sim_start - steps->now());
   auto members = ins.members;

@@ -15,6 +15,10 @@ caf::result<round_result> async_cluster_round(client_actor* self, const cluster_
 /// coordinator's for the round's model; the injected crash_in_secagg fault stops it before unmasking.
 secure_setup server_secure_setup(client_actor* self, std::vector<std::uint8_t> registration);
 
+/// Fault injection (kind inconsistent_model): the fit's model with one weight moved, as a server
+/// mounting the model-inconsistency attack (Pasquini et al., CCS 2022) would send one member.
+void inconsistent_model(fit_ins& f);
+
 /// Why a promotion's fits in flight cannot be served (empty: they can).
 std::string check_promoted_flights(const server_role& role, std::size_t parameters);
 

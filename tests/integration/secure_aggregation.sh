@@ -32,7 +32,8 @@
 #      under masks, at the coordinator and at the promoted servers: the same steps and model as in
 #      the clear; two loopback nodes = threaded; SIGKILLed mid cluster phase and resumed (the fits in
 #      flight sent again under the coordinator's registrations) bit for bit; a server crash
-#      mid-protocol: re-elected, its fits in flight taken over, every step still summed securely
+#      mid-protocol: re-elected, its fits in flight taken over, every step still summed securely;
+#      inconsistent_model: the member sent another model under a version's registration refuses
 # Usage: secure_aggregation.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -306,5 +307,16 @@ assert [r["round"] for r in cl] == [1, 2, 3] and cl[1]["term"] == 2, [(r["round"
 assert all(r["aggregated"] and r["secure_members"] >= 3 for r in cl), cl
 assert json.load(open(sys.argv[1] + "/summary.json"))["elections"] == 1' "$work/fb-crash" ||
   fail "FedBuff server crash: $(rows "$work/fb-crash")"
-pass "FedBuff under secure aggregation: = clear, nodes = threads, resumed bit for bit, a server crash mid-protocol survived"
+# The attack under FedBuff: the server's next held fit goes out with another model under its
+# version's registration; that member refuses (its failure is taken in simulated-time order).
+run_ok fb-attack "${fb[@]}" privacy.secure_aggregation=true rounds.cluster=5 \
+  'faults=[{"target":"server:0","kind":"inconsistent_model","phase":"cluster","round":2}]'
+python3 -c 'import json, sys
+cl = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+cl = [r for r in cl if r["phase"] == "cluster"]
+why = [w for r in cl for w in r["failure_reasons"]]
+assert len(why) == 1 and "not the one the coordinator registered" in why[0], why
+assert all(r["aggregated"] and r["secure_members"] >= 3 for r in cl), cl' "$work/fb-attack" ||
+  fail "FedBuff attack: $(rows "$work/fb-attack")"
+pass "FedBuff under secure aggregation: = clear, nodes = threads, resumed bit for bit, a server crash mid-protocol survived, the model-inconsistency attack refused"
 echo "secure aggregation: all sections passed in ${SECONDS} s"

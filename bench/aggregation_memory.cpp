@@ -74,14 +74,14 @@ struct old_accumulator {
     for (float x : w)
       largest = std::max(largest, std::fabs(x));
     auto n = static_cast<double>(s);
-    if (n * static_cast<double>(largest) * 1099511627776.0 < 9.0e18) {
+    if (n * static_cast<double>(largest) * fl::fixed_scale < 9.0e18) {
       for (std::size_t i = 0; i < sums.size(); ++i) {
-        double t = n * static_cast<double>(w[i]) * 1099511627776.0;
+        double t = n * static_cast<double>(w[i]) * fl::fixed_scale;
         sums[i] += static_cast<std::int64_t>(t + std::copysign(0.5, t));
       }
     } else {
       for (std::size_t i = 0; i < sums.size(); ++i) {
-        double t = n * static_cast<double>(w[i]) * 1099511627776.0;
+        double t = n * static_cast<double>(w[i]) * fl::fixed_scale;
         sums[i] += static_cast<__int128>(std::trunc(t + std::copysign(0.5, t)));
       }
     }
@@ -89,7 +89,7 @@ struct old_accumulator {
   }
   std::vector<float> mean() const {
     std::vector<float> out(sums.size());
-    double denom = static_cast<double>(samples) * 1099511627776.0;
+    double denom = static_cast<double>(samples) * fl::fixed_scale;
     for (std::size_t i = 0; i < sums.size(); ++i)
       out[i] = static_cast<float>(static_cast<double>(sums[i]) / denom);
     return out;

@@ -7,12 +7,16 @@
 #      cluster is merged into the other at clustering, and the model differs from the clear run's).
 #   B. DP-FedAvg's setting (privacy.dp=central: clipped updates, uniform weights): MNIST, 1,000
 #      clients, 100 a round, plain FL, 5 rounds, at the coordinator.
+#   C. FedBuff (strategy.mode=buffered) at the coordinator: MNIST (12,000 training samples), 100
+#      clients, 20 in flight, a step every 10 updates (weights: samples x staleness weight, in
+#      1/1024 samples), simulated device times; 10 steps, then the round that asks everyone (in
+#      the clear under secure aggregation: it feeds clustering).
 # Per secure round: bytes up = secure_bytes_up / secure_members (advertised keys, sealed shares,
 # the masked input, the unmasking answer), against 4 bytes a weight, a float32 update; the ring
 # bits are the round's secure_bits. Wall time (each run twice, alternated, means): the whole run's
 # total_s, and the secure rounds' seconds against the same rounds in the clear. Writes bench/results/<date>-<host>-secagg.json
 # and prints markdown tables.
-# Usage: bench/secagg.sh path/to/flotilla   (about 12 min on 2 cores)
+# Usage: bench/secagg.sh path/to/flotilla   (about 15 min on 2 cores)
 set -euo pipefail
 bin=$(realpath "$1")
 out=bench/results/$(date +%F)-$(hostname)-secagg.json
@@ -28,16 +32,20 @@ run() { # name args...
 a=(privacy.min_cluster=2)
 b=(clients=1000 clustering.method=none rounds.cluster=0 rounds.initial=5 rounds.fraction_fit=0.1
    privacy.dp=central privacy.clip=1 privacy.noise_multiplier=1 privacy.delta=1e-5)
+c=(clients=100 data.train_limit=12000 clustering.method=none rounds.cluster=0 rounds.initial=11
+   strategy.mode=buffered strategy.concurrency=20 strategy.buffer=10 clock=virtual devices.speed_sigma=1)
 # Alternated, twice each: wall time on 2 shared cores drifts by several percent between runs.
 for rep in 1 2; do
   run a-clear$rep "${a[@]}" privacy.secure_aggregation=false
   run a-secure$rep "${a[@]}" privacy.secure_aggregation=true
   run b-clear$rep "${b[@]}" privacy.secure_aggregation=false
   run b-secure$rep "${b[@]}" privacy.secure_aggregation=true
+  run c-clear$rep "${c[@]}" privacy.secure_aggregation=false
+  run c-secure$rep "${c[@]}" privacy.secure_aggregation=true
 done
-python3 - "$work" "$out" "${a[*]}" "${b[*]}" <<'PY'
+python3 - "$work" "$out" "${a[*]}" "${b[*]}" "${c[*]}" <<'PY'
 import json, statistics, sys, zipfile
-work, out, a_args, b_args = sys.argv[1:]
+work, out, a_args, b_args, c_args = sys.argv[1:]
 def weights(run):  # the model's values: a torch state dict's tensors are its data/ entries
     with zipfile.ZipFile(run + "/models/global.pt") as z:
         return sum(i.file_size for i in z.infolist() if "/data/" in i.filename) // 4
@@ -80,7 +88,7 @@ def setting(name, args):
             "rounds_overhead": round(secure_s / clear_s - 1, 4),
             "ratio_up_median": statistics.median(r["ratio_up"] for r in rows),
             "ratio_up_max": max(r["ratio_up"] for r in rows), "rounds": rows}
-res = [setting("a", a_args), setting("b", b_args)]
+res = [setting("a", a_args), setting("b", b_args), setting("c", c_args)]
 json.dump({"bench": "secagg", "settings": res}, open(out, "w"), indent=1)
 print("| setting | weights | secure rounds | ring bits | bytes up a member / plain update (median, max) | SHA-256 same | wall: run, secure rounds |")
 print("|---|---|---|---|---|---|---|")

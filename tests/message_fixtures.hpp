@@ -94,6 +94,13 @@ inline std::vector<std::pair<std::string, caf::message>> flotilla_messages(wire&
   role.state.buffers = {std::vector<float>(5, 1.0f)};
   role.model = blob(50);
   cluster_round_ins cri{3, {peer{0, w.a}, peer{1, w.b}}};
+  registration_wire signed_model;
+  signed_model.present = true;
+  signed_model.words[3] = 0x0123456789abcdefULL;
+  cri.versions = {{2, signed_model}, {1, signed_model}}; // FedBuff under secure aggregation
+  fi.secure_session = 11;
+  fi.secure_ticket = 5;
+  fi.model_registration = signed_model;
   round_result rr;
   rr.record.phase = "cluster";
   rr.record.failure_reasons = {"timeout", "down"};

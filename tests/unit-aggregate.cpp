@@ -96,15 +96,15 @@ public:
     for (float w : weights)
       largest = std::max(largest, std::fabs(w));
     auto n = static_cast<double>(samples);
-    if (n * static_cast<double>(largest) * 1099511627776.0 < 9.0e18) {
+    if (n * static_cast<double>(largest) * fl::fixed_scale < 9.0e18) {
       for (std::size_t i = 0; i < sums_.size(); ++i) {
-        double term = n * static_cast<double>(weights[i]) * 1099511627776.0;
+        double term = n * static_cast<double>(weights[i]) * fl::fixed_scale;
         auto v = static_cast<std::int64_t>(term + std::copysign(0.5, term));
         sums_[i] += subtract ? -v : v;
       }
     } else {
       for (std::size_t i = 0; i < sums_.size(); ++i) {
-        double term = n * static_cast<double>(weights[i]) * 1099511627776.0;
+        double term = n * static_cast<double>(weights[i]) * fl::fixed_scale;
         auto v = static_cast<__int128>(std::trunc(term + std::copysign(0.5, term)));
         sums_[i] += subtract ? -v : v;
       }
@@ -119,7 +119,7 @@ public:
   }
   std::vector<float> mean() const {
     std::vector<float> out(sums_.size());
-    double denom = static_cast<double>(samples_) * 1099511627776.0;
+    double denom = static_cast<double>(samples_) * fl::fixed_scale;
     for (std::size_t i = 0; i < sums_.size(); ++i)
       out[i] = static_cast<float>(static_cast<double>(sums_[i]) / denom);
     return out;
@@ -211,7 +211,7 @@ TEST_CASE("64-bit sums give the 128-bit reference's bits on ordinary updates, al
 TEST_CASE("sums beyond int64 equal the 128-bit reference: huge sample counts times weights near 1e6") {
   std::mt19937_64 rng(12);
   SUBCASE("int64 terms whose sums overflow") {
-    auto clients = clients_of(rng, 30, 40000, 1, 8, 5e5f, 1e6f, false);
+    auto clients = clients_of(rng, 30, 40000, 1 << 10, 8 << 10, 5e5f, 1e6f, false); // terms near 2^63
     reference_fedavg ref(40000);
     for (const auto& c : clients)
       ref.add(c.samples, c.w);
@@ -226,13 +226,13 @@ TEST_CASE("sums beyond int64 equal the 128-bit reference: huge sample counts tim
       check_against_reference(clients_of(rng, 7, 20000, 1, max_samples, 9e5f, 1e6f, true));
   }
   SUBCASE("signs that cancel: sums wander past int64 and back") {
-    auto clients = clients_of(rng, 40, 20000, 4, 8, 9.9e5f, 1e6f, true);
+    auto clients = clients_of(rng, 40, 20000, 4 << 10, 8 << 10, 9.9e5f, 1e6f, true);
     check_against_reference(clients);
   }
   SUBCASE("a block whose worst-case bound passes int64 but whose sums do not stays 64-bit") {
     std::vector<client_data> clients;
     for (float w : {5e5f, -5e5f, 5e5f, -5e5f, 5e5f})
-      clients.push_back({8, std::vector<float>(20000, w)});
+      clients.push_back({8 << 10, std::vector<float>(20000, w)});
     std::size_t wide = 1;
     check_against_reference(clients, &wide);
     CHECK(wide == 0);
@@ -318,7 +318,7 @@ TEST_CASE("take_mean gives mean()'s bits and leaves the accumulator empty") {
   const std::size_t size = 5'000'000 + 123;
   auto clients = clients_of(rng, 3, size, 10, 900, -2.0f, 2.0f, true);
   clients[1].w[4'000'000] = 1e6f;
-  clients[1].samples = 900; // the 1e6 weight's terms are beyond int64: its block alone is 128-bit
+  clients[1].samples = 900 << 10; // the 1e6 weight's terms are beyond int64: its block alone is 128-bit
   fl::fedavg_accumulator acc(size);
   for (const auto& c : clients)
     acc.add(c.samples, c.w);

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -60,7 +61,7 @@ secure_round(std::vector<actors::secure_sessions>& members, const std::vector<st
   p.bits = *actors::ring_bits(roster);
   p.length = model.size() + extra; // privacy.adaptive_clip: the clipped count after the update
   p.model_hash = hash ? *hash : actors::model_digest(model);
-  p.round_context.fill(7);
+  p.round_context = actors::round_context_of(session); // members check it against the session
   sa::secagg_server server(p);
   auto setup = sa::round_setup{p}.to_bytes();
   for (std::size_t i = 0; i < ids.size(); ++i)
@@ -147,8 +148,8 @@ TEST_CASE("a secure round's mean equals the mean in the clear, with a third cras
   for (std::size_t i = 0; i < updates.size(); ++i) {
     bits.push_back(members[i].keep(session, updates[i].id, updates[i].samples, model, updates[i].weights));
     ids.push_back(updates[i].id);
-    CHECK(bits.back() > 30); // 2^40 grid times samples times |delta|
-    CHECK(bits.back() < 52);
+    CHECK(bits.back() > 20); // 2^30 grid times samples times |delta|
+    CHECK(bits.back() < 42);
   }
   SUBCASE("everyone answers") {
     auto [sum, survivors] = secure_round(members, ids, bits, session, model);
@@ -178,6 +179,7 @@ TEST_CASE("a member refuses what would misuse its update, and forgets the sessio
   p.bits = 48;
   p.length = n;
   p.model_hash = actors::model_digest(model);
+  p.round_context = actors::round_context_of(9);
   SUBCASE("another model's hash: the aggregator sent this member a model other than the registered one") {
     auto other = model;
     other[5] += 1e-3f;
@@ -314,7 +316,7 @@ TEST_CASE("privacy.adaptive_clip: the secure sum's last value is the members' co
       w[i] += step[i];
     updates.push_back({id, 1, w});
   }
-  const double grid = 1099511627776.0; // 2^40: fixed_terms' resolution
+  const double grid = fl::fixed_scale; // fixed_terms' resolution
   auto run = [&](double count_share, std::set<std::uint32_t> crash) {
     std::vector<actors::secure_sessions> members(updates.size());
     std::vector<std::uint32_t> ids;
@@ -398,75 +400,101 @@ TEST_CASE("model registration: a member trains only on the model the coordinator
   }
 }
 
-TEST_CASE("FedBuff under secure aggregation: held updates committed with their staleness weights sum to the clear "
-          "step's integers") {
+namespace {
+
+// A FedBuff step as cluster 2's server at term 3 takes it (secure_session's numbers), run seed 42.
+constexpr std::uint64_t run_seed = 42;
+constexpr std::uint32_t phase = 1, term = 3;
+constexpr std::int64_t cluster = 2;
+std::uint64_t fit_session(std::uint64_t version) {
+  return actors::buffered_fit_session(run_seed, phase, cluster, version);
+}
+std::uint64_t step_session(std::uint64_t step_version) {
+  return actors::secure_session(run_seed, phase, cluster, static_cast<std::uint32_t>(step_version + 1), term);
+}
+actors::step_commit commit_at(std::uint64_t step_version, std::vector<actors::held_fit> fits) {
+  return {step_version, phase, cluster, term, std::move(fits)};
+}
+
+} // namespace
+
+TEST_CASE("FedBuff under secure aggregation: members weight their held updates by their own samples and staleness; "
+          "the sum is the clear step's integers") {
   const std::size_t n = 2001;
-  auto v0 = random_model(n, 20, 0.1f), v1 = random_model(n, 21, 0.1f), current = random_model(n, 22, 0.1f);
+  fl::async_options opts; // FedBuff's 1/sqrt(1 + staleness)
+  std::map<std::uint64_t, std::vector<float>> versions{{4, random_model(n, 20, 0.1f)}, {5, random_model(n, 21, 0.1f)}};
+  auto current = random_model(n, 22, 0.1f);
+  const std::uint64_t step = 6;
   struct fit {
     std::uint32_t member;
-    std::uint64_t session, ticket, weight;
-    const std::vector<float>* sent;
+    std::uint64_t version, samples, ticket;
     std::vector<float> trained;
   };
-  // Member 2 is in the buffer twice (a fast member: FedBuff allows it), at two versions.
+  // Member 2 is in the buffer twice, at two versions.
   std::vector<fit> fits;
   std::uint64_t ticket = 0;
-  for (auto [member, sent, weight] : {std::tuple{1u, &v0, 153600u}, std::tuple{2u, &v0, 76800u},
-                                      std::tuple{2u, &v1, 204800u}, std::tuple{4u, &v1, 102400u},
-                                      std::tuple{7u, &v0, 51200u}}) {
-    auto w = *sent;
-    auto step = random_model(n, 300 + ticket, 0.05f);
+  for (auto [member, version, samples] : {std::tuple{1u, 4u, 150u}, std::tuple{2u, 4u, 75u}, std::tuple{2u, 5u, 200u},
+                                          std::tuple{4u, 5u, 100u}, std::tuple{7u, 4u, 50u}}) {
+    auto w = versions.at(version);
+    auto delta = random_model(n, 300 + ticket, 0.05f);
     for (std::size_t i = 0; i < n; ++i)
-      w[i] += step[i];
-    fits.push_back({member, sent == &v0 ? 1001u : 1002u, ++ticket, weight, sent, w});
+      w[i] += delta[i];
+    fits.push_back({member, version, samples, ++ticket, w});
   }
   std::vector<std::uint32_t> ids{1, 2, 4, 7};
-  std::vector<actors::secure_sessions> members(ids.size());
+  std::vector<actors::secure_sessions> members;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    members.emplace_back(3, std::nullopt, run_seed, opts);
   auto at = [&](std::uint32_t id) -> actors::secure_sessions& {
     return members[std::find(ids.begin(), ids.end(), id) - ids.begin()];
   };
   for (const auto& f : fits)
-    at(f.member).hold(f.session, f.ticket, *f.sent, f.trained);
-  const std::uint64_t step_session = 99;
+    at(f.member).hold(fit_session(f.version), f.ticket, f.version, f.samples, versions.at(f.version), f.trained);
   std::vector<std::uint8_t> bits;
   for (auto id : ids) {
     std::vector<actors::held_fit> mine;
     for (const auto& f : fits)
       if (f.member == id)
-        mine.push_back({f.session, f.ticket, f.weight});
+        mine.push_back({fit_session(f.version), f.ticket});
     // Through the commit's bytes, as the server sends them.
-    bits.push_back(at(id).commit(step_session, id, actors::decode_held(actors::encode_held(mine))));
-    CHECK(at(id).holds() == 0); // committed fits are forgotten
+    bits.push_back(at(id).commit(step_session(step), id, actors::decode_commit(actors::encode_commit(commit_at(step, mine)))));
+    CHECK(at(id).holds() == 0); // committed fits are used up
   }
-  auto [sum, survivors] = secure_round(members, ids, bits, step_session, current, {7u}, 0,
-                                       actors::buffered_digest(step_session));
+  auto [sum, survivors] = secure_round(members, ids, bits, step_session(step), current, {7u}, 0,
+                                       actors::buffered_digest(step_session(step)));
   CHECK(survivors == ids);
-  // The integers the clear step sums: each entry's weight x (trained - sent) on the 2^40 grid.
+  // The integers the clear step sums: each entry's weight (samples x 1024 / sqrt(1 + staleness))
+  // x (trained - sent) on the exact grid.
   std::vector<std::int64_t> clear(n, 0), terms(n);
+  std::vector<std::uint64_t> weights;
   for (const auto& f : fits) {
+    auto weight = static_cast<std::uint64_t>(
+      std::llround(static_cast<double>(f.samples) * 1024.0 / std::sqrt(1.0 + static_cast<double>(step - f.version))));
+    weights.push_back(weight);
     std::vector<float> delta(n);
     for (std::size_t i = 0; i < n; ++i)
-      delta[i] = f.trained[i] - (*f.sent)[i];
-    REQUIRE(fl::fixed_terms(f.weight, delta.data(), n, terms.data()) == n);
+      delta[i] = f.trained[i] - versions.at(f.version)[i];
+    REQUIRE(fl::fixed_terms(weight, delta.data(), n, terms.data()) == n);
     for (std::size_t i = 0; i < n; ++i)
       clear[i] += terms[i];
   }
   CHECK(sum == clear);
   // Folded in over the current model it is FedBuff's step: current + the weighted mean delta.
-  fl::round_updates step(n, false);
+  fl::round_updates folded(n, false);
   std::vector<fl::client_update> entries;
   std::uint64_t total = 0;
   for (std::uint32_t e = 0; e < fits.size(); ++e) {
-    entries.push_back({e, fits[e].weight, 0.5, nullptr});
-    total += fits[e].weight;
+    entries.push_back({e, weights[e], 0.5, nullptr});
+    total += weights[e];
   }
-  REQUIRE(step.accept_sum(sum, entries, current).empty());
-  auto mean = step.mean();
+  REQUIRE(folded.accept_sum(sum, entries, current).empty());
+  auto mean = folded.mean();
   double worst = 0;
   for (std::size_t i = 0; i < n; ++i) {
     double d = 0;
-    for (const auto& f : fits)
-      d += static_cast<double>(f.weight) * (static_cast<double>(f.trained[i]) - (*f.sent)[i]);
+    for (std::size_t e = 0; e < fits.size(); ++e)
+      d += static_cast<double>(weights[e]) *
+           (static_cast<double>(fits[e].trained[i]) - versions.at(fits[e].version)[i]);
     worst = std::max(worst, std::abs(mean[i] - (current[i] + d / static_cast<double>(total))));
   }
   CHECK(worst < 1e-6);
@@ -475,50 +503,97 @@ TEST_CASE("FedBuff under secure aggregation: held updates committed with their s
 TEST_CASE("FedBuff under secure aggregation: what a member refuses to commit") {
   const std::size_t n = 50;
   auto sent = random_model(n, 30, 0.1f), trained = random_model(n, 31, 0.1f);
-  actors::secure_sessions m;
-  m.hold(5, 1, sent, trained);
-  SUBCASE("a fit it does not hold, or one named twice: nothing is committed and the hold stays") {
-    CHECK_THROWS_AS(m.commit(9, 3, {{5, 2, 1024}}), sa::protocol_error);
-    CHECK_THROWS_AS(m.commit(9, 3, {{5, 1, 1024}, {5, 1, 2048}}), sa::protocol_error);
+  fl::async_options opts;
+  opts.max_staleness = 3;
+  actors::secure_sessions m(3, std::nullopt, run_seed, opts);
+  m.hold(fit_session(5), 1, 5, 100, sent, trained);
+  auto refused = [&](std::uint64_t session, const actors::step_commit& c) {
+    CHECK_THROWS_AS(m.commit(session, 3, c), sa::protocol_error);
+    CHECK(!m.has(session));
+  };
+  SUBCASE("a session that is not the step the commit names: the server cannot choose the step version per member") {
+    refused(step_session(7), commit_at(6, {{fit_session(5), 1}}));
     CHECK(m.holds() == 1);
-    CHECK(!m.has(9));
-    CHECK(m.commit(9, 3, {{5, 1, 1024}}) > 0);
-    CHECK(m.has(9));
-    CHECK_THROWS_AS(m.commit(10, 3, {{5, 1, 1024}}), sa::protocol_error); // used once
+    CHECK(m.commit(step_session(6), 3, commit_at(6, {{fit_session(5), 1}})) > 0);
+    CHECK(m.has(step_session(6)));
   }
-  SUBCASE("a weight beyond the exact grid (a diverged update) is named, not wrapped") {
+  SUBCASE("a fit it does not hold, or one named twice, uses the fits up: no retry with other parameters") {
+    refused(step_session(6), commit_at(6, {{fit_session(5), 2}})); // another ticket
+    CHECK(m.holds() == 1);
+    refused(step_session(6), commit_at(6, {{fit_session(5), 1}, {fit_session(5), 1}}));
+    CHECK(m.holds() == 0);
+    refused(step_session(6), commit_at(6, {{fit_session(5), 1}}));
+  }
+  SUBCASE("a fit of another aggregation point, of a later version, or staler than max_staleness") {
+    auto other = actors::buffered_fit_session(run_seed, phase, cluster + 1, 5);
+    m.hold(other, 2, 5, 100, sent, trained);
+    refused(step_session(6), commit_at(6, {{other, 2}}));
+    refused(step_session(4), commit_at(4, {{fit_session(5), 1}})); // version 5 folded into step 5
+    m.hold(fit_session(5), 3, 5, 100, sent, trained);
+    refused(step_session(9), commit_at(9, {{fit_session(5), 3}})); // staleness 4 > 3
+  }
+  SUBCASE("a newer fit of the same session replaces the held one") {
+    m.hold(fit_session(5), 9, 5, 100, sent, trained);
+    CHECK(m.holds() == 1);
+    refused(step_session(6), commit_at(6, {{fit_session(5), 1}}));
+  }
+  SUBCASE("a diverged update is refused without naming its values or where they are") {
     auto big = sent;
-    big[7] += 1e5f;
-    m.hold(5, 2, sent, big);
-    CHECK_THROWS_WITH_AS(m.commit(9, 3, {{5, 2, 1u << 20}}), doctest::Contains("index 7"), std::invalid_argument);
+    big[7] += 1e7f;
+    m.hold(fit_session(4), 2, 4, 60000, sent, big);
+    try {
+      m.commit(step_session(6), 3, commit_at(6, {{fit_session(4), 2}}));
+      FAIL("a diverged update was committed");
+    } catch (const std::invalid_argument& e) {
+      std::string why = e.what();
+      CHECK(why.find("diverged") != std::string::npos);
+      CHECK(why.find('7') == std::string::npos); // neither the index nor the value
+      CHECK(why.find("1e+07") == std::string::npos);
+    }
   }
   SUBCASE("a hold of another size or with a non-finite weight is refused") {
-    CHECK_THROWS_AS(m.hold(5, 2, sent, std::vector<float>(n + 1)), std::invalid_argument);
+    CHECK_THROWS_AS(m.hold(fit_session(6), 2, 6, 100, sent, std::vector<float>(n + 1)), std::invalid_argument);
     auto nan = trained;
     nan[3] = std::nanf("");
-    CHECK_THROWS_AS(m.hold(5, 2, sent, nan), std::invalid_argument);
+    CHECK_THROWS_AS(m.hold(fit_session(6), 2, 6, 100, sent, nan), std::invalid_argument);
     CHECK(m.holds() == 1);
   }
   SUBCASE("at most max_holds are kept: the oldest goes first") {
-    for (std::uint64_t t = 2; t <= actors::secure_sessions::max_holds + 1; ++t)
-      m.hold(5, t, sent, trained);
+    for (std::uint64_t v = 6; v < 6 + actors::secure_sessions::max_holds; ++v)
+      m.hold(fit_session(v), 1, v, 100, sent, trained);
     CHECK(m.holds() == actors::secure_sessions::max_holds);
-    CHECK_THROWS_AS(m.commit(9, 3, {{5, 1, 1024}}), sa::protocol_error);
-    CHECK(m.commit(9, 3, {{5, 2, 1024}}) > 0);
+    refused(step_session(6), commit_at(6, {{fit_session(5), 1}}));
+    CHECK(m.commit(step_session(6), 3, commit_at(6, {{fit_session(6), 1}})) > 0);
   }
   SUBCASE("a commit's hostile bytes are refused before anything is allocated for them") {
-    CHECK_THROWS_AS(actors::decode_held({}), sa::protocol_error);
-    CHECK_THROWS_AS(actors::decode_held(bytes(23)), sa::protocol_error);
-    CHECK_THROWS_AS(actors::decode_held(bytes(25)), sa::protocol_error);
-    CHECK_THROWS_AS(actors::decode_held(bytes(24 * (actors::secure_sessions::max_holds + 1), 1)), sa::protocol_error);
-    CHECK_THROWS_AS(actors::decode_held(actors::encode_held({{5, 0, 1}})), sa::protocol_error); // zero ticket
-    CHECK_THROWS_AS(actors::decode_held(actors::encode_held({{5, 1, 0}})), sa::protocol_error); // zero weight
-    auto back = actors::decode_held(actors::encode_held({{5, 1, 3}, {~0ull, 2, 1ull << 40}}));
-    REQUIRE(back.size() == 2);
-    CHECK((back[1].fit_session == ~0ull && back[1].ticket == 2 && back[1].weight == 1ull << 40));
+    CHECK_THROWS_AS(actors::decode_commit({}), sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_commit(bytes(32)), sa::protocol_error); // no fit
+    CHECK_THROWS_AS(actors::decode_commit(bytes(47)), sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_commit(bytes(49)), sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_commit(bytes(32 + 16 * (actors::secure_sessions::max_holds + 1), 1)),
+                    sa::protocol_error);
+    CHECK_THROWS_AS(actors::decode_commit(actors::encode_commit(commit_at(6, {{5, 0}}))), sa::protocol_error);
+    auto bad_phase = commit_at(6, {{5, 1}});
+    bad_phase.phase = 2;
+    CHECK_THROWS_AS(actors::decode_commit(actors::encode_commit(bad_phase)), sa::protocol_error);
+    auto back = actors::decode_commit(actors::encode_commit(commit_at(~0ull, {{5, 1}, {~0ull, 2}})));
+    CHECK((back.step_version == ~0ull && back.phase == phase && back.cluster == cluster && back.term == term));
+    REQUIRE(back.fits.size() == 2);
+    CHECK((back.fits[1].fit_session == ~0ull && back.fits[1].ticket == 2));
+    auto none = commit_at(6, {{5, 1}});
+    none.cluster = -1; // the coordinator's steps
+    CHECK(actors::decode_commit(actors::encode_commit(none)).cluster == -1);
   }
-  SUBCASE("a step's session checks the buffered digest, not a model's") {
-    CHECK(actors::buffered_digest(9) != actors::buffered_digest(10));
-    CHECK(actors::buffered_digest(9) != actors::model_digest(sent));
+  SUBCASE("the protocol's parameters must be the session's: one run never mixes two sessions") {
+    REQUIRE(m.commit(step_session(6), 3, commit_at(6, {{fit_session(5), 1}})) > 0);
+    sa::params p;
+    p.members = {1, 2, 3};
+    p.bits = 40;
+    p.length = n;
+    p.model_hash = actors::buffered_digest(step_session(6));
+    p.round_context = actors::round_context_of(step_session(7));
+    CHECK_THROWS_WITH_AS(m.step(step_session(6), 0, sa::round_setup{p}.to_bytes()),
+                         doctest::Contains("belong to another session"), sa::protocol_error);
+    CHECK(!m.has(step_session(6)));
   }
 }

@@ -100,8 +100,10 @@ void async_steps::send(std::uint32_t id, std::uint64_t version) {
     else if (auto it = registrations_.find(version); it != registrations_.end())
       signature = it->second;
     if (signature.size() != 64) {
-      failed_[id] = "no registration of model version " + std::to_string(version) + " from the coordinator: a secure "
-                    "fit is not sent";
+      // Every member would be refused the same: the step fails instead of drawing them all.
+      unregistered_ = "no registration of model version " + std::to_string(version) + " from the coordinator: secure "
+                      "fits are not sent";
+      failed_[id] = unregistered_;
       if (!setup_.sim)
         arrivals_.push_back(id);
       if (!pumping_)
@@ -151,7 +153,7 @@ void async_steps::fill() {
   const fl::device_clock* clock = setup_.sim ? setup_.sim->clock.get() : nullptr;
   std::vector<std::uint32_t> candidates;
   for (const auto& m : members_)
-    if (m.handle && !flights_.busy(m.id) && (!clock || clock->online(m.id, pos_.now)))
+    if (m.handle && !flights_.busy(m.id) && !updated_.count(m.id) && (!clock || clock->online(m.id, pos_.now)))
       candidates.push_back(m.id);
   // A promoted server's link carries the model out and the update back (the coordinator's costs
   // are not modelled: fl::server_seconds).
@@ -265,8 +267,10 @@ std::string async_steps::buffered_step(const std::vector<std::int64_t>* masked) 
 }
 
 // The step's record; the caller evaluates it and asks for the next.
-void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss) {
+void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss,
+                         std::string not_aggregated) {
   ++pos_.version;
+  updated_.clear(); // members may train on the new version
   if (setup_.sim && setup_.sim->server >= 0) // the server folds the updates at its own speed
     pos_.now += static_cast<double>(staleness.size()) *
                 setup_.sim->clock->server_seconds(static_cast<std::uint32_t>(setup_.sim->server), 0, 1).aggregate;
@@ -279,7 +283,8 @@ void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t sam
   rec.failed = std::move(failed_ids_);
   rec.failure_reasons = std::move(failure_reasons_);
   rec.failures = static_cast<std::uint32_t>(rec.failed.size());
-  rec.aggregated = true;
+  rec.aggregated = not_aggregated.empty();
+  rec.not_aggregated = std::move(not_aggregated);
   rec.samples = samples;
   rec.fit_seconds = std::exchange(fit_seconds_, 0.0);
   rec.train_loss = loss;
@@ -324,10 +329,14 @@ void async_steps::pump() {
   pumping_ = true;
   std::uint32_t waits = 0;
   while (done_ && !stopped_) {
+    if (!unregistered_.empty())
+      return fail(std::exchange(unregistered_, {}));
     if (flights_.size() == 0) {
       fill();
       if (flights_.size() > 0)
         continue;
+      if (short_step())
+        return;
       // Nobody can train now: on the simulated clock, wait for the next member to come online
       // (as a synchronous round waits out its deadline); otherwise nobody ever will.
       if (auto wake = next_online(); wake && ++waits <= 10000) {
@@ -407,11 +416,15 @@ void async_steps::pump() {
       fit_seconds_ += r.seconds;
       if (setup_.on_update)
         setup_.on_update(r);
+      if (next->version == pos_.version)
+        updated_.insert(id);
       buffer_.push_back({id, r.samples, r.train_loss, staleness, {},
                          buffered_fit_session(setup_.secure.seed, setup_.header, next->version), ticket});
-      if (!ready())
-        continue;
-      return secure_step();
+      if (ready())
+        return secure_step();
+      if (auto why = stalled(); !why.empty())
+        return skip_step(why);
+      continue;
     }
     const auto& trained = r.weights.values();
     const auto& start = sent.values();
@@ -432,21 +445,80 @@ void async_steps::pump() {
       model_ = weight_blob{model_.layout, std::move(current)};
       return finish({staleness}, r.samples, r.train_loss);
     }
+    if (next->version == pos_.version)
+      updated_.insert(id);
     buffered b{id, r.samples, r.train_loss, staleness, std::vector<float>(trained.size())};
     for (std::size_t i = 0; i < trained.size(); ++i)
       b.delta[i] = trained[i] - start[i];
     buffer_.push_back(std::move(b));
-    if (!ready())
-      continue;
-    if (setup_.secure.on)
-      return secure_step();
-    if (auto why = buffered_step(); !why.empty()) {
-      buffer_.clear();
-      return fail("server step " + std::to_string(pos_.version + 1) + ": " + why, true);
-    }
-    return step_on_buffer();
+    if (ready())
+      return take_buffer();
+    if (auto why = stalled(); !why.empty())
+      return skip_step(why);
   }
   pumping_ = false;
+}
+
+// A server step from the buffer as it is: summed under masks, or in the clear.
+void async_steps::take_buffer() {
+  if (setup_.secure.on)
+    return secure_step();
+  if (auto why = buffered_step(); !why.empty()) {
+    buffer_.clear();
+    async_step out;
+    out.error = "server step " + std::to_string(pos_.version + 1) + ": " + why;
+    out.repeats = true;
+    pumping_ = false;
+    std::exchange(done_, {})(std::move(out));
+    return;
+  }
+  step_on_buffer();
+}
+
+// Every member that could train now has given its update at this version (fewer members than
+// the buffer): sending one again would train the same update (the same member, model and seed),
+// so the step takes the buffer as it is. False when someone else may still come.
+bool async_steps::short_step() {
+  if (buffer_.empty())
+    return false;
+  bool waiting = false;
+  for (const auto& m : members_)
+    if (m.handle && !flights_.busy(m.id) && updated_.count(m.id))
+      waiting = true;
+  if (!waiting)
+    return false;
+  std::set<std::uint32_t> held_members;
+  for (const auto& b : buffer_)
+    if (b.ticket != 0)
+      held_members.insert(b.client);
+  if (setup_.secure.on && held_members.size() < setup_.secure.min_members)
+    skip_step("secure aggregation: the buffer holds updates of " + std::to_string(held_members.size()) +
+              " members besides the aggregator and no other can train at this version, below privacy.min_cluster = " +
+              std::to_string(setup_.secure.min_members) + " (a smaller sum would expose them)");
+  else
+    take_buffer();
+  return true;
+}
+
+// Under secure aggregation a full buffer waits for min_members distinct members; why it never
+// will (fewer such members can train at all), or empty.
+std::string async_steps::stalled() const {
+  if (!setup_.secure.on || buffer_.size() < setup_.options.buffer)
+    return {};
+  std::size_t able = 0;
+  for (const auto& m : members_)
+    if (m.handle && held(m.id))
+      ++able;
+  if (able >= setup_.secure.min_members)
+    return {};
+  return "secure aggregation: " + std::to_string(able) + " members besides the aggregator can train, below "
+         "privacy.min_cluster = " + std::to_string(setup_.secure.min_members) + " (a smaller sum would expose them)";
+}
+
+// A step that does not aggregate (the model stays), as a synchronous round that cannot.
+void async_steps::skip_step(std::string why) {
+  buffer_.clear();
+  finish({}, 0, 0.0, std::move(why));
 }
 
 // The step from the buffer's entries (the model is already updated).
@@ -472,6 +544,8 @@ void async_steps::secure_step() {
   auto header = setup_.header;
   header.round = static_cast<std::uint32_t>(pos_.version + 1);
   auto session = secure_session(setup_.secure.seed, header);
+  step_commit step{pos_.version, header.phase == "initial" ? 0u : 1u,
+                   header.cluster == fl::no_cluster ? -1 : std::int64_t{header.cluster}, header.term, {}};
   std::map<std::uint32_t, std::pair<peer, std::vector<held_fit>>> fits;
   for (const auto& b : buffer_) {
     if (b.ticket == 0)
@@ -479,11 +553,10 @@ void async_steps::secure_step() {
     auto& f = fits[b.client];
     auto it = std::find_if(members_.begin(), members_.end(), [&](const peer& p) { return p.id == b.client; });
     f.first = it != members_.end() ? *it : peer{b.client, client_handle{}};
-    f.second.push_back({b.fit_session, b.ticket,
-                        fl::buffered_weight(b.samples, fl::staleness_weight(setup_.options, b.staleness))});
+    f.second.push_back({b.fit_session, b.ticket});
   }
   auto me = shared_from_this();
-  commit_held_fits(watch_, session, fits, setup_.timeout_s, [me, session, fits](commit_outcome c) {
+  commit_held_fits(watch_, session, step, fits, setup_.timeout_s, [me, session, fits](commit_outcome c) {
     if (me->stopped_)
       return;
     std::vector<secure_member> members;
@@ -534,9 +607,12 @@ void async_steps::secure_summed(commit_outcome committed, secure_outcome summed)
   summed.bytes_up += committed.bytes_up;
   summed.bytes_down += committed.bytes_down;
   if (!summed.error.empty() || buffer_.empty()) {
+    // As a synchronous round whose sum fails: this step does not aggregate (its updates are
+    // masked away), and the next one starts from the same model.
     secure_stats_.bytes_up += summed.bytes_up; // spent all the same
     secure_stats_.bytes_down += summed.bytes_down;
-    return pump();
+    return skip_step("secure aggregation: " + (summed.error.empty() ? std::string("every member dropped out")
+                                                                     : summed.error));
   }
   if (auto why = buffered_step(&summed.sum); !why.empty()) {
     buffer_.clear();

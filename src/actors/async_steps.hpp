@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -110,7 +111,11 @@ private:
   void secure_step();
   void secure_summed(commit_outcome committed, secure_outcome summed);
   void step_on_buffer();
-  void finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss);
+  void take_buffer();
+  bool short_step();
+  std::string stalled() const;
+  void skip_step(std::string why);
+  void finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss, std::string not_aggregated = {});
 
   down_watch& watch_;
   fl::strategy& strategy_;
@@ -139,6 +144,10 @@ private:
   std::map<std::uint64_t, std::vector<std::uint8_t>> registrations_; ///< secure: by version
   std::uint64_t next_ticket_ = 0;
   std::function<void(fit_ins&)> tamper_;
+  /// Members whose update at the current version is taken: not sent it again (the same member,
+  /// version and seed train to the same update, which would count twice). Empty after a step.
+  std::set<std::uint32_t> updated_;
+  std::string unregistered_; ///< a fit could not be sent: its version has no registration
   bool summing_ = false;      ///< secure: a buffer is being summed under masks
   secure_outcome secure_stats_; ///< the last secure sum's counts, for its step's record
   // Since the last step: its record's counts.

@@ -119,7 +119,8 @@ caf::message_handler client_handlers(client_actor* self) {
                 // strategy.mode=buffered under secure aggregation: the update stays here until a
                 // server step commits it with its staleness weight (secure_sessions::commit).
                 try {
-                  st.secure.hold(in.secure_session, in.secure_ticket, w.values(), r.weights.values());
+                  st.secure.hold(in.secure_session, in.secure_ticket, in.config.round - 1, r.samples, w.values(),
+                                 r.weights.values());
                 } catch (const std::exception& e) {
                   rp.deliver(make_error(errc::bad_update, "client " + std::to_string(st.id) + ": " + e.what()));
                   return;
@@ -159,7 +160,7 @@ caf::message_handler client_handlers(client_actor* self) {
       auto& st = self->state;
       try {
         if (m.stage == commit_stage) // a buffered step names the fits this client holds
-          return secagg_msg{m.session, m.stage, {st.secure.commit(m.session, st.id, decode_held(m.bytes))}};
+          return secagg_msg{m.session, m.stage, {st.secure.commit(m.session, st.id, decode_commit(m.bytes))}};
         secagg_msg answer{m.session, m.stage, st.secure.step(m.session, m.stage, m.bytes)};
         if (m.stage == 2 && st.crash_in_secagg) { // the injected fault: gone once its masked input is out
           auto rp = self->make_response_promise<secagg_msg>();
@@ -448,7 +449,8 @@ caf::behavior client(client_actor* self, std::uint32_t id, std::shared_ptr<const
   self->state.id = id;
   self->state.ctx = std::move(ctx);
   self->state.pool = std::move(pool);
-  self->state.secure = secure_sessions(self->state.ctx->secure_min_members, self->state.ctx->registrar_key);
+  self->state.secure = secure_sessions(self->state.ctx->secure_min_members, self->state.ctx->registrar_key,
+                                       self->state.ctx->seed, self->state.ctx->async);
   std::size_t floats = 0;
   for (const auto& r : kept_layers(self))
     floats += r.second;

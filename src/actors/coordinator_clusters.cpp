@@ -73,10 +73,13 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
     header.cluster = c;
     header.round = round;
     header.term = cluster.term;
-    ins.model_registration = registration_wire::of(
-      register_model(*st.opt.registrar, secure_session(st.opt.experiment.seed, header), *cluster.model));
-    if (st.opt.experiment.async.mode == "buffered") {
+    if (st.opt.experiment.async.mode != "buffered") {
+      ins.model_registration = registration_wire::of(
+        register_model(*st.opt.registrar, secure_session(st.opt.experiment.seed, header), *cluster.model));
+    } else {
       // FedBuff: the step's model is version round - 1; its fits in flight were sent older ones.
+      // No round registration: a server could otherwise run a synchronous secure round that
+      // trains the same update again (the same member, model and seed) and subtract two sums.
       auto sign = [&](std::uint64_t version, const std::vector<float>& model) {
         ins.versions.push_back({version, registration_wire::of(register_model(
                                            *st.opt.registrar,

@@ -45,6 +45,8 @@ struct node_context {
   /// privacy.min_cluster: a member refuses a secure round whose parameters allow fewer members
   /// (the aggregator sets them; an honest one never goes below the run's).
   std::uint32_t secure_min_members = 3;
+  /// strategy.*'s asynchronous options: a member weights its held FedBuff updates itself.
+  fl::async_options async;
   /// privacy.secure_aggregation: the coordinator's Ed25519 public key (fl/secagg/model_registry),
   /// from the run's own process or the node's setup, never from an aggregator. A member masks
   /// its update only for a model the coordinator signed for the round; without a key it refuses

@@ -296,8 +296,6 @@ typename Inspector::result_type inspect(Inspector& f, server_role& x) {
            x.dp_sigma, x.dp_clip, x.dp_distributed, x.dp_adaptive);
 }
 
-/// One cluster round: its number and who the members are this round (membership may change
-/// between rounds: elections, late joiners, IFCA).
 /// strategy.mode=buffered under secure aggregation: the coordinator's registration of a model
 /// version a cluster server may send fits at (fit_ins::model_registration).
 struct version_registration {
@@ -310,6 +308,8 @@ typename Inspector::result_type inspect(Inspector& f, version_registration& x) {
   return f(caf::meta::type_name("flotilla::version_registration"), x.version, x.registration);
 }
 
+/// One cluster round: its number and who the members are this round (membership may change
+/// between rounds: elections, late joiners, IFCA).
 struct cluster_round_ins {
   std::uint32_t round = 0;
   std::vector<peer> members; ///< sorted by id; includes the server itself

@@ -1,13 +1,15 @@
 #include "actors/secure_member.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <set>
 #include <stdexcept>
 #include <string>
 
 #include "common/sha256.hpp"
 #include "fl/aggregate.hpp"
+#include "actors/secure_round.hpp"
 #include "fl/secagg/model_registry.hpp"
+#include "fl/seeds.hpp"
 
 namespace flotilla::actors {
 
@@ -91,7 +93,7 @@ std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, 
     if (fl::fixed_terms(1, value, 2, terms) != 2)
       throw std::invalid_argument("the clipped count's noise share is beyond secure aggregation's exact sum (stddev " +
                                   std::to_string(count.noise_stddev) + ")");
-    s.input.push_back(terms[0] + terms[1]); // |terms[1]| < 2^62, terms[0] <= 2^40: no overflow
+    s.input.push_back(terms[0] + terms[1]); // |terms[1]| < 2^62, terms[0] <= 2^30: no overflow
   }
   s.model_hash = model_digest(sent);
   auto bits = magnitude_bits(s.input);
@@ -111,30 +113,61 @@ void secure_sessions::open(std::uint64_t session, entry s) {
   sessions_.emplace(session, std::move(s));
 }
 
-std::vector<std::uint8_t> encode_held(const std::vector<held_fit>& fits) {
+namespace {
+
+void put(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  for (int b = 0; b < 8; ++b)
+    out.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+}
+
+std::uint64_t get(const std::vector<std::uint8_t>& in, std::size_t at) {
+  std::uint64_t v = 0;
+  for (int b = 0; b < 8; ++b)
+    v |= static_cast<std::uint64_t>(in[at + b]) << (8 * b);
+  return v;
+}
+
+} // namespace
+
+std::vector<std::uint8_t> encode_commit(const step_commit& c) {
   std::vector<std::uint8_t> out;
-  out.reserve(fits.size() * 24);
-  for (const auto& f : fits)
-    for (auto v : {f.fit_session, f.ticket, f.weight})
-      for (int b = 0; b < 8; ++b)
-        out.push_back(static_cast<std::uint8_t>(v >> (8 * b)));
+  out.reserve(32 + 16 * c.fits.size());
+  for (auto v : {c.step_version, std::uint64_t{c.phase}, static_cast<std::uint64_t>(c.cluster), std::uint64_t{c.term}})
+    put(out, v);
+  for (const auto& f : c.fits) {
+    put(out, f.fit_session);
+    put(out, f.ticket);
+  }
   return out;
 }
 
-std::vector<held_fit> decode_held(const std::vector<std::uint8_t>& bytes) {
-  if (bytes.empty() || bytes.size() % 24 != 0 || bytes.size() / 24 > secure_sessions::max_holds)
+step_commit decode_commit(const std::vector<std::uint8_t>& bytes) {
+  if (bytes.size() < 48 || (bytes.size() - 32) % 16 != 0 || (bytes.size() - 32) / 16 > secure_sessions::max_holds)
     throw sa::protocol_error("secagg: a commit of held fits has " + std::to_string(bytes.size()) +
-                             " bytes, not 24 for each of 1 to " + std::to_string(secure_sessions::max_holds) + " fits");
-  std::vector<held_fit> out(bytes.size() / 24);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    std::uint64_t v[3] = {0, 0, 0};
-    for (int k = 0; k < 3; ++k)
-      for (int b = 0; b < 8; ++b)
-        v[k] |= static_cast<std::uint64_t>(bytes[24 * i + 8 * k + b]) << (8 * b);
-    if (v[0] == 0 || v[1] == 0 || v[2] == 0)
-      throw sa::protocol_error("secagg: a commit names a fit with a zero session, ticket or weight");
-    out[i] = {v[0], v[1], v[2]};
+                             " bytes, not 32 and 16 for each of 1 to " + std::to_string(secure_sessions::max_holds) +
+                             " fits");
+  step_commit c;
+  c.step_version = get(bytes, 0);
+  auto phase = get(bytes, 8), term = get(bytes, 24);
+  c.cluster = static_cast<std::int64_t>(get(bytes, 16));
+  if (phase > 1 || term > 0xffffffffu)
+    throw sa::protocol_error("secagg: a commit names phase " + std::to_string(phase) + " and term " +
+                             std::to_string(term));
+  c.phase = static_cast<std::uint32_t>(phase);
+  c.term = static_cast<std::uint32_t>(term);
+  for (std::size_t at = 32; at < bytes.size(); at += 16) {
+    held_fit f{get(bytes, at), get(bytes, at + 8)};
+    if (f.fit_session == 0 || f.ticket == 0)
+      throw sa::protocol_error("secagg: a commit names a fit with a zero session or ticket");
+    c.fits.push_back(f);
   }
+  return c;
+}
+
+std::array<std::uint8_t, 32> round_context_of(std::uint64_t session) {
+  std::array<std::uint8_t, 32> out{};
+  for (std::size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<std::uint8_t>(fl::splitmix64(session + i) & 0xff);
   return out;
 }
 
@@ -149,18 +182,18 @@ sa::digest32 buffered_digest(std::uint64_t session) {
   return d;
 }
 
-void secure_sessions::hold(std::uint64_t fit_session, std::uint64_t ticket, const std::vector<float>& sent,
-                           const std::vector<float>& trained) {
+void secure_sessions::hold(std::uint64_t fit_session, std::uint64_t ticket, std::uint64_t version,
+                           std::uint64_t samples, const std::vector<float>& sent, const std::vector<float>& trained) {
   if (sent.size() != trained.size())
     throw std::invalid_argument("secure fit: the trained model has " + std::to_string(trained.size()) +
                                 " weights, the model sent " + std::to_string(sent.size()));
-  held h{next_++, std::vector<float>(trained.size())};
+  held h{next_++, ticket, version, samples, std::vector<float>(trained.size())};
   for (std::size_t i = 0; i < trained.size(); ++i) {
     h.delta[i] = trained[i] - sent[i]; // the float the clear FedBuff's server subtracts
     if (!std::isfinite(h.delta[i]))
-      throw std::invalid_argument("update refused: a non-finite weight at index " + std::to_string(i));
+      throw std::invalid_argument("update refused: a non-finite weight");
   }
-  holds_.erase({fit_session, ticket});
+  holds_.erase(fit_session);
   while (holds_.size() >= max_holds) {
     auto oldest = holds_.begin();
     for (auto it = holds_.begin(); it != holds_.end(); ++it)
@@ -168,44 +201,54 @@ void secure_sessions::hold(std::uint64_t fit_session, std::uint64_t ticket, cons
         oldest = it;
     holds_.erase(oldest);
   }
-  holds_.emplace(std::make_pair(fit_session, ticket), std::move(h));
+  holds_.emplace(fit_session, std::move(h));
 }
 
-std::uint8_t secure_sessions::commit(std::uint64_t session, std::uint32_t member, const std::vector<held_fit>& fits) {
-  std::set<std::pair<std::uint64_t, std::uint64_t>> named;
-  std::size_t n = 0;
-  for (const auto& f : fits) {
-    auto it = holds_.find({f.fit_session, f.ticket});
-    if (it == holds_.end() || !named.insert(it->first).second)
-      throw sa::protocol_error("secagg: the step names a fit this member does not hold (session " +
-                               std::to_string(f.fit_session) + ", ticket " + std::to_string(f.ticket) +
-                               "): never trained, named twice, or one of more than " + std::to_string(max_holds) +
-                               " held fits");
-    if (n != 0 && it->second.delta.size() != n)
+std::uint8_t secure_sessions::commit(std::uint64_t session, std::uint32_t member, const step_commit& c) {
+  if (c.step_version >= 0xffffffffu ||
+      session != secure_session(seed_, static_cast<int>(c.phase), c.cluster,
+                                static_cast<std::uint32_t>(c.step_version + 1), c.term))
+    throw sa::protocol_error("secagg: session " + std::to_string(session) + " is not the step it names");
+  // Used up whatever follows: an aggregator cannot retry a commit with other parameters.
+  std::vector<held> used;
+  for (const auto& f : c.fits) {
+    auto it = holds_.find(f.fit_session);
+    if (it == holds_.end() || it->second.ticket != f.ticket)
+      throw sa::protocol_error("secagg: the step names a fit this member does not hold (never trained, named twice, "
+                               "replaced by a newer fit, or one of more than " + std::to_string(max_holds) +
+                               " held fits)");
+    used.push_back(std::move(it->second));
+    holds_.erase(it);
+  }
+  std::size_t n = used.front().delta.size();
+  for (std::size_t k = 0; k < used.size(); ++k) {
+    const auto& h = used[k];
+    if (h.version > c.step_version ||
+        c.fits[k].fit_session != buffered_fit_session(seed_, static_cast<int>(c.phase), c.cluster, h.version))
+      throw sa::protocol_error("secagg: the step names a fit of another aggregation point or a later version");
+    if (async_.max_staleness > 0 && c.step_version - h.version > async_.max_staleness)
+      throw sa::protocol_error("secagg: the step names a fit staler than strategy.max_staleness");
+    if (h.delta.size() != n)
       throw sa::protocol_error("secagg: the step's held fits have different sizes");
-    n = it->second.delta.size();
   }
   entry s;
   s.member = member;
   s.order = next_++;
   s.input.assign(n, 0);
   std::vector<std::int64_t> terms(n);
-  for (const auto& f : fits) {
-    const auto& d = holds_.at({f.fit_session, f.ticket}).delta;
-    if (auto at = fl::fixed_terms(f.weight, d.data(), n, terms.data()); at != n)
-      throw std::invalid_argument("held update has a weight too large for secure aggregation's exact sum at index " +
-                                  std::to_string(at) + " (" + std::to_string(f.weight) + " x " + std::to_string(d[at]) +
-                                  "; a diverged model)");
+  for (const auto& h : used) {
+    auto staleness = c.step_version - h.version;
+    auto weight = fl::buffered_weight(
+      h.samples, fl::staleness_weight(async_, static_cast<std::uint32_t>(std::min<std::uint64_t>(staleness, 0xffffffffu))));
+    if (fl::fixed_terms(weight, h.delta.data(), n, terms.data()) != n)
+      throw std::invalid_argument("held update too large for secure aggregation's exact sum (a diverged model)");
     for (std::size_t i = 0; i < n; ++i) {
       auto v = static_cast<__int128>(s.input[i]) + terms[i];
       if (v >= (static_cast<__int128>(1) << 62) || v <= -(static_cast<__int128>(1) << 62))
-        throw std::invalid_argument("held updates sum beyond secure aggregation's exact sum at index " +
-                                    std::to_string(i) + " (a diverged model)");
+        throw std::invalid_argument("held updates sum beyond secure aggregation's exact sum (a diverged model)");
       s.input[i] = static_cast<std::int64_t>(v);
     }
   }
-  for (const auto& k : named)
-    holds_.erase(k);
   s.model_hash = buffered_digest(session);
   auto bits = magnitude_bits(s.input);
   open(session, std::move(s));
@@ -219,7 +262,7 @@ std::vector<std::uint8_t> secure_sessions::step(std::uint64_t session, std::uint
     throw sa::protocol_error("secagg: no secure fit of this client belongs to session " + std::to_string(session) +
                              " (it never trained for it, or the session ended or was replaced)");
   try {
-    auto out = run(it->second, stage, bytes);
+    auto out = run(session, it->second, stage, bytes);
     if (stage == 3)
       sessions_.erase(it);
     return out;
@@ -229,12 +272,15 @@ std::vector<std::uint8_t> secure_sessions::step(std::uint64_t session, std::uint
   }
 }
 
-std::vector<std::uint8_t> secure_sessions::run(entry& s, std::uint8_t stage, const std::vector<std::uint8_t>& bytes) {
+std::vector<std::uint8_t> secure_sessions::run(std::uint64_t session, entry& s, std::uint8_t stage,
+                                               const std::vector<std::uint8_t>& bytes) {
   switch (stage) {
     case 0: {
       if (s.machine)
         throw sa::protocol_error("secagg: the round's parameters arrived twice");
       auto p = sa::checked(sa::round_setup::from_bytes(bytes).p);
+      if (p.round_context != round_context_of(session))
+        throw sa::protocol_error("secagg: the round's parameters belong to another session");
       if (p.min_members < min_members_)
         throw sa::protocol_error("secagg: the round allows sums over " + std::to_string(p.min_members) +
                                  " members, the run's privacy.min_cluster is " + std::to_string(min_members_));

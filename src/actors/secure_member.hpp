@@ -3,12 +3,14 @@
 // it: after a secure fit the member holds its update as the integers it will mask, then answers
 // the round's protocol steps (fl/secagg/protocol.hpp) one at a time. Plain state, no actors, so
 // it is tested without them; the client actor only forwards fit results and secagg_msg steps.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "fl/async_aggregation.hpp"
 #include "fl/privacy/dp_noise.hpp"
 #include "fl/secagg/protocol.hpp"
 
@@ -32,24 +34,40 @@ struct clip_count {
 };
 
 /// strategy.mode=buffered (FedBuff) under secure aggregation: a member trains before anyone
-/// knows which server step its update will land in, nor its staleness weight. It holds the
-/// update (secure_sessions::hold) under the fit's session (fit_ins::secure_session, which the
-/// coordinator registered with the version's model) and ticket (fit_ins::secure_ticket, unique
-/// in the engine that sent it); once the buffer is full the server names each held fit with its
-/// weight (commit_stage), and the member masks the sum of its weighted updates in the step's
-/// session.
+/// knows which server step its update will land in, nor its staleness. It holds the update
+/// (secure_sessions::hold) under the fit's session (fit_ins::secure_session, which the
+/// coordinator registered with the version's model; at most one hold a session) and ticket
+/// (fit_ins::secure_ticket). Once the buffer is full the server commits the held fits to the
+/// step's session (commit_stage): the member weights each by its own samples and its staleness
+/// at the step's version, and masks the sum.
 struct held_fit {
   std::uint64_t fit_session = 0;
   std::uint64_t ticket = 0;
-  std::uint64_t weight = 0; ///< fl::buffered_weight: samples times staleness weight, in 1/1024 samples
+};
+/// A server step's commit: the version it folds into (each fit's staleness is that less the
+/// version it was sent) and the aggregation point (as secure_session names it: phase 0 initial, 1
+/// cluster; the cluster, -1 for none; the server's term), which the member checks against the
+/// step's session and its fits' sessions, so that every member of one protocol run has the same
+/// step version and the server cannot choose anyone's weight.
+struct step_commit {
+  std::uint64_t step_version = 0;
+  std::uint32_t phase = 0;
+  std::int64_t cluster = -1;
+  std::uint32_t term = 0;
+  std::vector<held_fit> fits;
 };
 /// secagg_msg's stage that commits held fits to a step's session (before the protocol's 0..3).
 constexpr std::uint8_t commit_stage = 4;
-/// A commit's bytes: 24 per fit (three little-endian u64). decode_held throws
-/// fl::secagg::protocol_error on any other length, on no fit or more than
-/// secure_sessions::max_holds, and on a zero session, ticket or weight.
-std::vector<std::uint8_t> encode_held(const std::vector<held_fit>& fits);
-std::vector<held_fit> decode_held(const std::vector<std::uint8_t>& bytes);
+/// A commit's bytes: 32 of header (four little-endian u64: step version, phase, cluster, term),
+/// then 16 per fit. decode_commit throws fl::secagg::protocol_error on any other length, on no
+/// fit or more than secure_sessions::max_holds, on a phase other than 0 or 1, a term beyond 32
+/// bits, and a zero session or ticket.
+std::vector<std::uint8_t> encode_commit(const step_commit& c);
+step_commit decode_commit(const std::vector<std::uint8_t>& bytes);
+/// The round context (fl::secagg::params) of a session: the protocol's keys and masks are bound
+/// to it, and a member checks it against the session it was asked in, so one protocol run never
+/// mixes members of different sessions.
+std::array<std::uint8_t, 32> round_context_of(std::uint64_t session);
 /// What a buffered step's session checks instead of a model hash (its members trained on
 /// different versions, each checked against its registration before training): a digest of the
 /// session number, so a member only answers the step it committed to.
@@ -66,9 +84,11 @@ public:
 
   /// The fewest members a round's parameters may allow (privacy.min_cluster): a lower
   /// min_members from the aggregator is refused at step 0.
+  /// `seed` and `async`: the run's (node_context), for buffered steps' sessions and weights.
   explicit secure_sessions(std::size_t min_members = fl::secagg::min_cluster,
-                           std::optional<fl::secagg::key32> registrar = std::nullopt)
-      : min_members_(min_members), registrar_(registrar) {}
+                           std::optional<fl::secagg::key32> registrar = std::nullopt, std::uint64_t seed = 0,
+                           fl::async_options async = {})
+      : min_members_(min_members), registrar_(registrar), seed_(seed), async_(std::move(async)) {}
 
   /// Before a secure fit trains: `registration` must be the coordinator's signature of
   /// (session, model_digest(sent)) under the registrar key this client was given
@@ -81,7 +101,7 @@ public:
   /// After a secure fit: keeps fixed_terms(weight, trained) - fixed_terms(weight, sent), the
   /// member's update relative to the model it was sent on FedAvg's exact grid, and the sent
   /// model's digest. Returns the contribution's magnitude_bits. Throws std::invalid_argument
-  /// when the sizes differ or a term is beyond the grid (a diverged update: |weight * w| >= 2^22).
+  /// when the sizes differ or a term is beyond the grid (a diverged update: |weight * w| >= 2^32).
   /// privacy.dp=distributed: with noise_stddev > 0 the member also adds its noise share
   /// (fl/privacy/dp_noise, `noise`'s stream) as its own addend, fixed_terms(1, share), so the
   /// unmasked sum equals the clear updates' sum plus every survivor's share on the same grid:
@@ -103,18 +123,23 @@ public:
   /// bytes a weight per held fit.
   static constexpr std::size_t max_holds = 8;
 
-  /// After a buffered secure fit: keeps trained - sent (floats, as the server would subtract
-  /// them) under (fit_session, ticket). Throws std::invalid_argument when the sizes differ or a
-  /// weight is not finite.
-  void hold(std::uint64_t fit_session, std::uint64_t ticket, const std::vector<float>& sent,
-            const std::vector<float>& trained);
-  /// The server's commit of held fits to a buffered step's `session`: the member's input is the
-  /// sum over `fits` of fixed_terms(weight, its delta), on the grid the clear FedBuff sums, and
-  /// the session checks buffered_digest(session). Each named fit is used once and forgotten.
-  /// Returns the input's magnitude_bits. Throws fl::secagg::protocol_error for a fit it does not
-  /// hold (never trained, evicted, named twice) and std::invalid_argument for a term beyond the
-  /// grid; nothing is kept then.
-  std::uint8_t commit(std::uint64_t session, std::uint32_t member, const std::vector<held_fit>& fits);
+  /// After a buffered secure fit sent at model `version`: keeps trained - sent (floats, as the
+  /// server would subtract them) and the fit's samples under fit_session (a newer fit of the same
+  /// session replaces it: the same member, version and seed train to the same update). Throws
+  /// std::invalid_argument when the sizes differ or a weight is not finite.
+  void hold(std::uint64_t fit_session, std::uint64_t ticket, std::uint64_t version, std::uint64_t samples,
+            const std::vector<float>& sent, const std::vector<float>& trained);
+  /// The server's commit of held fits to a buffered step's `session`. Checks that the session
+  /// is secure_session(seed, phase, cluster, step_version + 1, term) and each fit's session
+  /// buffered_fit_session(seed, phase, cluster, its version) at or below step_version (and
+  /// within async.max_staleness), then uses the fits up whatever follows. The member's input is
+  /// the sum over them of fixed_terms(buffered_weight(samples, staleness_weight(step_version -
+  /// version)), delta): its own weights, on the grid the clear FedBuff sums; the session checks
+  /// buffered_digest(session). Returns the input's magnitude_bits. Throws
+  /// fl::secagg::protocol_error for a fit it does not hold (never trained, replaced, named twice,
+  /// evicted) or that does not belong to the step, and std::invalid_argument for a term beyond
+  /// the grid (naming neither the index nor the value: the aggregator reads the reason).
+  std::uint8_t commit(std::uint64_t session, std::uint32_t member, const step_commit& c);
   std::size_t holds() const { return holds_.size(); }
 
   std::size_t size() const { return sessions_.size(); }
@@ -128,18 +153,24 @@ private:
     fl::secagg::digest32 model_hash{}; ///< of the model this member trained from
     std::unique_ptr<fl::secagg::secagg_client> machine;
   };
-  std::vector<std::uint8_t> run(entry& s, std::uint8_t stage, const std::vector<std::uint8_t>& bytes);
+  std::vector<std::uint8_t> run(std::uint64_t session, entry& s, std::uint8_t stage,
+                                const std::vector<std::uint8_t>& bytes);
   void open(std::uint64_t session, entry s);
 
   struct held {
     std::uint64_t order = 0;
+    std::uint64_t ticket = 0;
+    std::uint64_t version = 0;
+    std::uint64_t samples = 0;
     std::vector<float> delta;
   };
-  std::map<std::pair<std::uint64_t, std::uint64_t>, held> holds_;
+  std::map<std::uint64_t, held> holds_; ///< by fit session
 
   std::map<std::uint64_t, entry> sessions_;
   std::size_t min_members_;
   std::optional<fl::secagg::key32> registrar_;
+  std::uint64_t seed_ = 0;
+  fl::async_options async_;
   std::uint64_t next_ = 0;
 };
 

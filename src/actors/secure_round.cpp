@@ -46,13 +46,18 @@ std::uint64_t secure_session(std::uint64_t seed, const fl::round_record& header)
                         header.term);
 }
 
-std::uint64_t buffered_fit_session(std::uint64_t seed, const fl::round_record& header, std::uint64_t version) {
-  return secure_session(seed, header.phase == "initial" ? 2 : 3,
-                        header.cluster == fl::no_cluster ? -1 : std::int64_t{header.cluster},
-                        static_cast<std::uint32_t>(version), static_cast<std::uint32_t>(version >> 32)); // phases 2, 3: no round is one
+std::uint64_t buffered_fit_session(std::uint64_t seed, int phase, std::int64_t cluster, std::uint64_t version) {
+  // Phases 2 and 3: no round's or step's session is one.
+  return secure_session(seed, phase + 2, cluster, static_cast<std::uint32_t>(version),
+                        static_cast<std::uint32_t>(version >> 32));
 }
 
-void commit_held_fits(down_watch& watch, std::uint64_t session,
+std::uint64_t buffered_fit_session(std::uint64_t seed, const fl::round_record& header, std::uint64_t version) {
+  return buffered_fit_session(seed, header.phase == "initial" ? 0 : 1,
+                              header.cluster == fl::no_cluster ? -1 : std::int64_t{header.cluster}, version);
+}
+
+void commit_held_fits(down_watch& watch, std::uint64_t session, const step_commit& step,
                       const std::map<std::uint32_t, std::pair<peer, std::vector<held_fit>>>& fits, double timeout_s,
                       std::function<void(commit_outcome)> done) {
   auto out = std::make_shared<commit_outcome>();
@@ -60,7 +65,9 @@ void commit_held_fits(down_watch& watch, std::uint64_t session,
   std::vector<peer> peers;
   for (const auto& [id, f] : fits) {
     peers.push_back(f.first);
-    (*bytes)[id] = encode_held(f.second);
+    auto mine = step;
+    mine.fits = f.second;
+    (*bytes)[id] = encode_commit(mine);
     out->bytes_down += (*bytes)[id].size();
   }
   fan_out_hooks<secagg_msg> hooks;
@@ -213,8 +220,7 @@ void run_secure_sum(down_watch& watch, const secure_setup& setup, std::uint64_t 
   p.min_members = setup.min_members;
   // The round context binds keys, masks and SecAgg+'s ring to this session; it needs to be
   // unique, not secret (the masks' secrecy is in the members' fresh X25519 keys).
-  for (std::size_t i = 0; i < p.round_context.size(); ++i)
-    p.round_context[i] = static_cast<std::uint8_t>(fl::splitmix64(session + i) & 0xff);
+  p.round_context = round_context_of(session);
   auto fail = [&](std::string why) {
     secure_outcome out;
     out.error = std::move(why);

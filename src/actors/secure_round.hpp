@@ -80,6 +80,8 @@ std::uint64_t secure_session(std::uint64_t seed, const fl::round_record& header)
 /// sends the same version's fits again: the same model, the same registration). Distinct from
 /// every round's and step's secure_session.
 std::uint64_t buffered_fit_session(std::uint64_t seed, const fl::round_record& header, std::uint64_t version);
+/// The same by secure_session's numbers (phase 0 initial, 1 cluster; cluster -1 for none).
+std::uint64_t buffered_fit_session(std::uint64_t seed, int phase, std::int64_t cluster, std::uint64_t version);
 
 /// What committing held fits to a buffered step's session gave (commit_held_fits).
 struct commit_outcome {
@@ -88,9 +90,10 @@ struct commit_outcome {
   std::uint64_t bytes_up = 0, bytes_down = 0;
 };
 
-/// strategy.mode=buffered: asks each member in `fits` to commit its held fits with their weights
-/// to `session` (secagg_msg stage commit_stage, secure_sessions::commit), and calls `done` once.
-void commit_held_fits(down_watch& watch, std::uint64_t session,
+/// strategy.mode=buffered: asks each member in `fits` to commit its held fits to `session`
+/// (secagg_msg stage commit_stage, secure_sessions::commit; `step` is the commit's header, its
+/// fits each member's own), and calls `done` once.
+void commit_held_fits(down_watch& watch, std::uint64_t session, const step_commit& step,
                       const std::map<std::uint32_t, std::pair<peer, std::vector<held_fit>>>& fits, double timeout_s,
                       std::function<void(commit_outcome)> done);
 

@@ -50,6 +50,7 @@ std::shared_ptr<actors::node_context> node_context_for(const config::settings& s
     ctx->dp_adaptive = s.experiment.privacy.adaptive_clip;
   }
   ctx->secure_min_members = s.experiment.privacy.min_cluster;
+  ctx->async = s.experiment.async;
   if (s.data.test_limit > 0)
     ctx->global_test_rows = std::min(ctx->global_test_rows, s.data.test_limit);
   for (const auto& p : s.profiles)

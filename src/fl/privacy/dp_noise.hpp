@@ -21,7 +21,7 @@
 //
 // Bit equality holds through Flotilla's exact fixed-point sums (fedavg_accumulator in
 // fl/aggregate.hpp, and secure aggregation's integer ring): each addend is rounded to the
-// 2^-40 grid on its own and integer addition is associative. So a share must be its OWN addend:
+// 2^-30 grid on its own and integer addition is associative. So a share must be its OWN addend:
 // acc.add_range(W, offset, share, n) with a fixed weight W, next to the member's
 // acc.add_range(w_i, offset, update, n) (in secure aggregation the member adds the two integer
 // vectors before masking). Central and distributed then feed the same integer terms, in

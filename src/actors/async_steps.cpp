@@ -392,6 +392,8 @@ void async_steps::pump() {
       versions_.erase(versions_.begin(), versions_.lower_bound(std::min(*oldest, pos_.version)));
     else
       versions_.erase(versions_.begin(), versions_.lower_bound(pos_.version));
+    if (!failed && next->version == pos_.version)
+      updated_.insert(id); // before its place is filled: not the same fit again
     fill(); // its place goes to another client at once
     if (failed) {
       failed_ids_.push_back(id);
@@ -416,8 +418,6 @@ void async_steps::pump() {
       fit_seconds_ += r.seconds;
       if (setup_.on_update)
         setup_.on_update(r);
-      if (next->version == pos_.version)
-        updated_.insert(id);
       buffer_.push_back({id, r.samples, r.train_loss, staleness, {},
                          buffered_fit_session(setup_.secure.seed, setup_.header, next->version), ticket});
       if (ready())
@@ -445,8 +445,6 @@ void async_steps::pump() {
       model_ = weight_blob{model_.layout, std::move(current)};
       return finish({staleness}, r.samples, r.train_loss);
     }
-    if (next->version == pos_.version)
-      updated_.insert(id);
     buffered b{id, r.samples, r.train_loss, staleness, std::vector<float>(trained.size())};
     for (std::size_t i = 0; i < trained.size(); ++i)
       b.delta[i] = trained[i] - start[i];

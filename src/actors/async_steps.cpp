@@ -196,8 +196,8 @@ bool async_steps::held(std::uint32_t id) const {
 }
 
 // FedBuff steps once the buffer holds its K updates; under secure aggregation also from at least
-// min_members distinct members (a fast member may be in the buffer twice), so that the sum hides
-// each of them: the buffer then waits for more.
+// min_members distinct members (a fast member may be in the buffer twice, at two versions), so
+// that the sum hides each of them: the buffer then waits for more.
 bool async_steps::ready() const {
   if (buffer_.size() < setup_.options.buffer)
     return false;
@@ -533,9 +533,9 @@ void async_steps::step_on_buffer() {
   finish(stale, samples, samples > 0 ? loss / static_cast<double>(samples) : 0.0);
 }
 
-// A full buffer under secure aggregation: each member commits its held fits, weighted, to the
-// step's session, then the protocol sums them; fits still in flight go on meanwhile (their
-// results wait for the next step).
+// A full buffer under secure aggregation: each member commits its held fits to the step's
+// session (weighting them itself), then the protocol sums them; fits still in flight go on
+// meanwhile (their results wait for the next step).
 void async_steps::secure_step() {
   summing_ = true;
   pumping_ = false;
@@ -579,7 +579,7 @@ void async_steps::secure_step() {
   });
 }
 
-// The masked sum is in (or could not be made): the step, or the buffer refills.
+// The masked sum is in: the step. Or it could not be made: a step that does not aggregate.
 void async_steps::secure_summed(commit_outcome committed, secure_outcome summed) {
   summing_ = false;
   std::set<std::uint32_t> out;

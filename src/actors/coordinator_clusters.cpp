@@ -45,8 +45,11 @@ void run_cluster_round(coordinator_actor* self, std::uint32_t c, std::uint32_t r
   // deadline follows from the server's own steps and is only the backstop.
   auto members = member_peers(self, c);
   auto t = current_transfer_settings();
-  auto limit = cluster_round_deadline_s(st.opt.experiment.rounds.timeout_s, members.size(), st.opt.model.parameters,
-                                        t.chunk_floats, t.window, t.chunk_timeout_s);
+  const auto& experiment = st.opt.experiment;
+  std::size_t secure_steps =
+    !experiment.privacy.secure_aggregation ? 0 : experiment.async.mode == "buffered" ? 5 : 4;
+  auto limit = cluster_round_deadline_s(experiment.rounds.timeout_s, members.size(), st.opt.model.parameters, t.chunk_floats,
+                                        t.window, t.chunk_timeout_s, secure_steps);
   auto stop_probe = [self](caf::actor probe, std::uint64_t probe_ticket) {
     self->state.watch->forget(probe.address(), probe_ticket);
     self->send_exit(probe, caf::exit_reason::user_shutdown);

@@ -56,8 +56,10 @@ caf::behavior liveness_probe(caf::event_based_actor* self, client_handle target,
 }
 
 double cluster_round_deadline_s(double timeout_s, std::size_t participants, std::size_t model_floats,
-                                std::size_t chunk_floats, std::size_t window, double chunk_timeout_s) {
-  double fan_outs = 2 * timeout_s; // fit, then evaluation of the new model
+                                std::size_t chunk_floats, std::size_t window, double chunk_timeout_s,
+                                std::size_t secure_steps) {
+  // fit, then evaluation of the new model; secure aggregation's steps between them
+  double fan_outs = static_cast<double>(2 + secure_steps) * timeout_s;
   double transfers = 0;
   if (chunk_floats > 0 && model_floats > chunk_floats) {
     auto chunks = (model_floats + chunk_floats - 1) / chunk_floats;

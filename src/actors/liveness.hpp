@@ -24,8 +24,10 @@ caf::behavior liveness_probe(caf::event_based_actor* self, client_handle target,
 /// participant's update from another process (one transfer at a time; each window of chunk
 /// requests waits at most `chunk_timeout_s`), plus 5 s for the messages between them. With
 /// the liveness probe this is only a backstop: a server that is alive answers within its steps'
-/// deadlines, one that hangs is found by the probe.
+/// deadlines, one that hangs is found by the probe. `secure_steps`: fan-outs of secure
+/// aggregation, each `timeout_s` too (its four protocol steps; FedBuff's commit makes five).
 double cluster_round_deadline_s(double timeout_s, std::size_t participants, std::size_t model_floats,
-                                std::size_t chunk_floats, std::size_t window, double chunk_timeout_s);
+                                std::size_t chunk_floats, std::size_t window, double chunk_timeout_s,
+                                std::size_t secure_steps = 0);
 
 } // namespace flotilla::actors

@@ -33,7 +33,9 @@
 #      the clear; two loopback nodes = threaded; SIGKILLed mid cluster phase and resumed (the fits in
 #      flight sent again under the coordinator's registrations) bit for bit; a server crash
 #      mid-protocol: re-elected, its fits in flight taken over, every step still summed securely;
-#      inconsistent_model: the member sent another model under a version's registration refuses
+#      inconsistent_model: the member sent another model under a version's registration refuses;
+#      a small cluster's buffer waits for min_cluster distinct members, and with members lost below
+#      it the steps do not aggregate instead of hanging
 # Usage: secure_aggregation.sh path/to/flotilla (from the source dir; needs python3).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -319,4 +321,30 @@ assert len(why) == 1 and "not the one the coordinator registered" in why[0], why
 assert all(r["aggregated"] and r["secure_members"] >= 3 for r in cl), cl' "$work/fb-attack" ||
   fail "FedBuff attack: $(rows "$work/fb-attack")"
 pass "FedBuff under secure aggregation: = clear, nodes = threads, resumed bit for bit, a server crash mid-protocol survived, the model-inconsistency attack refused"
+# A cluster of 6 (its server and 5 members) with a buffer of 3: a step waits until 3 distinct
+# members besides the server are in, never asks a member twice at one version, and when members
+# crash until fewer than 3 can train the steps do not aggregate (the model stays) instead of hanging.
+tiny=(clients=6 rounds.initial=4 rounds.cluster=4 strategy.concurrency=5 strategy.buffer=3)
+run_ok fb-wait "${fb[@]}" "${tiny[@]}" privacy.secure_aggregation=true
+python3 -c 'import json, sys
+cl = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+cl = [r for r in cl if r["phase"] == "cluster"]
+assert len(cl) == 4 and all(r["aggregated"] and r["secure_members"] >= 3 and r["failures"] == 0 for r in cl), cl
+assert any(r["clients"] > 3 for r in cl), "no step waited for a third member: the test says nothing"' "$work/fb-wait" ||
+  fail "FedBuff wait: $(rows "$work/fb-wait")"
+server=$(python3 -c 'import json, sys
+print([json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl") if json.loads(l)["phase"] == "cluster"][0]["server"])' \
+  "$work/fb-wait")
+crash=$(python3 -c 'import json, sys
+s = int(sys.argv[1])
+print(json.dumps([{"target": c, "kind": "crash", "phase": "cluster", "round": 2} for c in [c for c in range(6) if c != s][:3]]))' "$server")
+run_ok fb-lost "${fb[@]}" "${tiny[@]}" privacy.secure_aggregation=true "faults=$crash"
+python3 -c 'import json, sys
+cl = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+cl = [r for r in cl if r["phase"] == "cluster"]
+assert len(cl) == 4 and cl[0]["aggregated"], cl
+stalled = [r for r in cl if not r["aggregated"]]
+assert stalled and all("below privacy.min_cluster" in r["not_aggregated"] for r in stalled), cl' "$work/fb-lost" ||
+  fail "FedBuff with members lost: $(rows "$work/fb-lost")"
+pass "FedBuff: a buffer waits for min_cluster distinct members; with too few left its steps do not aggregate"
 echo "secure aggregation: all sections passed in ${SECONDS} s"

@@ -153,7 +153,7 @@ void async_steps::fill() {
   const fl::device_clock* clock = setup_.sim ? setup_.sim->clock.get() : nullptr;
   std::vector<std::uint32_t> candidates;
   for (const auto& m : members_)
-    if (m.handle && !flights_.busy(m.id) && !updated_.count(m.id) && (!clock || clock->online(m.id, pos_.now)))
+    if (m.handle && !flights_.busy(m.id) && !tried_.count(m.id) && (!clock || clock->online(m.id, pos_.now)))
       candidates.push_back(m.id);
   // A promoted server's link carries the model out and the update back (the coordinator's costs
   // are not modelled: fl::server_seconds).
@@ -270,7 +270,7 @@ std::string async_steps::buffered_step(const std::vector<std::int64_t>* masked) 
 void async_steps::finish(std::vector<std::uint32_t> staleness, std::uint64_t samples, double loss,
                          std::string not_aggregated) {
   ++pos_.version;
-  updated_.clear(); // members may train on the new version
+  tried_.clear(); // members may train on the new version
   if (setup_.sim && setup_.sim->server >= 0) // the server folds the updates at its own speed
     pos_.now += static_cast<double>(staleness.size()) *
                 setup_.sim->clock->server_seconds(static_cast<std::uint32_t>(setup_.sim->server), 0, 1).aggregate;
@@ -392,8 +392,8 @@ void async_steps::pump() {
       versions_.erase(versions_.begin(), versions_.lower_bound(std::min(*oldest, pos_.version)));
     else
       versions_.erase(versions_.begin(), versions_.lower_bound(pos_.version));
-    if (!failed && next->version == pos_.version)
-      updated_.insert(id); // before its place is filled: not the same fit again
+    if (next->version == pos_.version)
+      tried_.insert(id); // before its place is filled: not the same fit again (nor a lost member)
     fill(); // its place goes to another client at once
     if (failed) {
       failed_ids_.push_back(id);
@@ -473,15 +473,15 @@ void async_steps::take_buffer() {
   step_on_buffer();
 }
 
-// Every member that could train now has given its update at this version (fewer members than
-// the buffer): sending one again would train the same update (the same member, model and seed),
-// so the step takes the buffer as it is. False when someone else may still come.
+// Every member that could train now was asked at this version (fewer members than the buffer, or
+// members lost): sending one again would train the same update (the same member, model and
+// seed) or fail again, so the step takes the buffer as it is. False when someone else may still come.
 bool async_steps::short_step() {
   if (buffer_.empty())
     return false;
   bool waiting = false;
   for (const auto& m : members_)
-    if (m.handle && !flights_.busy(m.id) && updated_.count(m.id))
+    if (m.handle && !flights_.busy(m.id) && tried_.count(m.id))
       waiting = true;
   if (!waiting)
     return false;

@@ -144,9 +144,10 @@ private:
   std::map<std::uint64_t, std::vector<std::uint8_t>> registrations_; ///< secure: by version
   std::uint64_t next_ticket_ = 0;
   std::function<void(fit_ins&)> tamper_;
-  /// Members whose update at the current version is taken: not sent it again (the same member,
-  /// version and seed train to the same update, which would count twice). Empty after a step.
-  std::set<std::uint32_t> updated_;
+  /// Members whose fit at the current version came back (an update or a failure): not sent it
+  /// again (the same member, version and seed train to the same update, which would count
+  /// twice; a lost member would fail again). Empty after a step.
+  std::set<std::uint32_t> tried_;
   std::string unregistered_; ///< a fit could not be sent: its version has no registration
   bool summing_ = false;      ///< secure: a buffer is being summed under masks
   secure_outcome secure_stats_; ///< the last secure sum's counts, for its step's record

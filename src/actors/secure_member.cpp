@@ -101,16 +101,23 @@ std::uint8_t secure_sessions::keep(std::uint64_t session, std::uint32_t member, 
   return bits;
 }
 
+namespace {
+
+// Puts `value` under `key` (replacing what is there), first dropping the entries of lowest
+// `order` (the oldest) until fewer than `limit` remain: a member's memory stays bounded.
+template <class Map>
+void put_bounded(Map& m, const typename Map::key_type& key, typename Map::mapped_type value, std::size_t limit) {
+  m.erase(key);
+  while (!m.empty() && m.size() >= limit)
+    m.erase(std::min_element(m.begin(), m.end(),
+                             [](const auto& a, const auto& b) { return a.second.order < b.second.order; }));
+  m.emplace(key, std::move(value));
+}
+
+} // namespace
+
 void secure_sessions::open(std::uint64_t session, entry s) {
-  sessions_.erase(session);
-  while (sessions_.size() >= max_sessions) {
-    auto oldest = sessions_.begin();
-    for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
-      if (it->second.order < oldest->second.order)
-        oldest = it;
-    sessions_.erase(oldest);
-  }
-  sessions_.emplace(session, std::move(s));
+  put_bounded(sessions_, session, std::move(s), max_sessions);
 }
 
 namespace {
@@ -193,15 +200,7 @@ void secure_sessions::hold(std::uint64_t fit_session, std::uint64_t ticket, std:
     if (!std::isfinite(h.delta[i]))
       throw std::invalid_argument("update refused: a non-finite weight");
   }
-  holds_.erase(fit_session);
-  while (holds_.size() >= max_holds) {
-    auto oldest = holds_.begin();
-    for (auto it = holds_.begin(); it != holds_.end(); ++it)
-      if (it->second.order < oldest->second.order)
-        oldest = it;
-    holds_.erase(oldest);
-  }
-  holds_.emplace(fit_session, std::move(h));
+  put_bounded(holds_, fit_session, std::move(h), max_holds);
 }
 
 std::uint8_t secure_sessions::commit(std::uint64_t session, std::uint32_t member, const step_commit& c) {

@@ -511,31 +511,41 @@ TEST_CASE("FedBuff under secure aggregation: what a member refuses to commit") {
     CHECK_THROWS_AS(m.commit(session, 3, c), sa::protocol_error);
     CHECK(!m.has(session));
   };
-  SUBCASE("a session that is not the step the commit names: the server cannot choose the step version per member") {
-    refused(step_session(7), commit_at(6, {{fit_session(5), 1}}));
-    CHECK(m.holds() == 1);
+  SUBCASE("the step it names: committed, and the same update is never held again") {
     CHECK(m.commit(step_session(6), 3, commit_at(6, {{fit_session(5), 1}})) > 0);
     CHECK(m.has(step_session(6)));
+    // A server that sends the same version again gets the same update trained: not held twice.
+    CHECK_THROWS_WITH_AS(m.hold(fit_session(5), 2, 5, 100, sent, trained), doctest::Contains("already committed"),
+                         sa::protocol_error);
+    CHECK(m.holds() == 0);
   }
-  SUBCASE("a fit it does not hold, or one named twice, uses the fits up: no retry with other parameters") {
-    refused(step_session(6), commit_at(6, {{fit_session(5), 2}})); // another ticket
-    CHECK(m.holds() == 1);
-    refused(step_session(6), commit_at(6, {{fit_session(5), 1}, {fit_session(5), 1}}));
+  SUBCASE("a session that is not the step the commit names uses the fits up: no retry with another version") {
+    refused(step_session(7), commit_at(6, {{fit_session(5), 1}}));
     CHECK(m.holds() == 0);
     refused(step_session(6), commit_at(6, {{fit_session(5), 1}}));
+    CHECK_THROWS_AS(m.hold(fit_session(5), 2, 5, 100, sent, trained), sa::protocol_error);
+  }
+  SUBCASE("a fit it does not hold, another ticket, or one named twice: refused, and the named fits are used up") {
+    refused(step_session(6), commit_at(6, {{fit_session(4), 1}})); // never held: nothing to use up
+    CHECK(m.holds() == 1);
+    refused(step_session(6), commit_at(6, {{fit_session(5), 2}})); // another ticket
+    CHECK(m.holds() == 0);
+    m.hold(fit_session(6), 1, 6, 100, sent, trained);
+    refused(step_session(6), commit_at(6, {{fit_session(6), 1}, {fit_session(6), 1}}));
+    CHECK(m.holds() == 0);
   }
   SUBCASE("a fit of another aggregation point, of a later version, or staler than max_staleness") {
     auto other = actors::buffered_fit_session(run_seed, phase, cluster + 1, 5);
     m.hold(other, 2, 5, 100, sent, trained);
     refused(step_session(6), commit_at(6, {{other, 2}}));
     refused(step_session(4), commit_at(4, {{fit_session(5), 1}})); // version 5 folded into step 5
-    m.hold(fit_session(5), 3, 5, 100, sent, trained);
-    refused(step_session(9), commit_at(9, {{fit_session(5), 3}})); // staleness 4 > 3
+    m.hold(fit_session(2), 3, 2, 100, sent, trained);
+    refused(step_session(6), commit_at(6, {{fit_session(2), 3}})); // staleness 4 > 3
   }
   SUBCASE("a newer fit of the same session replaces the held one") {
     m.hold(fit_session(5), 9, 5, 100, sent, trained);
     CHECK(m.holds() == 1);
-    refused(step_session(6), commit_at(6, {{fit_session(5), 1}}));
+    CHECK(m.commit(step_session(6), 3, commit_at(6, {{fit_session(5), 9}})) > 0);
   }
   SUBCASE("a diverged update is refused without naming its values or where they are") {
     auto big = sent;

@@ -78,6 +78,7 @@ void async_steps::next(std::vector<peer> members, std::uint64_t durable, std::fu
   pumping_ = true;
   for (const auto& f : std::exchange(resend_, {})) // a resume's or a new server's fits in flight
     send(f.client, f.version);
+  fill(); // places freed since the last step (members asked at its version) go to others now
   pumping_ = false;
   pump();
 }
@@ -182,7 +183,7 @@ std::optional<double> async_steps::next_online() const {
     return std::nullopt;
   std::optional<double> wake;
   for (const auto& m : members_)
-    if (m.handle && !flights_.busy(m.id)) {
+    if (m.handle && !flights_.busy(m.id) && !tried_.count(m.id)) {
       auto p = clock->period_of(m.id, pos_.now);
       if (!p.online && std::isfinite(p.end) && (!wake || p.end < *wake))
         wake = p.end;
@@ -224,10 +225,14 @@ std::string async_steps::buffered_step(const std::vector<std::int64_t>* masked) 
   };
   // A fast client may be in the buffer twice (FedBuff allows it): each entry is its own update.
   std::uint32_t entry = 0;
+  bool summed = false;
   if (!updates.keeps()) {
+    // Beyond the grid's 64 bits (huge sample counts times large deltas) a clear step falls back
+    // to whole updates below; a secure one cannot (its members' sum is all there is).
     std::vector<std::int64_t> sum = masked ? *masked : std::vector<std::int64_t>(current.size(), 0);
     std::vector<std::int64_t> terms(current.size());
     std::vector<fl::client_update> entries;
+    bool fits = true;
     for (const auto& b : buffer_) {
       auto weight = weight_of(b);
       entries.push_back({entry++, weight, b.loss, nullptr});
@@ -235,21 +240,24 @@ std::string async_steps::buffered_step(const std::vector<std::int64_t>* masked) 
         continue; // in the masked sum
       if (b.delta.size() != sum.size())
         return "client " + std::to_string(b.client) + ": its update has " + std::to_string(b.delta.size()) + " weights";
-      if (auto at = fl::fixed_terms(weight, b.delta.data(), b.delta.size(), terms.data()); at != b.delta.size())
-        return "client " + std::to_string(b.client) + ": its update is too large for the exact sum at index " +
-               std::to_string(at) + " (a diverged model)";
-      for (std::size_t i = 0; i < sum.size(); ++i) {
+      fits = fits && fl::fixed_terms(weight, b.delta.data(), b.delta.size(), terms.data()) == b.delta.size();
+      for (std::size_t i = 0; fits && i < sum.size(); ++i) {
         auto v = static_cast<__int128>(sum[i]) + terms[i];
-        if (v >= (static_cast<__int128>(1) << 63) || v < -(static_cast<__int128>(1) << 63))
-          return "the step's updates sum beyond 64 bits at index " + std::to_string(i) + " (a diverged model)";
+        fits = v < (static_cast<__int128>(1) << 63) && v >= -(static_cast<__int128>(1) << 63);
         sum[i] = static_cast<std::int64_t>(v);
       }
     }
-    if (auto why = updates.accept_sum(sum, entries, current); !why.empty())
-      return why;
+    if (!fits && masked)
+      return "the step's updates sum beyond secure aggregation's 64 bits (a diverged model)";
+    if (fits) {
+      if (auto why = updates.accept_sum(sum, entries, current); !why.empty())
+        return why;
+      summed = true;
+    }
+    entry = 0;
   }
   for (auto& b : buffer_) {
-    if (!updates.keeps())
+    if (summed)
       break;
     auto w = std::make_shared<std::vector<float>>(current);
     for (std::size_t i = 0; i < w->size(); ++i)
@@ -335,14 +343,18 @@ void async_steps::pump() {
       fill();
       if (flights_.size() > 0)
         continue;
-      if (short_step())
-        return;
       // Nobody can train now: on the simulated clock, wait for the next member to come online
       // (as a synchronous round waits out its deadline); otherwise nobody ever will.
       if (auto wake = next_online(); wake && ++waits <= 10000) {
         pos_.now = *wake;
         continue;
       }
+      if (short_step())
+        return;
+      // Everyone who could train was asked at this version and failed: as a synchronous round
+      // that gets no update, this step does not aggregate, and the next version asks them again.
+      if (!tried_.empty())
+        return skip_step("every client that could train was asked at this version and none delivered an update");
       return fail("no client can train: every one is offline, lost or too slow for rounds.timeout_s at second " +
                   std::to_string(pos_.now));
     }
@@ -613,13 +625,9 @@ void async_steps::secure_summed(commit_outcome committed, secure_outcome summed)
                                                                      : summed.error));
   }
   if (auto why = buffered_step(&summed.sum); !why.empty()) {
-    buffer_.clear();
-    async_step s;
-    s.error = "server step " + std::to_string(pos_.version + 1) + ": " + why;
-    s.repeats = true;
-    if (done_)
-      std::exchange(done_, {})(std::move(s));
-    return;
+    secure_stats_.bytes_up += summed.bytes_up;
+    secure_stats_.bytes_down += summed.bytes_down;
+    return skip_step("secure aggregation: the sum could not be folded in: " + why);
   }
   summed.bytes_up += secure_stats_.bytes_up;
   summed.bytes_down += secure_stats_.bytes_down;

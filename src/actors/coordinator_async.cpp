@@ -64,6 +64,9 @@ void step_done(coordinator_actor* self, fl::round_record rec) {
     rep.bytes_moved += (rec.asked + rec.clients) * st.opt.model.parameters * sizeof(float);
     rep.rounds.push_back(rec);
     st.observer->on_round(rec);
+    if (!rec.aggregated)
+      st.observer->on_warning("initial step " + std::to_string(rec.round) + ": " + rec.not_aggregated +
+                              "; the global model is kept");
     const auto& ex = st.opt.experiment;
     bool reached = ex.rounds.target_accuracy > 0 && rec.test_accuracy >= ex.rounds.target_accuracy;
     if (reached && rep.rounds_to_target < 0) {

@@ -189,8 +189,21 @@ sa::digest32 buffered_digest(std::uint64_t session) {
   return d;
 }
 
+void secure_sessions::spend(std::uint64_t fit_session) {
+  if (!spent_.insert(fit_session).second)
+    return;
+  spent_order_.push_back(fit_session);
+  if (spent_order_.size() > max_spent) {
+    spent_.erase(spent_order_.front());
+    spent_order_.erase(spent_order_.begin());
+  }
+}
+
 void secure_sessions::hold(std::uint64_t fit_session, std::uint64_t ticket, std::uint64_t version,
                            std::uint64_t samples, const std::vector<float>& sent, const std::vector<float>& trained) {
+  if (spent_.count(fit_session))
+    throw sa::protocol_error("secagg: a fit of this session was already committed to a step; the same update is not "
+                             "held again (it would enter a second sum)");
   if (sent.size() != trained.size())
     throw std::invalid_argument("secure fit: the trained model has " + std::to_string(trained.size()) +
                                 " weights, the model sent " + std::to_string(sent.size()));
@@ -204,21 +217,30 @@ void secure_sessions::hold(std::uint64_t fit_session, std::uint64_t ticket, std:
 }
 
 std::uint8_t secure_sessions::commit(std::uint64_t session, std::uint32_t member, const step_commit& c) {
+  // Every named fit this member holds is used up first, whatever follows: an aggregator cannot
+  // retry a commit with other parameters, nor have a used fit trained and held again (hold
+  // refuses a spent session), so no update enters two sums.
+  std::vector<held> used;
+  bool missing = false;
+  for (const auto& f : c.fits) {
+    auto it = holds_.find(f.fit_session);
+    if (it == holds_.end()) {
+      missing = true;
+      continue;
+    }
+    missing = missing || it->second.ticket != f.ticket;
+    used.push_back(std::move(it->second));
+    holds_.erase(it);
+    spend(f.fit_session);
+  }
+  if (missing)
+    throw sa::protocol_error("secagg: the step names a fit this member does not hold (never trained, named twice, "
+                             "replaced by a newer fit, or one of more than " + std::to_string(max_holds) +
+                             " held fits)");
   if (c.step_version >= 0xffffffffu ||
       session != secure_session(seed_, static_cast<int>(c.phase), c.cluster,
                                 static_cast<std::uint32_t>(c.step_version + 1), c.term))
     throw sa::protocol_error("secagg: session " + std::to_string(session) + " is not the step it names");
-  // Used up whatever follows: an aggregator cannot retry a commit with other parameters.
-  std::vector<held> used;
-  for (const auto& f : c.fits) {
-    auto it = holds_.find(f.fit_session);
-    if (it == holds_.end() || it->second.ticket != f.ticket)
-      throw sa::protocol_error("secagg: the step names a fit this member does not hold (never trained, named twice, "
-                               "replaced by a newer fit, or one of more than " + std::to_string(max_holds) +
-                               " held fits)");
-    used.push_back(std::move(it->second));
-    holds_.erase(it);
-  }
   std::size_t n = used.front().delta.size();
   for (std::size_t k = 0; k < used.size(); ++k) {
     const auto& h = used[k];

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "fl/async_aggregation.hpp"
@@ -126,13 +127,14 @@ public:
   /// After a buffered secure fit sent at model `version`: keeps trained - sent (floats, as the
   /// server would subtract them) and the fit's samples under fit_session (a newer fit of the same
   /// session replaces it: the same member, version and seed train to the same update). Throws
-  /// std::invalid_argument when the sizes differ or a weight is not finite.
+  /// std::invalid_argument when the sizes differ or a weight is not finite, and
+  /// fl::secagg::protocol_error for a session already committed (its update entered a sum).
   void hold(std::uint64_t fit_session, std::uint64_t ticket, std::uint64_t version, std::uint64_t samples,
             const std::vector<float>& sent, const std::vector<float>& trained);
   /// The server's commit of held fits to a buffered step's `session`. Checks that the session
   /// is secure_session(seed, phase, cluster, step_version + 1, term) and each fit's session
   /// buffered_fit_session(seed, phase, cluster, its version) at or below step_version (and
-  /// within async.max_staleness), then uses the fits up whatever follows. The member's input is
+  /// within async.max_staleness). Every named fit it holds is used up first, whatever follows. The member's input is
   /// the sum over them of fixed_terms(buffered_weight(samples, staleness_weight(step_version -
   /// version)), delta): its own weights, on the grid the clear FedBuff sums; the session checks
   /// buffered_digest(session). Returns the input's magnitude_bits. Throws
@@ -165,6 +167,11 @@ private:
     std::vector<float> delta;
   };
   std::map<std::uint64_t, held> holds_; ///< by fit session
+  void spend(std::uint64_t fit_session);
+  /// Fit sessions already committed (the newest max_spent): not held again.
+  static constexpr std::size_t max_spent = 4096;
+  std::set<std::uint64_t> spent_;
+  std::vector<std::uint64_t> spent_order_; // oldest first
 
   std::map<std::uint64_t, entry> sessions_;
   std::size_t min_members_;

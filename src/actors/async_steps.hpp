@@ -105,9 +105,11 @@ private:
   void fill();
   std::optional<double> next_online() const;
   void pump();
-  std::string buffered_step(const std::vector<std::int64_t>* masked = nullptr);
+  /// `masked`: the held entries' secure sum, moved from (null: every entry is here).
+  std::string buffered_step(std::vector<std::int64_t>* masked = nullptr);
   bool held(std::uint32_t id) const;
   bool ready() const;
+  std::size_t held_members() const;
   void secure_step();
   void secure_summed(commit_outcome committed, secure_outcome summed);
   void step_on_buffer();
@@ -138,6 +140,7 @@ private:
     std::vector<float> delta; ///< the trained weights less the version it was sent (empty: held)
     std::uint64_t fit_session = 0, ticket = 0; ///< a fit the member holds (secure aggregation)
   };
+  std::uint64_t weight_of(const buffered& b) const;
   std::vector<buffered> buffer_;
   std::function<void(async_step)> done_; ///< set while a step is wanted
   std::map<std::uint32_t, std::uint64_t> tickets_;            ///< secure: each held fit in flight

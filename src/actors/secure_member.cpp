@@ -15,13 +15,21 @@ namespace flotilla::actors {
 
 namespace sa = fl::secagg;
 
-sa::digest32 model_digest(const std::vector<float>& values) {
-  auto hex = sha256_hex(values.data(), values.size() * sizeof(float));
+namespace {
+
+sa::digest32 digest_of(const void* data, std::size_t bytes) {
+  auto hex = sha256_hex(data, bytes);
   sa::digest32 d{};
   auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
   for (std::size_t i = 0; i < d.size(); ++i)
     d[i] = static_cast<std::uint8_t>(nibble(hex[2 * i]) * 16 + nibble(hex[2 * i + 1]));
   return d;
+}
+
+} // namespace
+
+sa::digest32 model_digest(const std::vector<float>& values) {
+  return digest_of(values.data(), values.size() * sizeof(float));
 }
 
 std::uint8_t magnitude_bits(const std::vector<std::int64_t>& values) {
@@ -182,11 +190,7 @@ sa::digest32 buffered_digest(std::uint64_t session) {
   std::uint8_t bytes[24] = {'f', 'e', 'd', 'b', 'u', 'f', 'f', ' ', 's', 't', 'e', 'p', ' ', 's', 'e', 's'};
   for (int b = 0; b < 8; ++b)
     bytes[16 + b] = static_cast<std::uint8_t>(session >> (8 * b));
-  auto hex = sha256_hex(bytes, sizeof bytes);
-  sa::digest32 d{};
-  for (std::size_t i = 0; i < d.size(); ++i)
-    d[i] = static_cast<std::uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-  return d;
+  return digest_of(bytes, sizeof bytes);
 }
 
 void secure_sessions::spend(std::uint64_t fit_session) {
